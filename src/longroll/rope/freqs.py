@@ -1,0 +1,140 @@
+"""Rotary frequency tables and their application to video tokens.
+
+- ``wan_axis_dims`` / ``wan_temporal_freqs`` / ``wan_rope_freqs``: Wan2.1's 3D split of a head
+  (temporal ``d - 4*(d//6)``, height and width ``2*(d//6)`` each), one geometric table per axis.
+- ``axes_rope_freqs``: the FAR / Flux layout, where the caller names every axis' dims.
+- ``rope_cos_sin`` / ``apply_rotary``: angles for (frame, row, column) token grids at arbitrary
+  absolute frame positions (computed, never looked up in a fixed table, so length is unbounded)
+  and the rotation of interleaved pairs ``(x[2m], x[2m+1])`` as in Wan's complex view.
+
+Frequencies are float64 (as diffusers' ``WanRotaryPosEmbed``); angles are formed in float64 and
+only the cos/sin leave in the compute dtype.
+
+Legend: F latent frames, T tokens per frame (= h*w), P rotary planes (= d/2), D head dim.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from longroll._validate import check_float, check_int
+
+
+def wan_axis_dims(head_dim: int) -> tuple[int, int, int]:
+    """Real dims of the (temporal, height, width) axes in Wan's split: 128 -> (44, 42, 42)."""
+    check_int("head_dim", head_dim, low=1)
+    spatial = 2 * (head_dim // 6)
+    temporal = head_dim - 2 * spatial
+    if head_dim % 2 or spatial < 2 or temporal < 2:
+        raise ValueError(
+            f"head_dim = {head_dim} is too small or odd for Wan's 3-axis RoPE split; it must be even "
+            f"and at least 8 so that each of time, height and width gets a rotary plane (allowed range [8, inf), even)."
+        )
+    return temporal, spatial, spatial
+
+
+def axis_freqs(dim: int, theta: float = 10000.0) -> torch.Tensor:
+    """Geometric table ``theta^(-2m/dim)`` for ``m = 0..dim/2-1``, float64, shape (dim/2,)."""
+    # RoFormer (Su et al. 2021), eq. 15: theta_m = b^(-2m/d).
+    check_int("axis dim", dim, low=2)
+    if dim % 2:
+        raise ValueError(f"axis dim = {dim} must be even: RoPE rotates pairs of channels.")
+    check_float("theta", theta, low=1.0, low_open=True)
+    m = torch.arange(dim // 2, dtype=torch.float64)
+    return theta ** (-2.0 * m / dim)
+
+
+def wan_temporal_freqs(head_dim: int, theta: float = 10000.0) -> torch.Tensor:
+    """Temporal rotary frequencies of Wan's split: float64, shape ``(d_F/2,)`` (22 for head_dim 128)."""
+    # Wan2.1 rope_params / diffusers WanRotaryPosEmbed: t_dim = d - 4*(d//6).
+    d_f, _, _ = wan_axis_dims(head_dim)
+    return axis_freqs(d_f, theta)
+
+
+@dataclass(frozen=True)
+class RopeFreqs:
+    """Per-axis rotary frequencies of a video head; the temporal table is the one horizon methods scale."""
+
+    temporal: torch.Tensor  # (P_F,) float64, frame axis
+    height: torch.Tensor  # (P_H,) float64, row axis
+    width: torch.Tensor  # (P_W,) float64, column axis
+
+    @property
+    def head_dim(self) -> int:
+        return 2 * (self.temporal.numel() + self.height.numel() + self.width.numel())
+
+    def with_temporal(self, temporal: torch.Tensor) -> "RopeFreqs":
+        """The same layout with the temporal planes replaced (e.g. by ``scale_temporal_freqs``)."""
+        if temporal.shape != self.temporal.shape:
+            raise ValueError(
+                f"Replacement temporal frequencies have shape {tuple(temporal.shape)}, "
+                f"expected {tuple(self.temporal.shape)}."
+            )
+        return RopeFreqs(temporal.to(torch.float64), self.height, self.width)
+
+
+def wan_rope_freqs(head_dim: int, theta: float = 10000.0) -> RopeFreqs:
+    """All three axes of Wan's layout (temporal first, as in the checkpoint's complex table)."""
+    d_f, d_h, d_w = wan_axis_dims(head_dim)
+    return RopeFreqs(axis_freqs(d_f, theta), axis_freqs(d_h, theta), axis_freqs(d_w, theta))
+
+
+def axes_rope_freqs(axes_dims: tuple[int, int, int], theta: float = 10000.0) -> RopeFreqs:
+    """FAR / Flux layout: explicit (temporal, height, width) dims, each with its own geometric table."""
+    # FAR (Gu et al. 2025) uses Flux-style axes_dims_rope; any split summing to the head dim works.
+    if len(axes_dims) != 3:
+        raise ValueError(f"axes_dims must name 3 axes (time, height, width), got {axes_dims!r}.")
+    t, h, w = (axis_freqs(d, theta) for d in axes_dims)
+    return RopeFreqs(t, h, w)
+
+
+def rope_cos_sin(
+    freqs: RopeFreqs,
+    frame_positions: torch.Tensor,
+    height: int,
+    width: int,
+    *,
+    attention_scale: float = 1.0,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cos and sin for every token of frames at ``frame_positions`` on an ``height x width`` grid.
+
+    Tokens are ordered frame-major, then row, then column. Returns two ``(F*h*w, D/2)`` tensors on
+    the device of ``frame_positions``. ``attention_scale`` multiplies both (YaRN's temperature is
+    applied to q and k this way, so it rides along with the rotation at no extra cost).
+    """
+    device = frame_positions.device
+    pos_t = frame_positions.to(torch.float64)
+    ang_t = torch.outer(pos_t, freqs.temporal.to(device))  # (F, P_F)
+    ang_h = torch.outer(torch.arange(height, dtype=torch.float64, device=device), freqs.height.to(device))  # (h, P_H)
+    ang_w = torch.outer(torch.arange(width, dtype=torch.float64, device=device), freqs.width.to(device))  # (w, P_W)
+    f = pos_t.numel()
+    angles = torch.cat(
+        [
+            ang_t[:, None, None, :].expand(f, height, width, -1),
+            ang_h[None, :, None, :].expand(f, height, width, -1),
+            ang_w[None, None, :, :].expand(f, height, width, -1),
+        ],
+        dim=-1,
+    ).reshape(f * height * width, -1)  # (F*h*w, P)
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    if attention_scale != 1.0:
+        cos, sin = cos * attention_scale, sin * attention_scale
+    return cos.to(dtype), sin.to(dtype)
+
+
+def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate interleaved channel pairs of ``x (..., N, D)`` by angles given as ``cos/sin (N, D/2)``."""
+    if x.shape[-1] != 2 * cos.shape[-1] or x.shape[-2] != cos.shape[-2]:
+        raise ValueError(
+            f"apply_rotary: x has (tokens, dim) = {tuple(x.shape[-2:])} but cos/sin cover "
+            f"{tuple(cos.shape)} (tokens, dim/2)."
+        )
+    compute = torch.promote_types(x.dtype, torch.float32)  # bf16/fp16 rotate in fp32, fp64 stays fp64
+    pairs = x.to(compute).reshape(*x.shape[:-1], -1, 2)  # (..., N, P, 2)
+    x0, x1 = pairs[..., 0], pairs[..., 1]
+    cos, sin = cos.to(compute), sin.to(compute)
+    out = torch.stack((x0 * cos - x1 * sin, x0 * sin + x1 * cos), dim=-1)
+    return out.reshape(x.shape).to(x.dtype)
