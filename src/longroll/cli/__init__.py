@@ -8,11 +8,12 @@ import sys
 from collections.abc import Sequence
 
 from longroll import __version__
-from longroll.cli import rope_report
+from longroll.cli import rope_report, train_tiny
 
 # Each command module exposes register(subparsers) and run(args) -> int.
 COMMANDS = {
     "rope-report": rope_report,
+    "train-tiny": train_tiny,
 }
 
 

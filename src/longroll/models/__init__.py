@@ -1,0 +1,1 @@
+"""Denoisers: ``tiny`` (the built-in model); real checkpoints are added beside it."""

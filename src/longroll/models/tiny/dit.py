@@ -1,0 +1,222 @@
+"""The built-in denoiser: a frame-chunk-causal DiT over latent patches (FAR / Self Forcing style).
+
+- Tokens: each latent frame (C, S, S) is cut into ``patch x patch`` patches -> T tokens per frame.
+- Attention: bidirectional inside a chunk of latent frames, causal across chunks; 3D RoPE with
+  Wan's head split (``longroll.rope``), so every temporal scaling applies; optional temporal bias;
+  with a ``KVCache`` the forward runs one chunk against the cached window (sink + recent frames).
+- Conditioning: per-frame AdaLN-zero from the frame's timestep (diffusion forcing: every frame
+  has its own noise level) plus the parsed prompt (sum of (colour, shape) embeddings and the
+  background). A negative timestep marks a clean context frame (FAR's dedicated clean timestep).
+- Output: the flow-matching velocity ``v = noise - x0`` for ``x_t = (1 - t) x0 + t noise``.
+
+Legend: B batch, F frames, C latent channels, S latent size, g token grid, T = g*g tokens per
+frame, D width, H heads, Dh head dim.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from longroll.attention import chunk_causal_mask, windowed_attention
+from longroll.cache import KVCache
+from longroll.models.tiny.config import DiTConfig
+from longroll.rope.bias import TemporalBias
+from longroll.rope.freqs import RopeFreqs, apply_rotary, rope_cos_sin, wan_rope_freqs
+from longroll.world.vocab import BACKGROUNDS, COLOURS, MAX_OBJECTS, SHAPES, Prompt
+
+CLEAN_T = -1.0  # timestep value that marks a clean context frame
+NUM_PAIRS = len(COLOURS) * len(SHAPES)  # (colour, shape) embeddings; index NUM_PAIRS pads
+
+
+def encode_prompt(prompt: Prompt) -> torch.Tensor:
+    """Prompt -> (MAX_OBJECTS + 1,) long: (colour, shape) pair ids padded with NUM_PAIRS, then background id."""
+    colours, backgrounds = list(COLOURS), list(BACKGROUNDS)
+    ids = [colours.index(o.colour) * len(SHAPES) + SHAPES.index(o.shape) for o in prompt.objects]
+    ids += [NUM_PAIRS] * (MAX_OBJECTS - len(ids))
+    return torch.tensor(ids + [backgrounds.index(prompt.background)], dtype=torch.long)
+
+
+def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
+    """Sinusoidal embedding of t in [0, 1] (scaled to [0, 1000]): (...,) -> (..., dim)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(max_period) * torch.arange(half, device=t.device, dtype=torch.float32) / half)
+    args = (t.float() * 1000.0)[..., None] * freqs
+    return torch.cat([torch.cos(args), torch.sin(args)], dim=-1)
+
+
+def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    return x * (1 + scale) + shift
+
+
+class _Rotator:
+    """Rotates q/k tokens of frames at given positions; caches cos/sin per position set within a forward."""
+
+    def __init__(self, freqs: RopeFreqs, grid: int, attention_scale: float, dtype: torch.dtype) -> None:
+        self.freqs, self.grid, self.scale, self.dtype = freqs, grid, attention_scale, dtype
+        self._memo: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def cos_sin(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        key = tuple(frames.tolist())
+        if key not in self._memo:
+            self._memo[key] = rope_cos_sin(self.freqs, frames, self.grid, self.grid,
+                                           attention_scale=self.scale, dtype=torch.float32)
+        return self._memo[key]
+
+    def __call__(self, x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:  # x (B, H, n*T, Dh)
+        cos, sin = self.cos_sin(frames)
+        return apply_rotary(x, cos, sin)
+
+
+class Block(nn.Module):
+    """AdaLN-zero transformer block with qk-norm self-attention."""
+
+    def __init__(self, config: DiTConfig) -> None:
+        super().__init__()
+        d, self.heads = config.width, config.heads
+        self.norm1 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.qkv = nn.Linear(d, 3 * d)
+        self.q_norm = nn.RMSNorm(config.head_dim, eps=1e-6)
+        self.k_norm = nn.RMSNorm(config.head_dim, eps=1e-6)
+        self.proj = nn.Linear(d, d)
+        self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        hidden = int(d * config.mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d))
+        self.ada = nn.Linear(d, 6 * d)
+        nn.init.zeros_(self.ada.weight)
+        nn.init.zeros_(self.ada.bias)
+
+    def forward(self, x, c, layer, ctx) -> torch.Tensor:
+        """x (B, F, T, D) tokens; c (B, F, D) per-frame conditioning; ctx: the forward's attention context."""
+        b, f, t, d = x.shape
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c))[:, :, None].chunk(6, dim=-1)
+        h = modulate(self.norm1(x), shift1, scale1).reshape(b, f * t, d)
+        q, k, v = self.qkv(h).reshape(b, f * t, 3, self.heads, -1).permute(2, 0, 3, 1, 4)  # 3 x (B, H, F*T, Dh)
+        q, k = self.q_norm(q), self.k_norm(k)
+        out = ctx.attend(layer, q, k, v)  # (B, H, F*T, Dh)
+        out = out.transpose(1, 2).reshape(b, f, t, d)
+        x = x + gate1 * self.proj(out)
+        x = x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
+        return x
+
+
+class _AttentionContext:
+    """What every layer of one forward shares: positions, rotation, mask or cache, bias."""
+
+    def __init__(self, model: "TinyDiT", frames: torch.Tensor, cache: KVCache | None, rotator: _Rotator,
+                 bias: TemporalBias | None) -> None:
+        self.frames, self.cache, self.rotate = frames, cache, rotator
+        cfg = model.config
+        t = cfg.tokens_per_frame
+        if cache is None:
+            # Uncached: the whole sequence with the frame-chunk-causal mask (training, reference).
+            self.mask = chunk_causal_mask(frames // cfg.chunk_size, t)
+            key_frames = frames
+        else:
+            self.mask = None
+            key_frames = cache.frame_positions()
+        self.bias = None if bias is None else bias.token_bias(frames, key_frames, cfg.heads, t)
+
+    def attend(self, layer: int, q, k, v) -> torch.Tensor:
+        q = self.rotate(q, self.frames)
+        if self.cache is None:
+            k = self.rotate(k, self.frames)
+        else:
+            self.cache.write(layer, k, v, self.rotate)
+            k, v = self.cache.read(layer, self.rotate)
+        return windowed_attention(q, k.to(q.dtype), v.to(q.dtype), bias=self.bias, mask=self.mask)
+
+
+class TinyDiT(nn.Module):
+    """Frame-chunk-causal flow-matching DiT for the built-in world."""
+
+    def __init__(self, config: DiTConfig) -> None:
+        super().__init__()
+        self.config = config
+        d = config.width
+        self.patch_embed = nn.Linear(config.patch_dim, d)
+        self.t_mlp = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
+        self.clean_embed = nn.Parameter(torch.zeros(d))
+        self.pair_embed = nn.Embedding(NUM_PAIRS + 1, d, padding_idx=NUM_PAIRS)
+        self.bg_embed = nn.Embedding(len(BACKGROUNDS), d)
+        self.cond_mlp = nn.Sequential(nn.SiLU(), nn.Linear(d, d))
+        self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
+        self.final_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
+        self.final_ada = nn.Linear(d, 2 * d)
+        self.head = nn.Linear(d, config.patch_dim)
+        for m in (self.final_ada, self.head):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+        self.rope_freqs = wan_rope_freqs(config.head_dim, config.rope_theta)  # computed, never a checkpoint table
+
+    # Properties the rollout and the extensions need, and nothing more.
+    @property
+    def train_len(self) -> int:
+        return self.config.train_len
+
+    @property
+    def chunk_size(self) -> int:
+        return self.config.chunk_size
+
+    @property
+    def tokens_per_frame(self) -> int:
+        return self.config.tokens_per_frame
+
+    def new_cache(self, cache_config, batch_size: int = 1, *, device=None, dtype=torch.float32) -> KVCache:
+        """An empty KV cache shaped for this model."""
+        cfg = self.config
+        return KVCache(cache_config, num_layers=cfg.depth, batch_size=batch_size, num_heads=cfg.heads,
+                       tokens_per_frame=cfg.tokens_per_frame, head_dim=cfg.head_dim,
+                       device=device or self.head.weight.device, dtype=dtype)
+
+    def condition(self, cond: torch.Tensor) -> torch.Tensor:
+        """Prompt ids (B, MAX_OBJECTS + 1) -> conditioning vector (B, D)."""
+        pairs = self.pair_embed(cond[:, :MAX_OBJECTS]).sum(dim=1)
+        return self.cond_mlp(pairs + self.bg_embed(cond[:, MAX_OBJECTS]))
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        t: torch.Tensor,
+        cond: torch.Tensor,
+        *,
+        cache: KVCache | None = None,
+        start_frame: int = 0,
+        rope: RopeFreqs | None = None,
+        attention_scale: float = 1.0,
+        bias: TemporalBias | None = None,
+        cond_embedding: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Velocity for latents ``x (B, F, C, S, S)`` at per-frame timesteps ``t (B, F)`` (negative = clean).
+
+        ``rope`` replaces the model's RoPE table (e.g. with scaled temporal planes); ``cache`` makes
+        this a chunk forward against the cached window starting at ``start_frame``.
+        """
+        cfg = self.config
+        b, f, c, s, _ = x.shape
+        g, p = cfg.grid, cfg.patch
+        # 1. Patchify: (B, F, C, S, S) -> (B, F, T, C*p*p) -> (B, F, T, D)
+        tokens = x.reshape(b, f, c, g, p, g, p).permute(0, 1, 3, 5, 2, 4, 6).reshape(b, f, g * g, c * p * p)
+        h = self.patch_embed(tokens)
+        # 2. Per-frame conditioning: timestep (or the clean marker) + prompt.
+        t_emb = self.t_mlp(timestep_embedding(t.clamp(min=0), 256))  # (B, F, D)
+        t_emb = torch.where((t < 0)[..., None], self.clean_embed.to(t_emb.dtype), t_emb)
+        cvec = self.condition(cond) if cond_embedding is None else cond_embedding
+        cvec = t_emb + cvec[:, None]
+        # 3. Attention context: positions, RoPE, mask or cache, temporal bias.
+        frames = torch.arange(start_frame, start_frame + f, device=x.device)
+        if cache is not None:
+            cache.begin(start_frame, f)
+        rotator = _Rotator(rope or self.rope_freqs, g, attention_scale, x.dtype)
+        ctx = _AttentionContext(self, frames, cache, rotator, bias)
+        # 4. Transformer blocks.
+        for layer, block in enumerate(self.blocks):
+            h = block(h, cvec, layer, ctx)
+        # 5. Output norm, projection and unpatchify.
+        shift, scale = self.final_ada(F.silu(cvec))[:, :, None].chunk(2, dim=-1)
+        out = self.head(modulate(self.final_norm(h), shift, scale))  # (B, F, T, C*p*p)
+        out = out.reshape(b, f, g, g, c, p, p).permute(0, 1, 4, 2, 5, 3, 6).reshape(b, f, c, s, s)
+        return out

@@ -1,0 +1,294 @@
+"""The training recipe of the built-in model: autoencoder, then latents, then the DiT.
+
+Stages (each resumable; a finished stage is skipped on a re-run):
+1. data: render ``clips`` random clips of ``train_len`` frames.
+2. autoencoder: MSE with latent-noise augmentation; then per-channel latent statistics.
+3. latents: encode every clip once (the DiT never runs the encoder).
+4. denoiser: flow matching with independent per-frame noise levels (diffusion forcing), half of
+   the clips with one level per chunk, and FAR's stochastic clean context (each chunk clean with
+   probability ``clean_p``, marked with the clean timestep, no loss on it); AdamW, bf16 autocast
+   on CPU, EMA weights; checkpoint every ``checkpoint_every`` steps.
+5. export: EMA weights + autoencoder to safetensors with a JSON config, and the loss curves.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from longroll._validate import check_float, check_int
+from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor
+from longroll.models.tiny.config import AutoencoderConfig, DiTConfig
+from longroll.models.tiny.dit import CLEAN_T, TinyDiT, encode_prompt
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that decides the shipped weights."""
+
+    seed: int = 0  # one seed for data, init and noise
+    clips: int = 20_000  # training clips
+    ae: AutoencoderConfig = field(default_factory=AutoencoderConfig)
+    dit: DiTConfig = field(default_factory=DiTConfig)
+    ae_steps: int = 1000  # autoencoder optimiser steps
+    ae_batch: int = 64  # frames per autoencoder step
+    ae_lr: float = 1e-3
+    ae_latent_noise: float = 0.1  # std of noise added to latents before decoding (robust decoder)
+    steps: int = 12_000  # denoiser optimiser steps
+    batch: int = 32  # clips per denoiser step
+    lr: float = 3e-4
+    warmup: int = 300  # linear warm-up steps
+    ema: float = 0.999  # EMA decay of the shipped weights
+    clean_p: float = 0.1  # FAR stochastic clean context: probability a chunk is clean
+    chunk_level_p: float = 0.5  # probability a clip uses one noise level per chunk instead of per frame
+    checkpoint_every: int = 200
+    bf16: bool = True  # bf16 autocast for the denoiser (CPU with AVX512-BF16, or GPU)
+    threads: int = 0  # torch threads; 0 = all cores
+
+    def __post_init__(self) -> None:
+        for name in ("clips", "ae_steps", "ae_batch", "steps", "batch", "checkpoint_every"):
+            check_int(name, getattr(self, name), low=1)
+        check_int("warmup", self.warmup, low=0)
+        check_int("threads", self.threads, low=0)
+        for name in ("clean_p", "chunk_level_p"):
+            check_float(name, getattr(self, name), low=0.0, high=1.0)
+        check_float("ema", self.ema, low=0.0, high=1.0, high_open=True)
+        if self.ae.latent_channels != self.dit.latent_channels or self.ae.latent_size != self.dit.latent_size:
+            raise ValueError("The autoencoder's latent shape must match the denoiser's (latent_channels, latent_size).")
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "TrainConfig":
+        """Read a JSON or TOML file; nested tables ``ae`` and ``dit`` override those configs."""
+        path = Path(path)
+        if path.suffix == ".toml":
+            import tomllib
+
+            data = tomllib.loads(path.read_text())
+        else:
+            data = json.loads(path.read_text())
+        ae = AutoencoderConfig(**data.pop("ae", {}))
+        dit = DiTConfig(**data.pop("dit", {}))
+        return cls(ae=ae, dit=dit, **data)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _atomic_save(obj, path: Path) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# ---------------------------------------------------------------------------------------- stages
+def stage_data(cfg: TrainConfig, out: Path) -> dict:
+    path = out / "data.pt"
+    if path.exists():
+        return torch.load(path, weights_only=False)
+    from longroll.world.dataset import make_clips
+
+    t0 = time.time()
+    clips, scenes = make_clips(cfg.clips, cfg.dit.train_len, cfg.seed)
+    cond = torch.stack([encode_prompt(s.prompt) for s in scenes])
+    data = {"clips": torch.from_numpy(clips), "cond": cond}
+    _atomic_save(data, path)
+    log.info("rendered %d clips in %.0f s", cfg.clips, time.time() - t0)
+    return data
+
+
+def stage_autoencoder(cfg: TrainConfig, out: Path, clips: torch.Tensor) -> Autoencoder:
+    from tqdm import tqdm
+
+    final = out / "ae.pt"
+    device = _device()
+    ae = Autoencoder(cfg.ae).to(device)
+    if final.exists():
+        ae.load_state_dict(torch.load(final, map_location=device))
+        return ae
+    ckpt_path = out / "ae_ckpt.pt"
+    opt = torch.optim.AdamW(ae.parameters(), lr=cfg.ae_lr, weight_decay=0.0)
+    gen = torch.Generator().manual_seed(cfg.seed + 1)
+    step, losses = 0, []
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        ae.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["opt"])
+        gen.set_state(ckpt["gen"])
+        step, losses = ckpt["step"], ckpt["losses"]
+    frames = clips.reshape(-1, *clips.shape[2:])  # (N, H, W, 3) uint8
+    bar = tqdm(total=cfg.ae_steps, initial=step, desc="autoencoder", unit="step")
+    while step < cfg.ae_steps:
+        idx = torch.randint(len(frames), (cfg.ae_batch,), generator=gen)
+        x = frames_to_tensor(frames[idx]).to(device)
+        lr = cfg.ae_lr * 0.5 * (1 + np.cos(np.pi * step / cfg.ae_steps))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        z = ae.encode_raw(x)
+        z = z + cfg.ae_latent_noise * z.detach().std() * torch.randn(z.shape, generator=gen).to(device)
+        loss = (ae.decode_raw(z) - x).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        step += 1
+        losses.append(float(loss))
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss):.4f}")
+        if step % cfg.checkpoint_every == 0 or step == cfg.ae_steps:
+            _atomic_save({"model": ae.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
+                          "step": step, "losses": losses}, ckpt_path)
+    bar.close()
+    # Latent statistics over a sample of frames, so the denoiser sees unit-variance latents.
+    with torch.no_grad():
+        idx = torch.randperm(len(frames), generator=gen)[:8192]
+        z = torch.cat([ae.encode_raw(frames_to_tensor(frames[idx[i:i + 1024]]).to(device))
+                       for i in range(0, len(idx), 1024)])
+        ae.latent_mean.copy_(z.mean(dim=(0, 2, 3)))
+        ae.latent_std.copy_(z.std(dim=(0, 2, 3)))
+    _atomic_save(ae.state_dict(), final)
+    _write_losses(out / "ae_losses.csv", losses)
+    return ae
+
+
+def stage_latents(cfg: TrainConfig, out: Path, ae: Autoencoder, clips: torch.Tensor) -> torch.Tensor:
+    from tqdm import tqdm
+
+    path = out / "latents.pt"
+    if path.exists():
+        return torch.load(path)
+    device = _device()
+    n, f = clips.shape[:2]
+    frames = clips.reshape(n * f, *clips.shape[2:])
+    parts = []
+    with torch.no_grad():
+        for i in tqdm(range(0, len(frames), 2048), desc="encode", unit="batch"):
+            parts.append(ae.encode(frames_to_tensor(frames[i:i + 2048]).to(device)).half().cpu())
+    z = torch.cat(parts).reshape(n, f, *parts[0].shape[1:])  # (N, F, C, S, S)
+    _atomic_save(z, path)
+    return z
+
+
+def sample_timesteps(cfg: TrainConfig, b: int, gen: torch.Generator) -> torch.Tensor:
+    """Per-frame noise levels (B, F) in (0, 1): logit-normal, per frame or shared per chunk, some chunks clean."""
+    f, chunk = cfg.dit.train_len, cfg.dit.chunk_size
+    per_frame = torch.sigmoid(torch.randn(b, f, generator=gen))
+    per_chunk = torch.sigmoid(torch.randn(b, f // chunk, generator=gen)).repeat_interleave(chunk, dim=1)
+    use_chunk = torch.rand(b, 1, generator=gen) < cfg.chunk_level_p
+    t = torch.where(use_chunk, per_chunk, per_frame)
+    clean = (torch.rand(b, f // chunk, generator=gen) < cfg.clean_p).repeat_interleave(chunk, dim=1)
+    return torch.where(clean, torch.full_like(t, CLEAN_T), t)
+
+
+def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: torch.Tensor) -> TinyDiT:
+    from tqdm import tqdm
+
+    device = _device()
+    torch.manual_seed(cfg.seed)
+    model = TinyDiT(cfg.dit).to(device)
+    ema = TinyDiT(cfg.dit).to(device)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
+    gen = torch.Generator().manual_seed(cfg.seed + 2)
+    ckpt_path = out / "dit_ckpt.pt"
+    step, history, elapsed = 0, [], 0.0
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
+        model.load_state_dict(ckpt["model"])
+        ema.load_state_dict(ckpt["ema"])
+        opt.load_state_dict(ckpt["opt"])
+        gen.set_state(ckpt["gen"])
+        step, history, elapsed = ckpt["step"], ckpt["history"], ckpt.get("elapsed", 0.0)
+        log.info("resumed the denoiser at step %d", step)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
+    bar = tqdm(total=cfg.steps, initial=step, desc="denoiser", unit="step")
+    t_start = time.time() - elapsed
+    while step < cfg.steps:
+        idx = torch.randint(len(latents), (cfg.batch,), generator=gen)
+        x0 = latents[idx].float().to(device)  # (B, F, C, S, S)
+        c = cond[idx].to(device)
+        t = sample_timesteps(cfg, cfg.batch, gen).to(device)  # (B, F)
+        noise = torch.randn(x0.shape, generator=gen).to(device)
+        sigma = t.clamp(min=0)[..., None, None, None]
+        xt = torch.where((t < 0)[..., None, None, None], x0, (1 - sigma) * x0 + sigma * noise)
+        target = noise - x0
+        lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+        for group in opt.param_groups:
+            group["lr"] = lr
+        with autocast:
+            pred = model(xt, t, c)
+        weight = (t >= 0).float()  # no loss on clean context frames
+        per_frame = (pred.float() - target).pow(2).mean(dim=(2, 3, 4))  # (B, F)
+        loss = (per_frame * weight).sum() / weight.sum().clamp(min=1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - cfg.ema)
+        step += 1
+        history.append((step, float(loss), time.time() - t_start))
+        bar.update(1)
+        bar.set_postfix(loss=f"{float(loss):.4f}")
+        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+            _atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
+                          "gen": gen.get_state(), "step": step, "history": history,
+                          "elapsed": time.time() - t_start}, ckpt_path)
+            _write_losses(out / "dit_losses.csv", [h[1] for h in history])
+    bar.close()
+    return ema
+
+
+def _write_losses(path: Path, losses: list[float]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["step", "loss"])
+        writer.writerows((i + 1, f"{v:.6f}") for i, v in enumerate(losses))
+    os.replace(tmp, path)
+
+
+def export(cfg: TrainConfig, out: Path, ae: Autoencoder, dit: TinyDiT, target: Path) -> None:
+    """Write ``tiny.safetensors`` (autoencoder + EMA denoiser) and ``tiny.json`` into ``target``."""
+    from safetensors.torch import save_file
+
+    target.mkdir(parents=True, exist_ok=True)
+    tensors = {f"ae.{k}": v.detach().float().cpu().contiguous() for k, v in ae.state_dict().items()}
+    tensors.update({f"dit.{k}": v.detach().float().cpu().contiguous() for k, v in dit.state_dict().items()})
+    tmp = target / ".tiny.safetensors.tmp"
+    save_file(tensors, str(tmp), metadata={"format": "longroll-tiny", "version": "1"})
+    os.replace(tmp, target / "tiny.safetensors")
+    meta = {"autoencoder": asdict(cfg.ae), "dit": asdict(cfg.dit), "train": cfg.to_dict()}
+    (target / "tiny.json").write_text(json.dumps(meta, indent=2) + "\n")
+
+
+def train(cfg: TrainConfig, out: str | Path, export_to: str | Path | None = None) -> None:
+    """Run (or resume) every stage; write weights to ``export_to`` when the denoiser is done."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
+    data = stage_data(cfg, out)
+    ae = stage_autoencoder(cfg, out, data["clips"])
+    latents = stage_latents(cfg, out, ae, data["clips"])
+    dit = stage_denoiser(cfg, out, latents, data["cond"])
+    if export_to is not None:
+        export(cfg, out, ae, dit, Path(export_to))
+
+
+__all__ = ["TrainConfig", "export", "replace", "sample_timesteps", "train"]
