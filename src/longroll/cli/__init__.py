@@ -8,12 +8,13 @@ import sys
 from collections.abc import Sequence
 
 from longroll import __version__
-from longroll.cli import rope_report, train_tiny
+from longroll.cli import rope_report, train_tiny, world
 
 # Each command module exposes register(subparsers) and run(args) -> int.
 COMMANDS = {
     "rope-report": rope_report,
     "train-tiny": train_tiny,
+    "world": world,
 }
 
 

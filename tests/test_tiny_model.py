@@ -1,0 +1,126 @@
+"""The built-in denoiser: causality, per-frame timesteps, cached == uncached, conditioning."""
+
+import pytest
+import torch
+
+from longroll.cache import CacheConfig
+from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
+from longroll.models.tiny.config import AutoencoderConfig, DiTConfig
+from longroll.models.tiny.dit import CLEAN_T, TinyDiT, encode_prompt
+from longroll.rope import TemporalBias, scale_temporal_freqs
+from longroll.world import parse_prompt
+
+CFG = DiTConfig(width=48, depth=2, heads=2, chunk_size=2, train_len=8)
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    model = TinyDiT(CFG).eval()
+    # AdaLN-zero starts as the identity; give every weight a random value so the tests can fail.
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.05)
+    return model
+
+
+def _inputs(frames=8, batch=2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, frames, CFG.latent_channels, CFG.latent_size, CFG.latent_size, generator=g)
+    t = torch.rand(batch, frames, generator=g)
+    cond = torch.stack([encode_prompt(parse_prompt("a red circle and two blue squares on a navy background")),
+                        encode_prompt(parse_prompt("a white triangle on a gray background"))])[:batch]
+    return x, t, cond
+
+
+def test_later_chunks_never_change_earlier_outputs():
+    model = _model()
+    x, t, cond = _inputs()
+    with torch.no_grad():
+        base = model(x, t, cond)
+        x2, t2 = x.clone(), t.clone()
+        x2[:, 4:] += torch.randn_like(x2[:, 4:])
+        t2[:, 6:] = 0.9
+        moved = model(x2, t2, cond)
+    assert torch.equal(base[:, :4], moved[:, :4])
+    assert not torch.allclose(base[:, 4:], moved[:, 4:])
+
+
+def test_frames_inside_a_chunk_see_each_other():
+    model = _model()
+    x, t, cond = _inputs()
+    with torch.no_grad():
+        base = model(x, t, cond)
+        x2 = x.clone()
+        x2[:, 5] += 1.0  # second frame of chunk 2
+        moved = model(x2, t, cond)
+    assert not torch.allclose(base[:, 4], moved[:, 4])
+
+
+def test_per_frame_timesteps_and_the_clean_marker_act_per_frame():
+    model = _model()
+    x, t, cond = _inputs()
+    with torch.no_grad():
+        base = model(x, t, cond)
+        t2 = t.clone()
+        t2[:, 3] = CLEAN_T
+        moved = model(x, t2, cond)
+    assert torch.equal(base[:, :2], moved[:, :2])  # chunk 0 is before the changed frame
+    assert not torch.allclose(base[:, 3], moved[:, 3])
+
+
+def test_prompt_conditioning_changes_the_output():
+    model = _model()
+    x, t, cond = _inputs()
+    with torch.no_grad():
+        a = model(x, t, cond)
+        b = model(x, t, cond.flip(0))
+    assert not torch.allclose(a, b)
+
+
+@pytest.mark.parametrize("rotated", [True, False])
+@pytest.mark.parametrize("bias", [None, TemporalBias("flexrope", 0.2)])
+def test_cached_chunk_forward_equals_the_uncached_causal_pass(rotated, bias):
+    model = _model()
+    x, t, cond = _inputs(frames=8)
+    rope = model.rope_freqs.with_temporal(
+        scale_temporal_freqs(model.rope_freqs.temporal, "flex", train_len=4, target_len=8))
+    with torch.no_grad():
+        full = model(x, t, cond, rope=rope, bias=bias)
+        cache = model.new_cache(CacheConfig(window=8, sink=0, rotated=rotated), batch_size=2)
+        parts = []
+        for s in range(0, 8, 2):
+            parts.append(model(x[:, s:s + 2], t[:, s:s + 2], cond, cache=cache, start_frame=s, rope=rope, bias=bias))
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=2e-5, rtol=1e-4)
+
+
+def test_repeated_chunk_forwards_overwrite_the_cache():
+    """Few-step denoising runs the same chunk several times; only the last write stays."""
+    model = _model()
+    x, t, cond = _inputs(frames=4)
+    with torch.no_grad():
+        cache = model.new_cache(CacheConfig(window=4, sink=0), batch_size=2)
+        model(x[:, :2] * 5, t[:, :2], cond, cache=cache, start_frame=0)
+        model(x[:, :2], t[:, :2], cond, cache=cache, start_frame=0)  # rewrite of the same chunk
+        cached = model(x[:, 2:], t[:, 2:], cond, cache=cache, start_frame=2)
+        full = model(x, t, cond)
+    torch.testing.assert_close(cached, full[:, 2:], atol=2e-5, rtol=1e-4)
+
+
+def test_model_config_validation():
+    with pytest.raises(ValueError, match="train_len = 10 must be a multiple of chunk_size = 4"):
+        DiTConfig(train_len=10, chunk_size=4)
+    with pytest.raises(ValueError, match="head_dim"):
+        DiTConfig(width=8, heads=4)
+    with pytest.raises(ValueError, match="multiple of 4"):
+        AutoencoderConfig(resolution=30)
+
+
+def test_autoencoder_shapes_and_frame_conversion():
+    ae = Autoencoder(AutoencoderConfig())
+    frames = torch.randint(0, 256, (3, 32, 32, 3), dtype=torch.uint8)
+    x = frames_to_tensor(frames)
+    assert x.shape == (3, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
+    assert torch.equal(tensor_to_frames(x), frames)
+    z = ae.encode(x)
+    assert z.shape == (3, 4, 8, 8)
+    assert ae.decode(z).shape == (3, 3, 32, 32)
