@@ -5,3 +5,12 @@ Subpackages, top to bottom: ``cli`` -> ``pipelines`` -> ``eval`` -> ``models`` -
 """
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # The public API is imported lazily so that `import longroll` stays free of work.
+    if name in ("generate", "generate_frames"):
+        from longroll.pipelines import generate as _generate
+
+        return getattr(_generate, name)
+    raise AttributeError(f"module 'longroll' has no attribute {name!r}")

@@ -8,10 +8,11 @@ import sys
 from collections.abc import Sequence
 
 from longroll import __version__
-from longroll.cli import rope_report, train_tiny, world
+from longroll.cli import generate, rope_report, train_tiny, world
 
 # Each command module exposes register(subparsers) and run(args) -> int.
 COMMANDS = {
+    "generate": generate,
     "rope-report": rope_report,
     "train-tiny": train_tiny,
     "world": world,
@@ -39,7 +40,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return COMMANDS[args.command].run(args)
-    except ValueError as err:
+    except KeyboardInterrupt:
+        print(f"longroll {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, FileNotFoundError) as err:
         print(f"longroll {args.command}: error: {err}", file=sys.stderr)
         return 2
 

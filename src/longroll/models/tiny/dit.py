@@ -165,6 +165,28 @@ class TinyDiT(nn.Module):
     def tokens_per_frame(self) -> int:
         return self.config.tokens_per_frame
 
+    @property
+    def latent_shape(self) -> tuple[int, int, int]:
+        return (self.config.latent_channels, self.config.latent_size, self.config.latent_size)
+
+    context_timestep = CLEAN_T  # FAR's dedicated clean-context timestep
+
+    @property
+    def default_window(self) -> int:
+        """Frames attended by default: the training horizon (what the model saw in training)."""
+        return self.config.train_len
+
+    @property
+    def default_sink(self) -> int:
+        """Sink frames for the sink presets: the first chunk."""
+        return self.config.chunk_size
+
+    @property
+    def default_schedule(self):
+        from longroll.schedule import FewStepSchedule
+
+        return FewStepSchedule(steps=6, shift=2.0, sampler="euler")
+
     def new_cache(self, cache_config, batch_size: int = 1, *, device=None, dtype=torch.float32) -> KVCache:
         """An empty KV cache shaped for this model."""
         cfg = self.config

@@ -262,18 +262,11 @@ def _write_losses(path: Path, losses: list[float]) -> None:
     os.replace(tmp, path)
 
 
-def export(cfg: TrainConfig, out: Path, ae: Autoencoder, dit: TinyDiT, target: Path) -> None:
+def export(cfg: TrainConfig, ae: Autoencoder, dit: TinyDiT, target: Path) -> Path:
     """Write ``tiny.safetensors`` (autoencoder + EMA denoiser) and ``tiny.json`` into ``target``."""
-    from safetensors.torch import save_file
+    from longroll.models.tiny.weights import save_tiny
 
-    target.mkdir(parents=True, exist_ok=True)
-    tensors = {f"ae.{k}": v.detach().float().cpu().contiguous() for k, v in ae.state_dict().items()}
-    tensors.update({f"dit.{k}": v.detach().float().cpu().contiguous() for k, v in dit.state_dict().items()})
-    tmp = target / ".tiny.safetensors.tmp"
-    save_file(tensors, str(tmp), metadata={"format": "longroll-tiny", "version": "1"})
-    os.replace(tmp, target / "tiny.safetensors")
-    meta = {"autoencoder": asdict(cfg.ae), "dit": asdict(cfg.dit), "train": cfg.to_dict()}
-    (target / "tiny.json").write_text(json.dumps(meta, indent=2) + "\n")
+    return save_tiny(ae, dit, target, extra={"train": cfg.to_dict()})
 
 
 def train(cfg: TrainConfig, out: str | Path, export_to: str | Path | None = None) -> None:
@@ -288,7 +281,7 @@ def train(cfg: TrainConfig, out: str | Path, export_to: str | Path | None = None
     latents = stage_latents(cfg, out, ae, data["clips"])
     dit = stage_denoiser(cfg, out, latents, data["cond"])
     if export_to is not None:
-        export(cfg, out, ae, dit, Path(export_to))
+        export(cfg, ae, dit, Path(export_to))
 
 
 __all__ = ["TrainConfig", "export", "replace", "sample_timesteps", "train"]

@@ -1,0 +1,69 @@
+"""``longroll generate``: a long video from a prompt (schedule), streamed to MP4, GIF or PNG frames."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "generate a long video from a prompt (chunk-wise rollout with FLEX by default)"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    from longroll.pipelines.presets import DEFAULT_PRESET, PRESETS
+
+    parser.add_argument("prompt", help="what to show, e.g. 'a red circle and a blue square on a navy background'")
+    parser.add_argument("--seconds", type=float, default=8.0, help="video length in seconds")
+    parser.add_argument("--out", required=True, help="output .mp4 or .gif file, or a folder for PNG frames")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same video)")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help="horizon-extension preset")
+    parser.add_argument("--model", default="tiny", help="model name (tiny)")
+    parser.add_argument("--weights", default=None, help="weights file (default: the shipped weights)")
+    parser.add_argument("--switch", action="append", default=[], metavar="TIME:PROMPT",
+                        help="switch prompt at TIME (e.g. 12s:'a red circle on a navy background'); repeatable")
+    parser.add_argument("--upscale", type=int, default=8, help="enlarge frames by this factor for viewing")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    o = parser.add_argument_group("preset overrides")
+    o.add_argument("--rope", default=None, help="temporal RoPE method: none, pi, ntk, flex, yarn, riflex")
+    o.add_argument("--alpha", type=float, default=None, help="FLEX/YaRN gate lower exposure")
+    o.add_argument("--beta", type=float, default=None, help="FLEX/YaRN gate upper exposure")
+    o.add_argument("--dynamic-rope", action="store_const", const=True, default=None, dest="dynamic",
+                   help="scale RoPE by the current length (keys cached un-rotated)")
+    o.add_argument("--noise", default=None, help="initial noise: iid, antiphase, freenoise")
+    o.add_argument("--rho", type=float, default=None, help="antiphase correlation in [-1, 1]")
+    o.add_argument("--sink", type=int, default=None, help="sink frames kept for the whole video")
+    o.add_argument("--window", type=int, default=None, help="latent frames attended (sink and chunk included)")
+    o.add_argument("--flexrope-lambda", type=float, default=None, help="FlexRoPE decay per frame (sets --bias flexrope)")
+    o.add_argument("--bias", default=None, help="temporal bias: none, flexrope, alibi")
+    o.add_argument("--steps", type=int, default=None, help="denoising steps per chunk")
+
+
+def run(args: argparse.Namespace) -> int:
+    from longroll.models.registry import MODELS, load_model
+    from longroll.pipelines.generate import check_seconds, generate, parse_switch
+    from longroll.pipelines.presets import resolve_preset
+    from longroll.world.scene import FPS
+    from longroll._validate import check_choice
+
+    # Validate the cheap things before loading anything.
+    check_seconds(args.seconds)
+    check_choice("model", args.model, MODELS)
+    switches = [parse_switch(s, FPS) for s in args.switch]
+    bias = args.bias
+    if args.flexrope_lambda is not None and bias is None:
+        bias = "flexrope"
+    overrides = dict(rope=args.rope, alpha=args.alpha, beta=args.beta, dynamic=args.dynamic, noise=args.noise,
+                     rho=args.rho, sink=args.sink, window=args.window, flexrope_lambda=args.flexrope_lambda,
+                     bias=bias, steps=args.steps)
+    if args.dynamic:
+        overrides["rotated"] = False
+    from longroll.io.video import output_kind
+    from longroll.pipelines.generate import PromptSchedule
+
+    output_kind(args.out)
+    PromptSchedule.build(args.prompt, switches, seconds=args.seconds)
+    model = load_model(args.model, weights=args.weights)
+    resolve_preset(args.preset, model.denoiser, **overrides)  # bad overrides fail before any work
+    path = generate(args.prompt, seconds=args.seconds, preset=args.preset, seed=args.seed, out=args.out,
+                    model=model, switches=switches, upscale=args.upscale, progress=not args.no_progress,
+                    **overrides)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,100 @@
+"""Loading the built-in model: the shipped weights inside the package, or a path, or random init."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from longroll.models.base import VideoModel
+from longroll.models.tiny.autoencoder import Autoencoder, tensor_to_frames
+from longroll.models.tiny.config import AutoencoderConfig, DiTConfig
+from longroll.models.tiny.dit import TinyDiT, encode_prompt
+from longroll.world.scene import FPS
+from longroll.world.vocab import parse_prompt
+
+
+def shipped_weights() -> Path:
+    """Path of the weights that ship inside the package (may not exist in a source checkout yet)."""
+    return Path(str(resources.files("longroll") / "weights" / "tiny.safetensors"))
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _build(ae: Autoencoder, dit: TinyDiT, sha: str, path: str | None) -> VideoModel:
+    ae.eval()
+    dit.eval()
+
+    def decode(latents: torch.Tensor) -> np.ndarray:
+        b, f = latents.shape[:2]
+        with torch.no_grad():
+            frames = ae.decode(latents.reshape(b * f, *latents.shape[2:]).float())
+        return tensor_to_frames(frames).cpu().numpy()
+
+    def encode(prompt: str) -> torch.Tensor:
+        return encode_prompt(parse_prompt(prompt))[None].to(next(dit.parameters()).device)
+
+    return VideoModel("tiny", dit, encode, decode, float(FPS), 1, sha, path, autoencoder=ae)
+
+
+def load_tiny(weights: str | Path | None = None, *, device: str | torch.device = "cpu") -> VideoModel:
+    """The built-in model from ``weights`` (default: the shipped file) and the JSON beside it."""
+    path = Path(weights) if weights is not None else shipped_weights()
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"No weights for the built-in model at {str(path)!r}. Train them with 'longroll train-tiny "
+            f"--export DIR' or pass the path of a tiny.safetensors file."
+        )
+    meta_path = path.with_suffix(".json")
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"The config {str(meta_path)!r} must sit next to the weights {str(path)!r}.")
+    from safetensors.torch import load_file
+
+    meta = json.loads(meta_path.read_text())
+    ae = Autoencoder(AutoencoderConfig(**meta["autoencoder"]))
+    dit = TinyDiT(DiTConfig(**meta["dit"]))
+    tensors = load_file(str(path))
+    for prefix, module in (("ae.", ae), ("dit.", dit)):
+        state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        missing, unexpected = module.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise ValueError(f"{str(path)!r} does not match the {prefix[:-1]} config: missing {missing[:5]}, "
+                             f"unexpected {unexpected[:5]}.")
+    return _build(ae.to(device), dit.to(device), file_sha256(path), str(path))
+
+
+def save_tiny(ae: Autoencoder, dit: TinyDiT, target: str | Path, *, extra: dict | None = None) -> Path:
+    """Write ``tiny.safetensors`` (``ae.*`` and ``dit.*`` tensors) and ``tiny.json`` into folder ``target``."""
+    import os
+    from dataclasses import asdict
+
+    from safetensors.torch import save_file
+
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    tensors = {f"ae.{k}": v.detach().float().cpu().contiguous() for k, v in ae.state_dict().items()}
+    tensors.update({f"dit.{k}": v.detach().float().cpu().contiguous() for k, v in dit.state_dict().items()})
+    tmp = target / ".tiny.safetensors.tmp"
+    save_file(tensors, str(tmp), metadata={"format": "longroll-tiny", "version": "1"})
+    meta = {"autoencoder": asdict(ae.config), "dit": asdict(dit.config), **(extra or {})}
+    tmp_json = target / ".tiny.json.tmp"
+    tmp_json.write_text(json.dumps(meta, indent=2) + "\n")
+    os.replace(tmp, target / "tiny.safetensors")
+    os.replace(tmp_json, target / "tiny.json")
+    return target / "tiny.safetensors"
+
+
+def random_tiny(seed: int = 0, *, dit: DiTConfig | None = None, ae: AutoencoderConfig | None = None) -> VideoModel:
+    """An untrained built-in model (for tests and development)."""
+    torch.manual_seed(seed)
+    return _build(Autoencoder(ae or AutoencoderConfig()), TinyDiT(dit or DiTConfig()), "random-init", None)

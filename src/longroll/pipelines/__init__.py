@@ -1,0 +1,1 @@
+"""Ways to roll a video out: chunk-wise autoregressive (``rollout``), presets, and the public API."""

@@ -1,0 +1,138 @@
+"""Chunk-wise autoregressive rollout (Self Forcing / LongLive / CausVid, FAR with chunk 1) + FLEX.
+
+One function, ``rollout``, receives its pieces (denoiser, RoPE scaling, noise sampler, cache
+config, bias, schedule) and yields clean latent chunks as they are made; memory is fixed by the
+window, never by the length. What a denoiser must offer:
+
+- ``train_len``, ``chunk_size``, ``latent_shape`` (C, S, S), ``rope_freqs`` (a ``RopeFreqs``),
+  ``context_timestep`` (the timestep of the clean-context pass), ``new_cache(config, batch)``;
+- ``forward(x (B, f, C, S, S), t (B, f) noise levels in [0, 1], cond, *, cache, start_frame,
+  rope, attention_scale, bias) -> velocity`` that calls ``cache.begin`` for its frames.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from longroll.pipelines.presets import RolloutConfig
+from longroll.schedule import euler_step, renoise, to_x0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A finished chunk of clean latents."""
+
+    start: int  # first latent frame
+    latents: torch.Tensor  # (B, f, C, S, S)
+
+
+@dataclass(frozen=True)
+class Switch:
+    """From latent frame ``frame`` on, condition on ``cond`` (LongLive's interactive prompts)."""
+
+    frame: int
+    cond: object
+
+
+class _LatentWindow:
+    """Clean latents of the frames in the attention window (for re-caching after a prompt switch)."""
+
+    def __init__(self, sink: int, ring: int) -> None:
+        self.sink, self.ring = sink, ring
+        self.frames: dict[int, torch.Tensor] = {}  # frame -> (B, C, S, S)
+
+    def add(self, start: int, latents: torch.Tensor) -> None:
+        for i in range(latents.shape[1]):
+            self.frames[start + i] = latents[:, i]
+        end = start + latents.shape[1]
+        for frame in [f for f in self.frames if f >= self.sink and f < end - self.ring]:
+            del self.frames[frame]
+
+    def runs(self, max_len: int) -> list[tuple[int, torch.Tensor]]:
+        """The stored frames as contiguous runs of at most ``max_len`` frames, in time order."""
+        out, frames = [], sorted(self.frames)
+        i = 0
+        while i < len(frames):
+            j = i
+            while j + 1 < len(frames) and frames[j + 1] == frames[j] + 1 and j + 1 - i < max_len:
+                j += 1
+            out.append((frames[i], torch.stack([self.frames[f] for f in frames[i:j + 1]], dim=1)))
+            i = j + 1
+        return out
+
+
+def planned_chunks(num_frames: int, chunk_size: int) -> int:
+    return math.ceil(num_frames / chunk_size)
+
+
+def rollout(
+    denoiser,
+    cond,
+    *,
+    num_frames: int,
+    config: RolloutConfig,
+    generator: torch.Generator | None = None,
+    switches: Sequence[Switch] = (),
+    batch_size: int = 1,
+    dtype: torch.dtype = torch.float32,
+) -> Iterator[Chunk]:
+    """Yield clean latent chunks of a ``num_frames``-frame video (the last chunk may run past it)."""
+    # 1. Plan: chunk grid, the static RoPE scale from the planned length, the window and the noise.
+    f = denoiser.chunk_size
+    planned = planned_chunks(num_frames, f) * f
+    device = next(denoiser.parameters()).device
+    base_rope = denoiser.rope_freqs
+    cache = denoiser.new_cache(config.cache, batch_size, device=device, dtype=dtype)
+    window = _LatentWindow(config.cache.sink, config.cache.ring)
+    noise = config.noise.sampler(generator)
+    sigmas = config.schedule.sigmas().tolist()
+    shape = (batch_size, f, *denoiser.latent_shape)
+    pending = sorted(switches, key=lambda s: s.frame)
+
+    def rope_for(length: int):
+        temporal = config.rope.temporal(base_rope.temporal, train_len=denoiser.train_len, length=length)
+        return base_rope.with_temporal(temporal), config.rope.attention_scale(train_len=denoiser.train_len,
+                                                                              length=length)
+
+    rope, attn_scale = rope_for(planned)
+    context_t = torch.full((batch_size, f), float(denoiser.context_timestep), device=device)
+
+    for start in range(0, planned, f):
+        # 2. Prompt switch: from this chunk on use the new prompt, and re-cache the window under it.
+        while pending and pending[0].frame <= start:
+            cond = pending.pop(0).cond
+            if start > 0:
+                for run_start, latents in window.runs(f):
+                    t = torch.full(latents.shape[:2], float(denoiser.context_timestep), device=device)
+                    denoiser(latents, t, cond, cache=cache, start_frame=run_start, rope=rope,
+                             attention_scale=attn_scale, bias=config.bias)
+        # 3. Dynamic RoPE: the scale follows the length generated so far (keys are cached un-rotated).
+        if config.rope.dynamic:
+            rope, attn_scale = rope_for(start + f)
+        # 4. Initial noise of the chunk (i.i.d., antiphase or FreeNoise).
+        x = noise.sample(start, shape, device=device, dtype=dtype)
+        # 5. Few-step denoising against the window (each step rewrites this chunk's keys in the cache).
+        for i, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:])):
+            t = torch.full((batch_size, f), sigma, device=device)
+            v = denoiser(x, t, cond, cache=cache, start_frame=start, rope=rope, attention_scale=attn_scale,
+                         bias=config.bias)
+            if config.schedule.sampler == "euler":
+                x = euler_step(x, v, sigma, sigma_next)
+            else:
+                x0 = to_x0(x, v, sigma)
+                if i + 1 < len(sigmas) - 1:
+                    fresh = (noise.sample(start, shape, device=device, dtype=dtype) if config.noise.renoise
+                             else torch.randn(shape, generator=generator, device=device, dtype=dtype))
+                    x = renoise(x0, fresh, sigma_next)
+                else:
+                    x = x0
+        # 6. Clean-context pass: the finished chunk's keys replace the noisy ones in the cache.
+        denoiser(x, context_t, cond, cache=cache, start_frame=start, rope=rope, attention_scale=attn_scale,
+                 bias=config.bias)
+        window.add(start, x)
+        # 7. Hand the chunk over; nothing of it is kept beyond the window.
+        yield Chunk(start, x)
