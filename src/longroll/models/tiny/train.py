@@ -40,11 +40,12 @@ class TrainConfig:
     clips: int = 20_000  # training clips
     ae: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     dit: DiTConfig = field(default_factory=DiTConfig)
-    ae_steps: int = 1000  # autoencoder optimiser steps
+    ae_steps: int = 3000  # autoencoder optimiser steps
     ae_batch: int = 64  # frames per autoencoder step
-    ae_lr: float = 1e-3
-    ae_latent_noise: float = 0.1  # std of noise added to latents before decoding (robust decoder)
-    steps: int = 12_000  # denoiser optimiser steps
+    ae_lr: float = 2e-3
+    ae_latent_noise: float = 0.03  # std (relative to the latents') of noise added before decoding (robust decoder)
+    ae_l1: float = 0.5  # weight of the L1 term next to MSE (L1 keeps sprite edges and corners sharp)
+    steps: int = 11_000  # denoiser optimiser steps
     batch: int = 32  # clips per denoiser step
     lr: float = 3e-4
     warmup: int = 300  # linear warm-up steps
@@ -139,7 +140,8 @@ def stage_autoencoder(cfg: TrainConfig, out: Path, clips: torch.Tensor) -> Autoe
             group["lr"] = lr
         z = ae.encode_raw(x)
         z = z + cfg.ae_latent_noise * z.detach().std() * torch.randn(z.shape, generator=gen).to(device)
-        loss = (ae.decode_raw(z) - x).pow(2).mean()
+        err = ae.decode_raw(z) - x
+        loss = err.pow(2).mean() + cfg.ae_l1 * err.abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
