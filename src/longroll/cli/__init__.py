@@ -8,10 +8,12 @@ import sys
 from collections.abc import Sequence
 
 from longroll import __version__
+from longroll.cli import eval as eval_cmd
 from longroll.cli import generate, rope_report, train_tiny, world
 
 # Each command module exposes register(subparsers) and run(args) -> int.
 COMMANDS = {
+    "eval": eval_cmd,
     "generate": generate,
     "rope-report": rope_report,
     "train-tiny": train_tiny,

@@ -40,6 +40,7 @@ class Blob:
     offset: float  # (centroid y - bbox centre y) / bbox height; ~1/6 for a triangle, ~0 otherwise
     touching: bool  # its outline touches a pixel of another palette colour (possibly occluded)
     aspect: float  # bounding-box width / height (1 for every single unhidden sprite)
+    mean_rgb: tuple[float, float, float]  # mean colour of its pixels
 
     @property
     def irregular(self) -> bool:
@@ -127,7 +128,8 @@ def find_blobs(frame: np.ndarray, colour: str, masks: dict[str, np.ndarray] | No
         own[rows, cols] = True
         touching = bool((_dilate(own) & others).any())
         blobs.append(Blob(colour, classify(fill, offset), area, (float(cols.mean() + 0.5), float(rows.mean() + 0.5)),
-                          float(fill), float(offset), touching, float(width / height)))
+                          float(fill), float(offset), touching, float(width / height),
+                          tuple(float(c) for c in frame[rows, cols].reshape(-1, 3).mean(axis=0))))
     return sorted(blobs, key=lambda b: -b.area)
 
 

@@ -1,0 +1,160 @@
+"""Evaluate a long video segment by segment, streaming, and report drift over time.
+
+The video is decoded once, frame by frame; only the current segment (plus the first frame) is
+held. Segments are consecutive clips of ``segment_seconds`` as in VBench-Long; a last partial clip
+is extended backwards to full length. The result has ``fps``, ``frames``, ``segments`` (one dict
+per segment with its time range and every metric), ``metrics`` (mean over segments) and ``drift``
+(last segment minus first, per metric).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from longroll._validate import check_float
+from longroll.eval import metrics as M
+
+WEIGHT_FREE = ("temporal_flickering", "dynamic_degree", "motion_energy", "motion_smoothness",
+               "first_frame_consistency", "previous_frame_consistency", "saturation", "saturation_drift",
+               "static_fraction")
+WORLD = ("object_presence", "identity_colour_drift", "identity_size_drift", "background_drift")
+
+
+def parse_duration(text: str | float) -> float:
+    """'2s', '2', 2.0 -> seconds."""
+    value = text
+    if isinstance(text, str):
+        value = text.strip().rstrip("s")
+        try:
+            value = float(value)
+        except ValueError as err:
+            raise ValueError(f"Cannot read the segment length {text!r}: write seconds, e.g. '2s'.") from err
+    return check_float("segment seconds", value, low=0.0, low_open=True)
+
+
+def segment_metrics(frames: np.ndarray, first_frame: np.ndarray, fps: float) -> dict[str, float]:
+    """Every weight-free metric of one segment (uint8 frames (n, H, W, 3))."""
+    mags = M.flow_magnitudes(frames, fps)
+    return {
+        "temporal_flickering": M.temporal_flickering(frames),
+        "dynamic_degree": M.dynamic_degree(frames, fps, mags),
+        "motion_energy": float(mags.mean()),
+        "motion_smoothness": M.motion_smoothness(frames),
+        "first_frame_consistency": float(np.mean([M.ssim(first_frame, f) for f in frames])),
+        "previous_frame_consistency": float(np.mean([M.ssim(a, b) for a, b in zip(frames[:-1], frames[1:])])),
+        "saturation": M.saturation(frames),
+        "static_fraction": M.static_fraction(frames, fps, mags),
+    }
+
+
+def _segments(frames: Iterable[np.ndarray], seg_len: int):
+    """Yield (start_frame, frames) for consecutive segments; the last partial one is extended backwards."""
+    buf: list[np.ndarray] = []
+    prev: list[np.ndarray] = []
+    start = 0
+    for frame in frames:
+        buf.append(frame)
+        if len(buf) == seg_len:
+            yield start, np.stack(buf)
+            start += seg_len
+            prev, buf = buf, []
+    if buf and prev:
+        need = seg_len - len(buf)
+        yield start + len(buf) - seg_len, np.stack(prev[len(prev) - need:] + buf)
+
+
+def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds: float = 2.0,
+                    prompt: str | None = None) -> dict:
+    """Evaluate an iterable of uint8 frames (H, W, 3)."""
+    segment_seconds = parse_duration(segment_seconds)
+    world_prompt = None
+    if prompt is not None:
+        from longroll.world.vocab import parse_prompt
+
+        world_prompt = parse_prompt(prompt)
+    seg_len = max(3, int(round(segment_seconds * fps)))
+    segments, first_frame, first_world, total = [], None, None, 0
+    for start, seg in _segments(frames, seg_len):
+        if first_frame is None:
+            first_frame = seg[0]
+        row = {"index": len(segments), "start_frame": start, "end_frame": start + len(seg),
+               "start_s": round(start / fps, 4), "end_s": round((start + len(seg)) / fps, 4)}
+        row.update(segment_metrics(seg, first_frame, fps))
+        if world_prompt is not None:
+            from longroll.eval.world_metrics import summarise, world_metrics
+
+            summary = summarise(seg, world_prompt)
+            first_world = first_world or summary
+            row.update(world_metrics(summary, first_world))
+        segments.append(row)
+        total = max(total, start + len(seg))
+    if len(segments) < 2:
+        raise ValueError(f"The video has {total} frames, fewer than two segments of {seg_len} frames "
+                         f"({segment_seconds:g} s at {fps:g} fps); use a shorter --segment.")
+    base_sat = segments[0]["saturation"]
+    for row in segments:
+        row["saturation_drift"] = row["saturation"] - base_sat
+    keys = list(WEIGHT_FREE) + (list(WORLD) if world_prompt is not None else [])
+    metrics = {k: _nanmean([row[k] for row in segments]) for k in keys}
+    drift = {k: _finite(segments[-1][k] - segments[0][k]) for k in keys}
+    return {"fps": fps, "frames": total, "segment_seconds": segment_seconds, "prompt": prompt,
+            "segments": segments, "metrics": metrics, "drift": drift}
+
+
+def _nanmean(values) -> float | None:
+    arr = np.asarray(values, dtype=np.float64)
+    arr = arr[np.isfinite(arr)]
+    return float(arr.mean()) if len(arr) else None
+
+
+def _finite(x) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def evaluate_video(path: str | Path, *, segment_seconds: float | str = 2.0, prompt: str | None = None) -> dict:
+    """Evaluate a video file (MP4, GIF, ...) or a folder of PNG frames."""
+    from longroll.io.video import read_video
+
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"The video {str(path)!r} does not exist.")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ValueError(f"The video {str(path)!r} is empty.")
+    segment_seconds = parse_duration(segment_seconds)
+    if prompt is not None:
+        from longroll.world.vocab import parse_prompt
+
+        parse_prompt(prompt)  # an unparseable prompt fails before decoding
+    import av
+
+    try:
+        fps, frames = read_video(path)
+        result = evaluate_frames(frames, fps, segment_seconds=segment_seconds, prompt=prompt)
+    except (av.FFmpegError, OSError) as err:  # files that are not (complete) videos
+        raise ValueError(f"{str(path)!r} is not a readable video ({type(err).__name__}: {err}).") from err
+    result["video"] = str(path)
+    return result
+
+
+def write_json(result: dict, path: str | Path) -> None:
+    """Write the result atomically (a failed run never leaves a partial JSON)."""
+    from longroll.io.atomic import atomic_output
+
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(json.dumps(result, indent=2, allow_nan=False) + "\n")
+
+
+def plot_result(result: dict, path: str | Path) -> None:
+    """Each metric over time, one panel per metric."""
+    from longroll.eval.plots import plot_over_time
+    from longroll.io.atomic import atomic_output
+
+    keys = [k for k in result["metrics"] if result["metrics"][k] is not None]
+    with atomic_output(path) as tmp:
+        plot_over_time({os.path.basename(result.get("video", "video")): result["segments"]}, keys, tmp)
