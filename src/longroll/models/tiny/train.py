@@ -42,7 +42,7 @@ class TrainConfig:
     dit: DiTConfig = field(default_factory=DiTConfig)
     ae_steps: int = 3000  # autoencoder optimiser steps
     ae_batch: int = 64  # frames per autoencoder step
-    ae_lr: float = 2e-3
+    ae_lr: float = 1e-3
     ae_latent_noise: float = 0.03  # std (relative to the latents') of noise added before decoding (robust decoder)
     ae_l1: float = 0.5  # weight of the L1 term next to MSE (L1 keeps sprite edges and corners sharp)
     steps: int = 11_000  # denoiser optimiser steps
@@ -144,6 +144,7 @@ def stage_autoencoder(cfg: TrainConfig, out: Path, clips: torch.Tensor) -> Autoe
         loss = err.pow(2).mean() + cfg.ae_l1 * err.abs().mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(ae.parameters(), 1.0)
         opt.step()
         step += 1
         losses.append(float(loss))
@@ -269,6 +270,24 @@ def export(cfg: TrainConfig, ae: Autoencoder, dit: TinyDiT, target: Path) -> Pat
     from longroll.models.tiny.weights import save_tiny
 
     return save_tiny(ae, dit, target, extra={"train": cfg.to_dict()})
+
+
+def export_checkpoint(out: str | Path, target: str | Path) -> Path:
+    """Export the EMA weights of the latest denoiser checkpoint (e.g. of a run still in progress)."""
+    out = Path(out)
+    cfg_data = json.loads((out / "config.json").read_text())
+    cfg = TrainConfig(ae=AutoencoderConfig(**cfg_data.pop("ae")), dit=DiTConfig(**cfg_data.pop("dit")), **cfg_data)
+    if not (out / "ae.pt").exists() or not (out / "dit_ckpt.pt").exists():
+        raise FileNotFoundError(f"{str(out)!r} has no finished autoencoder and denoiser checkpoint yet.")
+    ae = Autoencoder(cfg.ae)
+    ae.load_state_dict(torch.load(out / "ae.pt", map_location="cpu"))
+    dit = TinyDiT(cfg.dit)
+    ckpt = torch.load(out / "dit_ckpt.pt", map_location="cpu", weights_only=False)
+    dit.load_state_dict(ckpt["ema"])
+    extra = {"train": cfg.to_dict(), "steps_done": ckpt["step"], "train_seconds": ckpt.get("elapsed")}
+    from longroll.models.tiny.weights import save_tiny
+
+    return save_tiny(ae, dit, target, extra=extra)
 
 
 def train(cfg: TrainConfig, out: str | Path, export_to: str | Path | None = None) -> None:
