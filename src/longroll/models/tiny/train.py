@@ -147,9 +147,9 @@ def stage_autoencoder(cfg: TrainConfig, out: Path, clips: torch.Tensor) -> Autoe
         torch.nn.utils.clip_grad_norm_(ae.parameters(), 1.0)
         opt.step()
         step += 1
-        losses.append(float(loss))
+        losses.append(float(loss.detach()))
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+        bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
         if step % cfg.checkpoint_every == 0 or step == cfg.ae_steps:
             _atomic_save({"model": ae.state_dict(), "opt": opt.state_dict(), "gen": gen.get_state(),
                           "step": step, "losses": losses}, ckpt_path)
@@ -244,9 +244,9 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - cfg.ema)
         step += 1
-        history.append((step, float(loss), time.time() - t_start))
+        history.append((step, float(loss.detach()), time.time() - t_start))
         bar.update(1)
-        bar.set_postfix(loss=f"{float(loss):.4f}")
+        bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
         if step % cfg.checkpoint_every == 0 or step == cfg.steps:
             _atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                           "gen": gen.get_state(), "step": step, "history": history,
