@@ -141,7 +141,7 @@ def test_truncated_and_short_videos(tmp_path: Path, capsys):
     assert main(["eval", str(truncated), "--json", str(out)]) == 2
     assert not out.exists()
     assert main(["eval", str(video), "--segment", "6s", "--json", str(out)]) == 2
-    assert "fewer than two segments" in capsys.readouterr().err
+    assert "fewer than 2 segments" in capsys.readouterr().err
     assert main(["eval", str(video), "--prompt", "a red dragon", "--json", str(out)]) == 2
     assert "unknown shape 'dragon'" in capsys.readouterr().err
     assert not out.exists()

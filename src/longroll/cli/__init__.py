@@ -9,10 +9,11 @@ from collections.abc import Sequence
 
 from longroll import __version__
 from longroll.cli import eval as eval_cmd
-from longroll.cli import generate, rope_report, train_tiny, world
+from longroll.cli import bench, generate, rope_report, train_tiny, world
 
 # Each command module exposes register(subparsers) and run(args) -> int.
 COMMANDS = {
+    "bench": bench,
     "eval": eval_cmd,
     "generate": generate,
     "rope-report": rope_report,

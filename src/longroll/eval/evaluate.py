@@ -70,8 +70,8 @@ def _segments(frames: Iterable[np.ndarray], seg_len: int):
 
 
 def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds: float = 2.0,
-                    prompt: str | None = None) -> dict:
-    """Evaluate an iterable of uint8 frames (H, W, 3)."""
+                    prompt: str | None = None, min_segments: int = 2) -> dict:
+    """Evaluate an iterable of uint8 frames (H, W, 3); fewer than ``min_segments`` segments is an error."""
     segment_seconds = parse_duration(segment_seconds)
     world_prompt = None
     if prompt is not None:
@@ -80,6 +80,7 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
         world_prompt = parse_prompt(prompt)
     seg_len = max(3, int(round(segment_seconds * fps)))
     segments, first_frame, first_world, total = [], None, None, 0
+    frames = iter(frames)
     for start, seg in _segments(frames, seg_len):
         if first_frame is None:
             first_frame = seg[0]
@@ -94,27 +95,29 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
             row.update(world_metrics(summary, first_world))
         segments.append(row)
         total = max(total, start + len(seg))
-    if len(segments) < 2:
-        raise ValueError(f"The video has {total} frames, fewer than two segments of {seg_len} frames "
+    if len(segments) < min_segments:
+        raise ValueError(f"The video has {total} frames, fewer than {min_segments} segments of {seg_len} frames "
                          f"({segment_seconds:g} s at {fps:g} fps); use a shorter --segment.")
     base_sat = segments[0]["saturation"]
     for row in segments:
         row["saturation_drift"] = row["saturation"] - base_sat
     keys = list(WEIGHT_FREE) + (list(WORLD) if world_prompt is not None else [])
     metrics = {k: _nanmean([row[k] for row in segments]) for k in keys}
-    drift = {k: _finite(segments[-1][k] - segments[0][k]) for k in keys}
+    drift = {k: _difference(segments[-1][k], segments[0][k]) for k in keys}
     return {"fps": fps, "frames": total, "segment_seconds": segment_seconds, "prompt": prompt,
             "segments": segments, "metrics": metrics, "drift": drift}
 
 
 def _nanmean(values) -> float | None:
-    arr = np.asarray(values, dtype=np.float64)
+    arr = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
     arr = arr[np.isfinite(arr)]
     return float(arr.mean()) if len(arr) else None
 
 
-def _finite(x) -> float | None:
-    return float(x) if x is not None and math.isfinite(x) else None
+def _difference(last, first) -> float | None:
+    if last is None or first is None or not math.isfinite(last - first):
+        return None
+    return float(last - first)
 
 
 def evaluate_video(path: str | Path, *, segment_seconds: float | str = 2.0, prompt: str | None = None) -> dict:

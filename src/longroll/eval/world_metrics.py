@@ -58,7 +58,7 @@ def summarise(frames: np.ndarray, prompt: Prompt) -> SegmentWorld:
                         np.mean([d.background_rgb for d in dets], axis=0))
 
 
-def world_metrics(segment: SegmentWorld, first: SegmentWorld) -> dict[str, float]:
+def world_metrics(segment: SegmentWorld, first: SegmentWorld) -> dict[str, float | None]:
     """The public world-aware keys for one segment, against the first segment."""
     colour, size = [], []
     for c, c0, s, s0 in zip(segment.colours, first.colours, segment.sizes, first.sizes):
@@ -68,7 +68,7 @@ def world_metrics(segment: SegmentWorld, first: SegmentWorld) -> dict[str, float
             size.append(s / s0 - 1.0)
     return {
         "object_presence": segment.presence,
-        "identity_colour_drift": float(np.mean(colour)) if colour else float("nan"),
-        "identity_size_drift": float(np.mean(size)) if size else float("nan"),
+        "identity_colour_drift": float(np.mean(colour)) if colour else None,  # None: object never found
+        "identity_size_drift": float(np.mean(size)) if size else None,
         "background_drift": float(np.linalg.norm(segment.background - first.background)),
     }

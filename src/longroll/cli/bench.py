@@ -1,0 +1,27 @@
+"""``longroll bench``: the horizon benchmark with the papers' ablations on the built-in model."""
+
+from __future__ import annotations
+
+import argparse
+
+HELP = "benchmark presets and ablations over lengths on the built-in model; writes REPORT.md"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", default="bench/horizon", help="folder for cached runs, REPORT.md and plots")
+    parser.add_argument("--quick", action="store_true", help="a small matrix (about 10 minutes on 2 cores)")
+    parser.add_argument("--prompts", type=int, default=4, help="random prompts of the world")
+    parser.add_argument("--seeds", type=int, default=1, help="seeds per prompt")
+    parser.add_argument("--weights", default=None, help="weights file (default: the shipped weights)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from longroll._validate import check_int
+    from longroll.eval.bench import BenchConfig, run_bench
+
+    check_int("prompts", args.prompts, low=1, high=1000)
+    check_int("seeds", args.seeds, low=1, high=100)
+    report = run_bench(BenchConfig(out=args.out, quick=args.quick, prompts=args.prompts, seeds=args.seeds,
+                                   weights=args.weights))
+    print(f"report written to {report}")
+    return 0

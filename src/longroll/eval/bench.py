@@ -1,0 +1,179 @@
+"""``longroll bench``: the horizon benchmark on the built-in model, with the papers' ablations.
+
+A matrix of variants (presets and ablations) x lengths (multiples of the training horizon) x
+prompts x seeds is generated through the Python API and evaluated segment by segment, in memory
+(frames stream from the rollout into the evaluator; nothing is held for the whole video). Every
+run's result is cached as JSON under ``out/runs`` keyed by its settings and the weights hash, so a
+re-run resumes. The report (``REPORT.md`` + plots) follows FLEX Tables 1 and 3: per-metric
+values per length, and the quality drift (last segment minus first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from longroll.eval.evaluate import evaluate_frames
+
+log = logging.getLogger(__name__)
+
+# Metrics shown in the tables (the JSON keeps every metric): name -> (label, higher is better)
+TABLE_METRICS = {
+    "object_presence": ("Presence", True),
+    "identity_colour_drift": ("Colour drift", False),
+    "background_drift": ("Bg drift", False),
+    "temporal_flickering": ("Flicker", True),
+    "motion_smoothness": ("Smooth", True),
+    "motion_energy": ("Motion", True),
+    "static_fraction": ("Static", False),
+    "saturation": ("Saturation", True),
+}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One row of the benchmark: a preset with overrides."""
+
+    name: str  # row label
+    preset: str
+    group: str  # which table it belongs to
+    overrides: tuple[tuple[str, object], ...] = ()
+
+    def kwargs(self) -> dict:
+        return dict(self.overrides)
+
+
+def variants(quick: bool) -> list[Variant]:
+    """Presets, FLEX components one at a time, and the sweeps of FLEX §4.3 / FAR."""
+    presets = ["none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex"]
+    if quick:
+        presets = ["none", "pi", "sink", "flex"]
+    rows = [Variant(p, p, "presets") for p in presets]
+    rows += [
+        Variant("+ NTK-by-parts", "none", "components", (("rope", "flex"),)),
+        Variant("+ antiphase noise", "none", "components", (("noise", "antiphase"),)),
+        Variant("+ sink", "sink", "components"),
+        Variant("FLEX (all three)", "flex", "components"),
+    ]
+    if quick:
+        return rows
+    rows += [Variant(f"alpha {a:g}, beta {b:g}", "flex", "alpha_beta", (("alpha", a), ("beta", b)))
+             for a, b in ((0.01, 0.5), (0.05, 1.0), (0.2, 4.0), (0.5, 8.0))]
+    rows += [Variant(f"rho {r:g}", "flex", "rho", (("rho", r),)) for r in (-0.5, 0.0, 0.5)]
+    rows += [Variant(f"sink {s}", "flex", "sink_size", (("sink", s),)) for s in (0, 8)]
+    rows += [Variant(f"FlexRoPE lambda {lam:g}", "flexrope", "flexrope_lambda", (("flexrope_lambda", lam),))
+             for lam in (0.05, 0.5)]
+    return rows
+
+
+@dataclass
+class BenchConfig:
+    """Size of the matrix."""
+
+    out: Path  # folder for runs/, REPORT.md and plots
+    quick: bool = False  # a small matrix that fits in about 10 minutes on 2 cores
+    multiples: tuple[float, ...] = (1, 4, 8, 16, 120)  # lengths in multiples of the horizon (120x = 4 min at 2 s)
+    prompts: int = 4  # random prompts of the world's vocabulary (fixed seed)
+    seeds: int = 1
+    segment_seconds: float = 2.0
+    weights: str | None = None
+    sweep_multiple: float = 16  # the length at which ablation sweeps run
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.out = Path(self.out)
+        if self.quick:
+            self.multiples = (1, 4, 8)
+            self.prompts = min(self.prompts, 2)
+            self.sweep_multiple = 8
+
+
+def _prompts(n: int) -> list[str]:
+    from longroll.world.scene import random_prompt
+
+    rng = np.random.default_rng(2026)
+    return [random_prompt(rng).text() for _ in range(n)]
+
+
+def _run_key(variant: Variant, seconds: float, prompt: str, seed: int, weights: str) -> str:
+    blob = json.dumps([variant.preset, sorted(variant.overrides), seconds, prompt, seed, weights], default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def run_one(model, variant: Variant, seconds: float, prompt: str, seed: int, segment_seconds: float) -> dict:
+    """Generate one video in memory, stream it into the evaluator, return the result."""
+    from longroll.pipelines.generate import PromptSchedule, generate_frames
+    from longroll.pipelines.presets import resolve_preset
+
+    config = resolve_preset(variant.preset, model.denoiser, **variant.kwargs())
+    schedule = PromptSchedule.build(prompt, (), seconds=seconds)
+    t0 = time.time()
+
+    def frames():
+        for chunk in generate_frames(model, schedule, seconds=seconds, config=config, seed=seed):
+            yield from chunk
+
+    result = evaluate_frames(frames(), model.fps, segment_seconds=segment_seconds, prompt=prompt, min_segments=1)
+    result["wall_seconds"] = time.time() - t0
+    return result
+
+
+def run_bench(cfg: BenchConfig, model=None, progress: bool = True) -> Path:
+    """Run (or resume) the matrix and write the report; returns the report path."""
+    from longroll.models.registry import load_model
+
+    model = model or load_model("tiny", weights=cfg.weights)
+    horizon = model.denoiser.train_len * model.frames_per_latent / model.fps
+    prompts = _prompts(cfg.prompts)
+    runs_dir = cfg.out / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    jobs = []
+    for v in variants(cfg.quick):
+        mults = cfg.multiples if v.group == "presets" else (cfg.sweep_multiple,)
+        for m in mults:
+            for p in prompts:
+                for s in range(cfg.seeds):
+                    jobs.append((v, m, p, s))
+    bar = _bar(len(jobs), progress)
+    results = []
+    for v, m, p, s in jobs:
+        seconds = horizon * m
+        key = _run_key(v, seconds, p, s, model.weights_sha256)
+        path = runs_dir / f"{key}.json"
+        if path.exists():
+            res = json.loads(path.read_text())
+        else:
+            res = run_one(model, v, seconds, p, s, min(cfg.segment_seconds, horizon))
+            res.update({"preset": v.preset, "overrides": dict(v.overrides), "multiple": m, "seed": s})
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(json.dumps(res, allow_nan=False))
+            tmp.replace(path)
+        # A run shared by two rows (e.g. the `flex` preset and "FLEX (all three)") is generated once.
+        results.append({**res, "variant": v.name, "group": v.group})
+        bar.update(1)
+    bar.close()
+    from longroll.eval.bench_report import write_report
+
+    return write_report(results, cfg, horizon, model)
+
+
+class _NoBar:
+    def update(self, n):
+        pass
+
+    def close(self):
+        pass
+
+
+def _bar(total: int, enabled: bool):
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="bench", unit="video")

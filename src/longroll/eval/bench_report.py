@@ -1,0 +1,127 @@
+"""The horizon benchmark's Markdown report: FLEX Table 1 / Table 3 layouts, sweeps, plots, findings."""
+
+from __future__ import annotations
+
+import platform
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+
+from longroll.eval.bench import TABLE_METRICS
+
+
+def _mean(values):
+    vals = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(vals)) if vals else None
+
+
+def aggregate(results: list[dict]) -> dict:
+    """(variant, multiple) -> {'metrics': {...}, 'drift': {...}, 'curve': {metric: [per segment]}, 'wall': s}."""
+    groups = defaultdict(list)
+    for r in results:
+        groups[(r["variant"], r["multiple"])].append(r)
+    out = {}
+    for key, rs in groups.items():
+        metrics = {k: _mean([r["metrics"].get(k) for r in rs]) for k in rs[0]["metrics"]}
+        drift = {k: _mean([r["drift"].get(k) for r in rs]) for k in rs[0]["drift"]}
+        n_seg = min(len(r["segments"]) for r in rs)
+        curve = {k: [_mean([r["segments"][i].get(k) for r in rs]) for i in range(n_seg)] for k in rs[0]["metrics"]}
+        times = [((s["start_s"] + s["end_s"]) / 2) for s in rs[0]["segments"][:n_seg]]
+        out[key] = {"metrics": metrics, "drift": drift, "curve": curve, "times": times, "runs": len(rs),
+                    "group": rs[0]["group"], "wall": _mean([r.get("wall_seconds") for r in rs])}
+    return out
+
+
+def _fmt(v, digits=3):
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def _table(agg, rows, multiple, with_drift=True) -> list[str]:
+    keys = list(TABLE_METRICS)
+    head = "| variant | " + " | ".join(TABLE_METRICS[k][0] for k in keys)
+    head += " | Δ Presence | Δ Colour drift | s/video |" if with_drift else " | s/video |"
+    lines = [head, "|" + "---|" * (head.count("|") - 1)]
+    for name in rows:
+        a = agg.get((name, multiple))
+        if a is None:
+            continue
+        cells = [_fmt(a["metrics"].get(k)) for k in keys]
+        if with_drift:
+            cells += [_fmt(a["drift"].get("object_presence")), _fmt(a["drift"].get("identity_colour_drift"), 1)]
+        cells.append(_fmt(a["wall"], 1))
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def findings(agg, presets, multiples) -> list[str]:
+    """Plain statements: which variants beat plain extrapolation on object presence, per length."""
+    lines = []
+    for m in multiples:
+        base = agg.get(("none", m))
+        if base is None or m <= 1:
+            continue
+        b = base["metrics"].get("object_presence")
+        better, worse, same = [], [], []
+        for p in presets:
+            a = agg.get((p, m))
+            if p == "none" or a is None or b is None or a["metrics"].get("object_presence") is None:
+                continue
+            d = a["metrics"]["object_presence"] - b
+            (better if d > 0.02 else worse if d < -0.02 else same).append(f"{p} ({d:+.3f})")
+        lines.append(f"- at {m:g}x the horizon, object presence against `none` ({b:.3f}): "
+                     f"better: {', '.join(better) or 'none'}; worse: {', '.join(worse) or 'none'}; "
+                     f"within ±0.02: {', '.join(same) or 'none'}.")
+    return lines
+
+
+def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
+    """Write REPORT.md and plots into cfg.out; returns the report path."""
+    from longroll.eval.plots import plot_over_time
+
+    agg = aggregate(results)
+    presets = list(dict.fromkeys(r["variant"] for r in results if r["group"] == "presets"))
+    multiples = sorted({r["multiple"] for r in results if r["group"] == "presets"})
+    lines = [
+        "# Horizon benchmark",
+        "",
+        f"Model `{model.name}` (weights sha256 `{model.weights_sha256[:12]}`), training horizon {horizon:g} s; "
+        f"{cfg.prompts} prompts x {cfg.seeds} seed(s); segments of {cfg.segment_seconds:g} s; "
+        f"{'quick' if cfg.quick else 'full'} matrix; {platform.machine()}, {time.strftime('%Y-%m-%d')}.",
+        "",
+        "Metrics are means over segments, prompts and seeds; Δ is last segment minus first (quality drift, "
+        "FLEX Table 1). Presence: share of prompted objects the world's detector finds. Colour drift: RGB "
+        "distance of each object's colour to the first segment's. Motion: mean top-5% optical flow (px/frame). "
+        "Static: share of near-frozen frame pairs.",
+        "",
+        "## Findings",
+        "",
+        *findings(agg, presets, multiples),
+        "",
+    ]
+    for m in multiples:
+        lines += [f"## Presets at {m:g}x the horizon ({m * horizon:g} s)", "", *_table(agg, presets, m), ""]
+    for group, title in (("components", "FLEX components one at a time (FLEX Table 3)"),
+                         ("alpha_beta", "alpha / beta sweep (FLEX Table 4)"), ("rho", "rho sweep (FLEX Fig. 5)"),
+                         ("sink_size", "sink size"), ("flexrope_lambda", "FlexRoPE lambda")):
+        rows = list(dict.fromkeys(r["variant"] for r in results if r["group"] == group))
+        if not rows:
+            continue
+        m = results[[r["group"] for r in results].index(group)]["multiple"]
+        if group != "components":
+            base = "flexrope" if group == "flexrope_lambda" else "flex"
+            rows = [base] + rows
+        lines += [f"## {title}, at {m:g}x", "", *_table(agg, ["none"] + rows, m), ""]
+    longest = multiples[-1] if multiples else None
+    if longest is not None:
+        runs = {p: [{"start_s": t, "end_s": t, **{k: v[i] for k, v in agg[(p, longest)]["curve"].items()}}
+                    for i, t in enumerate(agg[(p, longest)]["times"])] for p in presets if (p, longest) in agg}
+        plot = cfg.out / f"over_time_{longest:g}x.png"
+        plot_over_time(runs, [k for k in TABLE_METRICS], plot)
+        lines += [f"## Over time at {longest:g}x", "", f"![metrics over time]({plot.name})", ""]
+    report = cfg.out / "REPORT.md"
+    tmp = report.with_suffix(".tmp")
+    tmp.write_text("\n".join(lines) + "\n")
+    tmp.replace(report)
+    return report

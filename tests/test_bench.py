@@ -1,0 +1,46 @@
+"""``longroll bench`` on a tiny random model: the matrix runs, the report has its tables, runs resume."""
+
+import json
+
+import pytest
+
+import longroll.eval.bench as bench
+from longroll.eval.bench import BenchConfig, run_bench, variants
+
+
+def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch):
+    cfg = BenchConfig(out=tmp_path, quick=True, prompts=1)
+    cfg.multiples = (1, 2)
+    cfg.sweep_multiple = 2
+    report = run_bench(cfg, model=tiny_model, progress=False)
+    text = report.read_text()
+    assert "## Presets at 1x" in text and "## Presets at 2x" in text
+    assert "FLEX components one at a time" in text and "| flex |" in text
+    assert "Findings" in text and (tmp_path / "over_time_2x.png").exists()
+    runs = list((tmp_path / "runs").glob("*.json"))
+    rows = sum(len(cfg.multiples) if v.group == "presets" else 1 for v in variants(True))
+    assert len(runs) == rows - 2  # "+ sink" and "FLEX (all three)" reuse the sink and flex runs
+    first = json.loads(runs[0].read_text())
+    assert {"variant", "multiple", "segments", "metrics", "drift"} <= set(first)
+
+    def boom(*args, **kwargs):
+        raise AssertionError("a cached run was generated again")
+
+    monkeypatch.setattr(bench, "run_one", boom)
+    assert run_bench(cfg, model=tiny_model, progress=False).read_text().count("| flex |") >= 1
+
+
+def test_variants_cover_the_ablations():
+    groups = {v.group for v in variants(False)}
+    assert groups == {"presets", "components", "alpha_beta", "rho", "sink_size", "flexrope_lambda"}
+    names = [v.name for v in variants(False) if v.group == "presets"]
+    assert names == ["none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex"]
+
+
+def test_bad_bench_arguments(capsys):
+    from longroll.cli import main
+
+    assert main(["bench", "--prompts", "0"]) == 2
+    assert "prompts = 0 is out of range" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["bench", "--seeds", "many"])
