@@ -21,7 +21,7 @@ def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch
     rows = sum(len(cfg.multiples) if v.group == "presets" else 1 for v in variants(True))
     assert len(runs) == rows - 2  # "+ sink" and "FLEX (all three)" reuse the sink and flex runs
     first = json.loads(runs[0].read_text())
-    assert {"variant", "multiple", "segments", "metrics", "drift"} <= set(first)
+    assert {"preset", "multiple", "segments", "metrics", "drift"} <= set(first)
 
     def boom(*args, **kwargs):
         raise AssertionError("a cached run was generated again")
