@@ -47,7 +47,7 @@ class TrainConfig:
     ae_l1: float = 0.5  # weight of the L1 term next to MSE (L1 keeps sprite edges and corners sharp)
     steps: int = 11_000  # denoiser optimiser steps
     batch: int = 32  # clips per denoiser step
-    lr: float = 3e-4
+    lr: float = 5e-4
     warmup: int = 300  # linear warm-up steps
     ema: float = 0.999  # EMA decay of the shipped weights
     clean_p: float = 0.1  # FAR stochastic clean context: probability a chunk is clean
