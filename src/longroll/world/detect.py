@@ -141,20 +141,21 @@ def detect(frame: np.ndarray, prompt: Prompt) -> Detection:
     found: list[Blob | None] = [None] * len(prompt.objects)
     # Pass 1: colour and shape agree. Pass 2: a partly hidden blob of the right colour.
     # Pass 3: share an irregular blob with another object of the same colour (merged sprites).
-    passes = (
-        lambda blob: id(blob) not in used and blob.shape == prompt.objects[i].shape,
-        lambda blob: id(blob) not in used and (blob.touching or blob.irregular),
-        lambda blob: blob.irregular,
-    )
-    for accept in passes:
+    def accept(pass_no: int, obj: ObjectSpec, blob: Blob) -> bool:
+        if pass_no == 0:
+            return id(blob) not in used and blob.shape == obj.shape
+        if pass_no == 1:
+            return id(blob) not in used and (blob.touching or blob.irregular)
+        return blob.irregular
+
+    for pass_no in range(3):
         for i, obj in enumerate(prompt.objects):
             if found[i] is not None:
                 continue
-            for blob in blobs_by_colour[obj.colour]:
-                if accept(blob):
-                    found[i] = blob
-                    used.add(id(blob))
-                    break
+            match = next((b for b in blobs_by_colour[obj.colour] if accept(pass_no, obj, b)), None)
+            if match is not None:
+                found[i] = match
+                used.add(id(match))
     object_like = np.zeros(frame.shape[:2], dtype=bool)
     for m in masks.values():
         object_like |= m
