@@ -126,3 +126,20 @@ def test_freenoise_composes_with_the_rollout(tiny_model):
     cond = tiny_model.encode_prompt("a red circle on a black background")
     out, _ = _collect(tiny_model, cond, 24, config)
     assert torch.isfinite(out).all()
+
+
+def test_an_hour_of_video_has_no_position_limit(tiny_model):
+    """One hour at 8 fps is 28800 latent frames: positions are computed, never looked up."""
+    import itertools
+
+    den = tiny_model.denoiser
+    cond = tiny_model.encode_prompt("a red circle on a black background")
+    config = resolve_preset("flex", den, steps=1)
+    with torch.no_grad():
+        chunks = list(itertools.islice(rollout(den, cond, num_frames=28800, config=config,
+                                               generator=torch.Generator().manual_seed(0)), 3))
+        assert [c.start for c in chunks] == [0, 2, 4]
+        x = torch.randn(1, 6, *den.latent_shape)
+        far = den(x, torch.full((1, 6), 0.5), cond, start_frame=28794)  # far past any fixed position table
+        near = den(x, torch.full((1, 6), 0.5), cond, start_frame=0)
+    assert torch.isfinite(far).all() and not torch.allclose(far, near)
