@@ -142,4 +142,5 @@ def test_an_hour_of_video_has_no_position_limit(tiny_model):
         x = torch.randn(1, 6, *den.latent_shape)
         far = den(x, torch.full((1, 6), 0.5), cond, start_frame=28794)  # far past any fixed position table
         near = den(x, torch.full((1, 6), 0.5), cond, start_frame=0)
-    assert torch.isfinite(far).all() and not torch.allclose(far, near)
+    # RoPE is relative: shifting every frame by 28794 positions must change nothing.
+    torch.testing.assert_close(far, near, atol=1e-4, rtol=1e-4)
