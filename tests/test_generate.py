@@ -42,6 +42,18 @@ def test_sidecar_reproduces_the_video_bit_for_bit(tiny_model, tmp_path: Path):
     assert np.array_equal(_frames(out), again)  # PNG is lossless
 
 
+def test_replay_from_the_cli_regenerates_the_same_frames(tiny_weights, tmp_path: Path):
+    first = tmp_path / "a"
+    assert main(["generate", PROMPT, "--seconds", "2", "--out", str(first) + "/", "--weights", str(tiny_weights),
+                 "--preset", "yarn", "--rho", "-0.3", "--noise", "antiphase", "--steps", "2", "--upscale", "1",
+                 "--switch", "1s:a red circle on a gray background", "--no-progress"]) == 0
+    second = tmp_path / "b"
+    assert main(["generate", "--replay", str(sidecar_path(first)), "--out", str(second) + "/",
+                 "--weights", str(tiny_weights), "--no-progress"]) == 0
+    assert np.array_equal(_frames(first), _frames(second))
+    assert json.loads(sidecar_path(second).read_text())["config"] == json.loads(sidecar_path(first).read_text())["config"]
+
+
 def test_python_api_returns_frames_and_is_deterministic(tiny_model):
     a = longroll.generate(PROMPT, seconds=1.5, seed=3, model=tiny_model)
     b = longroll.generate(PROMPT, seconds=1.5, seed=3, model=tiny_model)

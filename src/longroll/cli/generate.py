@@ -10,7 +10,10 @@ HELP = "generate a long video from a prompt (chunk-wise rollout with FLEX by def
 def register(parser: argparse.ArgumentParser) -> None:
     from longroll.pipelines.presets import DEFAULT_PRESET, PRESETS
 
-    parser.add_argument("prompt", help="what to show, e.g. 'a red circle and a blue square on a navy background'")
+    parser.add_argument("prompt", nargs="?", default=None,
+                        help="what to show, e.g. 'a red circle and a blue square on a navy background'")
+    parser.add_argument("--replay", metavar="SIDECAR", default=None,
+                        help="generate again the video a .json sidecar describes (ignores prompt and settings)")
     parser.add_argument("--seconds", type=float, default=8.0, help="video length in seconds")
     parser.add_argument("--out", required=True, help="output .mp4 or .gif file, or a folder for PNG frames")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same video)")
@@ -43,6 +46,17 @@ def run(args: argparse.Namespace) -> int:
     from longroll.world.scene import FPS
     from longroll._validate import check_choice
 
+    if args.replay:
+        from longroll.io.video import output_kind
+        from longroll.pipelines.generate import replay
+
+        output_kind(args.out)
+        path = replay(args.replay, out=args.out, model=load_model(args.model, weights=args.weights)
+                      if args.weights else None, progress=not args.no_progress)
+        print(f"wrote {path}")
+        return 0
+    if args.prompt is None:
+        raise ValueError("Give a prompt (or --replay SIDECAR).")
     # Validate the cheap things before loading anything.
     check_seconds(args.seconds)
     check_choice("model", args.model, MODELS)

@@ -137,10 +137,12 @@ def generate(
     switches: Sequence[tuple[float, str]] = (),
     upscale: int = 8,
     progress: bool = False,
+    config: RolloutConfig | None = None,
     **overrides,
 ) -> np.ndarray | Path:
     """Generate a video. With ``out`` the frames stream to that file (returns its path); without,
-    they are returned as one uint8 array (n, H, W, 3). ``overrides`` refine the preset field by field."""
+    they are returned as one uint8 array (n, H, W, 3). ``overrides`` refine the preset field by field;
+    ``config`` (a resolved ``RolloutConfig``, e.g. from a sidecar) replaces preset and overrides."""
     from longroll.io.video import VideoWriter, output_kind
     from longroll.models.registry import load_model
 
@@ -158,7 +160,10 @@ def generate(
     vm = load_model(model) if isinstance(model, str) else model
     for _, text in schedule.entries:
         vm.encode_prompt(text)
-    config = resolve_preset(preset, vm.denoiser, **overrides)
+    if config is None:
+        config = resolve_preset(preset, vm.denoiser, **overrides)
+    elif overrides:
+        raise ValueError("Give either a resolved config or preset overrides, not both.")
     total = int(round(seconds * vm.fps))
     frames_iter = generate_frames(vm, schedule, seconds=seconds, config=config, seed=seed)
     bar = _progress(total, progress)
@@ -190,6 +195,23 @@ def generate(
     return Path(str(out).rstrip("/"))
 
 
+def replay(sidecar_file: str | Path, *, out: str | Path | None = None, model: VideoModel | str | None = None,
+           progress: bool = False) -> np.ndarray | Path:
+    """Generate again the video a sidecar describes (same prompts, seed and every resolved setting)."""
+    meta = json.loads(Path(sidecar_file).read_text())
+    from longroll.models.registry import load_model
+
+    vm = model if isinstance(model, VideoModel) else load_model(model or meta["model"], weights=meta.get("weights"))
+    if meta.get("weights_sha256") not in (None, vm.weights_sha256):
+        log.warning("The weights differ from the ones that made %s (sha256 %s, now %s); frames will differ.",
+                    sidecar_file, meta["weights_sha256"][:12], vm.weights_sha256[:12])
+    schedule = meta["prompt_schedule"]
+    return generate(schedule[0]["prompt"], seconds=meta["seconds"], seed=meta["seed"], preset=meta["preset"],
+                    out=out, model=vm, switches=[(s["at_seconds"], s["prompt"]) for s in schedule[1:]],
+                    upscale=meta.get("upscale", 8), progress=progress,
+                    config=RolloutConfig.from_dict(meta["config"]))
+
+
 def _write_json(path: Path, data: dict) -> None:
     import os
 
@@ -216,4 +238,4 @@ def _progress(total: int, enabled: bool):
     return tqdm(total=total, unit="frame", desc="generate", smoothing=0.1)
 
 
-__all__ = ["PromptSchedule", "generate", "generate_frames", "parse_switch", "sidecar_path"]
+__all__ = ["PromptSchedule", "generate", "generate_frames", "parse_switch", "replay", "sidecar_path"]

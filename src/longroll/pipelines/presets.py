@@ -66,6 +66,16 @@ class RolloutConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> "RolloutConfig":
+        """Rebuild a resolved config (e.g. from a sidecar); every field is validated again."""
+        try:
+            return cls(rope=RopeScaling(**data["rope"]), noise=NoiseConfig(**data["noise"]),
+                       cache=CacheConfig(**data["cache"]), bias=TemporalBias(**data["bias"]),
+                       schedule=FewStepSchedule(**data["schedule"]))
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"Not a rollout config (missing or unknown field: {err}).") from err
+
 
 def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     """The preset ``name`` for ``model`` (anything with train_len, chunk_size, default_window,
