@@ -40,42 +40,32 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from longroll.models.registry import MODELS, load_model
-    from longroll.pipelines.generate import check_seconds, generate, parse_switch
-    from longroll.pipelines.presets import resolve_preset
-    from longroll.world.scene import FPS
     from longroll._validate import check_choice
+    from longroll.io.video import output_kind
+    from longroll.models.registry import MODELS, load_model, model_fps
+    from longroll.pipelines.generate import PromptSchedule, check_seconds, generate, parse_switch, replay
+    from longroll.pipelines.presets import resolve_preset
 
+    # 1. Validate everything cheap before any model is loaded or file created.
+    output_kind(args.out)
+    check_choice("model", args.model, MODELS)
     if args.replay:
-        from longroll.io.video import output_kind
-        from longroll.pipelines.generate import replay
-
-        output_kind(args.out)
-        path = replay(args.replay, out=args.out, model=load_model(args.model, weights=args.weights)
-                      if args.weights else None, progress=not args.no_progress)
-        print(f"wrote {path}")
+        model = load_model(args.model, weights=args.weights) if args.weights else None
+        print(f"wrote {replay(args.replay, out=args.out, model=model, progress=not args.no_progress)}")
         return 0
     if args.prompt is None:
         raise ValueError("Give a prompt (or --replay SIDECAR).")
-    # Validate the cheap things before loading anything.
     check_seconds(args.seconds)
-    check_choice("model", args.model, MODELS)
-    switches = [parse_switch(s, FPS) for s in args.switch]
-    bias = args.bias
-    if args.flexrope_lambda is not None and bias is None:
-        bias = "flexrope"
+    switches = [parse_switch(s, model_fps(args.model)) for s in args.switch]
+    PromptSchedule.build(args.prompt, switches, seconds=args.seconds)
+    bias = "flexrope" if args.flexrope_lambda is not None and args.bias is None else args.bias
     overrides = dict(rope=args.rope, alpha=args.alpha, beta=args.beta, dynamic=args.dynamic, noise=args.noise,
                      rho=args.rho, sink=args.sink, window=args.window, flexrope_lambda=args.flexrope_lambda,
-                     bias=bias, steps=args.steps)
-    if args.dynamic:
-        overrides["rotated"] = False
-    from longroll.io.video import output_kind
-    from longroll.pipelines.generate import PromptSchedule
-
-    output_kind(args.out)
-    PromptSchedule.build(args.prompt, switches, seconds=args.seconds)
+                     bias=bias, steps=args.steps, rotated=False if args.dynamic else None)
+    # 2. Load the model; overrides are checked against it before any frame is made.
     model = load_model(args.model, weights=args.weights)
-    resolve_preset(args.preset, model.denoiser, **overrides)  # bad overrides fail before any work
+    resolve_preset(args.preset, model.denoiser, **overrides)
+    # 3. Generate, streaming to the file.
     path = generate(args.prompt, seconds=args.seconds, preset=args.preset, seed=args.seed, out=args.out,
                     model=model, switches=switches, upscale=args.upscale, progress=not args.no_progress,
                     **overrides)

@@ -8,6 +8,14 @@ from longroll.models.base import VideoModel
 MODELS = ("tiny",)
 
 
+def model_fps(name: str) -> float:
+    """Frames per second of a model's videos, known without loading it."""
+    check_choice("model", name, MODELS)
+    from longroll.world.scene import FPS
+
+    return float(FPS)
+
+
 def load_model(name: str = "tiny", *, weights: str | None = None, device: str = "cpu") -> VideoModel:
     """Load a model by registry name from a local path (never downloads)."""
     check_choice("model", name, MODELS)

@@ -265,6 +265,38 @@ def _write_losses(path: Path, losses: list[float]) -> None:
     os.replace(tmp, path)
 
 
+def plot_losses(out: Path, path: Path) -> None:
+    """Loss curves of both stages (from the CSVs) as one PNG; skipped without matplotlib."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:  # pragma: no cover
+        log.warning("matplotlib is not installed; no loss-curve PNG.")
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    for ax, name, title in zip(axes, ("ae_losses.csv", "dit_losses.csv"), ("autoencoder", "denoiser")):
+        if not (out / name).exists():
+            continue
+        data = np.loadtxt(out / name, delimiter=",", skiprows=1, ndmin=2)
+        steps, loss = data[:, 0], data[:, 1]
+        ax.plot(steps, loss, lw=0.4, alpha=0.4, label="step")
+        k = max(1, len(loss) // 50)
+        if len(loss) >= k:
+            smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
+            ax.plot(steps[k - 1:], smooth, lw=1.5, label=f"mean of {k}")
+        ax.set_yscale("log")
+        ax.set_title(f"{title} loss")
+        ax.set_xlabel("step")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
 def export(cfg: TrainConfig, ae: Autoencoder, dit: TinyDiT, target: Path) -> Path:
     """Write ``tiny.safetensors`` (autoencoder + EMA denoiser) and ``tiny.json`` into ``target``."""
     from longroll.models.tiny.weights import save_tiny
@@ -287,6 +319,9 @@ def export_checkpoint(out: str | Path, target: str | Path) -> Path:
     extra = {"train": cfg.to_dict(), "steps_done": ckpt["step"], "train_seconds": ckpt.get("elapsed")}
     from longroll.models.tiny.weights import save_tiny
 
+    _write_losses(out / "dit_losses.csv", [h[1] for h in ckpt["history"]])
+    Path(target).mkdir(parents=True, exist_ok=True)
+    plot_losses(out, Path(target) / "loss_curves.png")
     return save_tiny(ae, dit, target, extra=extra)
 
 
@@ -303,6 +338,7 @@ def train(cfg: TrainConfig, out: str | Path, export_to: str | Path | None = None
     dit = stage_denoiser(cfg, out, latents, data["cond"])
     if export_to is not None:
         export(cfg, ae, dit, Path(export_to))
+        plot_losses(out, Path(export_to) / "loss_curves.png")
 
 
 __all__ = ["TrainConfig", "export", "replace", "sample_timesteps", "train"]
