@@ -1,0 +1,30 @@
+"""The weights that ship inside the package load, and a sample shows the prompted objects."""
+
+import numpy as np
+import pytest
+
+from longroll.models.tiny.weights import load_tiny, shipped_weights
+from longroll.pipelines.generate import generate
+from longroll.world import detect, parse_prompt
+
+pytestmark = pytest.mark.skipif(not shipped_weights().is_file(), reason="no shipped weights in this checkout")
+
+
+def test_shipped_weights_load_with_their_config():
+    model = load_tiny()
+    assert model.weights_sha256 != "random-init" and len(model.weights_sha256) == 64
+    assert model.denoiser.train_len == 16 and model.denoiser.chunk_size == 4
+    assert not model.denoiser.training
+
+
+def test_a_sample_shows_the_prompted_objects_on_the_prompted_background():
+    model = load_tiny()
+    prompt = "two yellow triangles on a black background"
+    shares, bg_errors = [], []
+    for seed in range(3):
+        frames = generate(prompt, seconds=2, seed=seed, model=model, preset="none")
+        dets = [detect(f, parse_prompt(prompt)) for f in frames]
+        shares.append(np.mean([d.presence for d in dets]))
+        bg_errors.append(np.mean([d.background_error for d in dets]))
+    assert np.mean(shares) >= 0.75
+    assert np.mean(bg_errors) < 30
