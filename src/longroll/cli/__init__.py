@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from longroll import __version__
-from longroll.cli import eval as eval_cmd
 from longroll.cli import bench, generate, rope_report, train_tiny, world
+from longroll.cli import eval as eval_cmd
 
 # Each command module exposes register(subparsers) and run(args) -> int.
 COMMANDS = {

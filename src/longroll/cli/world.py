@@ -14,7 +14,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from longroll.world import COLOURS, SHAPES, BACKGROUNDS, scene_from_prompt, vocabulary_text
+    from longroll.world import BACKGROUNDS, COLOURS, SHAPES, scene_from_prompt, vocabulary_text
     from longroll.world.vocab import COUNTS
 
     if args.parse:
