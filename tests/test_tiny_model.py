@@ -6,21 +6,11 @@ import torch
 from longroll.cache import CacheConfig
 from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from longroll.models.tiny.config import AutoencoderConfig, DiTConfig
-from longroll.models.tiny.dit import CLEAN_T, TinyDiT, encode_prompt
+from longroll.models.tiny.dit import CLEAN_T, encode_prompt
 from longroll.rope import TemporalBias, scale_temporal_freqs
 from longroll.world import parse_prompt
 
-CFG = DiTConfig(width=48, depth=2, heads=2, chunk_size=2, train_len=8)
-
-
-def _model(seed=0):
-    torch.manual_seed(seed)
-    model = TinyDiT(CFG).eval()
-    # AdaLN-zero starts as the identity; give every weight a random value so the tests can fail.
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.05)
-    return model
+CFG = DiTConfig(width=48, depth=2, heads=2, chunk_size=2, train_len=8)  # shapes of the conftest tiny_model
 
 
 def _inputs(frames=8, batch=2, seed=0):
@@ -32,8 +22,8 @@ def _inputs(frames=8, batch=2, seed=0):
     return x, t, cond
 
 
-def test_later_chunks_never_change_earlier_outputs():
-    model = _model()
+def test_later_chunks_never_change_earlier_outputs(tiny_model):
+    model = tiny_model.denoiser
     x, t, cond = _inputs()
     with torch.no_grad():
         base = model(x, t, cond)
@@ -45,8 +35,8 @@ def test_later_chunks_never_change_earlier_outputs():
     assert not torch.allclose(base[:, 4:], moved[:, 4:])
 
 
-def test_frames_inside_a_chunk_see_each_other():
-    model = _model()
+def test_frames_inside_a_chunk_see_each_other(tiny_model):
+    model = tiny_model.denoiser
     x, t, cond = _inputs()
     with torch.no_grad():
         base = model(x, t, cond)
@@ -56,8 +46,8 @@ def test_frames_inside_a_chunk_see_each_other():
     assert not torch.allclose(base[:, 4], moved[:, 4])
 
 
-def test_per_frame_timesteps_and_the_clean_marker_act_per_frame():
-    model = _model()
+def test_per_frame_timesteps_and_the_clean_marker_act_per_frame(tiny_model):
+    model = tiny_model.denoiser
     x, t, cond = _inputs()
     with torch.no_grad():
         base = model(x, t, cond)
@@ -68,8 +58,8 @@ def test_per_frame_timesteps_and_the_clean_marker_act_per_frame():
     assert not torch.allclose(base[:, 3], moved[:, 3])
 
 
-def test_prompt_conditioning_changes_the_output():
-    model = _model()
+def test_prompt_conditioning_changes_the_output(tiny_model):
+    model = tiny_model.denoiser
     x, t, cond = _inputs()
     with torch.no_grad():
         a = model(x, t, cond)
@@ -79,8 +69,8 @@ def test_prompt_conditioning_changes_the_output():
 
 @pytest.mark.parametrize("rotated", [True, False])
 @pytest.mark.parametrize("bias", [None, TemporalBias("flexrope", 0.2)])
-def test_cached_chunk_forward_equals_the_uncached_causal_pass(rotated, bias):
-    model = _model()
+def test_cached_chunk_forward_equals_the_uncached_causal_pass(tiny_model, rotated, bias):
+    model = tiny_model.denoiser
     x, t, cond = _inputs(frames=8)
     rope = model.rope_freqs.with_temporal(
         scale_temporal_freqs(model.rope_freqs.temporal, "flex", train_len=4, target_len=8))
@@ -93,9 +83,9 @@ def test_cached_chunk_forward_equals_the_uncached_causal_pass(rotated, bias):
     torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=2e-5, rtol=1e-4)
 
 
-def test_repeated_chunk_forwards_overwrite_the_cache():
+def test_repeated_chunk_forwards_overwrite_the_cache(tiny_model):
     """Few-step denoising runs the same chunk several times; only the last write stays."""
-    model = _model()
+    model = tiny_model.denoiser
     x, t, cond = _inputs(frames=4)
     with torch.no_grad():
         cache = model.new_cache(CacheConfig(window=4, sink=0), batch_size=2)
