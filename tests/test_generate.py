@@ -26,7 +26,7 @@ def test_cli_writes_a_video_and_its_sidecar(tiny_weights, tmp_path: Path):
     assert frames.shape == (24, 64, 64, 3)
     meta = json.loads(sidecar_path(out).read_text())
     assert meta["seed"] == 4 and meta["frames"] == 24 and meta["complete"] and meta["preset"] == "flex"
-    assert meta["config"]["noise"]["rho"] == -1.0 and meta["weights_sha256"]
+    assert meta["config"]["noise"]["rho"] == 0.0 and meta["weights_sha256"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "v.mp4.json"]
 
 

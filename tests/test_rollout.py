@@ -6,6 +6,7 @@ import torch
 from longroll.noise import NoiseConfig
 from longroll.pipelines.presets import PRESETS, RolloutConfig, resolve_preset
 from longroll.pipelines.rollout import Switch, rollout
+from longroll.schedule import FewStepSchedule
 
 
 def _collect(model, cond, frames, config, seed=0, switches=()):
@@ -89,10 +90,19 @@ def test_prompt_switch_changes_only_what_comes_after(tiny_model):
     assert not torch.allclose(base[:, 8:], switched[:, 8:])
 
 
+def test_flex_takes_flex_rho_from_models_without_their_own():
+    class Stochastic:  # a Self Forcing-style model: no default_rho of its own
+        train_len, chunk_size, default_window, default_sink = 21, 3, 12, 3
+        default_schedule = FewStepSchedule(steps=4, shift=5.0, sampler="renoise")
+
+    flex = resolve_preset("flex", Stochastic())
+    assert flex.noise.rho == -1.0 and flex.rope.alpha == pytest.approx(0.1) and flex.rope.beta == pytest.approx(2.5)
+
+
 def test_presets_resolve_against_the_model(tiny_model):
     den = tiny_model.denoiser
     flex = resolve_preset("flex", den)
-    assert flex.rope.method == "flex" and flex.noise.kind == "antiphase" and flex.noise.rho == -1.0
+    assert flex.rope.method == "flex" and flex.noise.kind == "antiphase" and flex.noise.rho == den.default_rho == 0.0
     assert flex.cache.sink == den.default_sink and flex.cache.window == den.default_window
     assert flex.rope.alpha == pytest.approx(0.1 * den.train_len / 21)
     assert resolve_preset("none", den).cache.sink == 0
@@ -122,7 +132,7 @@ def test_bad_overrides_are_clear_errors(tiny_model, overrides, match):
 
 def test_freenoise_composes_with_the_rollout(tiny_model):
     config = resolve_preset("none", tiny_model.denoiser, noise="freenoise", steps=1)
-    assert config.noise == NoiseConfig(kind="freenoise", rho=-1.0)
+    assert config.noise == NoiseConfig(kind="freenoise", rho=0.0)
     cond = tiny_model.encode_prompt("a red circle on a black background")
     out, _ = _collect(tiny_model, cond, 24, config)
     assert torch.isfinite(out).all()

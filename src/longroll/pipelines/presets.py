@@ -9,11 +9,13 @@
 | `riflex`   | RIFLEx            | i.i.d.               | sliding, no sink        | -              |
 | `flexrope` | extrapolate       | i.i.d.               | sliding, no sink        | FAR FlexRoPE   |
 | `sink`     | extrapolate       | i.i.d.               | sink + sliding          | -              |
-| `flex`     | NTK-by-parts      | antiphase, rho = -1  | sink + sliding          | -              |
+| `flex`     | NTK-by-parts      | antiphase, model rho | sink + sliding          | -              |
 
 Model-relative defaults: the window is the model's own (``default_window``), the sink its
 ``default_sink``, and FLEX's alpha 0.1 / beta 2.5 (stated for L_train = 21) scale with the
-model's L_train, since exposure r_m is proportional to it.
+model's L_train, since exposure r_m is proportional to it. The antiphase correlation is the
+model's ``default_rho`` when it has one (FLEX's rho = -1 otherwise): rho = -1 is stated for
+samplers that re-noise between steps; the built-in model's deterministic sampler uses 0.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from longroll.schedule import FewStepSchedule
 
 FLEX_TRAIN_LEN = 21  # the L_train for which FLEX states alpha = 0.1, beta = 2.5
 FLEX_ALPHA, FLEX_BETA = 0.1, 2.5
+FLEX_RHO = -1.0  # FLEX's antiphase correlation (for re-noising few-step samplers)
 
 # Each preset: (rope method, noise kind, sink?, bias kind)
 PRESETS: dict[str, tuple[str, str, bool, str]] = {
@@ -94,7 +97,7 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
         riflex_n=o.get("riflex_n"),
         dynamic=o.get("dynamic", False),
     )
-    noise = NoiseConfig(kind=o.get("noise", noise_kind), rho=o.get("rho", -1.0), renoise=o.get("renoise", False))
+    noise = NoiseConfig(kind=o.get("noise", noise_kind), rho=o.get("rho", getattr(model, "default_rho", FLEX_RHO)), renoise=o.get("renoise", False))
     window = o.get("window", model.default_window)
     sink = o.get("sink", model.default_sink if with_sink else 0)
     cache = CacheConfig(window=window, sink=sink, rotated=o.get("rotated", not rope.dynamic))

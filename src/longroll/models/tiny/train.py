@@ -45,10 +45,11 @@ class TrainConfig:
     ae_lr: float = 1e-3
     ae_latent_noise: float = 0.03  # std (relative to the latents') of noise added before decoding (robust decoder)
     ae_l1: float = 0.5  # weight of the L1 term next to MSE (L1 keeps sprite edges and corners sharp)
-    steps: int = 11_000  # denoiser optimiser steps
+    steps: int = 10_000  # denoiser optimiser steps
     batch: int = 32  # clips per denoiser step
     lr: float = 5e-4
     warmup: int = 300  # linear warm-up steps
+    decay_steps: int = 3000  # cosine decay of the lr to 0 over the last steps (warm-up, stable, decay)
     ema: float = 0.999  # EMA decay of the shipped weights
     clean_p: float = 0.1  # FAR stochastic clean context: probability a chunk is clean
     chunk_level_p: float = 0.5  # probability a clip uses one noise level per chunk instead of per frame
@@ -60,6 +61,7 @@ class TrainConfig:
         for name in ("clips", "ae_steps", "ae_batch", "steps", "batch", "checkpoint_every"):
             check_int(name, getattr(self, name), low=1)
         check_int("warmup", self.warmup, low=0)
+        check_int("decay_steps", self.decay_steps, low=0, high=self.steps)
         check_int("threads", self.threads, low=0)
         for name in ("clean_p", "chunk_level_p"):
             check_float(name, getattr(self, name), low=0.0, high=1.0)
@@ -195,6 +197,15 @@ def sample_timesteps(cfg: TrainConfig, b: int, gen: torch.Generator) -> torch.Te
     return torch.where(clean, torch.full_like(t, CLEAN_T), t)
 
 
+def denoiser_lr(cfg: TrainConfig, step: int) -> float:
+    """Warm-up, stable, decay: linear warm-up, constant ``lr``, cosine to 0 over ``decay_steps``."""
+    lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+    into_decay = step - (cfg.steps - cfg.decay_steps)
+    if cfg.decay_steps and into_decay >= 0:
+        lr *= 0.5 * (1 + np.cos(np.pi * min(1.0, (into_decay + 1) / cfg.decay_steps)))
+    return float(lr)
+
+
 def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: torch.Tensor) -> TinyDiT:
     from tqdm import tqdm
 
@@ -228,7 +239,7 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
         sigma = t.clamp(min=0)[..., None, None, None]
         xt = torch.where((t < 0)[..., None, None, None], x0, (1 - sigma) * x0 + sigma * noise)
         target = noise - x0
-        lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
+        lr = denoiser_lr(cfg, step)
         for group in opt.param_groups:
             group["lr"] = lr
         with autocast:
