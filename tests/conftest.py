@@ -28,3 +28,22 @@ def tiny_weights(tiny_model, tmp_path_factory):
     from longroll.models.tiny.weights import save_tiny
 
     return save_tiny(tiny_model.autoencoder, tiny_model.denoiser, tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture(scope="session")
+def wan_transformer():
+    """A tiny random diffusers WanTransformer3DModel (needs the wan extra: diffusers)."""
+    pytest.importorskip("diffusers")
+    from wan_fixtures import tiny_transformer
+
+    return tiny_transformer()
+
+
+@pytest.fixture(scope="session")
+def wan_base_dir(tmp_path_factory):
+    """A tiny Wan2.1 directory in diffusers layout (transformer, UMT5, tokenizer, VAE), random weights."""
+    pytest.importorskip("diffusers")
+    pytest.importorskip("transformers")
+    from wan_fixtures import write_base_dir
+
+    return write_base_dir(tmp_path_factory.mktemp("wan_base"))

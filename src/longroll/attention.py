@@ -36,6 +36,38 @@ def windowed_attention(
     return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
 
 
+def fast_attention(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    *,
+    bias: torch.Tensor | None = None,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """``windowed_attention``, through flash-attn when it is installed, on GPU, in half precision,
+    with neither bias nor mask (the cached rollout's case); PyTorch SDPA otherwise."""
+    if bias is None and mask is None and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16):
+        flash = _flash_attn()
+        if flash is not None:
+            out = flash(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # (B, N, H, D) layout
+            return out.transpose(1, 2)
+    return windowed_attention(q, k, v, bias=bias, mask=mask)
+
+
+_FLASH: list = []
+
+
+def _flash_attn():
+    """flash-attn's ``flash_attn_func`` if importable (looked up once), else None."""
+    if not _FLASH:
+        try:
+            from flash_attn import flash_attn_func
+        except ImportError:
+            flash_attn_func = None
+        _FLASH.append(flash_attn_func)
+    return _FLASH[0]
+
+
 def chunk_causal_mask(frame_chunks: torch.Tensor, tokens_per_frame: int) -> torch.Tensor:
     """Frame-chunk-causal mask: a token sees every token of its own chunk and of earlier chunks.
 

@@ -32,9 +32,10 @@ def _check_shape(shape) -> tuple[int, ...]:
 
 
 def _randn(shape, generator, device) -> torch.Tensor:
-    if device is None:
-        device = generator.device if generator is not None else torch.device("cpu")
-    return torch.randn(shape, generator=generator, device=device, dtype=torch.float32)
+    """Drawn on the generator's device, then moved: the same seed gives the same noise on CPU and GPU."""
+    source = generator.device if generator is not None else torch.device("cpu")
+    out = torch.randn(shape, generator=generator, device=source, dtype=torch.float32)
+    return out if device is None else out.to(device)
 
 
 def iid_noise(

@@ -18,8 +18,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output .mp4 or .gif file, or a folder for PNG frames")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same video)")
     parser.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help="horizon-extension preset")
-    parser.add_argument("--model", default="tiny", help="model name (tiny)")
-    parser.add_argument("--weights", default=None, help="weights file (default: the shipped weights)")
+    parser.add_argument("--model", default="tiny", help="model name: tiny (built in) or causal-wan")
+    parser.add_argument("--weights", "--checkpoint", default=None, dest="weights",
+                        help="weights: tiny's file (default: the shipped weights), or causal-wan's checkpoint "
+                             "file or directory")
+    w = parser.add_argument_group("causal-wan (Self Forcing, LongLive, CausVid; local paths only)")
+    w.add_argument("--base", default=None,
+                   help="Wan2.1 directory in diffusers layout (text_encoder/, tokenizer/, vae/)")
+    w.add_argument("--flavour", default=None, help="checkpoint family: self-forcing, longlive, causvid")
+    w.add_argument("--lora", default=None, help="PEFT LoRA file merged into the weights (LongLive's lora.pt)")
+    w.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default: the rank, scale 1)")
+    w.add_argument("--ema", action="store_true", help="use generator_ema from a training checkpoint")
+    w.add_argument("--trust-pickle", action="store_true",
+                   help="allow checkpoints that need full unpickling (only for files you trust)")
+    w.add_argument("--height", type=int, default=None, help="video height in pixels (default 480)")
+    w.add_argument("--width", type=int, default=None, help="video width in pixels (default 832)")
+    w.add_argument("--device", default=None, help="torch device (default: cuda when available)")
     parser.add_argument("--switch", action="append", default=[], metavar="TIME:PROMPT",
                         help="switch prompt at TIME (e.g. 12s:'a red circle on a navy background'); repeatable")
     parser.add_argument("--upscale", type=int, default=8, help="enlarge frames by this factor for viewing")
@@ -49,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
     # 1. Validate everything cheap before any model is loaded or file created.
     output_kind(args.out)
     check_choice("model", args.model, MODELS)
+    options = _model_options(args)
     if args.replay:
-        model = load_model(args.model, weights=args.weights) if args.weights else None
+        model = load_model(args.model, weights=args.weights, device=args.device, **options) if args.weights else None
         print(f"wrote {replay(args.replay, out=args.out, model=model, progress=not args.no_progress)}")
         return 0
     if args.prompt is None:
@@ -63,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                      rho=args.rho, sink=args.sink, window=args.window, flexrope_lambda=args.flexrope_lambda,
                      bias=bias, steps=args.steps, rotated=False if args.dynamic else None)
     # 2. Load the model; overrides are checked against it before any frame is made.
-    model = load_model(args.model, weights=args.weights)
+    model = load_model(args.model, weights=args.weights, device=args.device, **options)
     resolve_preset(args.preset, model.denoiser, **overrides)
     # 3. Generate, streaming to the file.
     path = generate(args.prompt, seconds=args.seconds, preset=args.preset, seed=args.seed, out=args.out,
@@ -71,3 +86,21 @@ def run(args: argparse.Namespace) -> int:
                     **overrides)
     print(f"wrote {path}")
     return 0
+
+
+def _model_options(args: argparse.Namespace) -> dict:
+    """causal-wan loading options given on the command line (an error for the tiny model)."""
+    options = {k: getattr(args, k) for k in ("base", "flavour", "lora", "lora_alpha", "height", "width")
+               if getattr(args, k) is not None}
+    options.update({k: True for k in ("ema", "trust_pickle") if getattr(args, k)})
+    if args.model == "causal-wan":
+        from longroll.models.causal_wan.rollout_spec import FLAVOURS, spec_for
+
+        options.setdefault("flavour", "self-forcing")
+        spec_for(options["flavour"], height=options.get("height"), width=options.get("width"))  # validate early
+        if not args.replay and args.weights is None:
+            raise ValueError("--model causal-wan needs --checkpoint PATH (one of the families "
+                             f"{', '.join(FLAVOURS)}, or a Wan2.1 directory).")
+    elif options:
+        raise ValueError(f"--{next(iter(options)).replace('_', '-')} applies to --model causal-wan only.")
+    return options

@@ -5,20 +5,38 @@ from __future__ import annotations
 from longroll._validate import check_choice
 from longroll.models.base import VideoModel
 
-MODELS = ("tiny",)
+MODELS = ("tiny", "causal-wan")
 
 
 def model_fps(name: str) -> float:
     """Frames per second of a model's videos, known without loading it."""
     check_choice("model", name, MODELS)
+    if name == "causal-wan":
+        from longroll.models.causal_wan.rollout_spec import WAN_FPS
+
+        return WAN_FPS
     from longroll.world.scene import FPS
 
     return float(FPS)
 
 
-def load_model(name: str = "tiny", *, weights: str | None = None, device: str = "cpu") -> VideoModel:
-    """Load a model by registry name from a local path (never downloads)."""
+def load_model(name: str = "tiny", *, weights: str | None = None, device: str | None = None, **options) -> VideoModel:
+    """Load a model by registry name from a local path (never downloads).
+
+    ``tiny``: ``weights`` defaults to the shipped file. ``causal-wan``: ``weights`` is the
+    checkpoint (file or directory) and ``options`` go to ``load_causal_wan`` (base, flavour, lora,
+    lora_alpha, ema, trust_pickle, height, width, train_len, dtype).
+    """
     check_choice("model", name, MODELS)
+    if name == "causal-wan":
+        if weights is None:
+            raise ValueError("The causal-wan model needs a checkpoint: --checkpoint PATH (a Self Forcing, LongLive "
+                             "or CausVid file, or a Wan2.1 directory).")
+        from longroll.models.causal_wan.loader import load_causal_wan
+
+        return load_causal_wan(weights, device=device, **options)
+    if options:
+        raise ValueError(f"The tiny model takes no options; got {', '.join(sorted(options))}.")
     from longroll.models.tiny.weights import load_tiny
 
-    return load_tiny(weights, device=device)
+    return load_tiny(weights, device=device or "cpu")

@@ -86,10 +86,11 @@ def generate_frames(
                 for (at, _), c in zip(schedule.entries[1:], conds[1:])]
     generator = torch.Generator(device="cpu").manual_seed(seed)
     emitted = 0
+    decode = model.stream_decoder()
     with torch.no_grad():
         for chunk in rollout(model.denoiser, conds[0], num_frames=num_latent, config=config, generator=generator,
                              switches=switches):
-            frames = model.decode(chunk.latents)
+            frames = decode(chunk.latents)
             frames = frames[: max(0, total_video - emitted)]
             emitted += len(frames)
             if len(frames):
@@ -111,6 +112,7 @@ def sidecar(model: VideoModel, schedule: PromptSchedule, *, seconds: float, seed
         "model": model.name,
         "weights": model.weights_path,
         "weights_sha256": model.weights_sha256,
+        "model_options": model.load_options,
         "fps": model.fps,
         "upscale": upscale,
         "frames": frames,
@@ -201,7 +203,8 @@ def replay(sidecar_file: str | Path, *, out: str | Path | None = None, model: Vi
     meta = json.loads(Path(sidecar_file).read_text())
     from longroll.models.registry import load_model
 
-    vm = model if isinstance(model, VideoModel) else load_model(model or meta["model"], weights=meta.get("weights"))
+    vm = model if isinstance(model, VideoModel) else load_model(model or meta["model"], weights=meta.get("weights"),
+                                                                **meta.get("model_options", {}))
     if meta.get("weights_sha256") not in (None, vm.weights_sha256):
         log.warning("The weights differ from the ones that made %s (sha256 %s, now %s); frames will differ.",
                     sidecar_file, meta["weights_sha256"][:12], vm.weights_sha256[:12])

@@ -13,7 +13,8 @@
 
 Model-relative defaults: the window is the model's own (``default_window``), the sink its
 ``default_sink``, and FLEX's alpha 0.1 / beta 2.5 (stated for L_train = 21) scale with the
-model's L_train, since exposure r_m is proportional to it. The antiphase correlation is the
+model's L_train, since exposure r_m is proportional to it, unless the model states its own
+(``flex_alpha``, ``flex_beta``; LongLive: 1 and 15). The antiphase correlation is the
 model's ``default_rho`` when it has one (FLEX's rho = -1 otherwise): rho = -1 is stated for
 samplers that re-noise between steps; the built-in model's deterministic sampler uses 0.
 """
@@ -80,6 +81,12 @@ class RolloutConfig:
             raise ValueError(f"Not a rollout config (missing or unknown field: {err}).") from err
 
 
+def _model_value(model, name: str, default):
+    """A model's own value for a preset field (e.g. LongLive's alpha 1, beta 15), else the default."""
+    value = getattr(model, name, None)
+    return default if value is None else value
+
+
 def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     """The preset ``name`` for ``model`` (anything with train_len, chunk_size, default_window,
     default_sink, default_schedule), with ``overrides`` (see OVERRIDES; None means keep)."""
@@ -92,12 +99,13 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     scale = model.train_len / FLEX_TRAIN_LEN
     rope = RopeScaling(
         method=o.get("rope", rope_method),
-        alpha=o.get("alpha", FLEX_ALPHA * scale),
-        beta=o.get("beta", FLEX_BETA * scale),
+        alpha=o.get("alpha", _model_value(model, "flex_alpha", FLEX_ALPHA * scale)),
+        beta=o.get("beta", _model_value(model, "flex_beta", FLEX_BETA * scale)),
         riflex_n=o.get("riflex_n"),
         dynamic=o.get("dynamic", False),
     )
-    noise = NoiseConfig(kind=o.get("noise", noise_kind), rho=o.get("rho", getattr(model, "default_rho", FLEX_RHO)), renoise=o.get("renoise", False))
+    rho = o.get("rho", _model_value(model, "default_rho", FLEX_RHO))
+    noise = NoiseConfig(kind=o.get("noise", noise_kind), rho=rho, renoise=o.get("renoise", False))
     window = o.get("window", model.default_window)
     sink = o.get("sink", model.default_sink if with_sink else 0)
     cache = CacheConfig(window=window, sink=sink, rotated=o.get("rotated", not rope.dynamic))

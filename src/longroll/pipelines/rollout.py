@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import torch
 
+from longroll.noise import iid_noise
 from longroll.pipelines.presets import RolloutConfig
 from longroll.schedule import euler_step, renoise, to_x0
 
@@ -126,7 +127,7 @@ def rollout(
                 x0 = to_x0(x, v, sigma)
                 if i + 1 < len(sigmas) - 1:
                     fresh = (noise.sample(start, shape, device=device, dtype=dtype) if config.noise.renoise
-                             else torch.randn(shape, generator=generator, device=device, dtype=dtype))
+                             else iid_noise(shape, generator=generator, device=device, dtype=dtype))
                     x = renoise(x0, fresh, sigma_next)
                 else:
                     x = x0

@@ -11,6 +11,7 @@ from longroll.rope.freqs import (
     wan_rope_freqs,
     wan_temporal_freqs,
 )
+from longroll.rope.rotator import FrameRotator
 from longroll.rope.scaling import (
     ROPE_METHODS,
     RopeScaling,
@@ -24,7 +25,7 @@ from longroll.rope.scaling import (
 )
 
 __all__ = [
-    "BIAS_KINDS", "ROPE_METHODS", "RopeFreqs", "RopeScaling", "TemporalBias", "alibi_slopes",
+    "BIAS_KINDS", "FrameRotator", "ROPE_METHODS", "RopeFreqs", "RopeScaling", "TemporalBias", "alibi_slopes",
     "apply_rotary", "axes_rope_freqs", "axis_freqs", "expand_frame_bias", "exposure_gate",
     "frame_distance", "intrinsic_plane", "length_scale", "rope_cos_sin", "scale_temporal_freqs",
     "training_exposure", "wan_axis_dims", "wan_rope_freqs", "wan_temporal_freqs", "wavelength",

@@ -25,7 +25,8 @@ from longroll.attention import chunk_causal_mask, windowed_attention
 from longroll.cache import KVCache
 from longroll.models.tiny.config import DiTConfig
 from longroll.rope.bias import TemporalBias
-from longroll.rope.freqs import RopeFreqs, apply_rotary, rope_cos_sin, wan_rope_freqs
+from longroll.rope.freqs import RopeFreqs, wan_rope_freqs
+from longroll.rope.rotator import FrameRotator
 from longroll.world.vocab import BACKGROUNDS, COLOURS, MAX_OBJECTS, SHAPES, Prompt
 
 CLEAN_T = -1.0  # timestep value that marks a clean context frame
@@ -50,25 +51,6 @@ def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -
 
 def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
     return x * (1 + scale) + shift
-
-
-class _Rotator:
-    """Rotates q/k tokens of frames at given positions; caches cos/sin per position set within a forward."""
-
-    def __init__(self, freqs: RopeFreqs, grid: int, attention_scale: float, dtype: torch.dtype) -> None:
-        self.freqs, self.grid, self.scale, self.dtype = freqs, grid, attention_scale, dtype
-        self._memo: dict[tuple[int, ...], tuple[torch.Tensor, torch.Tensor]] = {}
-
-    def cos_sin(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        key = tuple(frames.tolist())
-        if key not in self._memo:
-            self._memo[key] = rope_cos_sin(self.freqs, frames, self.grid, self.grid,
-                                           attention_scale=self.scale, dtype=torch.float32)
-        return self._memo[key]
-
-    def __call__(self, x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:  # x (B, H, n*T, Dh)
-        cos, sin = self.cos_sin(frames)
-        return apply_rotary(x, cos, sin)
 
 
 class Block(nn.Module):
@@ -106,7 +88,7 @@ class Block(nn.Module):
 class _AttentionContext:
     """What every layer of one forward shares: positions, rotation, mask or cache, bias."""
 
-    def __init__(self, model: "TinyDiT", frames: torch.Tensor, cache: KVCache | None, rotator: _Rotator,
+    def __init__(self, model: "TinyDiT", frames: torch.Tensor, cache: KVCache | None, rotator: FrameRotator,
                  bias: TemporalBias | None) -> None:
         self.frames, self.cache, self.rotate = frames, cache, rotator
         cfg = model.config
@@ -241,7 +223,7 @@ class TinyDiT(nn.Module):
         frames = torch.arange(start_frame, start_frame + f, device=x.device)
         if cache is not None:
             cache.begin(start_frame, f)
-        rotator = _Rotator(rope or self.rope_freqs, g, attention_scale, x.dtype)
+        rotator = FrameRotator(rope or self.rope_freqs, g, g, attention_scale=attention_scale)
         ctx = _AttentionContext(self, frames, cache, rotator, bias)
         # 4. Transformer blocks.
         for layer, block in enumerate(self.blocks):

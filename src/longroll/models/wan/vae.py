@@ -1,0 +1,82 @@
+"""The Wan VAE through diffusers' ``AutoencoderKLWan``, decoded causally chunk by chunk.
+
+The Wan VAE is causal in time: latent frame 0 decodes to 1 video frame, every later latent frame
+to 4 (``1 + 4 (n - 1)`` frames for ``n`` latents), each conditioned on the previous ones through
+per-convolution feature caches. ``AutoencoderKLWan.decode`` clears those caches on every call, so
+decoding chunk by chunk through it would restart the causal state at every chunk (the seam
+LongLive's chunked decode has). ``StreamingWanDecoder`` keeps its own caches across calls, so a
+chunk's frames leave for the writer as soon as the chunk is denoised and the result equals
+decoding the whole latent video at once.
+
+Legend: B batch, C latent channels (16), f latent frames, H x W latent grid.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+
+def load_wan_vae(path: str | Path, *, device="cpu", dtype: torch.dtype = torch.float32):
+    """``AutoencoderKLWan`` from a local diffusers directory (``DIR/vae`` or ``DIR`` itself)."""
+    from diffusers import AutoencoderKLWan
+
+    path = Path(path)
+    folder = path / "vae" if (path / "vae" / "config.json").is_file() else path
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"{path} has no Wan VAE in diffusers layout (expected vae/config.json and its "
+                         "safetensors, as in Wan-AI/Wan2.1-T2V-1.3B-Diffusers).")
+    return AutoencoderKLWan.from_pretrained(str(folder), torch_dtype=dtype, local_files_only=True).to(device).eval()
+
+
+def _decoder_conv_count(vae) -> int:
+    counts = getattr(vae, "_cached_conv_counts", None)
+    if counts is not None:
+        return counts["decoder"]
+    from diffusers.models.autoencoders.autoencoder_kl_wan import WanCausalConv3d
+
+    return sum(isinstance(m, WanCausalConv3d) for m in vae.decoder.modules())
+
+
+class StreamingWanDecoder:
+    """Decodes one video's normalised latents chunk by chunk, keeping the causal state in between."""
+
+    def __init__(self, vae) -> None:
+        self.vae = vae
+        cfg = vae.config
+        self.mean = torch.tensor(cfg.latents_mean, dtype=torch.float32).view(1, -1, 1, 1, 1)
+        self.std = torch.tensor(cfg.latents_std, dtype=torch.float32).view(1, -1, 1, 1, 1)
+        self._feat: list = [None] * _decoder_conv_count(vae)
+        self._first = True
+        self.frames_out = 0  # video frames decoded so far
+
+    @torch.no_grad()
+    def decode(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents ``(B, C, f, H, W)`` -> video ``(B, 3, f', 8H, 8W)`` in [-1, 1], where
+        f' = 4 f, or 1 + 4 (f - 1) for the video's first chunk."""
+        vae = self.vae
+        param = next(vae.parameters())
+        z = latents.float() * self.std.to(latents.device) + self.mean.to(latents.device)
+        x = vae.post_quant_conv(z.to(param.device, param.dtype))  # 1x1x1: frame by frame
+        outs = []
+        for i in range(x.shape[2]):
+            idx = [0]
+            outs.append(vae.decoder(x[:, :, i:i + 1], feat_cache=self._feat, feat_idx=idx, first_chunk=self._first))
+            self._first = False
+        out = torch.cat(outs, dim=2)
+        if getattr(vae.config, "patch_size", None) is not None:
+            from diffusers.models.autoencoders.autoencoder_kl_wan import unpatchify
+
+            out = unpatchify(out, patch_size=vae.config.patch_size)
+        self.frames_out += out.shape[2]
+        return out.clamp(-1.0, 1.0)
+
+    def __call__(self, latents: torch.Tensor) -> np.ndarray:
+        """The rollout's chunk ``(1, f, C, H, W)`` -> uint8 frames ``(f', 8H, 8W, 3)``."""
+        video = self.decode(latents.transpose(1, 2))[0]  # (3, f', 8H, 8W)
+        return ((video.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()
+
+
+__all__ = ["StreamingWanDecoder", "load_wan_vae"]

@@ -1,0 +1,43 @@
+"""Rotating the query and key tokens of whole frames, once per frame set within a forward pass.
+
+Every layer of one forward rotates the same frames (the chunk's queries, the window's keys), so
+the cos/sin tables are computed once and reused. The memo is keyed by the positions tensor itself
+(its storage address, offset, length and version counter), never by its values: reading values
+would force a device-to-host copy on every layer of a GPU forward. The memo holds a reference to
+every tensor it has seen, so an address cannot be reused while it lives, and an in-place update of
+a positions tensor (the cache's ``index_copy_``) bumps its version and misses the memo.
+
+Legend: B batch, H heads, n frames, T tokens per frame, D head dim.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from longroll.rope.freqs import RopeFreqs, apply_rotary, rope_cos_sin
+
+
+class FrameRotator:
+    """Rotates ``(B, H, n*T, D)`` tokens of ``n`` frames on an ``height x width`` token grid."""
+
+    def __init__(self, freqs: RopeFreqs, height: int, width: int, *, attention_scale: float = 1.0) -> None:
+        self.freqs, self.height, self.width, self.scale = freqs, height, width, attention_scale
+        self._memo: dict[tuple[int, int, int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+
+    def cos_sin(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(n*T, D/2)`` cos and sin (fp32) for frames at absolute positions ``frames (n,)``."""
+        key = (frames.data_ptr(), frames.storage_offset(), frames.numel(), frames._version)
+        hit = self._memo.get(key)
+        if hit is None:
+            cos, sin = rope_cos_sin(self.freqs, frames, self.height, self.width,
+                                    attention_scale=self.scale, dtype=torch.float32)
+            hit = self._memo[key] = (frames, cos, sin)  # keep ``frames`` alive: its address stays unique
+        return hit[1], hit[2]
+
+    def __call__(self, x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
+        """Rotate ``x (B, H, n*T, D)`` (frame-major tokens) at ``frames (n,)``."""
+        cos, sin = self.cos_sin(frames)
+        return apply_rotary(x, cos, sin)
+
+
+__all__ = ["FrameRotator"]
