@@ -46,13 +46,14 @@ def read_tensors(path: str | Path, *, trust_pickle: bool = False) -> dict:
     if not path.is_file():
         raise CheckpointError(f"{path} is not a file.")
     if path.suffix == ".safetensors":
-        from safetensors import SafetensorsError
         from safetensors.torch import load_file
 
         try:
             return load_file(str(path))
-        except SafetensorsError as err:
+        except Exception as err:  # noqa: BLE001 - SafetensorsError's home moved between releases
             raise CheckpointError(f"{path} is not a readable safetensors file ({err}).") from err
+    if not _looks_like_torch_file(path):
+        raise CheckpointError(f"{path} is not a torch checkpoint (neither a zip archive nor a pickle).")
     try:
         return _torch_load(path, weights_only=True)
     except pickle.UnpicklingError as err:
@@ -69,6 +70,13 @@ def read_tensors(path: str | Path, *, trust_pickle: bool = False) -> dict:
         return _torch_load(path, weights_only=False)
     except Exception as err:  # noqa: BLE001
         raise CheckpointError(f"{path} is not a torch checkpoint ({type(err).__name__}: {err}).") from err
+
+
+def _looks_like_torch_file(path: Path) -> bool:
+    """``torch.save`` writes a zip archive (PK header), or, in the legacy format, a pickle (protocol >= 2)."""
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    return head == b"PK" or (len(head) == 2 and head[0] == 0x80 and head[1] >= 2)
 
 
 def _torch_load(path: Path, *, weights_only: bool):

@@ -7,11 +7,19 @@ text_dim)``. The encoder loads in bf16 on GPU (the released weights are bf16) an
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import torch
 
 MAX_TEXT_TOKENS = 512  # Wan2.1's text length
+
+
+def _model_type(config: Path) -> str | None:
+    try:
+        return json.loads(config.read_text()).get("model_type")
+    except (OSError, ValueError):
+        return None
 
 
 class UMT5TextEncoder:
@@ -30,10 +38,10 @@ class UMT5TextEncoder:
         path = Path(path)
         enc_dir = path / "text_encoder" if (path / "text_encoder").is_dir() else path
         tok_dir = path / "tokenizer" if (path / "tokenizer").is_dir() else path
-        if not (enc_dir / "config.json").is_file():
-            raise ValueError(f"{path} has no UMT5 encoder in transformers layout (expected text_encoder/config.json, "
-                             "as in Wan-AI/Wan2.1-T2V-1.3B-Diffusers). The original Wan .pth text encoder is not "
-                             "read; use the diffusers-layout directory.")
+        if _model_type(enc_dir / "config.json") not in ("umt5", "t5"):
+            raise ValueError(f"{path} has no UMT5 encoder in transformers layout (expected text_encoder/config.json "
+                             "with model_type umt5, as in Wan-AI/Wan2.1-T2V-1.3B-Diffusers). The original Wan .pth "
+                             "text encoder is not read; use the diffusers-layout directory.")
         if dtype is None:
             dtype = torch.bfloat16 if torch.device(device).type == "cuda" else torch.float32
         tokenizer = AutoTokenizer.from_pretrained(str(tok_dir), local_files_only=True)

@@ -1,0 +1,104 @@
+"""Wan parts around the transformer: streaming VAE decode, UMT5 prompts, the causal-wan VideoModel
+end to end (generate, sidecar, replay, command line) on tiny random parts."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("diffusers")
+pytest.importorskip("transformers")
+
+
+def test_streaming_decode_equals_whole_video_decode():
+    from wan_fixtures import tiny_vae
+
+    from longroll.models.wan.vae import StreamingWanDecoder
+
+    vae = tiny_vae()
+    g = torch.Generator().manual_seed(0)
+    z = torch.randn(1, 16, 7, 4, 4, generator=g)  # normalised latents, 7 latent frames
+    stream = StreamingWanDecoder(vae)
+    with torch.no_grad():
+        raw = z * stream.std + stream.mean
+        whole = vae.decode(raw).sample  # (1, 3, 25, 32, 32)
+        parts = [stream.decode(z[:, :, :3]), stream.decode(z[:, :, 3:6]), stream.decode(z[:, :, 6:])]
+    assert [p.shape[2] for p in parts] == [9, 12, 4] and whole.shape[2] == 1 + 4 * 6 == stream.frames_out
+    torch.testing.assert_close(torch.cat(parts, dim=2), whole, rtol=1e-5, atol=1e-5)
+    # A decoder restarted at the chunk boundary (a cache-clearing chunked decode) changes the frame count.
+    with torch.no_grad():
+        assert StreamingWanDecoder(vae).decode(z[:, :, 3:6]).shape[2] == 9
+    frames = StreamingWanDecoder(vae)(z[:, :, :3].transpose(1, 2))
+    assert frames.dtype == np.uint8 and frames.shape == (9, 32, 32, 3)
+
+
+def test_umt5_prompts_are_padded_with_zeros(wan_base_dir):
+    from longroll.models.wan.text import UMT5TextEncoder
+
+    enc = UMT5TextEncoder.from_directory(wan_base_dir, max_length=12)
+    out = enc("a red cat runs")
+    assert out.shape == (1, 12, 16) and enc.text_dim == 16
+    assert out[0, :5].abs().sum(dim=-1).gt(0).all()  # 4 words + </s>
+    assert out[0, 5:].abs().sum() == 0
+    assert not torch.allclose(out, enc("a blue dog runs"))
+    with pytest.raises(ValueError, match="non-empty string"):
+        enc("  ")
+    with pytest.raises(ValueError, match="text_encoder/config.json"):
+        UMT5TextEncoder.from_directory(wan_base_dir / "vae")
+
+
+def _load(wan_base_dir, **kw):
+    from longroll.models.registry import load_model
+
+    return load_model("causal-wan", weights=str(wan_base_dir), base=str(wan_base_dir), height=32, width=32,
+                      device="cpu", **kw)
+
+
+@pytest.mark.slow
+def test_causal_wan_generates_a_video_with_sidecar_and_replays_it(wan_base_dir, tmp_path):
+    from longroll.io.video import read_video
+    from longroll.pipelines.generate import generate, replay, sidecar_path
+
+    vm = _load(wan_base_dir)
+    assert vm.latent_frames(2.0) == 1 + 8 and vm.fps == 16.0  # 32 frames need 1 + ceil(31 / 4) latents
+    out = generate("a red cat runs on the beach", seconds=2.0, seed=3, out=tmp_path / "v.mp4", model=vm,
+                   upscale=1, steps=2)
+    fps, frames = read_video(out)
+    frames = np.stack(list(frames))
+    assert frames.shape == (32, 32, 32, 3) and fps == 16
+    meta = json.loads(sidecar_path(out).read_text())
+    assert meta["model"] == "causal-wan" and meta["model_options"]["flavour"] == "self-forcing"
+    assert meta["config"]["schedule"]["sampler"] == "renoise" and meta["config"]["noise"]["rho"] == -1.0
+    again = replay(sidecar_path(out), model=vm)
+    direct = generate("a red cat runs on the beach", seconds=2.0, seed=3, model=vm, upscale=1, steps=2)
+    assert np.array_equal(again, direct)
+
+
+def test_causal_wan_load_errors_come_before_any_weights(wan_base_dir, tmp_path):
+    from longroll.cli import main
+    from longroll.models.registry import load_model
+
+    with pytest.raises(ValueError, match="needs a checkpoint"):
+        load_model("causal-wan")
+    with pytest.raises(ValueError, match="lora .* does not exist"):
+        _load(wan_base_dir, lora=str(tmp_path / "missing.pt"))
+    with pytest.raises(ValueError, match="No text encoder and VAE found"):
+        load_model("causal-wan", weights=str(wan_base_dir / "transformer"), device="cpu")
+    with pytest.raises(ValueError, match="flavour must be one of"):
+        _load(wan_base_dir, flavour="wan2.2")
+    assert main(["generate", "a cat", "--model", "causal-wan", "--out", str(tmp_path / "x.mp4")]) == 2
+    assert main(["generate", "a red circle on a black background", "--lora", "x.pt",
+                 "--out", str(tmp_path / "y.mp4")]) == 2
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.slow
+def test_cli_generates_with_causal_wan(wan_base_dir, tmp_path, capsys):
+    from longroll.cli import main
+
+    out = tmp_path / "cli.gif"
+    assert main(["generate", "a dog in snow", "--model", "causal-wan", "--checkpoint", str(wan_base_dir),
+                 "--base", str(wan_base_dir), "--height", "32", "--width", "32", "--seconds", "1",
+                 "--steps", "1", "--upscale", "1", "--no-progress", "--device", "cpu", "--out", str(out)]) == 0
+    assert out.exists() and (tmp_path / "cli.gif.json").exists()
