@@ -1,0 +1,97 @@
+"""Causal Wan2.1 rollout speed and memory (the GPU target of the real-checkpoints issue).
+
+Full-size Wan2.1-T2V-1.3B shapes with random weights (speed does not depend on the values), bf16,
+480 x 832, chunk 3, 4 steps (Self Forcing's sampler), window 12 with sink 3, one clean-context
+pass per chunk, prompt keys/values computed once. Reports latent frames per second, video frames
+per second (4 per latent frame), per-chunk time early vs late in a long rollout (flat, or does it
+grow like LongLive's cache clone?), and peak GPU memory. The VAE and the text encoder are not
+timed (the transformer is what the FPS claims compare).
+
+Run on a GPU: python bench/bench_causal_wan.py [--seconds 240] [--compile]
+On CPU for a smoke run: python bench/bench_causal_wan.py --small --seconds 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+
+import torch
+
+
+def build(small: bool, device: torch.device, dtype: torch.dtype):
+    from longroll.models.causal_wan import CausalWan, CausalWanConfig
+    from longroll.models.causal_wan.rollout_spec import CausalWanDenoiser, spec_for
+
+    if small:
+        config = CausalWanConfig(dim=128, ffn_dim=256, num_heads=1, num_layers=2, text_dim=64)
+        spec = spec_for("self-forcing", height=64, width=96)
+    else:
+        config = CausalWanConfig()  # Wan2.1-T2V-1.3B
+        spec = spec_for("self-forcing")
+    with torch.device(device):
+        model = CausalWan(config, chunk_size=spec.chunk_size)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.02)
+    model.cast(dtype).eval().requires_grad_(False)
+    return CausalWanDenoiser(model, spec)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=240.0, help="video length to roll out")
+    parser.add_argument("--small", action="store_true", help="a small config (CPU smoke run)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    from longroll.pipelines.presets import resolve_preset
+    from longroll.pipelines.rollout import rollout
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    den = build(args.small, device, dtype)
+    if args.compile:
+        for block in den.model.blocks:
+            block.compile()
+    config = resolve_preset("flex", den)  # window 12, sink 3, 4 renoise steps, FLEX RoPE + antiphase
+    latents = 1 + int((args.seconds * 16 - 1) // 4)
+    text = torch.randn(1, 512, den.model.config.text_dim, device=device)
+    with torch.no_grad():
+        cond = den.model.encode_context(text)
+    times, start = [], time.perf_counter()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+        torch.cuda.synchronize()
+    with torch.no_grad():
+        for chunk in rollout(den, cond, num_frames=latents, config=config, generator=torch.Generator().manual_seed(0)):
+            chunk.latents.sum().item()  # wait for the chunk (a real writer needs its values)
+            now = time.perf_counter()
+            times.append(now - start)
+            start = now
+    warm = times[2:] or times
+    per_chunk = statistics.median(warm)
+    k = max(1, len(warm) // 10)
+    early, late = statistics.median(warm[:k]), statistics.median(warm[-k:])
+    f = den.chunk_size
+    result = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
+        "config": "small" if args.small else "Wan2.1-T2V-1.3B 480x832",
+        "dtype": str(dtype), "chunks": len(times), "latent_frames": len(times) * f,
+        "seconds_per_chunk": round(per_chunk, 4),
+        "latent_fps": round(f / per_chunk, 2), "video_fps": round(4 * f / per_chunk, 2),
+        "late_over_early_chunk_time": round(late / early, 3),
+        "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None,
+        "compile": args.compile,
+    }
+    print(json.dumps(result, indent=2))
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,136 @@
+"""Wan2.1 (bidirectional) through diffusers as a per-frame-timestep denoiser, with longroll's
+temporal RoPE and temporal bias, for the diagonal (FIFO / MIGA) schedules.
+
+diffusers' ``WanTransformer3DModel`` has no hook for any of this, so three small replacements:
+
+1. Per-frame timesteps: its ``timestep`` may be ``(B, tokens)``, one value per token (the Wan2.2
+   TI2V path); a per-frame ``t (B, F)`` is expanded to the frame's tokens.
+2. Temporal RoPE: ``transformer.rope`` (a fixed 1024-row table read from position 0) is replaced
+   by ``FrameRope``, which computes cos/sin for the frames' true positions (any offset, any gaps:
+   a FIFO queue or MIGA's guidance frames) from a ``RopeFreqs``, so every scaling of
+   ``longroll.rope`` applies and there is no 1024-frame limit.
+3. Temporal bias: its blocks pass no attention mask, so a ``BiasProcessor`` on every
+   self-attention adds the bias (FlexRoPE / ALiBi) as an additive SDPA mask.
+
+Legend: B batch, F latent frames, C channels, H x W latent grid, T tokens per frame, D head dim.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from longroll.rope.bias import TemporalBias
+from longroll.rope.freqs import RopeFreqs, rope_cos_sin, wan_rope_freqs
+
+
+class FrameRope(nn.Module):
+    """Stand-in for diffusers' ``WanRotaryPosEmbed``: same ``forward(hidden_states) -> (cos, sin)``
+    contract, each ``(1, F*h*w, 1, D)`` in repeat-interleaved form, at the positions set last."""
+
+    def __init__(self, head_dim: int, patch_size: tuple[int, int, int], theta: float = 10000.0) -> None:
+        super().__init__()
+        self.patch_size = tuple(patch_size)
+        self.base = wan_rope_freqs(head_dim, theta)
+        self.freqs: RopeFreqs = self.base
+        self.positions: torch.Tensor | None = None  # (F,) absolute frame positions; None = 0..F-1
+        self.attention_scale = 1.0
+
+    def set(self, positions: torch.Tensor | None, freqs: RopeFreqs | None, attention_scale: float) -> None:
+        self.positions, self.freqs, self.attention_scale = positions, freqs or self.base, attention_scale
+
+    def forward(self, hidden_states: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        _, _, f, hh, ww = hidden_states.shape
+        pt, ph, pw = self.patch_size
+        positions = self.positions if self.positions is not None else torch.arange(f // pt)
+        if positions.numel() != f // pt:
+            raise ValueError(f"{positions.numel()} frame positions were set for {f // pt} latent frames.")
+        cos, sin = rope_cos_sin(self.freqs, positions.to(hidden_states.device), hh // ph, ww // pw,
+                                attention_scale=self.attention_scale)  # (N, D/2)
+        expand = lambda a: a.repeat_interleave(2, dim=-1)[None, :, None, :]  # noqa: E731 - (1, N, 1, D)
+        return expand(cos), expand(sin)
+
+
+def _bias_processor_class():
+    from diffusers.models.transformers.transformer_wan import WanAttnProcessor
+
+    class BiasProcessor(WanAttnProcessor):
+        """``WanAttnProcessor`` that adds ``self.bias`` (``(1 or N, Q, K)``) to the self-attention logits."""
+
+        bias: torch.Tensor | None = None
+
+        def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
+            if self.bias is not None and encoder_hidden_states is None:
+                attention_mask = self.bias[None].to(hidden_states.dtype)
+            return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
+
+    return BiasProcessor
+
+
+class DiffusersWanDenoiser(nn.Module):
+    """A diffusers ``WanTransformer3DModel`` driven with per-frame noise levels, frame positions,
+    temporal RoPE scaling and temporal bias; ``forward`` speaks longroll's layout (B, F, C, H, W)
+    and noise levels in [0, 1]."""
+
+    context_timestep = 0.0
+
+    def __init__(self, transformer: nn.Module, *, train_len: int = 21) -> None:
+        super().__init__()
+        cfg = transformer.config
+        self.transformer, self.train_len = transformer, train_len
+        self.heads = cfg.num_attention_heads
+        self.frame_rope = FrameRope(cfg.attention_head_dim, cfg.patch_size)
+        transformer.rope = self.frame_rope
+        processor = _bias_processor_class()
+        self.processors = {name: processor() for name in transformer.attn_processors if ".attn1." in name}
+        transformer.set_attn_processor({name: self.processors.get(name, proc)
+                                        for name, proc in transformer.attn_processors.items()})
+
+    @property
+    def rope_freqs(self) -> RopeFreqs:
+        return self.frame_rope.base
+
+    @property
+    def latent_channels(self) -> int:
+        return self.transformer.config.in_channels
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor, *, start_frame: int = 0,
+                frame_positions: torch.Tensor | None = None, rope: RopeFreqs | None = None,
+                attention_scale: float = 1.0, bias: TemporalBias | None = None) -> torch.Tensor:
+        """Velocity for ``x (B, F, C, H, W)`` at per-frame noise levels ``t (B, F)`` in [0, 1].
+
+        Frames sit at ``frame_positions (F,)`` (default ``start_frame + arange(F)``); ``cond`` is
+        the text-encoder states ``(B, L, text_dim)``.
+        """
+        b, f, _, hh, ww = x.shape
+        if t.shape != (b, f):
+            raise ValueError(f"t must hold one noise level per frame, shape {(b, f)}; got {tuple(t.shape)}.")
+        _, ph, pw = self.transformer.config.patch_size
+        tokens = (hh // ph) * (ww // pw)
+        positions = frame_positions if frame_positions is not None else torch.arange(start_frame, start_frame + f)
+        positions = positions.to(x.device)
+        self.frame_rope.set(positions, rope, attention_scale)
+        frame_bias = None if bias is None else bias.token_bias(positions, positions, self.heads, tokens)
+        for proc in self.processors.values():
+            proc.bias = frame_bias
+        dtype = next(self.transformer.parameters()).dtype
+        timestep = (t * 1000.0).repeat_interleave(tokens, dim=1)  # (B, F*T): one timestep per token
+        out = self.transformer(x.transpose(1, 2).to(dtype), timestep, cond.to(dtype), return_dict=False)[0]
+        return out.transpose(1, 2).to(x.dtype)
+
+
+def load_wan_transformer(path: str | Path, *, device="cpu", dtype: torch.dtype = torch.float32):
+    """diffusers ``WanTransformer3DModel`` from a local directory (``DIR/transformer`` or ``DIR``)."""
+    from diffusers import WanTransformer3DModel
+
+    path = Path(path)
+    folder = path / "transformer" if (path / "transformer" / "config.json").is_file() else path
+    if not (folder / "config.json").is_file():
+        raise ValueError(f"{path} has no Wan transformer in diffusers layout (expected transformer/config.json).")
+    model = WanTransformer3DModel.from_pretrained(str(folder), torch_dtype=dtype, local_files_only=True)
+    return model.to(device).eval().requires_grad_(False)
+
+
+__all__ = ["DiffusersWanDenoiser", "FrameRope", "load_wan_transformer"]

@@ -1,0 +1,70 @@
+"""Wan2.1 through diffusers as a per-frame-timestep denoiser: unchanged by default, per-frame
+timesteps, positions, temporal RoPE scaling and bias reach the attention."""
+
+import pytest
+import torch
+
+from longroll.rope.bias import TemporalBias
+from longroll.rope.scaling import RopeScaling
+
+pytest.importorskip("diffusers")
+
+
+@pytest.fixture()
+def pair():
+    from wan_fixtures import tiny_transformer
+
+    from longroll.models.wan.bidirectional import DiffusersWanDenoiser
+
+    ref = tiny_transformer(seed=2)
+    return ref, DiffusersWanDenoiser(tiny_transformer(seed=2), train_len=4)
+
+
+def _inputs(f=4):
+    g = torch.Generator().manual_seed(0)
+    return torch.randn(1, f, 16, 4, 6, generator=g), torch.randn(1, 5, 16, generator=g)
+
+
+def test_default_equals_plain_diffusers_and_per_frame_levels_reach_their_frames(pair):
+    ref, den = pair
+    x, ctx = _inputs()
+    with torch.no_grad():
+        plain = ref(x.transpose(1, 2), torch.tensor([600.0]), ctx).sample.transpose(1, 2)
+        ours = den(x, torch.full((1, 4), 0.6), ctx)
+        torch.testing.assert_close(ours, plain, rtol=1e-5, atol=1e-5)
+        t = torch.tensor([[0.9, 0.7, 0.5, 0.3]])
+        per_token = t.mul(1000).repeat_interleave(6, dim=1)
+        expected = ref(x.transpose(1, 2), per_token, ctx).sample.transpose(1, 2)
+        torch.testing.assert_close(den(x, t, ctx), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_positions_shift_invariance_and_no_1024_limit(pair):
+    _, den = pair
+    x, ctx = _inputs()
+    t = torch.full((1, 4), 0.5)
+    with torch.no_grad():
+        near = den(x, t, ctx)
+        far = den(x, t, ctx, start_frame=3000)  # past the 1024-row table of diffusers' rope
+        gaps = den(x, t, ctx, frame_positions=torch.tensor([0, 1, 2, 40]))
+    torch.testing.assert_close(near, far, rtol=1e-3, atol=1e-3)
+    assert not torch.allclose(near, gaps, atol=1e-3)
+
+
+def test_rope_scaling_and_bias_reach_the_attention(pair):
+    _, den = pair
+    x, ctx = _inputs(f=6)
+    t = torch.full((1, 6), 0.5)
+    freqs = den.rope_freqs
+    with torch.no_grad():
+        base = den(x, t, ctx)
+        same = den(x, t, ctx, rope=freqs.with_temporal(RopeScaling("flex").temporal(freqs.temporal, train_len=4,
+                                                                                    length=4)))
+        scaled = den(x, t, ctx, rope=freqs.with_temporal(RopeScaling("pi").temporal(freqs.temporal, train_len=4,
+                                                                                    length=24)))
+        zero_bias = den(x, t, ctx, bias=TemporalBias("flexrope", 0.0))
+        biased = den(x, t, ctx, bias=TemporalBias("flexrope", 0.5))
+    torch.testing.assert_close(same, base)  # S = 1: no-op
+    torch.testing.assert_close(zero_bias, base, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(scaled, base, atol=1e-4) and not torch.allclose(biased, base, atol=1e-4)
+    with pytest.raises(ValueError, match="one noise level per frame"):
+        den(x, torch.zeros(1, 5), ctx)
