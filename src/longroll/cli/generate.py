@@ -38,6 +38,21 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="switch prompt at TIME (e.g. 12s:'a red circle on a navy background'); repeatable")
     parser.add_argument("--upscale", type=int, default=8, help="enlarge frames by this factor for viewing")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    d = parser.add_argument_group("diagonal schedules (FIFO-Diffusion, MIGA)")
+    d.add_argument("--schedule", default="chunk", choices=["chunk", "fifo", "miga"],
+                   help="chunk: chunk-wise autoregressive (default); fifo / miga: diagonal denoising")
+    d.add_argument("--diag-steps", type=int, default=None, dest="diag_steps",
+                   help="MIGA T: steps from noise to clean (FIFO's is window x partitions)")
+    d.add_argument("--partitions", type=int, default=None, help="FIFO n: queue = window x n frames")
+    d.add_argument("--no-lookahead", action="store_const", const=False, default=None, dest="lookahead",
+                   help="FIFO without lookahead denoising")
+    d.add_argument("--zigzag-k", type=int, default=None, dest="k", help="MIGA k: frames per noise level")
+    d.add_argument("--stage2-steps", type=int, default=None, help="MIGA T2: steps at one shared level (0: off)")
+    d.add_argument("--guidance", type=int, default=None, help="MIGA m: long-range guidance frames (0: off)")
+    d.add_argument("--no-reflection", action="store_const", const=False, default=None, dest="reflection",
+                   help="MIGA without self-reflection")
+    d.add_argument("--candidates", type=int, default=None, help="MIGA c: candidate noise chunks per search")
+    d.add_argument("--delta", type=float, default=None, help="MIGA score drop that triggers a search, in [0, 2]")
     o = parser.add_argument_group("preset overrides")
     o.add_argument("--rope", default=None, help="temporal RoPE method: none, pi, ntk, flex, yarn, riflex")
     o.add_argument("--alpha", type=float, default=None, help="FLEX/YaRN gate lower exposure")
@@ -77,13 +92,25 @@ def run(args: argparse.Namespace) -> int:
     overrides = dict(rope=args.rope, alpha=args.alpha, beta=args.beta, dynamic=args.dynamic, noise=args.noise,
                      rho=args.rho, sink=args.sink, window=args.window, flexrope_lambda=args.flexrope_lambda,
                      bias=bias, steps=args.steps, rotated=False if args.dynamic else None)
+    diagonal = {k: getattr(args, k) for k in ("partitions", "lookahead", "k", "stage2_steps", "guidance",
+                                               "reflection", "candidates", "delta")}
+    diagonal["steps"] = args.diag_steps
+    diagonal = {k: v for k, v in diagonal.items() if v is not None}
+    if diagonal and args.schedule == "chunk":
+        raise ValueError(f"--{next(iter(diagonal)).replace('_', '-')} needs --schedule fifo or miga.")
+    if args.switch and args.schedule != "chunk":
+        raise ValueError(f"--switch needs the chunk schedule; --schedule {args.schedule} takes one prompt.")
     # 2. Load the model; overrides are checked against it before any frame is made.
     model = load_model(args.model, weights=args.weights, device=args.device, **options)
     resolve_preset(args.preset, model.denoiser, **overrides)
+    if args.schedule != "chunk":
+        from longroll.pipelines.fifo import resolve_diagonal
+
+        resolve_diagonal(args.schedule, model.denoiser, **diagonal)
     # 3. Generate, streaming to the file.
     path = generate(args.prompt, seconds=args.seconds, preset=args.preset, seed=args.seed, out=args.out,
                     model=model, switches=switches, upscale=args.upscale, progress=not args.no_progress,
-                    **overrides)
+                    schedule=args.schedule, schedule_options=diagonal or None, **overrides)
     print(f"wrote {path}")
     return 0
 

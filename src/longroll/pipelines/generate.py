@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from longroll import __version__
-from longroll._validate import check_float, check_int
+from longroll._validate import check_choice, check_float, check_int
 from longroll.models.base import VideoModel
+from longroll.pipelines.fifo import SCHEDULES, DiagonalConfig, DiagonalStats, diagonal_rollout, resolve_diagonal
 from longroll.pipelines.presets import DEFAULT_PRESET, RolloutConfig, resolve_preset
 from longroll.pipelines.rollout import Switch, rollout
 
@@ -75,8 +76,13 @@ def generate_frames(
     seconds: float,
     config: RolloutConfig,
     seed: int = 0,
+    diagonal: DiagonalConfig | None = None,
+    stats: DiagonalStats | None = None,
 ) -> Iterator[np.ndarray]:
-    """Decoded uint8 frames (n, H, W, 3) of the video, chunk by chunk, exactly ``seconds`` long."""
+    """Decoded uint8 frames (n, H, W, 3) of the video, chunk by chunk, exactly ``seconds`` long.
+
+    ``diagonal`` (FIFO / MIGA) replaces the chunk-wise rollout; ``config`` still gives its noise
+    sampler, temporal RoPE scaling and bias."""
     check_seconds(seconds)
     check_int("seed", seed, low=0)
     num_latent = model.latent_frames(seconds)
@@ -84,12 +90,24 @@ def generate_frames(
     conds = [model.encode_prompt(p) for _, p in schedule.entries]  # validates every prompt first
     switches = [Switch(int(round(at * model.fps / model.frames_per_latent)), c)
                 for (at, _), c in zip(schedule.entries[1:], conds[1:])]
+    if diagonal is not None and switches:
+        raise ValueError(f"Prompt switches need the chunk schedule; the {diagonal.kind} schedule takes one prompt.")
     generator = torch.Generator(device="cpu").manual_seed(seed)
     emitted = 0
     decode = model.stream_decoder()
+    if diagonal is None:
+        chunks = rollout(model.denoiser, conds[0], num_frames=num_latent, config=config, generator=generator,
+                         switches=switches)
+    else:
+        den = model.denoiser
+        rope = den.rope_freqs.with_temporal(config.rope.temporal(den.rope_freqs.temporal, train_len=den.train_len,
+                                                                 length=diagonal.window))
+        scale = config.rope.attention_scale(train_len=den.train_len, length=diagonal.window)
+        chunks = diagonal_rollout(den, conds[0], num_frames=num_latent, config=diagonal,
+                                  noise=config.noise.sampler(generator), stats=stats, rope=rope,
+                                  attention_scale=scale, bias=config.bias)
     with torch.no_grad():
-        for chunk in rollout(model.denoiser, conds[0], num_frames=num_latent, config=config, generator=generator,
-                             switches=switches):
+        for chunk in chunks:
             frames = decode(chunk.latents)
             frames = frames[: max(0, total_video - emitted)]
             emitted += len(frames)
@@ -100,7 +118,8 @@ def generate_frames(
 
 
 def sidecar(model: VideoModel, schedule: PromptSchedule, *, seconds: float, seed: int, preset: str,
-            config: RolloutConfig, frames: int, wall_seconds: float, complete: bool, upscale: int) -> dict:
+            config: RolloutConfig, frames: int, wall_seconds: float, complete: bool, upscale: int,
+            diagonal: DiagonalConfig | None = None) -> dict:
     """Everything needed to reproduce a video bit for bit."""
     return {
         "longroll": __version__,
@@ -109,6 +128,8 @@ def sidecar(model: VideoModel, schedule: PromptSchedule, *, seconds: float, seed
         "seed": seed,
         "preset": preset,
         "config": config.to_dict(),
+        "schedule": "chunk" if diagonal is None else diagonal.kind,
+        "diagonal": None if diagonal is None else diagonal.to_dict(),
         "model": model.name,
         "weights": model.weights_path,
         "weights_sha256": model.weights_sha256,
@@ -140,11 +161,16 @@ def generate(
     upscale: int = 8,
     progress: bool = False,
     config: RolloutConfig | None = None,
+    schedule: str = "chunk",
+    schedule_options: dict | None = None,
+    diagonal: DiagonalConfig | None = None,
     **overrides,
 ) -> np.ndarray | Path:
     """Generate a video. With ``out`` the frames stream to that file (returns its path); without,
     they are returned as one uint8 array (n, H, W, 3). ``overrides`` refine the preset field by field;
-    ``config`` (a resolved ``RolloutConfig``, e.g. from a sidecar) replaces preset and overrides."""
+    ``config`` (a resolved ``RolloutConfig``, e.g. from a sidecar) replaces preset and overrides.
+    ``schedule`` is ``chunk`` (chunk-wise autoregressive), ``fifo`` or ``miga`` (diagonal, with
+    ``schedule_options`` refining the model's defaults; or a resolved ``diagonal`` config)."""
     from longroll.io.video import VideoWriter, output_kind
     from longroll.models.registry import load_model
 
@@ -152,7 +178,12 @@ def generate(
     seconds = check_seconds(seconds)
     check_int("seed", seed, low=0)
     check_int("upscale", upscale, low=1, high=64)
-    schedule = PromptSchedule.build(prompt, switches, seconds=seconds)
+    check_choice("schedule", schedule, ("chunk", *SCHEDULES))
+    if schedule == "chunk" and (schedule_options or diagonal is not None):
+        raise ValueError("FIFO / MIGA settings need schedule='fifo' or 'miga'.")
+    prompts = PromptSchedule.build(prompt, switches, seconds=seconds)
+    if schedule != "chunk" and len(prompts.entries) > 1:
+        raise ValueError(f"Prompt switches need the chunk schedule; the {schedule} schedule takes one prompt.")
     if out is not None:
         output_kind(out)
         from longroll.io.atomic import check_output_path
@@ -160,14 +191,16 @@ def generate(
         check_output_path(str(out).rstrip("/"))
     # 2. Load the model (validates every prompt against its vocabulary) and resolve the preset.
     vm = load_model(model) if isinstance(model, str) else model
-    for _, text in schedule.entries:
+    for _, text in prompts.entries:
         vm.encode_prompt(text)
     if config is None:
         config = resolve_preset(preset, vm.denoiser, **overrides)
     elif overrides:
         raise ValueError("Give either a resolved config or preset overrides, not both.")
+    if schedule != "chunk" and diagonal is None:
+        diagonal = resolve_diagonal(schedule, vm.denoiser, **(schedule_options or {}))
     total = int(round(seconds * vm.fps))
-    frames_iter = generate_frames(vm, schedule, seconds=seconds, config=config, seed=seed)
+    frames_iter = generate_frames(vm, prompts, seconds=seconds, config=config, seed=seed, diagonal=diagonal)
     bar = _progress(total, progress)
     t0 = time.time()
     if out is None:
@@ -189,9 +222,9 @@ def generate(
     finally:
         bar.close()
         if writer.frames_written:
-            meta = sidecar(vm, schedule, seconds=seconds, seed=seed, preset=preset, config=config,
+            meta = sidecar(vm, prompts, seconds=seconds, seed=seed, preset=preset, config=config,
                            frames=writer.frames_written, wall_seconds=time.time() - t0, complete=complete,
-                           upscale=upscale)
+                           upscale=upscale, diagonal=diagonal)
             _write_json(sidecar_path(out), meta)
     log.info("wrote %d frames to %s in %.1f s", writer.frames_written, out, time.time() - t0)
     return Path(str(out).rstrip("/"))
@@ -212,7 +245,8 @@ def replay(sidecar_file: str | Path, *, out: str | Path | None = None, model: Vi
     return generate(schedule[0]["prompt"], seconds=meta["seconds"], seed=meta["seed"], preset=meta["preset"],
                     out=out, model=vm, switches=[(s["at_seconds"], s["prompt"]) for s in schedule[1:]],
                     upscale=meta.get("upscale", 8), progress=progress,
-                    config=RolloutConfig.from_dict(meta["config"]))
+                    config=RolloutConfig.from_dict(meta["config"]), schedule=meta.get("schedule", "chunk"),
+                    diagonal=DiagonalConfig(**meta["diagonal"]) if meta.get("diagonal") else None)
 
 
 def _write_json(path: Path, data: dict) -> None:

@@ -83,6 +83,7 @@ class CausalWanDenoiser(nn.Module):
     timestep scale (x 1000) stay inside."""
 
     context_timestep = 0.0  # Self Forcing's context_noise: the clean pass runs at t = 0
+    per_frame_timesteps = True  # per-frame AdaLN modulation (diffusion forcing in Self Forcing's training)
 
     def __init__(self, model: CausalWan, spec: WanRolloutSpec) -> None:
         super().__init__()

@@ -152,6 +152,7 @@ class TinyDiT(nn.Module):
         return (self.config.latent_channels, self.config.latent_size, self.config.latent_size)
 
     context_timestep = CLEAN_T  # FAR's dedicated clean-context timestep
+    per_frame_timesteps = True  # trained with independent per-frame noise levels (diffusion forcing)
 
     @property
     def default_window(self) -> int:

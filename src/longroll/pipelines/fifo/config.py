@@ -1,0 +1,131 @@
+"""Settings of the diagonal schedules (FIFO-Diffusion, MIGA), resolved against a model.
+
+Noise levels: ``T`` steps from pure noise to clean on a shifted flow-matching grid
+``lv[0] = 0 < lv[1] < ... < lv[T] = 1`` (the model's own shift). A frame at level index ``l``
+has noise level ``lv[l]``; one denoising step takes it from ``l`` to ``l - 1``.
+
+- FIFO (Kim et al. 2024): a queue of ``window * partitions`` frames, frame ``i`` (0 = head) at
+  level ``i + 1``, so ``T = window * partitions``; every iteration denoises each frame by one
+  step (latent partitioning into windows, optionally lookahead: windows of ``window`` frames at
+  stride ``window / 2`` updating only their second half) and pops the clean head frame.
+- MIGA: a zigzag queue of chunks of ``k`` frames, the level changing every ``k`` frames; stage 1
+  takes frames from level ``T`` to ``T2 = stage2_steps``, stage 2 denoises blocks at one shared
+  level for the last ``T2`` steps (then ``redenoise`` times: fresh noise back to ``T2``, again);
+  ``guidance`` long-range low-noise frames from the queue head join every window as context;
+  self-reflection scores each chunk as it passes the judgement index ``judge`` chunks from the
+  tail and tries ``candidates`` fresh noise chunks when the score drops by more than ``delta``.
+
+Defaults scale with the model: MIGA on Wan2.1 (L_train 21) uses T = 54, k = 7, m = 4, c = 3,
+T2 = 10, judgement 10 chunks from the tail and delta 0.001 (MIGA's README for Wan); on the
+built-in model (L_train 16) T = 40, k = 4 (its chunk), T2 = 8, judgement 8, delta 0.01.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from longroll._validate import check_choice, check_float, check_int
+
+SCHEDULES = ("fifo", "miga")
+
+
+@dataclass(frozen=True)
+class DiagonalConfig:
+    """Every setting of a diagonal rollout, fully resolved."""
+
+    kind: str = "miga"  # one of SCHEDULES
+    window: int = 16  # frames the model sees per pass (its L_train), guidance frames included
+    steps: int = 40  # T: denoising steps every frame takes from pure noise to clean
+    shift: float = 2.0  # timestep shift of the noise-level grid
+    partitions: int = 2  # FIFO n: queue = window * partitions frames (and T = window * partitions)
+    lookahead: bool = True  # FIFO lookahead denoising
+    k: int = 4  # MIGA frames per noise level (zigzag)
+    queue: int | None = None  # MIGA stage-1 queue in frames (None: (T - T2) * k); must be a multiple of k
+    stage2_steps: int = 8  # MIGA T2: steps at one shared level at the end (0: no stage 2)
+    redenoise: int = 1  # MIGA stage-2 add & re-denoise passes
+    guidance: int = 4  # MIGA m: long-range guidance frames per window (0: off)
+    reflection: bool = True  # MIGA self-reflection
+    candidates: int = 3  # MIGA c: candidate noise chunks tried when reflection triggers
+    delta: float = 0.01  # MIGA score drop that triggers the search, in [0, 2]
+    judge: int = 8  # MIGA judgement index: chunks from the queue tail
+    guide_chunks: int = 2  # MIGA chunks before the judged one that it is compared with
+
+    def __post_init__(self) -> None:
+        check_choice("schedule", self.kind, SCHEDULES)
+        check_int("window", self.window, low=2)
+        check_int("steps", self.steps, low=2, high=1000)
+        check_float("shift", self.shift, low=0.0, low_open=True)
+        if self.kind == "fifo":
+            check_int("partitions", self.partitions, low=1, high=64)
+            if self.lookahead and self.window % 2:
+                raise ValueError(f"window = {self.window} must be even for FIFO lookahead (windows at stride "
+                                 "window / 2); pass an even window or lookahead = False.")
+            if self.steps != self.window * self.partitions:
+                raise ValueError(f"FIFO takes one step per queue slot: steps = {self.steps} must equal window x "
+                                 f"partitions = {self.window * self.partitions}.")
+            return
+        check_int("stage2_steps", self.stage2_steps, low=0, high=self.steps - 1)
+        check_int("k", self.k, low=1, high=self.window - 1)
+        if self.queue is not None:
+            check_int("queue", self.queue, low=self.k)
+            if self.queue % self.k:
+                raise ValueError(f"k = {self.k} does not divide the queue of {self.queue} frames (the noise level "
+                                 f"changes every k frames); allowed: a multiple of {self.k}.")
+            if self.queue // self.k != self.steps - self.stage2_steps:
+                raise ValueError(f"A queue of {self.queue} frames is {self.queue // self.k} chunks, so stage 1 has "
+                                 f"{self.queue // self.k} steps; with steps = {self.steps} stage2_steps must be "
+                                 f"{self.steps - self.queue // self.k}, got {self.stage2_steps}.")
+        check_int("guidance", self.guidance, low=0, high=self.window - self.k - 1)
+        check_int("redenoise", self.redenoise, low=0, high=4)
+        check_int("candidates", self.candidates, low=1, high=16)
+        check_float("delta", self.delta, low=0.0, high=2.0)
+        check_int("judge", self.judge, low=1, high=max(1, self.chunks - self.guide_chunks - 1))
+        check_int("guide_chunks", self.guide_chunks, low=1, high=max(1, self.chunks - 1))
+
+    @property
+    def chunks(self) -> int:
+        """MIGA: chunks in the stage-1 queue (one per stage-1 step)."""
+        return self.steps - self.stage2_steps
+
+    @property
+    def queue_frames(self) -> int:
+        return self.window * self.partitions if self.kind == "fifo" else self.chunks * self.k
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+# Field values for a model of a given L_train (MIGA's Wan settings, and the built-in model's).
+_MODEL_DEFAULTS = {
+    21: dict(steps=54, k=7, stage2_steps=10, judge=10, delta=0.001),  # MIGA on Wan2.1-T2V-1.3B
+}
+
+
+def resolve_diagonal(kind: str, model, **overrides) -> DiagonalConfig:
+    """The ``kind`` schedule for ``model`` (its L_train as the window, its shift), with overrides
+    (None keeps the default). Raises before any work if the model cannot take per-frame timesteps."""
+    check_choice("schedule", kind, SCHEDULES)
+    if not getattr(model, "per_frame_timesteps", False):
+        raise ValueError(f"The {kind} schedule gives every frame its own noise level; this model "
+                         f"({type(model).__name__}) cannot take per-frame timesteps.")
+    unknown = sorted(set(overrides) - set(DiagonalConfig.__dataclass_fields__) - {"kind"})
+    if unknown:
+        raise ValueError(f"Unknown {kind} setting(s) {', '.join(unknown)}; valid: "
+                         f"{', '.join(f for f in DiagonalConfig.__dataclass_fields__ if f != 'kind')}.")
+    o = {k: v for k, v in overrides.items() if v is not None}
+    window = o.pop("window", model.train_len)
+    base = dict(kind=kind, window=window, shift=model.default_schedule.shift,
+                k=min(getattr(model, "chunk_size", 4), window // 4 or 1),
+                stage2_steps=8, judge=8, steps=40)
+    base.update(_MODEL_DEFAULTS.get(model.train_len, {}))
+    if kind == "fifo":
+        partitions = o.get("partitions", 2)
+        base["steps"] = window * partitions
+    base.update(o)
+    base.setdefault("guidance", max(0, min(4, window - base["k"] - 1)))
+    if kind == "miga" and "queue" in o and "steps" not in o:
+        base["steps"] = o["queue"] // base["k"] + base["stage2_steps"]
+    return DiagonalConfig(**base)
+
+
+__all__ = ["SCHEDULES", "DiagonalConfig", "replace", "resolve_diagonal"]
