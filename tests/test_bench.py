@@ -17,9 +17,15 @@ def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch
     assert "## Presets at 1x" in text and "## Presets at 2x" in text
     assert "FLEX components one at a time" in text and "| flex |" in text
     assert "Findings" in text and (tmp_path / "over_time_2x.png").exists()
+    assert "## Three ways to roll out at 2x" in text and "| MIGA |" in text and "| FIFO-Diffusion |" in text
+    assert "## Cost and self-reflection" in text
     runs = list((tmp_path / "runs").glob("*.json"))
-    rows = sum(len(cfg.multiples) if v.group == "presets" else 1 for v in variants(True))
-    assert len(runs) == rows - 2  # "+ sink" and "FLEX (all three)" reuse the sink and flex runs
+    rows = sum(len(cfg.multiples) if v.group in ("presets", "schedules") else 1 for v in variants(True))
+    # "+ sink" and "FLEX (all three)" reuse the sink and flex runs, "chunk-wise (none)" the none runs.
+    assert len(runs) == rows - 2 - len(cfg.multiples)
+    miga = [json.loads(p.read_text()) for p in runs]
+    miga = [r for r in miga if r.get("schedule") == "miga"]
+    assert len(miga) == 2 and all(r["diagonal"]["frames_out"] >= 8 for r in miga)
     first = json.loads(runs[0].read_text())
     assert {"preset", "multiple", "segments", "metrics", "drift"} <= set(first)
 
@@ -32,7 +38,8 @@ def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch
 
 def test_variants_cover_the_ablations():
     groups = {v.group for v in variants(False)}
-    assert groups == {"presets", "components", "alpha_beta", "rho", "sink_size", "flexrope_lambda"}
+    assert groups == {"presets", "components", "schedules", "miga_ablation", "alpha_beta", "rho", "sink_size",
+                      "flexrope_lambda"}
     names = [v.name for v in variants(False) if v.group == "presets"]
     assert names == ["none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex"]
 

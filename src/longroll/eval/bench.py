@@ -44,6 +44,8 @@ class Variant:
     preset: str
     group: str  # which table it belongs to
     overrides: tuple[tuple[str, object], ...] = ()
+    schedule: str = "chunk"  # chunk (chunk-wise autoregressive), fifo or miga (diagonal)
+    schedule_options: tuple[tuple[str, object], ...] = ()  # FIFO / MIGA settings
 
     def kwargs(self) -> dict:
         return dict(self.overrides)
@@ -61,8 +63,21 @@ def variants(quick: bool) -> list[Variant]:
         Variant("+ sink", "sink", "components"),
         Variant("FLEX (all three)", "flex", "components"),
     ]
+    # The three ways to roll out (same prompts and seeds), and MIGA's ablations (MIGA Table 3).
+    rows += [Variant("chunk-wise (none)", "none", "schedules"),
+             Variant("FIFO-Diffusion", "none", "schedules", schedule="fifo"),
+             Variant("MIGA", "none", "schedules", schedule="miga")]
     if quick:
         return rows
+    rows += [
+        Variant("MIGA: TTA only", "none", "miga_ablation", schedule="miga",
+                schedule_options=(("guidance", 0), ("reflection", False))),
+        Variant("MIGA: DCE only", "none", "miga_ablation", schedule="miga",
+                schedule_options=(("k", 1), ("stage2_steps", 0))),
+        Variant("MIGA w/o self-reflection", "none", "miga_ablation", schedule="miga",
+                schedule_options=(("reflection", False),)),
+        Variant("MIGA w/o guidance", "none", "miga_ablation", schedule="miga", schedule_options=(("guidance", 0),)),
+    ]
     rows += [Variant(f"alpha {a:g}, beta {b:g}", "flex", "alpha_beta", (("alpha", a), ("beta", b)))
              for a, b in ((0.01, 0.5), (0.05, 1.0), (0.2, 4.0), (0.5, 8.0))]
     rows += [Variant(f"rho {r:g}", "flex", "rho", (("rho", r),)) for r in (-0.5, 0.0, 0.5)]
@@ -102,25 +117,35 @@ def _prompts(n: int) -> list[str]:
 
 
 def _run_key(variant: Variant, seconds: float, prompt: str, seed: int, weights: str) -> str:
-    blob = json.dumps([variant.preset, sorted(variant.overrides), seconds, prompt, seed, weights], default=str)
+    parts = [variant.preset, sorted(variant.overrides), seconds, prompt, seed, weights]
+    if variant.schedule != "chunk":  # chunk runs keep the keys they had before schedules existed
+        parts += [variant.schedule, sorted(variant.schedule_options)]
+    blob = json.dumps(parts, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def run_one(model, variant: Variant, seconds: float, prompt: str, seed: int, segment_seconds: float) -> dict:
     """Generate one video in memory, stream it into the evaluator, return the result."""
+    from longroll.pipelines.fifo import DiagonalStats, resolve_diagonal
     from longroll.pipelines.generate import PromptSchedule, generate_frames
     from longroll.pipelines.presets import resolve_preset
 
     config = resolve_preset(variant.preset, model.denoiser, **variant.kwargs())
+    diagonal = None if variant.schedule == "chunk" else resolve_diagonal(variant.schedule, model.denoiser,
+                                                                        **dict(variant.schedule_options))
+    stats = DiagonalStats()
     schedule = PromptSchedule.build(prompt, (), seconds=seconds)
     t0 = time.time()
 
     def frames():
-        for chunk in generate_frames(model, schedule, seconds=seconds, config=config, seed=seed):
+        for chunk in generate_frames(model, schedule, seconds=seconds, config=config, seed=seed, diagonal=diagonal,
+                                     stats=stats):
             yield from chunk
 
     result = evaluate_frames(frames(), model.fps, segment_seconds=segment_seconds, prompt=prompt, min_segments=1)
     result["wall_seconds"] = time.time() - t0
+    if diagonal is not None:
+        result["diagonal"] = stats.to_dict()
     return result
 
 
@@ -135,7 +160,7 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True) -> Path:
     runs_dir.mkdir(parents=True, exist_ok=True)
     jobs = []
     for v in variants(cfg.quick):
-        mults = cfg.multiples if v.group == "presets" else (cfg.sweep_multiple,)
+        mults = cfg.multiples if v.group in ("presets", "schedules") else (cfg.sweep_multiple,)
         for m in mults:
             for p in prompts:
                 for s in range(cfg.seeds):
@@ -150,7 +175,8 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True) -> Path:
             res = json.loads(path.read_text())
         else:
             res = run_one(model, v, seconds, p, s, min(cfg.segment_seconds, horizon))
-            res.update({"preset": v.preset, "overrides": dict(v.overrides), "multiple": m, "seed": s})
+            res.update({"preset": v.preset, "overrides": dict(v.overrides), "multiple": m, "seed": s,
+                        "schedule": v.schedule, "schedule_options": dict(v.schedule_options)})
             tmp = path.with_suffix(".tmp")
             tmp.write_text(json.dumps(res, allow_nan=False))
             tmp.replace(path)

@@ -55,6 +55,43 @@ def _table(agg, rows, multiple, with_drift=True) -> list[str]:
     return lines
 
 
+def _schedule_sections(results: list[dict], agg: dict, horizon: float) -> list[str]:
+    """The three ways to roll out per length, their cost per second of video and MIGA's
+    self-reflection triggers; then MIGA's ablations."""
+    lines: list[str] = []
+    rows = list(dict.fromkeys(r["variant"] for r in results if r["group"] == "schedules"))
+    mults = sorted({r["multiple"] for r in results if r["group"] == "schedules"})
+    for m in mults:
+        lines += [f"## Three ways to roll out at {m:g}x the horizon ({m * horizon:g} s)", "",
+                  *_table(agg, rows, m), ""]
+    if rows:
+        lines += ["## Cost and self-reflection", "",
+                  "| variant | length | compute s per video s | vs chunk-wise | reflection triggers (share of judged "
+                  "chunks) | peak queue (latent frames) |", "|---|---|---|---|---|---|"]
+        for m in mults:
+            base = agg.get((rows[0], m), {}).get("wall")
+            for name in rows:
+                a = agg.get((name, m))
+                if a is None:
+                    continue
+                diag = [r.get("diagonal") for r in results if r["variant"] == name and r["multiple"] == m]
+                diag = [d for d in diag if d]
+                trig = sum(d["triggers"] for d in diag)
+                judged = sum(d["judgements"] for d in diag)
+                peak = max((d["peak_queue_frames"] for d in diag), default=None)
+                ratio = a["wall"] / base if base and a["wall"] else None
+                lines.append(f"| {name} | {m:g}x | {_fmt(a['wall'] / (m * horizon) if a['wall'] else None, 2)} | "
+                             f"{_fmt(ratio, 1)}x | {f'{trig} / {judged} ({trig / judged:.1%})' if judged else '-'} | "
+                             f"{peak if peak is not None else '-'} |")
+        lines.append("")
+    ablation = list(dict.fromkeys(r["variant"] for r in results if r["group"] == "miga_ablation"))
+    if ablation:
+        m = next(r["multiple"] for r in results if r["group"] == "miga_ablation")
+        lines += [f"## MIGA ablations (MIGA Table 3), at {m:g}x", "",
+                  *_table(agg, [r for r in rows if (r, m) in agg] + ablation, m), ""]
+    return lines
+
+
 def findings(agg, presets, multiples) -> list[str]:
     """Plain statements: which variants beat plain extrapolation on object presence, per length."""
     lines = []
@@ -113,6 +150,7 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
             base = "flexrope" if group == "flexrope_lambda" else "flex"
             rows = [base] + rows
         lines += [f"## {title}, at {m:g}x", "", *_table(agg, ["none"] + rows, m), ""]
+    lines += _schedule_sections(results, agg, horizon)
     longest = multiples[-1] if multiples else None
     if longest is not None:
         runs = {p: [{"start_s": t, "end_s": t, **{k: v[i] for k, v in agg[(p, longest)]["curve"].items()}}
