@@ -68,3 +68,22 @@ def test_rope_scaling_and_bias_reach_the_attention(pair):
     assert not torch.allclose(scaled, base, atol=1e-4) and not torch.allclose(biased, base, atol=1e-4)
     with pytest.raises(ValueError, match="one noise level per frame"):
         den(x, torch.zeros(1, 5), ctx)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "miga"])
+def test_diagonal_schedules_run_on_diffusers_wan(kind):
+    from wan_fixtures import tiny_transformer
+
+    from longroll.models.wan.bidirectional import DiffusersWanDenoiser
+    from longroll.noise import NoiseConfig
+    from longroll.pipelines.fifo import DiagonalStats, diagonal_rollout, resolve_diagonal
+
+    den = DiffusersWanDenoiser(tiny_transformer(seed=3), train_len=6, height=32, width=32)
+    opts = dict(partitions=1) if kind == "fifo" else dict(steps=8, stage2_steps=2, k=2, guidance=1, judge=2)
+    cfg = resolve_diagonal(kind, den, **opts)
+    stats = DiagonalStats()
+    ctx = torch.randn(1, 5, 16)
+    with torch.no_grad():
+        out = torch.cat([c.latents for c in diagonal_rollout(den, ctx, num_frames=10, config=cfg, stats=stats,
+                                                             noise=NoiseConfig().sampler(torch.Generator()))], 1)
+    assert out.shape[1] >= 10 and out.shape[2:] == (16, 4, 4) and torch.isfinite(out).all()

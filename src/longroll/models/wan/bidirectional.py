@@ -74,12 +74,21 @@ class DiffusersWanDenoiser(nn.Module):
     temporal RoPE scaling and temporal bias; ``forward`` speaks longroll's layout (B, F, C, H, W)
     and noise levels in [0, 1]."""
 
-    context_timestep = 0.0
+    context_timestep = 0.0  # a clean context frame is at t = 0
+    per_frame_timesteps = True  # through diffusers' per-token timesteps
 
-    def __init__(self, transformer: nn.Module, *, train_len: int = 21) -> None:
+    def __init__(self, transformer: nn.Module, *, train_len: int = 21, height: int = 480, width: int = 832,
+                 shift: float = 5.0) -> None:
+        """``train_len``: latent frames of the model's native clip (21 = 81 video frames for Wan2.1);
+        ``height`` x ``width``: video size in pixels (latents are 8x smaller); ``shift``: the
+        flow-matching shift of its noise levels (MIGA uses 5 on Wan2.1)."""
         super().__init__()
         cfg = transformer.config
         self.transformer, self.train_len = transformer, train_len
+        self.latent_shape = (cfg.in_channels, height // 8, width // 8)
+        from longroll.schedule import FewStepSchedule
+
+        self.default_schedule = FewStepSchedule(steps=50, shift=shift, sampler="euler")
         self.heads = cfg.num_attention_heads
         self.frame_rope = FrameRope(cfg.attention_head_dim, cfg.patch_size)
         transformer.rope = self.frame_rope
