@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from longroll.models.tiny.config import DiTConfig
@@ -43,3 +44,15 @@ def test_timestep_sampling_has_clean_chunks_and_shared_levels():
     noisy = t[t >= 0]
     assert 0 < float(noisy.min()) and float(noisy.max()) < 1
     assert np.isclose(float(noisy.median()), 0.5, atol=0.03)  # logit-normal around 0.5
+
+
+def test_lr_warms_up_holds_then_decays_to_zero():
+    from longroll.models.tiny.train import TrainConfig, denoiser_lr
+
+    cfg = TrainConfig(steps=10_000, warmup=300, decay_steps=3000, lr=5e-4)
+    assert denoiser_lr(cfg, 0) == pytest.approx(5e-4 / 300)
+    assert denoiser_lr(cfg, 299) == denoiser_lr(cfg, 6999) == pytest.approx(5e-4)
+    assert denoiser_lr(cfg, 8499) == pytest.approx(2.5e-4)
+    assert denoiser_lr(cfg, 9999) == pytest.approx(0.0, abs=1e-12)
+    short = TrainConfig(steps=4, warmup=0, decay_steps=3000)  # fewer steps than the decay: decay them all
+    assert denoiser_lr(short, 0) < short.lr and denoiser_lr(short, 3) == pytest.approx(0.0, abs=1e-12)

@@ -49,7 +49,7 @@ class TrainConfig:
     batch: int = 32  # clips per denoiser step
     lr: float = 5e-4
     warmup: int = 300  # linear warm-up steps
-    decay_steps: int = 3000  # cosine decay of the lr to 0 over the last steps (warm-up, stable, decay)
+    decay_steps: int = 3000  # cosine decay of the lr to 0 over the last steps (all of them if fewer)
     ema: float = 0.999  # EMA decay of the shipped weights
     clean_p: float = 0.1  # FAR stochastic clean context: probability a chunk is clean
     chunk_level_p: float = 0.5  # probability a clip uses one noise level per chunk instead of per frame
@@ -61,7 +61,7 @@ class TrainConfig:
         for name in ("clips", "ae_steps", "ae_batch", "steps", "batch", "checkpoint_every"):
             check_int(name, getattr(self, name), low=1)
         check_int("warmup", self.warmup, low=0)
-        check_int("decay_steps", self.decay_steps, low=0, high=self.steps)
+        check_int("decay_steps", self.decay_steps, low=0)
         check_int("threads", self.threads, low=0)
         for name in ("clean_p", "chunk_level_p"):
             check_float(name, getattr(self, name), low=0.0, high=1.0)
@@ -200,9 +200,10 @@ def sample_timesteps(cfg: TrainConfig, b: int, gen: torch.Generator) -> torch.Te
 def denoiser_lr(cfg: TrainConfig, step: int) -> float:
     """Warm-up, stable, decay: linear warm-up, constant ``lr``, cosine to 0 over ``decay_steps``."""
     lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
-    into_decay = step - (cfg.steps - cfg.decay_steps)
-    if cfg.decay_steps and into_decay >= 0:
-        lr *= 0.5 * (1 + np.cos(np.pi * min(1.0, (into_decay + 1) / cfg.decay_steps)))
+    decay = min(cfg.decay_steps, cfg.steps)
+    into_decay = step - (cfg.steps - decay)
+    if decay and into_decay >= 0:
+        lr *= 0.5 * (1 + np.cos(np.pi * min(1.0, (into_decay + 1) / decay)))
     return float(lr)
 
 
