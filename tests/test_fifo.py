@@ -109,8 +109,7 @@ def test_consistency_score_and_the_trigger_rule():
     assert same > 0.9 > other
     r = Reflector(delta=0.1)
     assert [r.judge(s) for s in (0.90, 0.88, 0.86, 0.60, 0.61, 0.55)] == [False, False, False, True, False, False]
-    r.adopt(0.95)
-    assert r.judge(0.80) is True
+    assert r.judge(0.50) is False  # compared with 0.55, the last judged score, whatever was adopted since
 
 
 def test_reflection_triggers_follow_delta(tiny_model):

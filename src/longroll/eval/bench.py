@@ -59,7 +59,7 @@ def variants(quick: bool) -> list[Variant]:
     rows = [Variant(p, p, "presets") for p in presets]
     rows += [
         Variant("+ NTK-by-parts", "none", "components", (("rope", "flex"),)),
-        Variant("+ antiphase noise", "none", "components", (("noise", "antiphase"),)),
+        Variant("+ antiphase noise (rho -1)", "none", "components", (("noise", "antiphase"), ("rho", -1.0))),
         Variant("+ sink", "sink", "components"),
         Variant("FLEX (all three)", "flex", "components"),
     ]
@@ -80,7 +80,7 @@ def variants(quick: bool) -> list[Variant]:
     ]
     rows += [Variant(f"alpha {a:g}, beta {b:g}", "flex", "alpha_beta", (("alpha", a), ("beta", b)))
              for a, b in ((0.01, 0.5), (0.05, 1.0), (0.2, 4.0), (0.5, 8.0))]
-    rows += [Variant(f"rho {r:g}", "flex", "rho", (("rho", r),)) for r in (-0.5, 0.0, 0.5)]
+    rows += [Variant(f"rho {r:g}", "flex", "rho", (("rho", r),)) for r in (-1.0, -0.5, 0.0, 0.5)]
     rows += [Variant(f"sink {s}", "flex", "sink_size", (("sink", s),)) for s in (0, 8)]
     rows += [Variant(f"FlexRoPE lambda {lam:g}", "flexrope", "flexrope_lambda", (("flexrope_lambda", lam),))
              for lam in (0.05, 0.5)]

@@ -192,7 +192,6 @@ def _reflect(runner: WindowRunner, q: _Queue, j: int, cfg: DiagonalConfig, refle
             best, best_score = x, score
     if best is not None:
         q.x[:, j * cfg.k:(j + 1) * cfg.k] = best
-        reflector.adopt(best_score)
         stats.adopted += 1
 
 

@@ -6,7 +6,9 @@ chunks before them. No external model and no decoding: MIGA shows the score's fl
 high noise track those of the clean video, so a chunk can be judged early, near the noisy tail,
 and replaced while that is still cheap. A search is triggered when the score drops by more than
 ``delta`` from the previous judgement; the best of ``c`` candidates is adopted only if it scores
-higher than the chunk it would replace.
+higher than the chunk it would replace. The next judgement is compared with the judged chunk's
+own score, not the winner's: the best of ``c`` is biased upwards, and measuring the next chunk
+against it made the search trigger again and again (76% of judgements on the built-in model).
 
 Legend: B batch, n / m frames, C channels, H x W latent grid.
 """
@@ -38,9 +40,6 @@ class Reflector:
         self.previous = score
         return drop
 
-    def adopt(self, score: float) -> None:
-        """A better candidate replaced the judged chunk: its score is the one to compare against next."""
-        self.previous = score
 
 
 __all__ = ["Reflector", "consistency_score"]
