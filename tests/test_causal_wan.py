@@ -3,8 +3,8 @@ causal pass; sink + window eviction equal to a window rebuilt from scratch; bad 
 
 import pytest
 import torch
+from rollout_reference import uncached_reference
 
-from longroll.cache import CacheConfig
 from longroll.models.causal_wan import CausalWan, CausalWanConfig
 from longroll.models.causal_wan.rollout_spec import CausalWanDenoiser, WanRolloutSpec, spec_for
 from longroll.pipelines.presets import resolve_preset
@@ -79,33 +79,13 @@ def _collect(den, cond, frames, config, seed=0):
     return torch.cat([c.latents for c in chunks], dim=1)
 
 
-def _uncached(den, cond, frames, config, seed=0):
-    """The same Euler rollout without a cache: every step reruns the whole causal prefix."""
-    f = den.chunk_size
-    noise = config.noise.sampler(torch.Generator().manual_seed(seed))
-    sig = config.schedule.sigmas().tolist()
-    rope = den.rope_freqs.with_temporal(config.rope.temporal(den.rope_freqs.temporal, train_len=den.train_len,
-                                                             length=frames))
-    clean = torch.zeros(1, 0, *den.latent_shape)
-    with torch.no_grad():
-        for start in range(0, frames, f):
-            x = noise.sample(start, (1, f, *den.latent_shape))
-            for s, s_next in zip(sig[:-1], sig[1:]):
-                seq = torch.cat([clean, x], dim=1)
-                t = torch.cat([torch.zeros(1, start), torch.full((1, f), s)], dim=1)
-                v = den(seq, t, cond, rope=rope, bias=config.bias)[:, start:]
-                x = x + (s_next - s) * v
-            clean = torch.cat([clean, x], dim=1)
-    return clean
-
-
 @pytest.mark.parametrize("preset", ["none", "flex", "flexrope"])
 def test_cached_rollout_equals_the_uncached_causal_pass(wan_transformer, preset):
     den = _denoiser(wan_transformer)
     cond = den.model.encode_context(torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(3)))
     config = resolve_preset(preset, den, window=9, sink=0, steps=2, sampler="euler", rho=-0.5)
     out = _collect(den, cond, 9, config)
-    ref = _uncached(den, cond, 9, config)
+    ref = uncached_reference(den, cond, 9, config)
     torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4)
 
 

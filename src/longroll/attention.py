@@ -10,8 +10,15 @@ Legend: B batch, H heads, Nq query tokens, Nk key tokens, D head dim, F frames, 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from longroll.cache import KVCache
+    from longroll.rope.bias import TemporalBias
+    from longroll.rope.rotator import FrameRotator
 
 
 def windowed_attention(
@@ -75,6 +82,36 @@ def chunk_causal_mask(frame_chunks: torch.Tensor, tokens_per_frame: int) -> torc
     """
     allowed = frame_chunks[:, None] >= frame_chunks[None, :]  # (F, F)
     return allowed.repeat_interleave(tokens_per_frame, 0).repeat_interleave(tokens_per_frame, 1)
+
+
+class FrameAttention:
+    """What every layer of one forward shares: the query frames' positions, their rotation, the
+    cache (or, uncached, the frame-chunk-causal mask) and the temporal bias over the key frames.
+
+    Used by every denoiser of longroll; ``attend`` takes one layer's un-rotated q, k, v
+    ``(B, H, n*T, D)``, writes k, v into the cache when there is one, and attends.
+    """
+
+    def __init__(self, frames: torch.Tensor, rotator: FrameRotator, *, heads: int, tokens_per_frame: int,
+                 cache: KVCache | None = None, chunk_size: int | None = None,
+                 bias: TemporalBias | None = None) -> None:
+        self.frames, self.cache, self.rotate = frames, cache, rotator
+        self.mask = None
+        if cache is None and chunk_size is not None and frames.numel() > chunk_size:
+            # Chunks counted from the call's first frame: bidirectional inside, causal across.
+            self.mask = chunk_causal_mask(frame_chunks(frames.numel(), chunk_size, device=frames.device),
+                                          tokens_per_frame)
+        key_frames = frames if cache is None else cache.frame_positions()
+        self.bias = None if bias is None else bias.token_bias(frames, key_frames, heads, tokens_per_frame)
+
+    def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        q = self.rotate(q, self.frames)
+        if self.cache is None:
+            k = self.rotate(k, self.frames)
+        else:
+            self.cache.write(layer, k, v, self.rotate)
+            k, v = self.cache.read(layer, self.rotate)
+        return fast_attention(q, k.to(q.dtype), v.to(q.dtype), bias=self.bias, mask=self.mask)
 
 
 def frame_chunks(num_frames: int, chunk_size: int, *, device=None) -> torch.Tensor:

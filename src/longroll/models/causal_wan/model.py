@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from longroll.attention import chunk_causal_mask, fast_attention
+from longroll.attention import FrameAttention, fast_attention
 from longroll.cache import KVCache
 from longroll.models.causal_wan.config import CausalWanConfig
 from longroll.rope.bias import TemporalBias
@@ -99,25 +99,6 @@ class WanContext:
     values: list[torch.Tensor]  # per layer (B, N, L, Dh)
 
 
-class _AttentionContext:
-    """What every layer of one forward shares: query positions, rotation, mask or cache, bias."""
-
-    def __init__(self, frames: torch.Tensor, cache: KVCache | None, rotator: FrameRotator, mask, bias,
-                 heads: int, tokens: int) -> None:
-        self.frames, self.cache, self.rotate, self.mask = frames, cache, rotator, mask
-        key_frames = frames if cache is None else cache.frame_positions()
-        self.bias = None if bias is None else bias.token_bias(frames, key_frames, heads, tokens)
-
-    def attend(self, layer: int, q, k, v) -> torch.Tensor:  # (B, N, n, Dh) each
-        q = self.rotate(q, self.frames)
-        if self.cache is None:
-            k = self.rotate(k, self.frames)
-        else:
-            self.cache.write(layer, k, v, self.rotate)
-            k, v = self.cache.read(layer, self.rotate)
-        return fast_attention(q, k.to(q.dtype), v.to(q.dtype), bias=self.bias, mask=self.mask)
-
-
 class WanBlock(nn.Module):
     """Self-attention, cross-attention and FFN with per-frame AdaLN modulation."""
 
@@ -133,7 +114,7 @@ class WanBlock(nn.Module):
         self.modulation = nn.Parameter(torch.randn(1, 6, d) / d**0.5)
 
     def forward(self, x: torch.Tensor, e0: torch.Tensor, ck: torch.Tensor, cv: torch.Tensor, layer: int,
-                ctx: _AttentionContext) -> torch.Tensor:
+                ctx: FrameAttention) -> torch.Tensor:
         """x (B, F, T, D); e0 (B, F, 6, D) fp32; ck, cv (B, N, L, Dh) this layer's prompt keys/values."""
         b, f, t, d = x.shape
         mod = (self.modulation.float()[None] + e0)[:, :, :, None]  # (B, F, 6, 1, D)
@@ -274,13 +255,11 @@ class CausalWan(nn.Module):
         ctx_kv = context if isinstance(context, WanContext) else self.encode_context(context)
         # 4. Attention context: absolute frame positions, rotation, cache or mask, temporal bias.
         frames = torch.arange(start_frame, start_frame + f, device=x.device)
-        mask = None
         if cache is not None:
             cache.begin(start_frame, f)
-        elif self.chunk_size is not None and f > self.chunk_size:
-            mask = chunk_causal_mask(frames // self.chunk_size, tokens_per_frame)
         rotator = FrameRotator(rope or self.rope_freqs, h, w, attention_scale=attention_scale)
-        attn = _AttentionContext(frames, cache, rotator, mask, bias, cfg.num_heads, tokens_per_frame)
+        attn = FrameAttention(frames, rotator, heads=cfg.num_heads, tokens_per_frame=tokens_per_frame, cache=cache,
+                              chunk_size=self.chunk_size, bias=bias)
         # 5. Blocks.
         for layer, block in enumerate(self.blocks):
             tokens = block(tokens, e0, ctx_kv.keys[layer], ctx_kv.values[layer], layer, attn)

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from longroll.attention import chunk_causal_mask, windowed_attention
+from longroll.attention import FrameAttention
 from longroll.cache import KVCache
 from longroll.models.tiny.config import DiTConfig
 from longroll.rope.bias import TemporalBias
@@ -83,33 +83,6 @@ class Block(nn.Module):
         x = x + gate1 * self.proj(out)
         x = x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
         return x
-
-
-class _AttentionContext:
-    """What every layer of one forward shares: positions, rotation, mask or cache, bias."""
-
-    def __init__(self, model: "TinyDiT", frames: torch.Tensor, cache: KVCache | None, rotator: FrameRotator,
-                 bias: TemporalBias | None) -> None:
-        self.frames, self.cache, self.rotate = frames, cache, rotator
-        cfg = model.config
-        t = cfg.tokens_per_frame
-        if cache is None:
-            # Uncached: the whole sequence with the frame-chunk-causal mask (training, reference).
-            self.mask = chunk_causal_mask(frames // cfg.chunk_size, t)
-            key_frames = frames
-        else:
-            self.mask = None
-            key_frames = cache.frame_positions()
-        self.bias = None if bias is None else bias.token_bias(frames, key_frames, cfg.heads, t)
-
-    def attend(self, layer: int, q, k, v) -> torch.Tensor:
-        q = self.rotate(q, self.frames)
-        if self.cache is None:
-            k = self.rotate(k, self.frames)
-        else:
-            self.cache.write(layer, k, v, self.rotate)
-            k, v = self.cache.read(layer, self.rotate)
-        return windowed_attention(q, k.to(q.dtype), v.to(q.dtype), bias=self.bias, mask=self.mask)
 
 
 class TinyDiT(nn.Module):
@@ -225,7 +198,8 @@ class TinyDiT(nn.Module):
         if cache is not None:
             cache.begin(start_frame, f)
         rotator = FrameRotator(rope or self.rope_freqs, g, g, attention_scale=attention_scale)
-        ctx = _AttentionContext(self, frames, cache, rotator, bias)
+        ctx = FrameAttention(frames, rotator, heads=cfg.heads, tokens_per_frame=cfg.tokens_per_frame, cache=cache,
+                             chunk_size=cfg.chunk_size, bias=bias)
         # 4. Transformer blocks.
         for layer, block in enumerate(self.blocks):
             h = block(h, cvec, layer, ctx)
