@@ -8,11 +8,12 @@ import sys
 from collections.abc import Sequence
 
 from longroll import __version__
-from longroll.cli import bench, generate, rope_report, train_tiny, world
+from longroll.cli import batch, bench, generate, rope_report, train_tiny, world
 from longroll.cli import eval as eval_cmd
 
 # Each command module exposes register(subparsers) and run(args) -> int.
 COMMANDS = {
+    "batch": batch,
     "bench": bench,
     "eval": eval_cmd,
     "generate": generate,
@@ -37,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that relaunch themselves (torchrun)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
     if args.command is None:
         parser.print_help()

@@ -1,24 +1,50 @@
-"""``longroll eval``: per-segment metrics and drift of any long video (world-aware with --prompt)."""
+"""``longroll eval``: per-segment metrics and drift of a long video, or of every video in a folder."""
 
 from __future__ import annotations
 
 import argparse
 
-HELP = "measure how a long video holds up over time (per segment, with drift)"
+HELP = "measure how long videos hold up over time (one video, or a folder of them: per video and aggregate)"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("video", help="video file (.mp4, .gif, ...) or folder of PNG frames")
+    from longroll.batch.runner import BACKENDS
+
+    parser.add_argument("video", help="video file (.mp4, .gif, ...), folder of PNG frames, or folder of videos "
+                                      "(a 'longroll batch' output)")
     parser.add_argument("--prompt", default=None, help="built-in world prompt: adds object and background metrics")
     parser.add_argument("--segment", default="2s", help="segment length (VBench-Long uses 2s)")
-    parser.add_argument("--json", required=True, help="output JSON path")
-    parser.add_argument("--plot", default=None, help="also plot every metric over time to this PNG")
+    parser.add_argument("--json", default=None, help="output JSON path (one video)")
+    parser.add_argument("--plot", default=None, help="also plot every metric over time to this PNG (one video)")
+    b = parser.add_argument_group("a folder of videos")
+    b.add_argument("--out", default=None, help="results folder (default: VIDEOS/eval)")
+    b.add_argument("--backend", default="local", choices=BACKENDS, help="local, torchrun or ray")
+    b.add_argument("--workers", type=int, default=None, help="torchrun processes or Ray actors (default 1)")
+    b.add_argument("--ray-address", default=None, help="existing Ray cluster (HOST:PORT or auto)")
+    b.add_argument("--force", action="store_true", help="write into a results folder made with other settings")
+    b.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def is_video_folder(path: str) -> bool:
+    """A folder of videos (or a batch manifest), as opposed to a folder of PNG frames."""
+    from pathlib import Path
+
+    from longroll.batch.evaluation import VIDEO_SUFFIXES
+    from longroll.batch.manifest import MANIFEST
+
+    p = Path(path)
+    return p.is_dir() and ((p / MANIFEST).exists() or any(
+        q.suffix.lower() in VIDEO_SUFFIXES for q in p.iterdir() if q.is_file()))
 
 
 def run(args: argparse.Namespace) -> int:
+    if is_video_folder(args.video):
+        return _run_folder(args)
     from longroll.eval.evaluate import evaluate_video, parse_duration, plot_result, write_json
     from longroll.io.atomic import check_output_path
 
+    if args.json is None:
+        raise ValueError("Give --json PATH for the result of one video (a folder of videos takes --out).")
     parse_duration(args.segment)
     check_output_path(args.json)
     if args.plot:
@@ -34,3 +60,23 @@ def run(args: argparse.Namespace) -> int:
             drift = "" if d[key] is None else f"  drift {d[key]:+.4f}"
             print(f"  {key:<28} {m[key]:.4f}{drift}")
     return 0
+
+
+def _run_folder(args: argparse.Namespace) -> int:
+    from longroll.batch.distributed import in_torchrun
+    from longroll.batch.evaluation import EvaluationJob
+    from longroll.batch.runner import run_job
+
+    if args.json or args.plot or args.prompt:
+        raise ValueError("--json, --plot and --prompt apply to one video; a folder takes --out (prompts come from "
+                         "its manifest, sidecars or VBench file names).")
+    job = EvaluationJob(args.video, args.out, segment_seconds=args.segment, force=args.force)
+    summary = run_job(job, backend=args.backend, workers=args.workers or 1, ray_address=args.ray_address,
+                      show_progress=not args.no_progress, argv=args.argv)
+    import os
+
+    if not in_torchrun() or os.environ.get("RANK") == "0":
+        table = job.finish()
+        print(summary.text())
+        print(f"per-video results and {table.name} in {job.out}")
+    return 0 if summary.ok else 1

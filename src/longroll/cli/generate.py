@@ -18,6 +18,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output .mp4 or .gif file, or a folder for PNG frames")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same video)")
     parser.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help="horizon-extension preset")
+    parser.add_argument("--switch", action="append", default=[], metavar="TIME:PROMPT",
+                        help="switch prompt at TIME (e.g. 12s:'a red circle on a navy background'); repeatable")
+    parser.add_argument("--upscale", type=int, default=8, help="enlarge frames by this factor for viewing")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_model_arguments(parser)
+    add_rollout_arguments(parser)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """--model, --weights and the causal-wan loading options (shared with ``longroll batch``)."""
     parser.add_argument("--model", default="tiny", help="model name: tiny (built in) or causal-wan")
     parser.add_argument("--weights", "--checkpoint", default=None, dest="weights",
                         help="weights: tiny's file (default: the shipped weights), or causal-wan's checkpoint "
@@ -34,10 +44,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     w.add_argument("--height", type=int, default=None, help="video height in pixels (default 480)")
     w.add_argument("--width", type=int, default=None, help="video width in pixels (default 832)")
     w.add_argument("--device", default=None, help="torch device (default: cuda when available)")
-    parser.add_argument("--switch", action="append", default=[], metavar="TIME:PROMPT",
-                        help="switch prompt at TIME (e.g. 12s:'a red circle on a navy background'); repeatable")
-    parser.add_argument("--upscale", type=int, default=8, help="enlarge frames by this factor for viewing")
-    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+
+
+def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
+    """--schedule with the FIFO / MIGA settings, and the preset overrides (shared with ``longroll batch``)."""
     d = parser.add_argument_group("diagonal schedules (FIFO-Diffusion, MIGA)")
     d.add_argument("--schedule", default="chunk", choices=["chunk", "fifo", "miga"],
                    help="chunk: chunk-wise autoregressive (default); fifo / miga: diagonal denoising")
@@ -63,9 +73,30 @@ def register(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--rho", type=float, default=None, help="antiphase correlation in [-1, 1]")
     o.add_argument("--sink", type=int, default=None, help="sink frames kept for the whole video")
     o.add_argument("--window", type=int, default=None, help="latent frames attended (sink and chunk included)")
-    o.add_argument("--flexrope-lambda", type=float, default=None, help="FlexRoPE decay per frame (sets --bias flexrope)")
+    o.add_argument("--flexrope-lambda", type=float, default=None,
+                   help="FlexRoPE decay per frame (sets --bias flexrope)")
     o.add_argument("--bias", default=None, help="temporal bias: none, flexrope, alibi")
     o.add_argument("--steps", type=int, default=None, help="denoising steps per chunk")
+
+
+
+def collect_overrides(args: argparse.Namespace) -> dict:
+    """The preset overrides given on the command line (None = keep the preset's)."""
+    bias = "flexrope" if args.flexrope_lambda is not None and args.bias is None else args.bias
+    return dict(rope=args.rope, alpha=args.alpha, beta=args.beta, dynamic=args.dynamic, noise=args.noise,
+                rho=args.rho, sink=args.sink, window=args.window, flexrope_lambda=args.flexrope_lambda,
+                bias=bias, steps=args.steps, rotated=False if args.dynamic else None)
+
+
+def collect_diagonal(args: argparse.Namespace) -> dict:
+    """FIFO / MIGA settings given on the command line; an error with the chunk schedule."""
+    diagonal = {k: getattr(args, k) for k in ("partitions", "lookahead", "k", "stage2_steps", "guidance",
+                                               "reflection", "candidates", "delta")}
+    diagonal["steps"] = args.diag_steps
+    diagonal = {k: v for k, v in diagonal.items() if v is not None}
+    if diagonal and args.schedule == "chunk":
+        raise ValueError(f"--{next(iter(diagonal)).replace('_', '-')} needs --schedule fifo or miga.")
+    return diagonal
 
 
 def run(args: argparse.Namespace) -> int:
@@ -78,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
     # 1. Validate everything cheap before any model is loaded or file created.
     output_kind(args.out)
     check_choice("model", args.model, MODELS)
-    options = _model_options(args)
+    options = model_options(args)
     if args.replay:
         model = load_model(args.model, weights=args.weights, device=args.device, **options) if args.weights else None
         print(f"wrote {replay(args.replay, out=args.out, model=model, progress=not args.no_progress)}")
@@ -88,16 +119,8 @@ def run(args: argparse.Namespace) -> int:
     check_seconds(args.seconds)
     switches = [parse_switch(s, model_fps(args.model)) for s in args.switch]
     PromptSchedule.build(args.prompt, switches, seconds=args.seconds)
-    bias = "flexrope" if args.flexrope_lambda is not None and args.bias is None else args.bias
-    overrides = dict(rope=args.rope, alpha=args.alpha, beta=args.beta, dynamic=args.dynamic, noise=args.noise,
-                     rho=args.rho, sink=args.sink, window=args.window, flexrope_lambda=args.flexrope_lambda,
-                     bias=bias, steps=args.steps, rotated=False if args.dynamic else None)
-    diagonal = {k: getattr(args, k) for k in ("partitions", "lookahead", "k", "stage2_steps", "guidance",
-                                               "reflection", "candidates", "delta")}
-    diagonal["steps"] = args.diag_steps
-    diagonal = {k: v for k, v in diagonal.items() if v is not None}
-    if diagonal and args.schedule == "chunk":
-        raise ValueError(f"--{next(iter(diagonal)).replace('_', '-')} needs --schedule fifo or miga.")
+    overrides = collect_overrides(args)
+    diagonal = collect_diagonal(args)
     if args.switch and args.schedule != "chunk":
         raise ValueError(f"--switch needs the chunk schedule; --schedule {args.schedule} takes one prompt.")
     # 2. Load the model; overrides are checked against it before any frame is made.
@@ -115,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _model_options(args: argparse.Namespace) -> dict:
+def model_options(args: argparse.Namespace) -> dict:
     """causal-wan loading options given on the command line (an error for the tiny model)."""
     options = {k: getattr(args, k) for k in ("base", "flavour", "lora", "lora_alpha", "height", "width")
                if getattr(args, k) is not None}

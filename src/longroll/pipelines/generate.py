@@ -7,6 +7,7 @@ needed to reproduce the video bit for bit, or returns them as one array when ``o
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import platform
@@ -212,11 +213,13 @@ def generate(
         return np.concatenate(parts)
     # 3. Stream to the file; an interruption still leaves a finalised, playable prefix and its sidecar.
     writer = VideoWriter(out, vm.fps, upscale=upscale)
+    digest = hashlib.sha256()  # of the raw frames, before the lossy codec: comparable across machines
     complete = False
     try:
         with writer:
             for frames in frames_iter:
                 writer.write(frames)
+                digest.update(np.ascontiguousarray(frames).tobytes())
                 bar.update(len(frames))
             complete = True
     finally:
@@ -225,6 +228,7 @@ def generate(
             meta = sidecar(vm, prompts, seconds=seconds, seed=seed, preset=preset, config=config,
                            frames=writer.frames_written, wall_seconds=time.time() - t0, complete=complete,
                            upscale=upscale, diagonal=diagonal)
+            meta["frames_sha256"] = digest.hexdigest()
             _write_json(sidecar_path(out), meta)
     log.info("wrote %d frames to %s in %.1f s", writer.frames_written, out, time.time() - t0)
     return Path(str(out).rstrip("/"))

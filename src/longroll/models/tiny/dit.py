@@ -31,6 +31,7 @@ from longroll.world.vocab import BACKGROUNDS, COLOURS, MAX_OBJECTS, SHAPES, Prom
 
 CLEAN_T = -1.0  # timestep value that marks a clean context frame
 NUM_PAIRS = len(COLOURS) * len(SHAPES)  # (colour, shape) embeddings; index NUM_PAIRS pads
+NULL_BACKGROUND = -1  # background id of the "no prompt" row (classifier-free guidance)
 
 
 def encode_prompt(prompt: Prompt) -> torch.Tensor:
@@ -39,6 +40,13 @@ def encode_prompt(prompt: Prompt) -> torch.Tensor:
     ids = [colours.index(o.colour) * len(SHAPES) + SHAPES.index(o.shape) for o in prompt.objects]
     ids += [NUM_PAIRS] * (MAX_OBJECTS - len(ids))
     return torch.tensor(ids + [backgrounds.index(prompt.background)], dtype=torch.long)
+
+
+def null_prompt(cond: torch.Tensor) -> torch.Tensor:
+    """The "no prompt" rows for prompt ids ``cond`` (B, MAX_OBJECTS + 1): all pads, null background."""
+    null = torch.full_like(cond, NUM_PAIRS)
+    null[:, MAX_OBJECTS] = NULL_BACKGROUND
+    return null
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -98,6 +106,8 @@ class TinyDiT(nn.Module):
         self.pair_embed = nn.Embedding(NUM_PAIRS + 1, d, padding_idx=NUM_PAIRS)
         self.bg_embed = nn.Embedding(len(BACKGROUNDS), d)
         self.cond_mlp = nn.Sequential(nn.SiLU(), nn.Linear(d, d))
+        self.null_cond = nn.Parameter(torch.zeros(d))  # the "no prompt" conditioning (prompt dropout, guidance)
+        self.null_trained = True  # False for weights trained without prompt dropout (no guidance then)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.final_ada = nn.Linear(d, 2 * d)
@@ -160,9 +170,15 @@ class TinyDiT(nn.Module):
                        device=device or self.head.weight.device, dtype=dtype)
 
     def condition(self, cond: torch.Tensor) -> torch.Tensor:
-        """Prompt ids (B, MAX_OBJECTS + 1) -> conditioning vector (B, D)."""
+        """Prompt ids (B, MAX_OBJECTS + 1) -> conditioning vector (B, D); null rows get ``null_cond``."""
         pairs = self.pair_embed(cond[:, :MAX_OBJECTS]).sum(dim=1)
-        return self.cond_mlp(pairs + self.bg_embed(cond[:, MAX_OBJECTS]))
+        background = cond[:, MAX_OBJECTS]
+        vec = self.cond_mlp(pairs + self.bg_embed(background.clamp(min=0)))
+        return torch.where((background == NULL_BACKGROUND)[:, None], self.null_cond.to(vec.dtype), vec)
+
+    def null_condition(self, cond: torch.Tensor) -> torch.Tensor:
+        """The unconditional counterpart of ``cond`` (for classifier-free guidance)."""
+        return null_prompt(cond)
 
     def forward(
         self,

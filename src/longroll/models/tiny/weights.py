@@ -67,6 +67,9 @@ def load_tiny(weights: str | Path | None = None, *, device: str | torch.device =
     for prefix, module in (("ae.", ae), ("dit.", dit)):
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         missing, unexpected = module.load_state_dict(state, strict=False)
+        if module is dit:  # weights from before prompt dropout have no unconditional embedding
+            dit.null_trained = "null_cond" not in missing
+            missing = [k for k in missing if k != "null_cond"]
         if missing or unexpected:
             raise ValueError(f"{str(path)!r} does not match the {prefix[:-1]} config: missing {missing[:5]}, "
                              f"unexpected {unexpected[:5]}.")

@@ -1,0 +1,112 @@
+"""The ``torchrun`` backend: rank-strided shards over ``torch.distributed`` (gloo on CPU, nccl on GPU).
+
+Launched by ``torchrun --nproc-per-node N -m longroll batch ... --backend torchrun`` (or by
+``longroll batch ... --backend torchrun --workers N``, which starts torchrun itself). Every rank
+builds the same job from the same arguments, takes ``items[rank::world]`` of *all* items (so the
+shards never depend on what is already done, nor on timing), skips its complete items, loads the
+model once and makes the rest, appending its records under a file lock. At the end the ranks'
+summaries are gathered and rank 0 writes ``DIR/last_run.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import timedelta
+from pathlib import Path
+
+from longroll.batch.runner import Job, Summary, run_items, shard
+
+log = logging.getLogger(__name__)
+
+LAST_RUN = "last_run.json"
+
+
+def in_torchrun() -> bool:
+    """Whether this process was started by torchrun (its environment has RANK and WORLD_SIZE)."""
+    return "RANK" in os.environ and "WORLD_SIZE" in os.environ and "LOCAL_RANK" in os.environ
+
+
+def write_summary(folder: str | Path, summary: Summary) -> None:
+    path = Path(folder) / LAST_RUN
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(asdict(summary), indent=2) + "\n")
+    os.replace(tmp, path)
+
+
+def read_summary(folder: str | Path) -> Summary | None:
+    path = Path(folder) / LAST_RUN
+    if not path.exists():
+        return None
+    return Summary(**json.loads(path.read_text()))
+
+
+def launch(workers: int, argv: Sequence[str], folder: str | Path) -> Summary:
+    """Start ``workers`` processes of this command under torchrun and return rank 0's summary."""
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={workers}",
+           "-m", "longroll", *argv]
+    log.info("launching %d processes: %s", workers, " ".join(cmd[:6]))
+    marker = Path(folder) / LAST_RUN
+    before = marker.stat().st_mtime_ns if marker.exists() else None
+    rc = subprocess.call(cmd)
+    summary = read_summary(folder)
+    if summary is None or (before is not None and marker.stat().st_mtime_ns == before):
+        raise RuntimeError(f"torchrun exited with status {rc} before the ranks finished; see the log above.")
+    return summary
+
+
+def run_torchrun(job: Job, *, workers: int, device: str | None = None, show_progress: bool = True,
+                 argv: Sequence[str] | None = None) -> Summary:
+    """Run this rank's shard (under torchrun), or launch torchrun with ``workers`` ranks (outside it)."""
+    if not in_torchrun():
+        if argv is None:
+            raise ValueError("The torchrun backend runs under torchrun: 'torchrun --nproc-per-node N -m longroll "
+                             "batch ... --backend torchrun'.")
+        job.prepare()
+        return launch(workers, argv, job.out)
+    import torch
+    import torch.distributed as dist
+
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    local_rank = int(os.environ["LOCAL_RANK"])
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", world))
+    use_cuda = torch.cuda.is_available() and (device is None or str(device).startswith("cuda"))
+    if use_cuda:
+        torch.cuda.set_device(local_rank)
+        device = f"cuda:{local_rank}"
+    else:
+        device = "cpu"
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+    # Items can take hours on one rank while another waits in the final gather.
+    dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(days=7))
+    try:
+        if rank == 0:
+            job.prepare()
+        dist.barrier()
+        todo, _ = job.plan()
+        todo_keys = {item.key for item in todo}
+        mine = shard(job.items, rank, world)
+        my_todo = [item for item in mine if item.key in todo_keys]
+        summary = Summary(job.what, skipped=[item.key for item in mine if item.key not in todo_keys])
+        if my_todo:
+            worker = job.open_worker(device)
+            summary.merge(run_items(job, my_todo, worker, show_progress=show_progress and rank == 0,
+                                    desc=f"{job.what} (rank 0 of {world})"))
+        gathered: list = [None] * world
+        dist.all_gather_object(gathered, asdict(summary))
+        total = Summary(job.what)
+        for part in gathered:
+            total.merge(Summary(**part))
+        if rank == 0:
+            write_summary(job.out, total)
+        return total
+    finally:
+        dist.destroy_process_group()
+
+
+__all__ = ["LAST_RUN", "in_torchrun", "launch", "read_summary", "run_torchrun", "write_summary"]

@@ -1,0 +1,76 @@
+"""``longroll batch``: every prompt of a file x K seeds, on one process, torchrun ranks or Ray actors."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "generate K videos per prompt of a file into a folder (VBench names, resumable, local/torchrun/ray)"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    from longroll.batch.runner import BACKENDS
+    from longroll.cli.generate import add_model_arguments, add_rollout_arguments
+    from longroll.pipelines.presets import DEFAULT_PRESET, PRESETS
+
+    parser.add_argument("prompts", help="prompt file: one prompt per line (.txt), or JSONL with per-item settings")
+    parser.add_argument("--seeds", type=int, default=5, help="videos per prompt (VBench uses 5)")
+    parser.add_argument("--seconds", type=float, default=8.0, help="video length in seconds")
+    parser.add_argument("--out", required=True, help="output folder (created if missing)")
+    parser.add_argument("--seed", type=int, default=0, help="base seed; item seeds derive from it, the prompt's "
+                                                            "index and the seed index only")
+    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help="horizon-extension preset")
+    parser.add_argument("--upscale", type=int, default=8, help="enlarge frames by this factor for viewing")
+    parser.add_argument("--backend", default="local", choices=BACKENDS,
+                        help="local: this process; torchrun: rank-strided shards; ray: actors with retries")
+    parser.add_argument("--workers", type=int, default=None,
+                        help="processes (torchrun, when not already under torchrun) or Ray actors (default 1; "
+                             "under torchrun the world size)")
+    parser.add_argument("--ray-address", default=None,
+                        help="existing Ray cluster (HOST:PORT, ray://HOST:PORT or auto); default: a local Ray")
+    parser.add_argument("--force", action="store_true",
+                        help="write into a folder made with other settings, remaking the items that differ")
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_model_arguments(parser)
+    add_rollout_arguments(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from longroll.batch.distributed import in_torchrun
+    from longroll.batch.generation import BatchSettings, GenerationJob
+    from longroll.batch.runner import run_job
+    from longroll.cli.generate import collect_diagonal, collect_overrides, model_options
+
+    # 1. Everything cheap: settings, prompt file, items, output folder, its batch.json.
+    overrides = {k: v for k, v in collect_overrides(args).items() if v is not None}
+    settings = BatchSettings(seconds=args.seconds, preset=args.preset, schedule=args.schedule, overrides=overrides,
+                             schedule_options=collect_diagonal(args), model=args.model, weights=args.weights,
+                             model_options=model_options(args), base_seed=args.seed, upscale=args.upscale)
+    job = GenerationJob(args.prompts, args.out, args.seeds, settings, force=args.force)
+    workers = args.workers or 1
+    if args.backend == "ray" and args.ray_address:
+        from longroll.batch.ray_backend import check_address
+
+        check_address(args.ray_address)
+    # 2. Run on the backend.
+    summary = run_job(job, backend=args.backend, workers=workers, device=args.device, ray_address=args.ray_address,
+                      show_progress=not args.no_progress, argv=_forward_argv(args))
+    # 3. Summary (under torchrun only rank 0 prints it).
+    if not in_torchrun() or _rank() == 0:
+        print(summary.text())
+        print(f"{len(job.items)} items in {args.out} (manifest.jsonl)")
+    return 0 if summary.ok else 1
+
+
+def _rank() -> int:
+    import os
+
+    return int(os.environ.get("RANK", "0"))
+
+
+def _forward_argv(args: argparse.Namespace) -> list[str]:
+    """This command's arguments, for the torchrun ranks it launches."""
+    return list(getattr(args, "argv", None) or sys.argv[1:])
+
+
+__all__ = ["register", "run"]

@@ -1,0 +1,60 @@
+"""Classifier-free guidance as a denoiser wrapper: ``v = v_null + w (v_prompt - v_null)``.
+
+The wrapper runs the prompt and the "no prompt" rows as one batch of 2B, so a KV cache made by
+``new_cache`` holds both streams (their keys differ in every layer after the first AdaLN) and the
+clean-context pass, prompt switches and diagonal schedules work unchanged. It needs a denoiser
+that offers ``null_condition(cond)`` and was trained with prompt dropout; everything else
+(``train_len``, ``chunk_size``, ``rope_freqs``...) is read through from the wrapped denoiser.
+Guidance scale 1 is the plain conditional model (the wrapper is then not used at all).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+
+def _stack(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.cat([a, b], dim=0)
+
+
+class GuidedDenoiser(nn.Module):
+    """A denoiser with classifier-free guidance of scale ``scale`` (> 1 sharpens the prompt)."""
+
+    def __init__(self, denoiser: nn.Module, scale: float) -> None:
+        super().__init__()
+        if not hasattr(denoiser, "null_condition"):
+            raise ValueError(f"{type(denoiser).__name__} has no unconditional mode, so guidance = {scale} cannot "
+                             "apply; use guidance 1 (no guidance) with this model.")
+        if not getattr(denoiser, "null_trained", True):
+            raise ValueError(f"These weights were not trained with prompt dropout (no 'null_cond'), so guidance = "
+                             f"{scale} has no unconditional model to push away from; use guidance 1.")
+        self.inner = denoiser
+        self.scale = float(scale)
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self._modules["inner"], name)
+
+    def new_cache(self, cache_config, batch_size: int = 1, **kwargs):
+        """A cache for both streams: rows [0, B) follow the prompt, rows [B, 2B) the null prompt."""
+        return self.inner.new_cache(cache_config, 2 * batch_size, **kwargs)
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor, cond, **kwargs) -> torch.Tensor:
+        """Guided velocity for ``x (B, F, ...)`` at timesteps ``t (B, F)``; keyword arguments pass through."""
+        b = x.shape[0]
+        out = self.inner(_stack(x, x), _stack(t, t), _stack(cond, self.inner.null_condition(cond)), **kwargs)
+        v_cond, v_null = out[:b], out[b:]
+        return v_null + self.scale * (v_cond - v_null)
+
+
+def with_guidance(denoiser: nn.Module, scale: float) -> nn.Module:
+    """``denoiser`` itself for scale 1, else a ``GuidedDenoiser``."""
+    if not scale >= 1.0 or scale != scale:
+        raise ValueError(f"guidance = {scale} is out of range; allowed: a number >= 1 (1 = no guidance).")
+    return denoiser if scale == 1.0 else GuidedDenoiser(denoiser, scale)
+
+
+__all__ = ["GuidedDenoiser", "with_guidance"]
