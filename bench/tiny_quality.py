@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--horizon-prompts", type=int, default=8)
     parser.add_argument("--json", default=None)
     parser.add_argument("--steps", type=int, default=None, help="denoising steps per chunk (default: the model's)")
+    parser.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the model's)")
     parser.add_argument("--skip-beyond", action="store_true", help="only the autoencoder and the horizon")
     args = parser.parse_args()
     from longroll.models.registry import load_model
@@ -77,7 +78,7 @@ def main() -> None:
     t0 = time.time()
     prompts = [random_prompt(rng) for _ in range(args.prompts)]
     for i, p in enumerate(prompts):
-        frames = generate(p.text(), seconds=horizon_s, seed=i, model=model, steps=args.steps)
+        frames = generate(p.text(), seconds=horizon_s, seed=i, model=model, steps=args.steps, cfg=args.cfg)
         a, b = presence_stats(frames, p)
         pres.append(a)
         allf.append(b)
@@ -96,7 +97,7 @@ def main() -> None:
             seconds = horizon_s * mult
             segs = []
             for i, p in enumerate(prompts[: args.horizon_prompts]):
-                frames = generate(p.text(), seconds=seconds, seed=i, model=model, preset=preset, steps=args.steps)
+                frames = generate(p.text(), seconds=seconds, seed=i, model=model, preset=preset, steps=args.steps, cfg=args.cfg)
                 seg = int(horizon_s * model.fps)
                 segs.append([presence_stats(frames[s:s + seg], p)[0] for s in range(0, len(frames), seg)])
             curve = np.mean(np.array(segs), axis=0)

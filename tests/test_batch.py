@@ -286,6 +286,15 @@ def test_torchrun_two_gloo_processes_match_the_local_run(tmp_path, tiny_weights)
     for r in records:  # same item, same raw frames (hashed before the codec), whatever the number of workers
         assert r["seed"] == local[r["key"]]["seed"]
         assert r["frames_sha256"] == local[r["key"]]["frames_sha256"], r["key"]
+    # The evaluation of the folder on the same backend: every video once, one aggregate.
+    proc = subprocess.run([sys.executable, "-m", "longroll", "eval", str(tmp_path / "dist"), "--segment", "0.25s",
+                           "--backend", "torchrun", "--workers", "2", "--no-progress"], capture_output=True,
+                          text=True, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "6 done, 0 skipped" in proc.stdout
+    evaluated = [r["key"] for r in Manifest(tmp_path / "dist" / "eval").records()]
+    assert sorted(evaluated) == sorted(r["path"] for r in records)
+    assert json.loads((tmp_path / "dist" / "eval" / "summary.json").read_text())["videos"] == 6
 
 
 # ------------------------------------------------------------------------------------ evaluation

@@ -27,11 +27,13 @@ class FewStepSchedule:
     steps: int = 6  # denoising steps per chunk
     shift: float = 2.0  # timestep shift (>1 spends more steps at high noise)
     sampler: str = "euler"  # one of SAMPLERS
+    cfg: float = 1.0  # classifier-free guidance scale (1 = off; > 1 needs a model trained with prompt dropout)
 
     def __post_init__(self) -> None:
         check_int("steps", self.steps, low=1, high=1000)
         check_float("shift", self.shift, low=0.0, low_open=True)
         check_choice("sampler", self.sampler, SAMPLERS)
+        check_float("cfg", self.cfg, low=1.0, high=50.0)
 
     def sigmas(self) -> torch.Tensor:
         """Noise levels from 1 down to 0: (steps + 1,) float64, strictly decreasing."""

@@ -22,7 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from longroll.batch.manifest import Manifest, check_batch_settings, check_out_dir, settings_hash, write_batch_settings
+from longroll.batch.manifest import Manifest, check_batch_settings, check_out_dir, settings_hash
+from longroll.batch.runner import FolderJob
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +90,7 @@ def _world_prompt(prompt: str | None) -> str | None:
 
 
 @dataclass
-class EvaluationJob:
+class EvaluationJob(FolderJob):
     """Evaluate every video of ``folder`` into ``out`` (see the module docstring)."""
 
     folder: str  # folder of videos (a ``longroll batch`` output, or any folder of videos)
@@ -106,34 +107,19 @@ class EvaluationJob:
         self.items = find_videos(self.folder)
         self.out = str(Path(self.out) if self.out else Path(self.folder) / "eval")
         check_out_dir(self.out)
-        check_batch_settings(self.out, self.settings(), force=self.force, what="evaluation")
+        check_batch_settings(self.out, self.folder_settings(), force=self.force, what="evaluation")
 
-    def settings(self) -> dict:
+    def folder_settings(self) -> dict:
         return {"segment_seconds": self.segment_seconds, "metrics": "longroll.eval.evaluate"}
 
-    def prepare(self) -> None:
-        Path(self.out).mkdir(parents=True, exist_ok=True)
-        write_batch_settings(self.out, self.settings())
-
-    @property
-    def manifest(self) -> Manifest:
-        return Manifest(self.out)
-
     def item_hash(self, item: VideoItem) -> str:
-        return settings_hash({"eval": self.settings(), "stamp": list(item.stamp), "prompt": item.prompt})
+        return settings_hash({"eval": self.folder_settings(), "stamp": list(item.stamp), "prompt": item.prompt})
 
     def result_path(self, item: VideoItem) -> Path:
         return Path(self.out) / f"{Path(item.key).stem}.json"
 
-    def plan(self) -> tuple[list[VideoItem], list[VideoItem]]:
-        latest = self.manifest.latest()
-        todo, skipped = [], []
-        for item in self.items:
-            rec = latest.get(item.key)
-            done = rec is not None and rec.get("settings_hash") == self.item_hash(item) and \
-                self.result_path(item).is_file()
-            (skipped if done else todo).append(item)
-        return todo, skipped
+    def output_path(self, item: VideoItem, record: dict) -> Path:
+        return self.result_path(item)
 
     def open_worker(self, device: str | None = None):
         return lambda item: self.evaluate(item)
@@ -149,9 +135,6 @@ class EvaluationJob:
         return {"key": item.key, "video": item.key, "json": self.result_path(item).name, "prompt": item.prompt,
                 "settings_hash": self.item_hash(item), "frames": result["frames"], "metrics": result["metrics"],
                 "drift": result["drift"], "wall_s": round(time.time() - t0, 3), "worker": f"pid {os.getpid()}"}
-
-    def record(self, record: dict) -> None:
-        self.manifest.append(record)
 
     def finish(self) -> Path:
         """Write the aggregate (``summary.json``, ``summary.md``) over every evaluated video."""

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from longroll._validate import check_choice, check_int
 from longroll.batch.items import WorkItem, build_items, read_prompts
-from longroll.batch.manifest import Manifest, check_batch_settings, check_out_dir, settings_hash, write_batch_settings
+from longroll.batch.manifest import check_batch_settings, check_out_dir, settings_hash
+from longroll.batch.runner import FolderJob
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ def validate_item_settings(prompt: str, settings: dict, where: str) -> None:
 
 
 @dataclass
-class GenerationJob:
+class GenerationJob(FolderJob):
     """Generate every item of ``prompts`` into ``out`` (see the module docstring)."""
 
     prompts: str  # path of the prompt file (.txt or .jsonl)
@@ -118,44 +119,25 @@ class GenerationJob:
         # 2. The weights' identity (hashed, not loaded) and the folder's batch settings.
         self.weights_sha256 = weights_identity(self.settings.model, self.settings.weights,
                                                **self.settings.model_options)
-        self.batch_hash = check_batch_settings(folder, self.batch_settings(), force=self.force)
+        self.batch_hash = check_batch_settings(folder, self.folder_settings(), force=self.force)
 
-    def batch_settings(self) -> dict:
+    def folder_settings(self) -> dict:
         """What every item shares; a folder holds the videos of one such dict."""
         s = self.settings
         return {"model": s.model, "weights_sha256": self.weights_sha256, "model_options": s.model_options,
                 "seconds": s.seconds, "preset": s.preset, "schedule": s.schedule, "overrides": s.overrides,
                 "schedule_options": s.schedule_options, "base_seed": s.base_seed, "upscale": s.upscale}
 
-    def prepare(self) -> None:
-        """Create the folder and write ``batch.json`` (once, by the driver or rank 0)."""
-        Path(self.out).mkdir(parents=True, exist_ok=True)
-        write_batch_settings(self.out, self.batch_settings())
-
-    @property
-    def manifest(self) -> Manifest:
-        return Manifest(self.out)
-
     def item_hash(self, item: WorkItem) -> str:
         return settings_hash({"batch": self.batch_hash, "item": self.settings.for_item(item), "seed": item.seed,
                               "prompt": item.prompt})
 
-    def plan(self) -> tuple[list[WorkItem], list[WorkItem]]:
-        """(items to make, items complete with these settings)."""
-        latest = self.manifest.latest()
-        todo, skipped = [], []
-        for item in self.items:
-            rec = latest.get(item.key)
-            complete = (rec is not None and rec.get("settings_hash") == self.item_hash(item)
-                        and (Path(self.out) / rec["path"]).is_file())
-            (skipped if complete else todo).append(item)
-        return todo, skipped
+    def output_path(self, item: WorkItem, record: dict) -> Path:
+        return Path(self.out) / record["path"]
 
     def open_worker(self, device: str | None = None) -> "GenerationWorker":
         return GenerationWorker(self, device)
 
-    def record(self, record: dict) -> None:
-        self.manifest.append(record)
 
 
 class GenerationWorker:

@@ -79,12 +79,17 @@ def run_ray(job: Job, *, workers: int, address: str | None = None, device: str |
     summary = Summary(job.what, skipped=[item.key for item in skipped])
     if not todo:
         return summary
-    job.prepare()
     started_here = not ray.is_initialized()
     if started_here:
         kwargs = {"address": address} if address else {"num_cpus": max(workers, os.cpu_count() or 1)}
-        ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
+        try:
+            ray.init(include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING, **kwargs)
+        except (ConnectionError, RuntimeError) as err:
+            cause = str(err.__cause__ or err).strip().splitlines()
+            raise ValueError(f"Cannot join the Ray cluster at {address!r}: {cause[-1] if cause else err} (a cluster "
+                             "with token authentication needs RAY_AUTH_TOKEN or ~/.ray/auth_token here).") from None
     try:
+        job.prepare()
         return _drive(ray, job, todo, summary, workers=workers, device=device, show_progress=show_progress,
                       max_attempts=max_attempts)
     finally:

@@ -78,6 +78,55 @@ class Summary:
         return "\n".join(lines)
 
 
+class FolderJob:
+    """What both jobs share: a folder with ``batch.json`` and ``manifest.jsonl``, and the done-or-not rule.
+
+    Subclasses give ``out``, ``items``, ``folder_settings()``, ``item_hash(item)`` and
+    ``output_path(item, record)``. An item is done when its last record has its current settings
+    hash and its output file exists; anything else is (re)made."""
+
+    out: str
+    items: list
+
+    def folder_settings(self) -> dict:
+        raise NotImplementedError
+
+    def item_hash(self, item: Any) -> str:
+        raise NotImplementedError
+
+    def output_path(self, item: Any, record: dict):
+        raise NotImplementedError
+
+    @property
+    def manifest(self):
+        from longroll.batch.manifest import Manifest
+
+        return Manifest(self.out)
+
+    def prepare(self) -> None:
+        """Create the folder and write ``batch.json`` (once, by the driver or rank 0)."""
+        from pathlib import Path
+
+        from longroll.batch.manifest import write_batch_settings
+
+        Path(self.out).mkdir(parents=True, exist_ok=True)
+        write_batch_settings(self.out, self.folder_settings())
+
+    def plan(self) -> tuple[list, list]:
+        """(items to make, items complete with the current settings)."""
+        latest = self.manifest.latest()
+        todo, skipped = [], []
+        for item in self.items:
+            rec = latest.get(item.key)
+            done = rec is not None and rec.get("settings_hash") == self.item_hash(item) and \
+                self.output_path(item, rec).is_file()
+            (skipped if done else todo).append(item)
+        return todo, skipped
+
+    def record(self, record: dict) -> None:
+        self.manifest.append(record)
+
+
 def shard(items: Sequence[T], rank: int, world: int) -> list[T]:
     """Rank-strided shard ``items[rank::world]``: every item in exactly one shard, none dropped."""
     check_int("world size", world, low=1)
@@ -168,4 +217,4 @@ def run_job(job: Job, *, backend: str = "local", workers: int = 1, device: str |
     return run_ray(job, workers=workers, address=ray_address, device=device, show_progress=show_progress)
 
 
-__all__ = ["BACKENDS", "Job", "Summary", "progress", "run_items", "run_job", "run_local", "shard"]
+__all__ = ["BACKENDS", "FolderJob", "Job", "Summary", "progress", "run_items", "run_job", "run_local", "shard"]

@@ -77,6 +77,8 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
                    help="FlexRoPE decay per frame (sets --bias flexrope)")
     o.add_argument("--bias", default=None, help="temporal bias: none, flexrope, alibi")
     o.add_argument("--steps", type=int, default=None, help="denoising steps per chunk")
+    o.add_argument("--cfg", type=float, default=None,
+                   help="classifier-free guidance scale (1 = off; needs weights trained with prompt dropout)")
 
 
 
@@ -85,7 +87,7 @@ def collect_overrides(args: argparse.Namespace) -> dict:
     bias = "flexrope" if args.flexrope_lambda is not None and args.bias is None else args.bias
     return dict(rope=args.rope, alpha=args.alpha, beta=args.beta, dynamic=args.dynamic, noise=args.noise,
                 rho=args.rho, sink=args.sink, window=args.window, flexrope_lambda=args.flexrope_lambda,
-                bias=bias, steps=args.steps, rotated=False if args.dynamic else None)
+                bias=bias, steps=args.steps, cfg=args.cfg, rotated=False if args.dynamic else None)
 
 
 def collect_diagonal(args: argparse.Namespace) -> dict:

@@ -24,6 +24,7 @@ from longroll import __version__
 from longroll._validate import check_choice, check_float, check_int
 from longroll.models.base import VideoModel
 from longroll.pipelines.fifo import SCHEDULES, DiagonalConfig, DiagonalStats, diagonal_rollout, resolve_diagonal
+from longroll.pipelines.guidance import with_guidance
 from longroll.pipelines.presets import DEFAULT_PRESET, RolloutConfig, resolve_preset
 from longroll.pipelines.rollout import Switch, rollout
 
@@ -96,11 +97,12 @@ def generate_frames(
     generator = torch.Generator(device="cpu").manual_seed(seed)
     emitted = 0
     decode = model.stream_decoder()
+    denoiser = with_guidance(model.denoiser, config.schedule.cfg)
     if diagonal is None:
-        chunks = rollout(model.denoiser, conds[0], num_frames=num_latent, config=config, generator=generator,
+        chunks = rollout(denoiser, conds[0], num_frames=num_latent, config=config, generator=generator,
                          switches=switches)
     else:
-        den = model.denoiser
+        den = denoiser
         rope = den.rope_freqs.with_temporal(config.rope.temporal(den.rope_freqs.temporal, train_len=den.train_len,
                                                                  length=diagonal.window))
         scale = config.rope.attention_scale(train_len=den.train_len, length=diagonal.window)
@@ -198,6 +200,7 @@ def generate(
         config = resolve_preset(preset, vm.denoiser, **overrides)
     elif overrides:
         raise ValueError("Give either a resolved config or preset overrides, not both.")
+    with_guidance(vm.denoiser, config.schedule.cfg)  # weights without an unconditional mode fail here
     if schedule != "chunk" and diagonal is None:
         diagonal = resolve_diagonal(schedule, vm.denoiser, **(schedule_options or {}))
     total = int(round(seconds * vm.fps))

@@ -52,7 +52,7 @@ class GuidedDenoiser(nn.Module):
 
 def with_guidance(denoiser: nn.Module, scale: float) -> nn.Module:
     """``denoiser`` itself for scale 1, else a ``GuidedDenoiser``."""
-    if not scale >= 1.0 or scale != scale:
+    if not scale >= 1.0:
         raise ValueError(f"guidance = {scale} is out of range; allowed: a number >= 1 (1 = no guidance).")
     return denoiser if scale == 1.0 else GuidedDenoiser(denoiser, scale)
 

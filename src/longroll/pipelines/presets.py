@@ -49,7 +49,7 @@ DEFAULT_PRESET = "flex"
 
 # Overrides a user may give, with the config they land in.
 OVERRIDES = ("rope", "alpha", "beta", "riflex_n", "dynamic", "noise", "rho", "renoise", "sink", "window",
-             "rotated", "bias", "flexrope_lambda", "steps", "shift", "sampler")
+             "rotated", "bias", "flexrope_lambda", "steps", "shift", "sampler", "cfg")
 
 
 @dataclass(frozen=True)
@@ -115,5 +115,5 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
                          f"(allowed: window - sink >= {model.chunk_size}).")
     bias = TemporalBias(kind=o.get("bias", bias_kind), strength=o.get("flexrope_lambda", 0.2))
     base = model.default_schedule
-    schedule = replace(base, **{k: o[k] for k in ("steps", "shift", "sampler") if k in o})
+    schedule = replace(base, **{k: o[k] for k in ("steps", "shift", "sampler", "cfg") if k in o})
     return RolloutConfig(rope=rope, noise=noise, cache=cache, bias=bias, schedule=schedule)

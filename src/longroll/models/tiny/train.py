@@ -27,7 +27,7 @@ import torch
 from longroll._validate import check_float, check_int
 from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor
 from longroll.models.tiny.config import AutoencoderConfig, DiTConfig
-from longroll.models.tiny.dit import CLEAN_T, TinyDiT, encode_prompt
+from longroll.models.tiny.dit import CLEAN_T, TinyDiT, encode_prompt, null_prompt
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +53,7 @@ class TrainConfig:
     ema: float = 0.999  # EMA decay of the shipped weights
     clean_p: float = 0.1  # FAR stochastic clean context: probability a chunk is clean
     chunk_level_p: float = 0.5  # probability a clip uses one noise level per chunk instead of per frame
+    prompt_dropout: float = 0.0  # share of clips trained with the null prompt (enables --cfg guidance); 0 = off
     checkpoint_every: int = 200
     bf16: bool = True  # bf16 autocast for the denoiser (CPU with AVX512-BF16, or GPU)
     threads: int = 0  # torch threads; 0 = all cores
@@ -63,7 +64,7 @@ class TrainConfig:
         check_int("warmup", self.warmup, low=0)
         check_int("decay_steps", self.decay_steps, low=0)
         check_int("threads", self.threads, low=0)
-        for name in ("clean_p", "chunk_level_p"):
+        for name in ("clean_p", "chunk_level_p", "prompt_dropout"):
             check_float(name, getattr(self, name), low=0.0, high=1.0)
         check_float("ema", self.ema, low=0.0, high=1.0, high_open=True)
         if self.ae.latent_channels != self.dit.latent_channels or self.ae.latent_size != self.dit.latent_size:
@@ -216,14 +217,15 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
     ema = TinyDiT(cfg.dit).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
+    model.null_trained = ema.null_trained = cfg.prompt_dropout > 0  # exported only when trained
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=0.0)
     gen = torch.Generator().manual_seed(cfg.seed + 2)
     ckpt_path = out / "dit_ckpt.pt"
     step, history, elapsed = 0, [], 0.0
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
-        model.load_state_dict(ckpt["model"])
-        ema.load_state_dict(ckpt["ema"])
+        _load_dit(model, ckpt["model"])
+        _load_dit(ema, ckpt["ema"])
         opt.load_state_dict(ckpt["opt"])
         gen.set_state(ckpt["gen"])
         step, history, elapsed = ckpt["step"], ckpt["history"], ckpt.get("elapsed", 0.0)
@@ -235,6 +237,9 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
         idx = torch.randint(len(latents), (cfg.batch,), generator=gen)
         x0 = latents[idx].float().to(device)  # (B, F, C, S, S)
         c = cond[idx].to(device)
+        if cfg.prompt_dropout > 0:  # drawn only when on, so recipes without it keep their random stream
+            drop = (torch.rand(cfg.batch, generator=gen) < cfg.prompt_dropout).to(device)
+            c = torch.where(drop[:, None], null_prompt(c), c)
         t = sample_timesteps(cfg, cfg.batch, gen).to(device)  # (B, F)
         noise = torch.randn(x0.shape, generator=gen).to(device)
         sigma = t.clamp(min=0)[..., None, None, None]
@@ -266,6 +271,14 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
             _write_losses(out / "dit_losses.csv", [h[1] for h in history])
     bar.close()
     return ema
+
+
+def _load_dit(dit: TinyDiT, state: dict) -> None:
+    """Load a denoiser checkpoint; one from before prompt dropout existed lacks only ``null_cond``."""
+    missing, unexpected = dit.load_state_dict(state, strict=False)
+    if [k for k in missing if k != "null_cond"] or unexpected:
+        raise ValueError(f"The denoiser checkpoint does not match its config: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}.")
 
 
 def _write_losses(path: Path, losses: list[float]) -> None:
@@ -327,7 +340,8 @@ def export_checkpoint(out: str | Path, target: str | Path) -> Path:
     ae.load_state_dict(torch.load(out / "ae.pt", map_location="cpu"))
     dit = TinyDiT(cfg.dit)
     ckpt = torch.load(out / "dit_ckpt.pt", map_location="cpu", weights_only=False)
-    dit.load_state_dict(ckpt["ema"])
+    _load_dit(dit, ckpt["ema"])
+    dit.null_trained = cfg.prompt_dropout > 0 and "null_cond" in ckpt["ema"]
     extra = {"train": cfg.to_dict(), "steps_done": ckpt["step"], "train_seconds": ckpt.get("elapsed")}
     from longroll.models.tiny.weights import save_tiny
 

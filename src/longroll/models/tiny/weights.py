@@ -86,7 +86,8 @@ def save_tiny(ae: Autoencoder, dit: TinyDiT, target: str | Path, *, extra: dict 
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
     tensors = {f"ae.{k}": v.detach().float().cpu().contiguous() for k, v in ae.state_dict().items()}
-    tensors.update({f"dit.{k}": v.detach().float().cpu().contiguous() for k, v in dit.state_dict().items()})
+    tensors.update({f"dit.{k}": v.detach().float().cpu().contiguous() for k, v in dit.state_dict().items()
+                    if k != "null_cond" or getattr(dit, "null_trained", True)})  # an untrained null is left out
     tmp = target / ".tiny.safetensors.tmp"
     save_file(tensors, str(tmp), metadata={"format": "longroll-tiny", "version": "1"})
     meta = {"autoencoder": asdict(ae.config), "dit": asdict(dit.config), **(extra or {})}
