@@ -114,3 +114,57 @@ def test_autoencoder_shapes_and_frame_conversion():
     z = ae.encode(x)
     assert z.shape == (3, 4, 8, 8)
     assert ae.decode(z).shape == (3, 3, 32, 32)
+
+
+def _pair(prompt_attention_seed=None):
+    """A plain DiT and the same weights with prompt cross-attention added (randomised when seeded)."""
+    from longroll.models.tiny.dit import TinyDiT
+
+    torch.manual_seed(0)
+    cfg = DiTConfig(width=48, depth=2, heads=2, chunk_size=2, train_len=8)
+    plain = TinyDiT(cfg)
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in plain.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    crossed = TinyDiT(DiTConfig(**{**cfg.to_dict(), "prompt_attention": True}))
+    missing, unexpected = crossed.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and all(".cross_" in k for k in missing)
+    if prompt_attention_seed is not None:
+        g = torch.Generator().manual_seed(prompt_attention_seed)
+        with torch.no_grad():
+            for name, p in crossed.named_parameters():
+                if ".cross_" in name:
+                    p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+    return plain.eval(), crossed.eval()
+
+
+def test_prompt_attention_starts_as_a_no_op_and_then_reads_the_objects():
+    from longroll.models.tiny.dit import null_prompt
+
+    plain, crossed = _pair()
+    x = torch.randn(1, 4, 4, 8, 8, generator=torch.Generator().manual_seed(2))
+    t = torch.full((1, 4), 0.5)
+    a = encode_prompt(parse_prompt("a red circle and a blue square on a navy background"))[None]
+    with torch.no_grad():
+        torch.testing.assert_close(crossed(x, t, a), plain(x, t, a))  # zero-initialised output projection
+        _, crossed = _pair(prompt_attention_seed=3)
+        b = encode_prompt(parse_prompt("a red circle on a navy background"))[None]
+        assert not torch.allclose(crossed(x, t, a), crossed(x, t, b))
+        tokens, keep = crossed.prompt_tokens(torch.cat([a, b, null_prompt(a)]))
+    assert keep.tolist() == [[True, True, False, True], [True, False, False, True], [True, False, False, False]]
+    torch.testing.assert_close(tokens[2, 0], crossed.null_cond)
+
+
+def test_prompt_attention_keeps_cached_equal_to_uncached():
+    from longroll.pipelines.presets import resolve_preset
+    from longroll.pipelines.rollout import rollout
+    from rollout_reference import uncached_reference
+
+    _, crossed = _pair(prompt_attention_seed=3)
+    cond = encode_prompt(parse_prompt("two yellow triangles on a black background"))[None]
+    config = resolve_preset("none", crossed)
+    with torch.no_grad():
+        cached = torch.cat([c.latents for c in rollout(crossed, cond, num_frames=8, config=config,
+                                                       generator=torch.Generator().manual_seed(5))], dim=1)
+    torch.testing.assert_close(cached, uncached_reference(crossed, cond, 8, config, seed=5), rtol=1e-4, atol=1e-4)
