@@ -157,9 +157,10 @@ def test_prompt_attention_starts_as_a_no_op_and_then_reads_the_objects():
 
 
 def test_prompt_attention_keeps_cached_equal_to_uncached():
+    from rollout_reference import uncached_reference
+
     from longroll.pipelines.presets import resolve_preset
     from longroll.pipelines.rollout import rollout
-    from rollout_reference import uncached_reference
 
     _, crossed = _pair(prompt_attention_seed=3)
     cond = encode_prompt(parse_prompt("two yellow triangles on a black background"))[None]
