@@ -45,7 +45,6 @@ class DiTConfig:
     chunk_size: int = 4  # latent frames denoised together (bidirectional inside, causal across)
     train_len: int = 16  # L_train: latent frames per training clip (the horizon)
     rope_theta: float = 10000.0  # RoPE base
-    prompt_attention: bool = False  # also cross-attend to one token per prompted object (and the background)
 
     def __post_init__(self) -> None:
         for name in ("latent_channels", "latent_size", "patch", "width", "depth", "heads", "chunk_size", "train_len"):

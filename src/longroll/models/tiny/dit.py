@@ -78,17 +78,9 @@ class Block(nn.Module):
         self.ada = nn.Linear(d, 6 * d)
         nn.init.zeros_(self.ada.weight)
         nn.init.zeros_(self.ada.bias)
-        if config.prompt_attention:  # zero-initialised output: a block starts as if it had none
-            self.cross_norm = nn.LayerNorm(d, eps=1e-6)
-            self.cross_q = nn.Linear(d, d)
-            self.cross_kv = nn.Linear(d, 2 * d)
-            self.cross_proj = nn.Linear(d, d)
-            nn.init.zeros_(self.cross_proj.weight)
-            nn.init.zeros_(self.cross_proj.bias)
 
-    def forward(self, x, c, layer, ctx, prompt=None) -> torch.Tensor:
-        """x (B, F, T, D) tokens; c (B, F, D) per-frame conditioning; ctx: the forward's attention context;
-        prompt: (tokens (B, P, D), keep mask (B, P)) for the cross-attention, when the config has it."""
+    def forward(self, x, c, layer, ctx) -> torch.Tensor:
+        """x (B, F, T, D) tokens; c (B, F, D) per-frame conditioning; ctx: the forward's attention context."""
         b, f, t, d = x.shape
         shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c))[:, :, None].chunk(6, dim=-1)
         h = modulate(self.norm1(x), shift1, scale1).reshape(b, f * t, d)
@@ -97,18 +89,8 @@ class Block(nn.Module):
         out = ctx.attend(layer, q, k, v)  # (B, H, F*T, Dh)
         out = out.transpose(1, 2).reshape(b, f, t, d)
         x = x + gate1 * self.proj(out)
-        if prompt is not None:
-            x = x + self.cross_attend(x, *prompt)
         x = x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
         return x
-
-    def cross_attend(self, x: torch.Tensor, tokens: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        """Every video token attends to the prompt's object tokens: (B, F, T, D) -> (B, F, T, D)."""
-        b, f, t, d = x.shape
-        q = self.cross_q(self.cross_norm(x)).reshape(b, f * t, self.heads, -1).transpose(1, 2)  # (B, H, FT, Dh)
-        k, v = self.cross_kv(tokens).reshape(b, -1, 2, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k.to(q.dtype), v.to(q.dtype), attn_mask=keep[:, None, None, :])
-        return self.cross_proj(out.transpose(1, 2).reshape(b, f, t, d))
 
 
 class TinyDiT(nn.Module):
@@ -194,22 +176,6 @@ class TinyDiT(nn.Module):
         vec = self.cond_mlp(pairs + self.bg_embed(background.clamp(min=0)))
         return torch.where((background == NULL_BACKGROUND)[:, None], self.null_cond.to(vec.dtype), vec)
 
-    def prompt_tokens(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Object tokens for the cross-attention: (B, MAX_OBJECTS + 1, D) and a keep mask (B, MAX_OBJECTS + 1).
-
-        One token per prompted (colour, shape) object and one for the background; pads are masked.
-        A null row keeps a single token, ``null_cond``."""
-        background = cond[:, MAX_OBJECTS]
-        null = background == NULL_BACKGROUND
-        tokens = torch.cat([self.pair_embed(cond[:, :MAX_OBJECTS]), self.bg_embed(background.clamp(min=0))[:, None]],
-                           dim=1)
-        keep = torch.cat([cond[:, :MAX_OBJECTS] != NUM_PAIRS, torch.ones_like(null)[:, None]], dim=1)
-        first = torch.zeros_like(keep)
-        first[:, 0] = True
-        tokens = torch.where(null[:, None, None], self.null_cond.to(tokens.dtype), tokens)
-        keep = torch.where(null[:, None], first, keep)
-        return tokens, keep
-
     def null_condition(self, cond: torch.Tensor) -> torch.Tensor:
         """The unconditional counterpart of ``cond`` (for classifier-free guidance)."""
         return null_prompt(cond)
@@ -251,9 +217,8 @@ class TinyDiT(nn.Module):
         ctx = FrameAttention(frames, rotator, heads=cfg.heads, tokens_per_frame=cfg.tokens_per_frame, cache=cache,
                              chunk_size=cfg.chunk_size, bias=bias)
         # 4. Transformer blocks.
-        prompt = self.prompt_tokens(cond) if cfg.prompt_attention else None
         for layer, block in enumerate(self.blocks):
-            h = block(h, cvec, layer, ctx, prompt)
+            h = block(h, cvec, layer, ctx)
         # 5. Output norm, projection and unpatchify.
         shift, scale = self.final_ada(F.silu(cvec))[:, :, None].chunk(2, dim=-1)
         out = self.head(modulate(self.final_norm(h), shift, scale))  # (B, F, T, C*p*p)
