@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from longroll.batch.evaluation import EvaluationJob
 from longroll.batch.generation import BatchSettings, GenerationJob
 from longroll.batch.manifest import Manifest
 from longroll.batch.ray_backend import check_address, run_ray
@@ -70,6 +71,8 @@ def test_local_ray_two_workers_one_killed_loses_nothing(tmp_path, tiny_weights):
         thread.start()
         summary = run_ray(job, workers=2, show_progress=False)
         thread.join(timeout=5)
+        evaluation = EvaluationJob(job.out, segment_seconds=1.0)  # the folder's evaluation on the same cluster
+        evaluated = run_ray(evaluation, workers=2, show_progress=False)
     finally:
         ray.shutdown()
     assert killed, "no worker process was found to kill"
@@ -80,3 +83,6 @@ def test_local_ray_two_workers_one_killed_loses_nothing(tmp_path, tiny_weights):
     assert len({r["worker"] for r in Manifest(job.out).records()}) >= 2
     for item in job.items:
         assert (Path(job.out) / f"{item.name}.mp4").is_file()
+    assert evaluated.ok and len(evaluated.done) == len(job.items)
+    assert sorted(r["key"] for r in Manifest(evaluation.out).records()) == sorted(
+        f"{i.name}.mp4" for i in job.items)
