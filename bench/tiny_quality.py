@@ -47,6 +47,7 @@ def main() -> None:
     parser.add_argument("--horizon-prompts", type=int, default=8)
     parser.add_argument("--json", default=None)
     parser.add_argument("--steps", type=int, default=None, help="denoising steps per chunk (default: the model's)")
+    parser.add_argument("--preset", default=None, help="preset within the horizon (default: the default preset)")
     parser.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the model's)")
     parser.add_argument("--skip-beyond", action="store_true", help="only the autoencoder and the horizon")
     args = parser.parse_args()
@@ -78,7 +79,8 @@ def main() -> None:
     t0 = time.time()
     prompts = [random_prompt(rng) for _ in range(args.prompts)]
     for i, p in enumerate(prompts):
-        frames = generate(p.text(), seconds=horizon_s, seed=i, model=model, steps=args.steps, cfg=args.cfg)
+        frames = generate(p.text(), seconds=horizon_s, seed=i, model=model, steps=args.steps, cfg=args.cfg,
+                          **({'preset': args.preset} if args.preset else {}))
         a, b = presence_stats(frames, p)
         pres.append(a)
         allf.append(b)

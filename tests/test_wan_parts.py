@@ -102,3 +102,30 @@ def test_cli_generates_with_causal_wan(wan_base_dir, tmp_path, capsys):
                  "--base", str(wan_base_dir), "--height", "32", "--width", "32", "--seconds", "1",
                  "--steps", "1", "--upscale", "1", "--no-progress", "--device", "cpu", "--out", str(out)]) == 0
     assert out.exists() and (tmp_path / "cli.gif.json").exists()
+
+
+@pytest.mark.slow
+def test_batch_with_causal_wan_and_eval_of_free_text_prompts(wan_base_dir, tmp_path, capsys):
+    """Batch generation passes every loading option through; eval skips world metrics for free text."""
+    import json
+
+    from longroll.batch.manifest import Manifest
+    from longroll.cli import main
+
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a dog in snow\na cat/with a slash\n")
+    args = ["batch", str(prompts), "--seeds", "1", "--model", "causal-wan", "--checkpoint", str(wan_base_dir),
+            "--base", str(wan_base_dir), "--height", "32", "--width", "32", "--seconds", "1", "--steps", "1",
+            "--upscale", "1", "--no-progress", "--device", "cpu", "--out", str(tmp_path / "out")]
+    assert main(args) == 0
+    records = Manifest(tmp_path / "out").records()
+    assert [r["name_scheme"] for r in records] == ["vbench", "hashed"]
+    batch = json.loads((tmp_path / "out" / "batch.json").read_text())["settings"]
+    assert batch["model"] == "causal-wan" and batch["model_options"]["height"] == 32
+    meta = json.loads((tmp_path / "out" / (records[0]["path"] + ".json")).read_text())
+    assert meta["model_options"]["base"] == str(wan_base_dir)
+    assert main(args) == 0 and "0 done, 2 skipped" in capsys.readouterr().out
+    assert main(["eval", str(tmp_path / "out"), "--segment", "0.25s", "--no-progress"]) == 0
+    result = json.loads(next((tmp_path / "out" / "eval").glob("a dog in snow-0.json")).read_text())
+    assert result["prompt"] is None and result["video_prompt"] == "a dog in snow"
+    assert "object_presence" not in result["metrics"]

@@ -150,7 +150,7 @@ def model_options(args: argparse.Namespace) -> dict:
 
         options.setdefault("flavour", "self-forcing")
         spec_for(options["flavour"], height=options.get("height"), width=options.get("width"))  # validate early
-        if not args.replay and args.weights is None:
+        if not getattr(args, "replay", None) and args.weights is None:
             raise ValueError("--model causal-wan needs --checkpoint PATH (one of the families "
                              f"{', '.join(FLAVOURS)}, or a Wan2.1 directory).")
     elif options:

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         with atomic_output(args.plot) as tmp:
             plot_table(rows, tmp, alpha=args.alpha, beta=args.beta,
-                       title=f"temporal RoPE exposure, L_train {args.train_len} -> L {args.target_len} ({args.method})")
+                       title=f"temporal RoPE exposure, L_train {args.train_len} -> L {args.target_len} "
+                             f"({args.method})")
         print(f"plot written to {args.plot}")
     return 0
