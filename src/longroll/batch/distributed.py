@@ -94,9 +94,14 @@ def run_torchrun(job: Job, *, workers: int, device: str | None = None, show_prog
         my_todo = [item for item in mine if item.key in todo_keys]
         summary = Summary(job.what, skipped=[item.key for item in mine if item.key not in todo_keys])
         if my_todo:
-            worker = job.open_worker(device)
-            summary.merge(run_items(job, my_todo, worker, show_progress=show_progress and rank == 0,
-                                    desc=f"{job.what} (rank 0 of {world})"))
+            try:  # a rank that cannot load its model must still reach the gather, or the others wait forever
+                worker = job.open_worker(device)
+            except Exception as err:  # noqa: BLE001 - reported per item in the summary
+                log.error("rank %d could not start its worker: %s", rank, err)
+                summary.failed.update({item.key: f"rank {rank} could not start its worker: {err}" for item in my_todo})
+            else:
+                summary.merge(run_items(job, my_todo, worker, show_progress=show_progress and rank == 0,
+                                        desc=f"{job.what} (rank 0 of {world})"))
         gathered: list = [None] * world
         dist.all_gather_object(gathered, asdict(summary))
         total = Summary(job.what)

@@ -134,7 +134,8 @@ def _drive(ray, job: Job, todo: list, summary: Summary, *, workers: int, device:
                     queue.appendleft(item)
                     summary.retried += 1
                 else:
-                    summary.failed[item.key] = f"its worker died {attempts[item.key]} times ({type(err).__name__})"
+                    last = [line for line in str(err).splitlines() if line.strip()][-1:] or [type(err).__name__]
+                    summary.failed[item.key] = f"its worker died {attempts[item.key]} times (last: {last[0].strip()})"
                     bar.update(1)
                 if replacements_left > 0:
                     replacements_left -= 1
