@@ -24,11 +24,11 @@ class GuidedDenoiser(nn.Module):
     def __init__(self, denoiser: nn.Module, scale: float) -> None:
         super().__init__()
         if not hasattr(denoiser, "null_condition"):
-            raise ValueError(f"{type(denoiser).__name__} has no unconditional mode, so guidance = {scale} cannot "
-                             "apply; use guidance 1 (no guidance) with this model.")
+            raise ValueError(f"{type(denoiser).__name__} has no unconditional mode, so cfg = {scale} cannot apply; "
+                             "use cfg 1 (no guidance) with this model.")
         if not getattr(denoiser, "null_trained", True):
-            raise ValueError(f"These weights were not trained with prompt dropout (no 'null_cond'), so guidance = "
-                             f"{scale} has no unconditional model to push away from; use guidance 1.")
+            raise ValueError(f"These weights were not trained with prompt dropout (no 'null_cond'), so cfg = {scale} "
+                             "has no unconditional model to push away from; use cfg 1 (allowed for these weights).")
         self.inner = denoiser
         self.scale = float(scale)
 
@@ -53,7 +53,7 @@ class GuidedDenoiser(nn.Module):
 def with_guidance(denoiser: nn.Module, scale: float) -> nn.Module:
     """``denoiser`` itself for scale 1, else a ``GuidedDenoiser``."""
     if not scale >= 1.0:
-        raise ValueError(f"guidance = {scale} is out of range; allowed: a number >= 1 (1 = no guidance).")
+        raise ValueError(f"cfg = {scale} is out of range; allowed: a number >= 1 (1 = no guidance).")
     return denoiser if scale == 1.0 else GuidedDenoiser(denoiser, scale)
 
 
