@@ -139,7 +139,6 @@ class GenerationJob(FolderJob):
         return GenerationWorker(self, device)
 
 
-
 class GenerationWorker:
     """Holds one loaded model; ``worker(item)`` writes the item's video and returns its record."""
 
