@@ -51,6 +51,6 @@ def euler_step(x_t: torch.Tensor, v: torch.Tensor, sigma: float, sigma_next: flo
     return x_t + (sigma_next - sigma) * v
 
 
-def renoise(x0: torch.Tensor, noise: torch.Tensor, sigma_next: float) -> torch.Tensor:
+def renoise(x0: torch.Tensor, noise: torch.Tensor, sigma_next: float | torch.Tensor) -> torch.Tensor:
     """Put a clean estimate back at level ``sigma_next`` with the given noise."""
     return (1 - sigma_next) * x0 + sigma_next * noise

@@ -25,11 +25,20 @@ from longroll.batch.runner import Job, Summary, run_items, shard
 log = logging.getLogger(__name__)
 
 LAST_RUN = "last_run.json"
+LAUNCHED = "LONGROLL_LAUNCHED_TORCHRUN"  # set for the ranks that ``launch`` starts: their parent reports
 
 
 def in_torchrun() -> bool:
     """Whether this process was started by torchrun (its environment has RANK and WORLD_SIZE)."""
     return "RANK" in os.environ and "WORLD_SIZE" in os.environ and "LOCAL_RANK" in os.environ
+
+
+def reports_here() -> bool:
+    """Whether this process prints the summary and writes aggregates: a process outside torchrun, or
+    rank 0 of a torchrun started by hand (when ``launch`` started it, the parent reports)."""
+    if not in_torchrun():
+        return True
+    return os.environ.get("RANK") == "0" and LAUNCHED not in os.environ
 
 
 def write_summary(folder: str | Path, summary: Summary) -> None:
@@ -53,7 +62,7 @@ def launch(workers: int, argv: Sequence[str], folder: str | Path) -> Summary:
     log.info("launching %d processes: %s", workers, " ".join(cmd[:6]))
     marker = Path(folder) / LAST_RUN
     before = marker.stat().st_mtime_ns if marker.exists() else None
-    rc = subprocess.call(cmd)
+    rc = subprocess.call(cmd, env={**os.environ, LAUNCHED: "1"})
     summary = read_summary(folder)
     if summary is None or (before is not None and marker.stat().st_mtime_ns == before):
         raise RuntimeError(f"torchrun exited with status {rc} before the ranks finished; see the log above.")
@@ -114,4 +123,4 @@ def run_torchrun(job: Job, *, workers: int, device: str | None = None, show_prog
         dist.destroy_process_group()
 
 
-__all__ = ["LAST_RUN", "in_torchrun", "launch", "read_summary", "run_torchrun", "write_summary"]
+__all__ = ["LAST_RUN", "in_torchrun", "launch", "read_summary", "reports_here", "run_torchrun", "write_summary"]

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from longroll.batch.manifest import Manifest, check_batch_settings, check_out_dir, settings_hash
-from longroll.batch.runner import FolderJob
+from longroll.batch.runner import Job
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def _world_prompt(prompt: str | None) -> str | None:
 
 
 @dataclass
-class EvaluationJob(FolderJob):
+class EvaluationJob(Job):
     """Evaluate every video of ``folder`` into ``out`` (see the module docstring)."""
 
     folder: str  # folder of videos (a ``longroll batch`` output, or any folder of videos)

@@ -23,7 +23,7 @@ from pathlib import Path
 from longroll._validate import check_choice, check_int
 from longroll.batch.items import WorkItem, build_items, read_prompts
 from longroll.batch.manifest import check_batch_settings, check_out_dir, settings_hash
-from longroll.batch.runner import FolderJob
+from longroll.batch.runner import Job
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ def validate_item_settings(prompt: str, settings: dict, where: str) -> None:
 
 
 @dataclass
-class GenerationJob(FolderJob):
+class GenerationJob(Job):
     """Generate every item of ``prompts`` into ``out`` (see the module docstring)."""
 
     prompts: str  # path of the prompt file (.txt or .jsonl)

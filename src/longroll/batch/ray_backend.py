@@ -16,7 +16,8 @@ import os
 import socket
 from collections import deque
 
-from longroll.batch.runner import Job, Summary, progress
+from longroll.batch.runner import Job, Summary
+from longroll.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,6 @@ class ItemActor:
 
         torch.set_num_threads(max(1, threads))
         self.worker = job.open_worker(device)
-
-    def pid(self) -> int:
-        return os.getpid()
 
     def run(self, item) -> tuple[str, object]:
         """("ok", record) or ("error", reason): an item's own error is an answer, not a crash."""
@@ -110,7 +108,7 @@ def _drive(ray, job: Job, todo: list, summary: Summary, *, workers: int, device:
     actors = {slot: new_actor() for slot in range(workers)}
     replacements_left = workers * max_attempts
     queue, attempts, in_flight = deque(todo), {}, {}
-    bar = progress(len(todo), job.what, show_progress)
+    bar = progress_bar(len(todo), desc=job.what, unit="item", enabled=show_progress)
 
     def submit(slot: int) -> None:
         item = queue.popleft()

@@ -1,4 +1,4 @@
-"""Running a batch job on a backend: the job protocol, sharding, the local backend and the summary.
+"""Running a batch job on a backend: the job base class, sharding, the local backend and the summary.
 
 A job (``GenerationJob``, ``EvaluationJob``) knows its items, which of them are already done
 (``plan``), how to open a worker (loads the model once; ``worker(item)`` makes one item and
@@ -18,34 +18,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, TypeVar
 
 from longroll._validate import check_choice, check_int
+from longroll.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
 BACKENDS = ("local", "torchrun", "ray")
 T = TypeVar("T")
-
-
-class Job(Protocol):
-    """What a backend needs from a batch job."""
-
-    what: str  # "generate" or "evaluate" (for messages)
-    items: list  # every item, in a fixed order (the torchrun shards stride over it)
-    out: str  # output folder (torchrun's rank 0 writes last_run.json there)
-
-    def prepare(self) -> None:
-        """Create the output folder and write its settings file (once, before any item)."""
-
-    def plan(self) -> tuple[list[Any], list[Any]]:
-        """(items still to do, items skipped because a complete record exists)."""
-
-    def open_worker(self, device: str | None = None) -> Callable[[Any], dict]:
-        """A worker holding what every item needs (the model); ``worker(item)`` returns its record."""
-
-    def record(self, record: dict) -> None:
-        """Append a completed item's record to the manifest."""
 
 
 @dataclass
@@ -78,17 +59,23 @@ class Summary:
         return "\n".join(lines)
 
 
-class FolderJob:
-    """What both jobs share: a folder with ``batch.json`` and ``manifest.jsonl``, and the done-or-not rule.
+class Job:
+    """A batch job: a folder with ``batch.json`` and ``manifest.jsonl``, and the done-or-not rule.
 
-    Subclasses give ``out``, ``items``, ``folder_settings()``, ``item_hash(item)`` and
-    ``output_path(item, record)``. An item is done when its last record has its current settings
-    hash and its output file exists; anything else is (re)made."""
+    Subclasses give ``what``, ``out``, ``items``, ``folder_settings()``, ``item_hash(item)``,
+    ``output_path(item, record)`` and ``open_worker(device)`` (a worker holding what every item
+    needs, the model; ``worker(item)`` makes the item and returns its record). An item is done when
+    its last record has its current settings hash and its output file exists; anything else is
+    (re)made."""
 
-    out: str
-    items: list
+    what: str  # "generate" or "evaluate" (for messages)
+    out: str  # output folder
+    items: list  # every item, in a fixed order (the torchrun shards stride over it)
 
     def folder_settings(self) -> dict:
+        raise NotImplementedError
+
+    def open_worker(self, device: str | None = None) -> Callable[[Any], dict]:
         raise NotImplementedError
 
     def item_hash(self, item: Any) -> str:
@@ -124,6 +111,7 @@ class FolderJob:
         return todo, skipped
 
     def record(self, record: dict) -> None:
+        """Append a completed item's record to the manifest."""
         self.manifest.append(record)
 
 
@@ -134,33 +122,6 @@ def shard(items: Sequence[T], rank: int, world: int) -> list[T]:
     return list(items[rank::world])
 
 
-def item_key(item: Any) -> str:
-    return item.key
-
-
-def progress(total: int, desc: str, enabled: bool = True):
-    """A tqdm bar over items (a silent stand-in without tqdm or when disabled)."""
-    if enabled:
-        try:
-            from tqdm import tqdm
-
-            return tqdm(total=total, desc=desc, unit="item", smoothing=0.1)
-        except ImportError:  # pragma: no cover
-            pass
-
-    class _Silent:
-        def update(self, n: int = 1) -> None:
-            pass
-
-        def set_postfix_str(self, s: str) -> None:
-            pass
-
-        def close(self) -> None:
-            pass
-
-    return _Silent()
-
-
 def run_items(job: Job, items: Sequence[Any], worker: Callable[[Any], dict], *, show_progress: bool = True,
               desc: str | None = None) -> Summary:
     """Run ``items`` one after another with ``worker``, recording each; failures are kept, not raised.
@@ -168,7 +129,7 @@ def run_items(job: Job, items: Sequence[Any], worker: Callable[[Any], dict], *, 
     ``KeyboardInterrupt`` stops the run: the interrupted item has no record (its partial file is
     redone by the next run) and the interruption propagates."""
     summary = Summary(job.what)
-    bar = progress(len(items), desc or job.what, show_progress)
+    bar = progress_bar(len(items), desc=desc or job.what, unit="item", enabled=show_progress)
     try:
         for item in items:
             try:
@@ -176,11 +137,11 @@ def run_items(job: Job, items: Sequence[Any], worker: Callable[[Any], dict], *, 
             except KeyboardInterrupt:
                 raise
             except Exception as err:  # noqa: BLE001 - one bad item must not stop the batch
-                log.warning("%s %s failed: %s", job.what, item_key(item), err)
-                summary.failed[item_key(item)] = f"{type(err).__name__}: {err}"
+                log.warning("%s %s failed: %s", job.what, item.key, err)
+                summary.failed[item.key] = f"{type(err).__name__}: {err}"
             else:
                 job.record(record)
-                summary.done.append(item_key(item))
+                summary.done.append(item.key)
             bar.update(1)
     finally:
         bar.close()
@@ -190,7 +151,7 @@ def run_items(job: Job, items: Sequence[Any], worker: Callable[[Any], dict], *, 
 def run_local(job: Job, *, device: str | None = None, show_progress: bool = True) -> Summary:
     """The ``local`` backend: one model load in this process, every pending item in order."""
     todo, skipped = job.plan()
-    summary = Summary(job.what, skipped=[item_key(i) for i in skipped])
+    summary = Summary(job.what, skipped=[i.key for i in skipped])
     if not todo:
         return summary
     job.prepare()
@@ -217,4 +178,4 @@ def run_job(job: Job, *, backend: str = "local", workers: int = 1, device: str |
     return run_ray(job, workers=workers, address=ray_address, device=device, show_progress=show_progress)
 
 
-__all__ = ["BACKENDS", "FolderJob", "Job", "Summary", "progress", "run_items", "run_job", "run_local", "shard"]
+__all__ = ["BACKENDS", "Job", "Summary", "run_items", "run_job", "run_local", "shard"]

@@ -36,7 +36,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from longroll.batch.distributed import in_torchrun
+    from longroll.batch.distributed import reports_here
     from longroll.batch.generation import BatchSettings, GenerationJob
     from longroll.batch.runner import run_job
     from longroll.cli.generate import collect_diagonal, collect_overrides, model_options
@@ -55,17 +55,11 @@ def run(args: argparse.Namespace) -> int:
     # 2. Run on the backend.
     summary = run_job(job, backend=args.backend, workers=workers, device=args.device, ray_address=args.ray_address,
                       show_progress=not args.no_progress, argv=_forward_argv(args))
-    # 3. Summary (under torchrun only rank 0 prints it).
-    if not in_torchrun() or _rank() == 0:
+    # 3. Summary, printed once (by this process, or by rank 0 of a torchrun started by hand).
+    if reports_here():
         print(summary.text())
         print(f"{len(job.items)} items in {args.out} (manifest.jsonl)")
     return 0 if summary.ok else 1
-
-
-def _rank() -> int:
-    import os
-
-    return int(os.environ.get("RANK", "0"))
 
 
 def _forward_argv(args: argparse.Namespace) -> list[str]:

@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_folder(args: argparse.Namespace) -> int:
-    from longroll.batch.distributed import in_torchrun
+    from longroll.batch.distributed import reports_here
     from longroll.batch.evaluation import EvaluationJob
     from longroll.batch.runner import run_job
 
@@ -73,9 +73,7 @@ def _run_folder(args: argparse.Namespace) -> int:
     job = EvaluationJob(args.video, args.out, segment_seconds=args.segment, force=args.force)
     summary = run_job(job, backend=args.backend, workers=args.workers or 1, ray_address=args.ray_address,
                       show_progress=not args.no_progress, argv=args.argv)
-    import os
-
-    if not in_torchrun() or os.environ.get("RANK") == "0":
+    if reports_here():
         table = job.finish()
         print(summary.text())
         print(f"per-video results and {table.name} in {job.out}")

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from longroll.eval.evaluate import evaluate_frames
+from longroll.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -165,7 +166,7 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True) -> Path:
             for p in prompts:
                 for s in range(cfg.seeds):
                     jobs.append((v, m, p, s))
-    bar = _bar(len(jobs), progress)
+    bar = progress_bar(len(jobs), desc="bench", unit="video", enabled=progress)
     results = []
     for v, m, p, s in jobs:
         seconds = horizon * m
@@ -187,19 +188,3 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True) -> Path:
     from longroll.eval.bench_report import write_report
 
     return write_report(results, cfg, horizon, model)
-
-
-class _NoBar:
-    def update(self, n):
-        pass
-
-    def close(self):
-        pass
-
-
-def _bar(total: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(total=total, desc="bench", unit="video")

@@ -27,6 +27,7 @@ from longroll.pipelines.fifo import SCHEDULES, DiagonalConfig, DiagonalStats, di
 from longroll.pipelines.guidance import with_guidance
 from longroll.pipelines.presets import DEFAULT_PRESET, RolloutConfig, resolve_preset
 from longroll.pipelines.rollout import Switch, rollout
+from longroll.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ def generate(
         diagonal = resolve_diagonal(schedule, vm.denoiser, **(schedule_options or {}))
     total = int(round(seconds * vm.fps))
     frames_iter = generate_frames(vm, prompts, seconds=seconds, config=config, seed=seed, diagonal=diagonal)
-    bar = _progress(total, progress)
+    bar = progress_bar(total, desc="generate", unit="frame", enabled=progress)
     t0 = time.time()
     if out is None:
         parts = []
@@ -262,24 +263,6 @@ def _write_json(path: Path, data: dict) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")
     os.replace(tmp, path)
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress(total: int, enabled: bool):
-    if not enabled:
-        return _NoBar()
-    try:
-        from tqdm import tqdm
-    except ImportError:  # pragma: no cover
-        return _NoBar()
-    return tqdm(total=total, unit="frame", desc="generate", smoothing=0.1)
 
 
 __all__ = ["PromptSchedule", "generate", "generate_frames", "parse_switch", "replay", "sidecar_path"]

@@ -82,20 +82,17 @@ class WindowRunner:
 
 
 def unified_denoise(runner: WindowRunner, x: torch.Tensor, from_level: int, to_level: int = 0,
-                    context: torch.Tensor | None = None) -> torch.Tensor:
+                    context: torch.Tensor | None = None, context_idx: list[int] | None = None) -> torch.Tensor:
     """Denoise ``x (B, n, ...)`` jointly, every frame at one shared level, from ``lv[from_level]`` to
-    ``lv[to_level]``, after clean ``context`` frames: the normally generated first clip, and MIGA's
-    stage 2 (the condition the model was trained on)."""
-    ctx_idx = None if context is None else [0] * context.shape[1]
+    ``lv[to_level]``, after ``context`` frames (clean unless ``context_idx`` gives their levels): the
+    normally generated first clip, MIGA's stage 2 (the condition the model was trained on) and its
+    self-reflection candidates."""
+    if context is not None and context_idx is None:
+        context_idx = [0] * context.shape[1]
     for level in range(from_level, to_level, -1):
         idx = [level] * x.shape[1]
-        x = runner.step(x, idx, runner.velocity(x, idx, context, ctx_idx))
+        x = runner.step(x, idx, runner.velocity(x, idx, context, context_idx))
     return x
 
 
-def renoise_to(x0: torch.Tensor, eps: torch.Tensor, level: float) -> torch.Tensor:
-    """Flow-matching forward diffusion: ``(1 - s) x0 + s eps``."""
-    return (1 - level) * x0 + level * eps
-
-
-__all__ = ["DiagonalStats", "WindowRunner", "levels", "renoise_to", "unified_denoise"]
+__all__ = ["DiagonalStats", "WindowRunner", "levels", "unified_denoise"]

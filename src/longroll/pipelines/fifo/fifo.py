@@ -25,8 +25,9 @@ from collections.abc import Iterator
 import torch
 
 from longroll.pipelines.fifo.config import DiagonalConfig
-from longroll.pipelines.fifo.engine import DiagonalStats, WindowRunner, levels, renoise_to, unified_denoise
+from longroll.pipelines.fifo.engine import DiagonalStats, WindowRunner, levels, unified_denoise
 from longroll.pipelines.rollout import Chunk
+from longroll.schedule import renoise
 
 
 def fifo_windows(queue_len: int, window: int, lookahead: bool) -> list[tuple[int, int, int, int]]:
@@ -69,7 +70,7 @@ def fifo_rollout(
     eps = noise.sample(f, (batch_size, L, *den.latent_shape), device=device, dtype=dtype)
     src = torch.tensor([max(0, i - (L - f)) for i in range(L)], device=device)
     lvl = lv.to(device=device, dtype=dtype)[1:].view(1, L, 1, 1, 1)
-    queue = renoise_to(clip[:, src], eps, lvl)  # (B, L, C, H, W)
+    queue = renoise(clip[:, src], eps, lvl)  # (B, L, C, H, W)
     taken = [0] * L  # queue steps taken so far by the frame in each slot
     head_ctx = clip[:, :1].expand(batch_size, f // 2, *shape[1:]).clone() if config.lookahead else None
     warmup, popped, emitted = L - f, 0, 0

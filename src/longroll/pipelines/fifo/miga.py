@@ -31,9 +31,10 @@ from collections.abc import Iterator
 import torch
 
 from longroll.pipelines.fifo.config import DiagonalConfig
-from longroll.pipelines.fifo.engine import DiagonalStats, WindowRunner, levels, renoise_to, unified_denoise
+from longroll.pipelines.fifo.engine import DiagonalStats, WindowRunner, levels, unified_denoise
 from longroll.pipelines.fifo.reflection import Reflector, consistency_score
 from longroll.pipelines.rollout import Chunk
+from longroll.schedule import renoise
 
 
 def miga_windows(queue_len: int, span: int, stride: int, offset: int) -> list[tuple[int, int, int, int]]:
@@ -121,7 +122,7 @@ def miga_rollout(
     seeds = max(1, min(cfg.window // k, C - 1))
     for j in range(seeds):
         level = T - (seeds - 1 - j)  # head cleanest, tail at T: one level per chunk
-        q.append(renoise_to(clip[:, j * k:(j + 1) * k], fresh(k), lv[level].item()), level, taken=0)
+        q.append(renoise(clip[:, j * k:(j + 1) * k], fresh(k), lv[level].item()), level, taken=0)
     reflector = Reflector(cfg.delta)
     stage2: list[torch.Tensor] = []  # frames at level T2 waiting for stage 2
     stage2_taken: list[int] = []
@@ -162,7 +163,7 @@ def miga_rollout(
             if T2:
                 out = unified_denoise(runner, out, from_level=T2, context=context)
                 for _ in range(cfg.redenoise):
-                    out = renoise_to(out, fresh(out.shape[1]), lv[T2].item())
+                    out = renoise(out, fresh(out.shape[1]), lv[T2].item())
                     out = unified_denoise(runner, out, from_level=T2, context=context)
             stats.steps_per_frame += [s + T2 for s in steps]
             context = out[:, -k:]
@@ -183,10 +184,9 @@ def _reflect(runner: WindowRunner, q: _Queue, j: int, cfg: DiagonalConfig, refle
     target, top = q.chunk_levels[j], len(runner.lv) - 1
     best, best_score = None, current
     for _ in range(cfg.candidates):
-        x = fresh(cfg.k)
-        for level in range(top, target, -1):  # as many steps as the judged chunk has taken
-            idx = [level] * cfg.k
-            x = runner.step(x, idx, runner.velocity(x, idx, guide, guide_levels))
+        # As many steps as the judged chunk has taken, the chunks before it as context at their levels.
+        x = unified_denoise(runner, fresh(cfg.k), from_level=top, to_level=target, context=guide,
+                            context_idx=guide_levels)
         score = float(consistency_score(x, guide).mean())
         if score > best_score:
             best, best_score = x, score
