@@ -76,7 +76,7 @@ def main() -> None:
     per_chunk = statistics.median(warm)
     k = max(1, len(warm) // 10)
     early, late = statistics.median(warm[:k]), statistics.median(warm[-k:])
-    f = den.chunk_size
+    f = den.defaults.chunk_size
     result = {
         "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
         "config": "small" if args.small else "Wan2.1-T2V-1.3B 480x832",

@@ -55,7 +55,7 @@ def _stream(model, preset: str, chunks: int):
     from longroll.pipelines.rollout import rollout
 
     config = resolve_preset(preset, model.denoiser)
-    return rollout(model.denoiser, model.encode_prompt(PROMPT), num_frames=chunks * model.denoiser.chunk_size,
+    return rollout(model.denoiser, model.encode_prompt(PROMPT), num_frames=chunks * model.defaults.chunk_size,
                    config=config, generator=torch.Generator().manual_seed(0))
 
 
@@ -97,7 +97,7 @@ def main() -> None:
 
     torch.set_num_threads(os.cpu_count() or 2)
     model, kind = _model(args.weights)
-    f = model.denoiser.chunk_size
+    f = model.defaults.chunk_size
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}; "
           f"model: tiny ({kind}); chunk {f} latent frames = {f / model.fps:.2f} s")
     long_s = 60.0 if args.quick else 4 * 60.0 + 10

@@ -74,7 +74,7 @@ def main() -> None:
     print(f"autoencoder: object presence {np.mean(gt):.3f} on rendered frames, {np.mean(rec):.3f} on reconstructions")
 
     # 2. Within the horizon.
-    horizon_s = model.denoiser.train_len / model.fps
+    horizon_s = model.defaults.train_len / model.fps
     pres, allf, moves = [], [], []
     t0 = time.time()
     prompts = [random_prompt(rng) for _ in range(args.prompts)]

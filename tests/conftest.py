@@ -19,7 +19,8 @@ def _randomise(model, seed=0):
 @pytest.fixture(scope="session")
 def tiny_model():
     """A small random built-in model: 2 layers, width 48, chunk 2, L_train 8."""
-    return _randomise(random_tiny(0, dit=DiTConfig(width=48, depth=2, heads=2, chunk_size=2, train_len=8)))
+    return _randomise(random_tiny(0, dit=DiTConfig(width=48, depth=2, heads=2, chunk_size=2, train_len=8,
+                                                                temporal_rope_dim=None)))
 
 
 @pytest.fixture(scope="session")

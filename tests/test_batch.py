@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from longroll.batch.backends import run_job
 from longroll.batch.evaluation import EvaluationJob
 from longroll.batch.generation import BatchSettings, GenerationJob
 from longroll.batch.items import MAX_STEM_BYTES, build_items, item_seed, read_prompts, safe_stem
 from longroll.batch.manifest import Manifest
-from longroll.batch.runner import Summary, run_job, shard
+from longroll.batch.runner import Summary, shard
 from longroll.cli import main
 
 PROMPTS = ["a red circle on a navy background", "two yellow triangles on a black background",

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-import longroll.eval.bench as bench
-from longroll.eval.bench import BenchConfig, run_bench, variants
+import longroll.bench.horizon as bench
+from longroll.bench.horizon import BenchConfig, run_bench, variants
 
 
 def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch):

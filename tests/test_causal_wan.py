@@ -187,12 +187,12 @@ def test_flavour_specs_and_their_presets(wan_transformer):
     model = CausalWan.from_diffusers(wan_transformer)
     sf = CausalWanDenoiser(model, spec_for("self-forcing", height=32, width=48))
     ll = CausalWanDenoiser(model, spec_for("longlive", height=32, width=48))
-    assert sf.default_schedule.sigmas().tolist()[:4] == pytest.approx([1.0, 0.9375, 0.8333333, 0.625])
+    assert sf.defaults.schedule.sigmas().tolist()[:4] == pytest.approx([1.0, 0.9375, 0.8333333, 0.625])
     flex = resolve_preset("flex", sf)
     assert (flex.rope.alpha, flex.rope.beta, flex.noise.rho) == (pytest.approx(0.1), pytest.approx(2.5), -1.0)
     assert (flex.cache.window, flex.cache.sink, flex.schedule.sampler) == (12, 3, "renoise")
     lflex = resolve_preset("flex", ll)
-    assert (ll.train_len, lflex.rope.alpha, lflex.rope.beta) == (240, 1.0, 15.0)
+    assert (ll.defaults.train_len, lflex.rope.alpha, lflex.rope.beta) == (240, 1.0, 15.0)
     with pytest.raises(ValueError, match="flavour must be one of"):
         spec_for("wan2.2")
     with pytest.raises(ValueError, match="multiple of 16"):

@@ -146,13 +146,14 @@ def test_bad_settings_are_clear_errors(tiny_model, options, match):
 
 
 def test_a_model_without_per_frame_timesteps_is_refused_before_any_work(tiny_model, tmp_path):
+    from longroll.models.base import ModelDefaults
     from longroll.pipelines.generate import generate
+    from longroll.schedule import FewStepSchedule
 
-    class Plain:
-        train_len, chunk_size = 16, 4
-
+    plain = ModelDefaults(train_len=16, chunk_size=4, window=16, sink=0, schedule=FewStepSchedule(),
+                          context_timestep=0.0, per_frame_timesteps=False)
     with pytest.raises(ValueError, match="cannot take per-frame timesteps"):
-        resolve_diagonal("fifo", Plain())
+        resolve_diagonal("fifo", plain)
     with pytest.raises(ValueError, match="k = 3 does not divide"):
         generate(PROMPT, seconds=2, model=tiny_model, out=tmp_path / "v.mp4", schedule="miga",
                  schedule_options=dict(queue=16, k=3))
@@ -174,7 +175,7 @@ def test_end_to_end_on_the_shipped_weights(kind, tmp_path):
     out = generate(PROMPT, seconds=3, seed=1, model=model, out=tmp_path / "v.mp4", upscale=1, schedule=kind,
                    schedule_options=opts)
     meta = json.loads(sidecar_path(out).read_text())
-    assert meta["schedule"] == kind and meta["diagonal"]["kind"] == kind and meta["frames"] == 24
+    assert meta["schedule"] == kind and meta["config"]["diagonal"]["kind"] == kind and meta["frames"] == 24
     frames = replay(sidecar_path(out))
     direct = generate(PROMPT, seconds=3, seed=1, model=model, upscale=1, schedule=kind, schedule_options=opts)
     assert np.array_equal(frames, direct) and frames.shape == (24, 32, 32, 3)

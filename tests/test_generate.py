@@ -26,7 +26,7 @@ def test_cli_writes_a_video_and_its_sidecar(tiny_weights, tmp_path: Path):
     assert frames.shape == (24, 64, 64, 3)
     meta = json.loads(sidecar_path(out).read_text())
     assert meta["seed"] == 4 and meta["frames"] == 24 and meta["complete"] and meta["preset"] == "flex"
-    assert meta["config"]["noise"]["rho"] == 0.0 and meta["weights_sha256"]
+    assert meta["config"]["noise"]["rho"] == -1.0 and meta["weights_sha256"]  # FLEX's rho: the model re-noises
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "v.mp4.json"]
 
 
@@ -63,9 +63,9 @@ def test_python_api_returns_frames_and_is_deterministic(tiny_model):
 
 
 def test_an_interrupted_run_leaves_a_playable_prefix(tiny_model, tmp_path: Path, monkeypatch):
-    import longroll.pipelines.generate as gen
+    import longroll.pipelines.run as gen
 
-    real = gen.generate_frames
+    real = gen.stream
 
     def interrupted(*args, **kwargs):
         for i, frames in enumerate(real(*args, **kwargs)):
@@ -73,12 +73,12 @@ def test_an_interrupted_run_leaves_a_playable_prefix(tiny_model, tmp_path: Path,
                 raise KeyboardInterrupt
             yield frames
 
-    monkeypatch.setattr(gen, "generate_frames", interrupted)
+    monkeypatch.setattr(gen, "stream", interrupted)
     out = tmp_path / "cut.mp4"
     with pytest.raises(KeyboardInterrupt):
         generate(PROMPT, seconds=60, out=out, model=tiny_model, upscale=2)
     frames = _frames(out)
-    assert frames.shape[0] == 3 * tiny_model.denoiser.chunk_size
+    assert frames.shape[0] == 3 * tiny_model.defaults.chunk_size
     meta = json.loads(sidecar_path(out).read_text())
     assert meta["complete"] is False and meta["frames"] == frames.shape[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.mp4", "cut.mp4.json"]

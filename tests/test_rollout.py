@@ -17,11 +17,12 @@ def _collect(model, cond, frames, config, seed=0, switches=()):
     return torch.cat([c.latents for c in chunks], dim=1), chunks
 
 
+@pytest.mark.parametrize("sampler", ["renoise", "euler"])
 @pytest.mark.parametrize("preset", ["none", "flex", "yarn", "flexrope"])
-def test_window_covering_the_video_equals_the_uncached_causal_pass(tiny_model, preset):
+def test_window_covering_the_video_equals_the_uncached_causal_pass(tiny_model, preset, sampler):
     den = tiny_model.denoiser
     cond = tiny_model.encode_prompt("a red circle and a blue square on a navy background")
-    config = resolve_preset(preset, den, window=12, sink=0, steps=3)
+    config = resolve_preset(preset, den, window=12, sink=0, steps=3, sampler=sampler)
     out, _ = _collect(tiny_model, cond, 12, config)
     ref = _uncached_reference(den, cond, 12, config)
     torch.testing.assert_close(out, ref, atol=1e-4, rtol=1e-4)
@@ -70,20 +71,21 @@ def test_prompt_switch_changes_only_what_comes_after(tiny_model):
 
 
 def test_flex_takes_flex_rho_from_models_without_their_own():
-    class Stochastic:  # a Self Forcing-style model: no default_rho of its own
-        train_len, chunk_size, default_window, default_sink = 21, 3, 12, 3
-        default_schedule = FewStepSchedule(steps=4, shift=5.0, sampler="renoise")
+    from longroll.models.base import ModelDefaults
 
-    flex = resolve_preset("flex", Stochastic())
+    stochastic = ModelDefaults(train_len=21, chunk_size=3, window=12, sink=3, context_timestep=0.0,
+                               schedule=FewStepSchedule(steps=4, shift=5.0, sampler="renoise"))  # Self Forcing-style
+    flex = resolve_preset("flex", stochastic)
     assert flex.noise.rho == -1.0 and flex.rope.alpha == pytest.approx(0.1) and flex.rope.beta == pytest.approx(2.5)
 
 
 def test_presets_resolve_against_the_model(tiny_model):
     den = tiny_model.denoiser
     flex = resolve_preset("flex", den)
-    assert flex.rope.method == "flex" and flex.noise.kind == "antiphase" and flex.noise.rho == den.default_rho == 0.0
-    assert flex.cache.sink == den.default_sink and flex.cache.window == den.default_window
-    assert flex.rope.alpha == pytest.approx(0.1 * den.train_len / 21)
+    d = den.defaults
+    assert flex.rope.method == "flex" and flex.noise.kind == "antiphase" and flex.noise.rho == d.rho == -1.0
+    assert flex.cache.sink == d.sink and flex.cache.window == d.window
+    assert flex.rope.alpha == pytest.approx(0.1 * d.train_len / 21)
     assert resolve_preset("none", den).cache.sink == 0
     assert resolve_preset("flexrope", den).bias.kind == "flexrope"
     assert resolve_preset("sink", den).rope.method == "none"
@@ -111,7 +113,7 @@ def test_bad_overrides_are_clear_errors(tiny_model, overrides, match):
 
 def test_freenoise_composes_with_the_rollout(tiny_model):
     config = resolve_preset("none", tiny_model.denoiser, noise="freenoise", steps=1)
-    assert config.noise == NoiseConfig(kind="freenoise", rho=0.0)
+    assert config.noise == NoiseConfig(kind="freenoise", rho=tiny_model.defaults.rho)
     cond = tiny_model.encode_prompt("a red circle on a black background")
     out, _ = _collect(tiny_model, cond, 24, config)
     assert torch.isfinite(out).all()

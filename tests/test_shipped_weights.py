@@ -13,7 +13,7 @@ pytestmark = pytest.mark.skipif(not shipped_weights().is_file(), reason="no ship
 def test_shipped_weights_load_with_their_config():
     model = load_tiny()
     assert model.weights_sha256 != "random-init" and len(model.weights_sha256) == 64
-    assert model.denoiser.train_len == 16 and model.denoiser.chunk_size == 4
+    assert model.defaults.train_len == 16 and model.defaults.chunk_size == 4
     assert not model.denoiser.training
 
 

@@ -10,7 +10,8 @@ from longroll.models.tiny.dit import CLEAN_T, encode_prompt
 from longroll.rope import TemporalBias, scale_temporal_freqs
 from longroll.world import parse_prompt
 
-CFG = DiTConfig(width=48, depth=2, heads=2, chunk_size=2, train_len=8)  # shapes of the conftest tiny_model
+# Shapes of the conftest tiny_model.
+CFG = DiTConfig(width=48, depth=2, heads=2, chunk_size=2, train_len=8, temporal_rope_dim=None)
 
 
 def _inputs(frames=8, batch=2, seed=0):
@@ -100,7 +101,7 @@ def test_model_config_validation():
     with pytest.raises(ValueError, match="train_len = 10 must be a multiple of chunk_size = 4"):
         DiTConfig(train_len=10, chunk_size=4)
     with pytest.raises(ValueError, match="head_dim"):
-        DiTConfig(width=8, heads=4)
+        DiTConfig(width=8, heads=4, temporal_rope_dim=None)
     with pytest.raises(ValueError, match="multiple of 4"):
         AutoencoderConfig(resolution=30)
 
@@ -112,5 +113,39 @@ def test_autoencoder_shapes_and_frame_conversion():
     assert x.shape == (3, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
     assert torch.equal(tensor_to_frames(x), frames)
     z = ae.encode(x)
-    assert z.shape == (3, 4, 8, 8)
+    assert z.shape == (3, AutoencoderConfig().latent_channels, 8, 8)
     assert ae.decode(z).shape == (3, 3, 32, 32)
+
+
+def test_the_built_in_model_has_wan21s_temporal_rope_and_self_forcings_horizon():
+    from longroll.models.causal_wan.config import CausalWanConfig
+    from longroll.models.causal_wan.model import CausalWan
+    from longroll.models.tiny.dit import TinyDiT
+
+    with torch.device("meta"):
+        wan = CausalWan(CausalWanConfig())  # Wan2.1-T2V-1.3B's shapes, no memory
+    cfg = DiTConfig()
+    tiny = TinyDiT(cfg)
+    assert tiny.rope_freqs.temporal.numel() == 22
+    assert torch.equal(tiny.rope_freqs.temporal, wan.rope_freqs.temporal)
+    assert (cfg.train_len, cfg.chunk_size) == (21, 3)
+    assert cfg.head_dim == 2 * (tiny.rope_freqs.temporal.numel() + tiny.rope_freqs.height.numel()
+                                + tiny.rope_freqs.width.numel())
+
+
+def test_temporal_rope_dim_is_validated():
+    with pytest.raises(ValueError, match="cannot hold 44 temporal RoPE dims"):
+        DiTConfig(width=92, heads=2)  # head 46: 2 dims left for two spatial axes
+    with pytest.raises(ValueError, match="modulation must be one of"):
+        DiTConfig(modulation="film")
+
+
+def test_no_jump_is_the_instantaneous_velocity_and_a_jump_changes_it(tiny_model):
+    model = tiny_model.denoiser
+    x, t, cond = _inputs()
+    with torch.no_grad():
+        base = model(x, t, cond)
+        zero = model(x, t, cond, jump=torch.zeros_like(t))
+        jumped = model(x, t, cond, jump=t)
+    assert torch.equal(base, zero)
+    assert not torch.allclose(base, jumped)

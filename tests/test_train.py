@@ -14,7 +14,8 @@ from longroll.models.tiny.weights import load_tiny
 
 def _cfg(steps):
     return TrainConfig(clips=6, ae_steps=2, ae_batch=4, steps=steps, batch=2, checkpoint_every=1, bf16=False,
-                       dit=DiTConfig(width=32, depth=1, heads=2, chunk_size=2, train_len=4))
+                       dit=DiTConfig(width=32, depth=1, heads=2, chunk_size=2, train_len=4,
+                                                   temporal_rope_dim=None))
 
 
 def test_training_resumes_and_exports(tmp_path):
@@ -36,10 +37,10 @@ def test_training_resumes_and_exports(tmp_path):
 
 def test_timestep_sampling_has_clean_chunks_and_shared_levels():
     cfg = TrainConfig(clean_p=0.5, chunk_level_p=1.0)
-    t = sample_timesteps(cfg, 4000, torch.Generator().manual_seed(0))  # (B, 16)
+    t = sample_timesteps(cfg, 4000, torch.Generator().manual_seed(0))  # (B, F)
     clean = (t == CLEAN_T)
     assert abs(float(clean.float().mean()) - 0.5) < 0.03
-    chunks = t.reshape(4000, 4, 4)
+    chunks = t.reshape(4000, -1, cfg.dit.chunk_size)
     assert torch.all(chunks == chunks[..., :1])  # one level per chunk
     noisy = t[t >= 0]
     assert 0 < float(noisy.min()) and float(noisy.max()) < 1
@@ -56,3 +57,57 @@ def test_lr_warms_up_holds_then_decays_to_zero():
     assert denoiser_lr(cfg, 9999) == pytest.approx(0.0, abs=1e-12)
     short = TrainConfig(steps=4, warmup=0, decay_steps=3000)  # fewer steps than the decay: decay them all
     assert denoiser_lr(short, 0) < short.lr and denoiser_lr(short, 3) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_jumps_stay_inside_their_chunk_and_never_pass_zero():
+    from longroll.models.tiny.train import sample_jumps
+
+    cfg = TrainConfig(clean_p=0.3, chunk_level_p=1.0, full_jump_p=0.5)
+    gen = torch.Generator().manual_seed(0)
+    t = sample_timesteps(cfg, 2000, gen)
+    idx, d = sample_jumps(cfg, t, gen)
+    level = t[torch.arange(2000), idx * cfg.dit.chunk_size]
+    has_noisy = (t >= 0).any(dim=1)
+    assert torch.all(level[has_noisy] >= 0)  # the jumping chunk is never clean context when one is noisy
+    assert torch.all(d <= level.clamp(min=0) + 1e-7) and torch.all(d >= 0)
+    whole = torch.isclose(d, level.clamp(min=0))
+    assert abs(float(whole[has_noisy].float().mean()) - 0.5) < 0.05
+
+
+def test_self_consistency_target_is_the_mean_of_two_half_jumps():
+    """On a model whose velocity is known in closed form, the bootstrapped target is exact."""
+    from longroll.models.tiny.train import self_consistency_target
+
+    class Linear(torch.nn.Module):  # v(x, t, d) = x (any jump): x - d/2 x, then again
+        def forward(self, x, t, cond, *, jump=None):
+            return x * (1 + 0 * t[..., None, None, None])
+
+    x = torch.randn(2, 4, 1, 2, 2)
+    t = torch.full((2, 4), 0.8)
+    jump = torch.tensor([[0.0, 0.0, 0.8, 0.8], [0.4, 0.4, 0.0, 0.0]])
+    target = self_consistency_target(Linear(), x, t, None, jump, min_jump=1 / 64)
+    half = (jump / 2)[..., None, None, None]
+    expected = (x + x * (1 - half)) / 2  # v1 = x, v2 = x - half * x
+    torch.testing.assert_close(target, expected)
+
+
+def test_one_file_checkpoint_resumes_the_run(tmp_path):
+    from longroll.models.tiny.resume import pack, unpack
+
+    out = tmp_path / "run"
+    cfg = _cfg(2)
+    train(cfg, out)
+    f = pack(out, tmp_path / "resume.pt")
+    again = tmp_path / "again"
+    assert TrainConfig.from_dict(unpack(f, again)) == cfg
+    a = torch.load(out / "dit_ckpt.pt", weights_only=False)
+    b = torch.load(again / "dit_ckpt.pt", weights_only=False)
+    assert b["step"] == a["step"] == 2 and [h[0] for h in b["history"]] == [1, 2]
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k])
+        torch.testing.assert_close(b["ema"][k], a["ema"][k], atol=1e-5, rtol=0)
+    train(_cfg(3), again)  # regenerates data and latents, then goes on from step 2
+    assert [h[0] for h in torch.load(again / "dit_ckpt.pt", weights_only=False)["history"]] == [1, 2, 3]
+    with pytest.raises(ValueError, match="not a longroll train-tiny resume file"):
+        torch.save({"x": 1}, tmp_path / "junk.pt")
+        unpack(tmp_path / "junk.pt", tmp_path / "x")

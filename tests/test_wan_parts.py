@@ -129,3 +129,28 @@ def test_batch_with_causal_wan_and_eval_of_free_text_prompts(wan_base_dir, tmp_p
     result = json.loads(next((tmp_path / "out" / "eval").glob("a dog in snow-0.json")).read_text())
     assert result["prompt"] is None and result["video_prompt"] == "a dog in snow"
     assert "object_presence" not in result["metrics"]
+
+
+@pytest.mark.slow
+def test_bidirectional_wan_joins_the_registry_for_the_diagonal_schedules(wan_base_dir, tmp_path):
+    """``--model wan``: Wan2.1 through diffusers from one local directory; FIFO / MIGA run, the
+    chunk-wise rollout is refused with the reason, before any file."""
+    from longroll.cli import main
+    from longroll.models.registry import load_model
+    from longroll.pipelines.generate import generate, replay, sidecar_path
+
+    vm = load_model("wan", weights=str(wan_base_dir), height=32, width=32, device="cpu")
+    assert vm.defaults.chunk_size is None and vm.fps == 16.0
+    opts = dict(window=4, partitions=1)
+    out = generate("a red cat runs on the beach", seconds=1.0, seed=2, model=vm, out=tmp_path / "v.mp4", upscale=1,
+                   schedule="fifo", schedule_options=opts)
+    meta = json.loads(sidecar_path(out).read_text())
+    assert meta["model"] == "wan" and meta["schedule"] == "fifo" and meta["frames"] == 16
+    assert np.array_equal(replay(sidecar_path(out), model=vm),
+                          generate("a red cat runs on the beach", seconds=1.0, seed=2, model=vm, upscale=1,
+                                   schedule="fifo", schedule_options=opts))
+    with pytest.raises(ValueError, match="bidirectional"):
+        generate("a red cat", seconds=1.0, model=vm, out=tmp_path / "c.mp4")
+    assert main(["generate", "a cat", "--model", "wan", "--weights", str(wan_base_dir), "--lora", "x.pt",
+                 "--out", str(tmp_path / "x.mp4")]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "v.mp4.json"]

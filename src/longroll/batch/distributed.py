@@ -42,10 +42,9 @@ def reports_here() -> bool:
 
 
 def write_summary(folder: str | Path, summary: Summary) -> None:
-    path = Path(folder) / LAST_RUN
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(asdict(summary), indent=2) + "\n")
-    os.replace(tmp, path)
+    from longroll.io.atomic import write_json
+
+    write_json(Path(folder) / LAST_RUN, asdict(summary))
 
 
 def read_summary(folder: str | Path) -> Summary | None:

@@ -24,10 +24,11 @@ import numpy as np
 
 from longroll.batch.manifest import Manifest, check_batch_settings, check_out_dir, settings_hash
 from longroll.batch.runner import Job
+from longroll.io.atomic import write_text
+from longroll.io.video import READABLE_SUFFIXES as VIDEO_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = (".mp4", ".gif", ".webm", ".mkv", ".mov")
 _VBENCH = re.compile(r"^(?P<prompt>.+)-(?P<i>\d+)$")
 
 
@@ -190,9 +191,7 @@ def summary_table(summary: dict) -> str:
 
 
 def _atomic_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    write_text(path, text)
 
 
 __all__ = ["EvaluationJob", "VideoItem", "aggregate", "find_videos", "summary_table"]

@@ -12,7 +12,6 @@ anything else (never started, cut short, made with other settings under ``--forc
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import socket
@@ -35,7 +34,7 @@ class BatchSettings:
     """The batch-wide settings; JSONL lines may refine seconds, preset, schedule and overrides per item."""
 
     seconds: float  # video length
-    preset: str  # horizon-extension preset
+    preset: str | None = None  # horizon-extension preset (None: the model's default)
     schedule: str = "chunk"  # chunk, fifo or miga
     overrides: dict = field(default_factory=dict)  # preset overrides (rope, sink, window, steps...)
     schedule_options: dict = field(default_factory=dict)  # FIFO / MIGA settings
@@ -43,17 +42,20 @@ class BatchSettings:
     weights: str | None = None  # weights path (None: the tiny model's shipped weights)
     model_options: dict = field(default_factory=dict)  # causal-wan loading options (base, flavour, lora...)
     base_seed: int = 0  # the seeds of all items derive from it (items.item_seed)
-    upscale: int = 8  # enlargement for viewing (the tiny model's 32x32 frames)
+    upscale: int | None = None  # enlargement for viewing (None: the model's default)
 
     def __post_init__(self) -> None:
-        from longroll.pipelines.generate import check_seconds
         from longroll.pipelines.presets import PRESETS
+        from longroll.pipelines.request import check_seconds
+        from longroll.pipelines.schedules import SCHEDULES
 
         check_seconds(self.seconds)
-        check_choice("preset", self.preset, PRESETS)
-        check_choice("schedule", self.schedule, ("chunk", "fifo", "miga"))
+        if self.preset is not None:
+            check_choice("preset", self.preset, PRESETS)
+        check_choice("schedule", self.schedule, SCHEDULES)
         check_int("seed", self.base_seed, low=0)
-        check_int("upscale", self.upscale, low=1, high=64)
+        if self.upscale is not None:
+            check_int("upscale", self.upscale, low=1, high=64)
 
     def for_item(self, item: WorkItem) -> dict:
         """The resolved settings of one item (batch defaults refined by its JSONL line)."""
@@ -69,25 +71,24 @@ class BatchSettings:
         }
 
 
+def item_request(prompt: str, settings: dict, *, seed: int = 0, out: str | None = None):
+    """The ``GenerationRequest`` of one item (checked without a model when it is built)."""
+    from longroll.pipelines.request import GenerationRequest
+
+    return GenerationRequest(prompt=prompt, seconds=settings["seconds"], seed=seed,
+                             switches=tuple(tuple(w) for w in settings["switches"]), preset=settings["preset"],
+                             overrides=dict(settings["overrides"]), schedule=settings["schedule"],
+                             schedule_options=dict(settings["schedule_options"]), out=out, upscale=settings["upscale"],
+                             overwrite=True)  # the batch decides what is made again (manifest, --force)
+
+
 def validate_item_settings(prompt: str, settings: dict, where: str) -> None:
     """Check an item's settings without a model (names, ranges, switch times); errors name the item."""
-    from longroll.pipelines.generate import PromptSchedule, check_seconds
-    from longroll.pipelines.presets import OVERRIDES, PRESETS
-
     try:
-        check_seconds(settings["seconds"])
-        check_choice("preset", settings["preset"], PRESETS)
-        check_choice("schedule", settings["schedule"], ("chunk", "fifo", "miga"))
-        unknown = sorted(set(settings["overrides"]) - set(OVERRIDES))
-        if unknown:
-            raise ValueError(f"unknown override(s) {', '.join(unknown)}; valid: {', '.join(OVERRIDES)}")
-        if settings["schedule"] == "chunk" and settings["schedule_options"]:
-            raise ValueError("FIFO / MIGA settings need the fifo or miga schedule")
-        if settings["switches"] and settings["schedule"] != "chunk":
-            raise ValueError("prompt switches need the chunk schedule")
-        PromptSchedule.build(prompt, [tuple(s) for s in settings["switches"]], seconds=settings["seconds"])
+        item_request(prompt, settings)
     except ValueError as err:
-        raise ValueError(f"{where}: {str(err).rstrip('.')}.") from None
+        text = str(err).rstrip(".")
+        raise ValueError(f"{where}: {text[:1].lower()}{text[1:]}.") from None
 
 
 @dataclass
@@ -153,25 +154,23 @@ class GenerationWorker:
                              f"expected, {self.model.weights_sha256[:12]} loaded).")
         self.where = f"{socket.gethostname()}:{os.getpid()}"
         # One "wrote N frames" line per item would drown the batch's progress bar.
-        logging.getLogger("longroll.pipelines.generate").setLevel(logging.WARNING)
+        logging.getLogger("longroll.pipelines.run").setLevel(logging.WARNING)
 
     def __call__(self, item: WorkItem) -> dict:
-        from longroll.pipelines.generate import generate, sidecar_path
+        from longroll.pipelines.generate import generate_request
 
         job, s = self.job, self.job.settings.for_item(item)
         path = Path(job.out) / f"{item.name}{SUFFIX}"
         t0 = time.time()
-        generate(item.prompt, seconds=s["seconds"], preset=s["preset"], seed=item.seed, out=path, model=self.model,
-                 switches=[tuple(w) for w in s["switches"]], upscale=s["upscale"], schedule=s["schedule"],
-                 schedule_options=s["schedule_options"] or None, **s["overrides"])
-        meta = json.loads(sidecar_path(path).read_text())
-        if not meta.get("complete"):
-            raise RuntimeError(f"{path.name} was cut short ({meta.get('frames')} frames).")
+        result = generate_request(item_request(item.prompt, s, seed=item.seed, out=str(path)), self.model,
+                                  progress=False)
+        if not result.complete:
+            raise RuntimeError(f"{path.name} was cut short ({result.frames} frames).")
         return {"key": item.key, "prompt": item.prompt, "prompt_index": item.prompt_index, "sample": item.sample,
                 "seed_index": item.seed_index, "seed": item.seed, "path": path.name,
                 "name_scheme": "vbench" if item.name == f"{item.prompt}-{item.sample}" else "hashed",
-                "settings_hash": job.item_hash(item), "seconds": s["seconds"], "frames": meta["frames"],
-                "frames_sha256": meta.get("frames_sha256"),
+                "settings_hash": job.item_hash(item), "seconds": s["seconds"], "frames": result.frames,
+                "frames_sha256": result.frames_sha256,
                 "wall_s": round(time.time() - t0, 3), "worker": self.where}
 
 

@@ -118,11 +118,10 @@ def check_batch_settings(folder: str | Path, settings: dict, *, force: bool, wha
 
 def write_batch_settings(folder: str | Path, settings: dict) -> None:
     """Write ``batch.json`` (temporary name, then rename)."""
-    path = Path(folder) / BATCH_FILE
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps({"settings_hash": settings_hash(settings), "settings": settings}, indent=2,
-                              sort_keys=True, default=str) + "\n")
-    os.replace(tmp, path)
+    from longroll.io.atomic import write_text
+
+    write_text(Path(folder) / BATCH_FILE, json.dumps({"settings_hash": settings_hash(settings), "settings": settings},
+                                                     indent=2, sort_keys=True, default=str) + "\n")
 
 
 __all__ = ["BATCH_FILE", "MANIFEST", "Manifest", "check_batch_settings", "check_out_dir", "settings_hash",

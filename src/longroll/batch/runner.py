@@ -9,6 +9,8 @@ returns its manifest record) and where the manifest is. The backends only move i
 - ``ray``: one actor per worker, items handed out one at a time, a dead worker's item redone
   (``ray_backend.py``).
 
+``backends.run_job`` picks one; the backends import this module, never the other way round.
+
 Every backend appends a record only after the item's files are complete, and every backend ends
 with the same ``Summary`` (done, skipped, failed with reasons).
 """
@@ -20,12 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from longroll._validate import check_choice, check_int
+from longroll._validate import check_int
 from longroll.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("local", "torchrun", "ray")
 T = TypeVar("T")
 
 
@@ -159,23 +160,4 @@ def run_local(job: Job, *, device: str | None = None, show_progress: bool = True
     return summary.merge(run_items(job, todo, worker, show_progress=show_progress))
 
 
-def run_job(job: Job, *, backend: str = "local", workers: int = 1, device: str | None = None,
-            ray_address: str | None = None, show_progress: bool = True, argv: Sequence[str] | None = None) -> Summary:
-    """Run ``job`` on ``backend`` with ``workers`` workers (see the module docstring)."""
-    check_choice("backend", backend, BACKENDS)
-    check_int("workers", workers, low=1, high=4096)
-    if backend == "local":
-        if workers != 1:
-            raise ValueError(f"workers = {workers} needs --backend torchrun or ray; the local backend runs one "
-                             "worker in this process (allowed: 1).")
-        return run_local(job, device=device, show_progress=show_progress)
-    if backend == "torchrun":
-        from longroll.batch.distributed import run_torchrun
-
-        return run_torchrun(job, workers=workers, device=device, show_progress=show_progress, argv=argv)
-    from longroll.batch.ray_backend import run_ray
-
-    return run_ray(job, workers=workers, address=ray_address, device=device, show_progress=show_progress)
-
-
-__all__ = ["BACKENDS", "Job", "Summary", "run_items", "run_job", "run_local", "shard"]
+__all__ = ["Job", "Summary", "run_items", "run_local", "shard"]

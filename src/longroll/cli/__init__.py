@@ -31,7 +31,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
-        module.register(sub.add_parser(name, help=module.HELP, description=module.HELP))
+        module.register(sub.add_parser(name, help=module.HELP, description=module.HELP,
+                                       formatter_class=argparse.ArgumentDefaultsHelpFormatter))
     return parser
 
 

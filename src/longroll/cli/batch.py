@@ -9,9 +9,9 @@ HELP = "generate K videos per prompt of a file into a folder (VBench names, resu
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from longroll.batch.runner import BACKENDS
+    from longroll.batch.backends import BACKENDS
     from longroll.cli.generate import add_model_arguments, add_rollout_arguments
-    from longroll.pipelines.presets import DEFAULT_PRESET, PRESETS
+    from longroll.pipelines.presets import PRESETS
 
     parser.add_argument("prompts", help="prompt file: one prompt per line (.txt), or JSONL with per-item settings")
     parser.add_argument("--seeds", type=int, default=5, help="videos per prompt (VBench uses 5)")
@@ -19,8 +19,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
     parser.add_argument("--seed", type=int, default=0, help="base seed; item seeds derive from it, the prompt's "
                                                             "index and the seed index only")
-    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help="horizon-extension preset")
-    parser.add_argument("--upscale", type=int, default=8, help="enlarge frames by this factor for viewing")
+    parser.add_argument("--preset", default=None, choices=list(PRESETS),
+                        help="horizon-extension preset (default: the model's)")
+    parser.add_argument("--upscale", type=int, default=None,
+                        help="enlarge frames by this factor for viewing (default: the model's)")
     parser.add_argument("--backend", default="local", choices=BACKENDS,
                         help="local: this process; torchrun: rank-strided shards; ray: actors with retries")
     parser.add_argument("--workers", type=int, default=None,
@@ -36,9 +38,9 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from longroll.batch.backends import run_job
     from longroll.batch.distributed import reports_here
     from longroll.batch.generation import BatchSettings, GenerationJob
-    from longroll.batch.runner import run_job
     from longroll.cli.generate import collect_diagonal, collect_overrides, model_options
 
     # 1. Everything cheap: settings, prompt file, items, output folder, its batch.json.

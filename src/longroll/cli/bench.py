@@ -17,7 +17,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from longroll._validate import check_int
-    from longroll.eval.bench import BenchConfig, run_bench
+    from longroll.bench.horizon import BenchConfig, run_bench
 
     check_int("prompts", args.prompts, low=1, high=1000)
     check_int("seeds", args.seeds, low=1, high=100)

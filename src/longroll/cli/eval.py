@@ -8,7 +8,7 @@ HELP = "measure how long videos hold up over time (one video, or a folder of the
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from longroll.batch.runner import BACKENDS
+    from longroll.batch.backends import BACKENDS
 
     parser.add_argument("video", help="video file (.mp4, .gif, ...), folder of PNG frames, or folder of videos "
                                       "(a 'longroll batch' output)")
@@ -29,8 +29,8 @@ def is_video_folder(path: str) -> bool:
     """A folder of videos (or a batch manifest), as opposed to a folder of PNG frames."""
     from pathlib import Path
 
-    from longroll.batch.evaluation import VIDEO_SUFFIXES
     from longroll.batch.manifest import MANIFEST
+    from longroll.io.video import READABLE_SUFFIXES as VIDEO_SUFFIXES
 
     p = Path(path)
     return p.is_dir() and ((p / MANIFEST).exists() or any(
@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_folder(args: argparse.Namespace) -> int:
+    from longroll.batch.backends import run_job
     from longroll.batch.distributed import reports_here
     from longroll.batch.evaluation import EvaluationJob
-    from longroll.batch.runner import run_job
 
     if args.json or args.plot or args.prompt:
         raise ValueError("--json, --plot and --prompt apply to one video; a folder takes --out (prompts come from "

@@ -8,7 +8,7 @@ HELP = "generate a long video from a prompt (chunk-wise rollout with FLEX by def
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from longroll.pipelines.presets import DEFAULT_PRESET, PRESETS
+    from longroll.pipelines.presets import PRESETS
 
     parser.add_argument("prompt", nargs="?", default=None,
                         help="what to show, e.g. 'a red circle and a blue square on a navy background'")
@@ -17,10 +17,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seconds", type=float, default=8.0, help="video length in seconds")
     parser.add_argument("--out", required=True, help="output .mp4 or .gif file, or a folder for PNG frames")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same video)")
-    parser.add_argument("--preset", default=DEFAULT_PRESET, choices=list(PRESETS), help="horizon-extension preset")
+    parser.add_argument("--preset", default=None, choices=list(PRESETS),
+                        help="horizon-extension preset (default: the model's, chosen by measurement)")
     parser.add_argument("--switch", action="append", default=[], metavar="TIME:PROMPT",
                         help="switch prompt at TIME (e.g. 12s:'a red circle on a navy background'); repeatable")
-    parser.add_argument("--upscale", type=int, default=8, help="enlarge frames by this factor for viewing")
+    parser.add_argument("--upscale", type=int, default=None,
+                        help="enlarge frames by this factor for viewing (default: the model's; 8 for the built-in)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output and its sidecar")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_model_arguments(parser)
     add_rollout_arguments(parser)
@@ -28,11 +31,13 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--model, --weights and the causal-wan loading options (shared with ``longroll batch``)."""
-    parser.add_argument("--model", default="tiny", help="model name: tiny (built in) or causal-wan")
+    parser.add_argument("--model", default="tiny",
+                        help="model family: tiny (built in), causal-wan (Self Forcing, LongLive, CausVid) or wan "
+                             "(Wan2.1 through diffusers: FIFO and MIGA schedules)")
     parser.add_argument("--weights", "--checkpoint", default=None, dest="weights",
                         help="weights: tiny's file (default: the shipped weights), or causal-wan's checkpoint "
                              "file or directory")
-    w = parser.add_argument_group("causal-wan (Self Forcing, LongLive, CausVid; local paths only)")
+    w = parser.add_argument_group("causal-wan and wan (local paths only)")
     w.add_argument("--base", default=None,
                    help="Wan2.1 directory in diffusers layout (text_encoder/, tokenizer/, vae/)")
     w.add_argument("--flavour", default=None, help="checkpoint family: self-forcing, longlive, causvid")
@@ -97,16 +102,30 @@ def collect_diagonal(args: argparse.Namespace) -> dict:
     diagonal["steps"] = args.diag_steps
     diagonal = {k: v for k, v in diagonal.items() if v is not None}
     if diagonal and args.schedule == "chunk":
-        raise ValueError(f"--{next(iter(diagonal)).replace('_', '-')} needs --schedule fifo or miga.")
+        flag = "--diag-steps" if next(iter(diagonal)) == "steps" else f"--{next(iter(diagonal)).replace('_', '-')}"
+        raise ValueError(f"{flag} needs --schedule fifo or miga.")
     return diagonal
+
+
+def build_request(args: argparse.Namespace, fps: float):
+    """The command line's ``GenerationRequest`` (checked without a model)."""
+    from longroll.pipelines.request import GenerationRequest, parse_switch
+
+    if args.prompt is None:
+        raise ValueError("Give a prompt (or --replay SIDECAR).")
+    overrides = {k: v for k, v in collect_overrides(args).items() if v is not None}
+    return GenerationRequest(prompt=args.prompt, seconds=args.seconds, seed=args.seed,
+                             switches=tuple(parse_switch(s, fps) for s in args.switch), preset=args.preset,
+                             overrides=overrides, schedule=args.schedule, schedule_options=collect_diagonal(args),
+                             out=args.out, upscale=args.upscale, overwrite=args.overwrite)
 
 
 def run(args: argparse.Namespace) -> int:
     from longroll._validate import check_choice
     from longroll.io.video import output_kind
     from longroll.models.registry import MODELS, load_model, model_fps
-    from longroll.pipelines.generate import PromptSchedule, check_seconds, generate, parse_switch, replay
-    from longroll.pipelines.presets import resolve_preset
+    from longroll.pipelines.generate import generate_request, replay
+    from longroll.pipelines.request import check_length
 
     # 1. Validate everything cheap before any model is loaded or file created.
     output_kind(args.out)
@@ -114,45 +133,31 @@ def run(args: argparse.Namespace) -> int:
     options = model_options(args)
     if args.replay:
         model = load_model(args.model, weights=args.weights, device=args.device, **options) if args.weights else None
-        print(f"wrote {replay(args.replay, out=args.out, model=model, progress=not args.no_progress)}")
+        path = replay(args.replay, out=args.out, model=model, progress=not args.no_progress, overwrite=args.overwrite)
+        print(f"wrote {path}")
         return 0
-    if args.prompt is None:
-        raise ValueError("Give a prompt (or --replay SIDECAR).")
-    check_seconds(args.seconds)
-    switches = [parse_switch(s, model_fps(args.model)) for s in args.switch]
-    PromptSchedule.build(args.prompt, switches, seconds=args.seconds)
-    overrides = collect_overrides(args)
-    diagonal = collect_diagonal(args)
-    if args.switch and args.schedule != "chunk":
-        raise ValueError(f"--switch needs the chunk schedule; --schedule {args.schedule} takes one prompt.")
-    # 2. Load the model; overrides are checked against it before any frame is made.
+    fps = model_fps(args.model)
+    request = build_request(args, fps)
+    check_length(request.seconds, fps)
+    # 2. Load the model, resolve the request against it once, and generate, streaming to the file.
     model = load_model(args.model, weights=args.weights, device=args.device, **options)
-    resolve_preset(args.preset, model.denoiser, **overrides)
-    if args.schedule != "chunk":
-        from longroll.pipelines.fifo import resolve_diagonal
-
-        resolve_diagonal(args.schedule, model.denoiser, **diagonal)
-    # 3. Generate, streaming to the file.
-    path = generate(args.prompt, seconds=args.seconds, preset=args.preset, seed=args.seed, out=args.out,
-                    model=model, switches=switches, upscale=args.upscale, progress=not args.no_progress,
-                    schedule=args.schedule, schedule_options=diagonal or None, **overrides)
-    print(f"wrote {path}")
+    result = generate_request(request, model, progress=not args.no_progress)
+    print(f"wrote {result.path}")
     return 0
 
 
 def model_options(args: argparse.Namespace) -> dict:
-    """causal-wan loading options given on the command line (an error for the tiny model)."""
+    """Loading options given on the command line, checked against the model family (no loading)."""
+    from longroll.models.registry import check_options
+
     options = {k: getattr(args, k) for k in ("base", "flavour", "lora", "lora_alpha", "height", "width")
                if getattr(args, k) is not None}
     options.update({k: True for k in ("ema", "trust_pickle") if getattr(args, k)})
     if args.model == "causal-wan":
-        from longroll.models.causal_wan.rollout_spec import FLAVOURS, spec_for
+        from longroll.models.causal_wan.rollout_spec import spec_for
 
         options.setdefault("flavour", "self-forcing")
         spec_for(options["flavour"], height=options.get("height"), width=options.get("width"))  # validate early
-        if not getattr(args, "replay", None) and args.weights is None:
-            raise ValueError("--model causal-wan needs --checkpoint PATH (one of the families "
-                             f"{', '.join(FLAVOURS)}, or a Wan2.1 directory).")
-    elif options:
-        raise ValueError(f"--{next(iter(options)).replace('_', '-')} applies to --model causal-wan only.")
+    # A replay takes its weights from the sidecar when none are given.
+    check_options(args.model, "replay" if getattr(args, "replay", None) else args.weights, options)
     return options

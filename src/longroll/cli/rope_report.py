@@ -8,15 +8,19 @@ HELP = "print the per-plane training exposure and scaling of temporal RoPE (FLEX
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    from longroll.constants import FLEX_ALPHA, FLEX_BETA, ROPE_THETA, SELF_FORCING_TRAIN_LEN, WAN21_HEAD_DIM
     from longroll.rope.scaling import ROPE_METHODS
 
-    parser.add_argument("--head-dim", type=int, default=128, help="attention head dim (Wan2.1-1.3B: 128)")
-    parser.add_argument("--train-len", type=int, default=21, help="training horizon in latent frames")
+    parser.add_argument("--head-dim", type=int, default=WAN21_HEAD_DIM, help="attention head dim (Wan2.1-1.3B: 128)")
+    parser.add_argument("--train-len", type=int, default=SELF_FORCING_TRAIN_LEN,
+                        help="training horizon in latent frames")
     parser.add_argument("--target-len", type=int, default=126, help="rollout length in latent frames")
     parser.add_argument("--method", default="flex", choices=ROPE_METHODS, help="temporal frequency scaling")
-    parser.add_argument("--alpha", type=float, default=0.1, help="FLEX gate: full interpolation below this exposure")
-    parser.add_argument("--beta", type=float, default=2.5, help="FLEX gate: no interpolation above this exposure")
-    parser.add_argument("--theta", type=float, default=10000.0, help="RoPE base")
+    parser.add_argument("--alpha", type=float, default=FLEX_ALPHA,
+                        help="FLEX gate: full interpolation below this exposure")
+    parser.add_argument("--beta", type=float, default=FLEX_BETA,
+                        help="FLEX gate: no interpolation above this exposure")
+    parser.add_argument("--theta", type=float, default=ROPE_THETA, help="RoPE base")
     parser.add_argument("--riflex-n", type=int, default=None, help="RIFLEx repetition frame (default: train length)")
     parser.add_argument("--plot", default=None, help="also draw the table to this PNG")
 

@@ -14,6 +14,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="working folder for data and checkpoints")
     parser.add_argument("--export", default=None, help="folder to write tiny.safetensors and tiny.json into")
     parser.add_argument("--steps", type=int, default=None, help="override the denoiser steps")
+    parser.add_argument("--stop-after", default=None, choices=("data", "autoencoder", "latents", "denoiser"),
+                        help="end after this stage (e.g. check the autoencoder alone before the denoiser)")
+    parser.add_argument("--resume-from", default=None, metavar="FILE",
+                        help="continue a run from its one-file checkpoint (made with --pack) in --out")
+    parser.add_argument("--pack", default=None, metavar="FILE",
+                        help="only write the run's one-file checkpoint (committable, training may go on)")
     parser.add_argument("--export-only", action="store_true",
                         help="only export the latest checkpoint's EMA weights to --export (training may go on)")
 
@@ -23,13 +29,23 @@ def run(args: argparse.Namespace) -> int:
 
     from longroll.models.tiny.train import TrainConfig, export_checkpoint, train
 
+    if args.pack:
+        from longroll.models.tiny.resume import pack
+
+        print(f"packed {pack(args.out, args.pack)}")
+        return 0
     if args.export_only:
         if not args.export:
             raise ValueError("--export-only needs --export DIR.")
         print(f"exported {export_checkpoint(args.out, args.export)}")
         return 0
-    cfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
+    if args.resume_from:
+        from longroll.models.tiny.resume import unpack
+
+        cfg = TrainConfig.from_dict(unpack(args.resume_from, args.out))
+    else:
+        cfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
     if args.steps is not None:
         cfg = replace(cfg, steps=args.steps)
-    train(cfg, args.out, args.export)
+    train(cfg, args.out, args.export, stop_after=args.stop_after)
     return 0

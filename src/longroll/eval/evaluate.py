@@ -23,7 +23,6 @@ from longroll.eval import metrics as M
 WEIGHT_FREE = ("temporal_flickering", "dynamic_degree", "motion_energy", "motion_smoothness",
                "first_frame_consistency", "previous_frame_consistency", "saturation", "saturation_drift",
                "static_fraction")
-WORLD = ("object_presence", "identity_colour_drift", "identity_size_drift", "background_drift")
 
 
 def parse_duration(text: str | float) -> float:
@@ -79,7 +78,12 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
 
         world_prompt = parse_prompt(prompt)
     seg_len = max(3, int(round(segment_seconds * fps)))
-    segments, first_frame, first_world, total = [], None, None, 0
+    segments, first_frame, total = [], None, 0
+    world = None
+    if world_prompt is not None:
+        from longroll.eval.world_metrics import WorldTrack
+
+        world = WorldTrack(world_prompt)
     frames = iter(frames)
     for start, seg in _segments(frames, seg_len):
         if first_frame is None:
@@ -87,21 +91,24 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
         row = {"index": len(segments), "start_frame": start, "end_frame": start + len(seg),
                "start_s": round(start / fps, 4), "end_s": round((start + len(seg)) / fps, 4)}
         row.update(segment_metrics(seg, first_frame, fps))
-        if world_prompt is not None:
-            from longroll.eval.world_metrics import summarise, world_metrics
-
-            summary = summarise(seg, world_prompt)
-            first_world = first_world or summary
-            row.update(world_metrics(summary, first_world))
+        if world is not None:
+            world.add(start, seg)  # detections only; summarised once the whole video is seen
         segments.append(row)
         total = max(total, start + len(seg))
     if len(segments) < min_segments:
         raise ValueError(f"The video has {total} frames, fewer than {min_segments} segments of {seg_len} frames "
                          f"({segment_seconds:g} s at {fps:g} fps); use a shorter --segment.")
+    world_keys: list[str] = []
+    if world is not None:  # hidden objects are confirmed over time, so world keys wait for the end
+        from longroll.eval.world_metrics import WORLD_KEYS
+
+        world_keys = list(WORLD_KEYS)
+        for row, values in zip(segments, world.segments([(r["start_frame"], r["end_frame"]) for r in segments])):
+            row.update(values)
     base_sat = segments[0]["saturation"]
     for row in segments:
         row["saturation_drift"] = row["saturation"] - base_sat
-    keys = list(WEIGHT_FREE) + (list(WORLD) if world_prompt is not None else [])
+    keys = list(WEIGHT_FREE) + world_keys
     metrics = {k: _nanmean([row[k] for row in segments]) for k in keys}
     drift = {k: _difference(segments[-1][k], segments[0][k]) for k in keys}
     return {"fps": fps, "frames": total, "segment_seconds": segment_seconds, "prompt": prompt,

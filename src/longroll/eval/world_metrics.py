@@ -1,11 +1,21 @@
 """World-aware metrics for videos of the built-in world, from the world's detector.
 
-- ``object_presence``: share of prompted objects found per frame, averaged.
+Detection runs on every frame as the video streams (``WorldTrack.add``); at the end, hidden
+matches are confirmed over time (``longroll.world.tracks``) and each segment is summarised:
+
+- ``object_presence``: share of prompted objects found per frame (each with its own shape and a
+  world size; a hidden one only when it is seen whole within 2 s), averaged.
+- ``colour_fidelity``: share of found objects whose core colour lies within ``COLOUR_MATCH`` of
+  their palette colour.
 - ``identity_colour_drift``: per object, RGB distance of its mean colour to its mean colour in
   the first segment, averaged over objects (0 = the same colours as at the start).
-- ``identity_size_drift``: per object, relative change of its area against the first segment,
-  averaged over objects (negative = shrinking).
+- ``identity_size_drift``: per object, relative change of its area against the first segment.
 - ``background_drift``: RGB distance of the estimated background to the first segment's.
+- ``touching``: share of frames in which two prompted objects touch or merge; ``separation``:
+  that share over the world's own rate for the prompt (1 = as the world renders it; higher =
+  objects stick together; None for one-object prompts).
+- ``object_motion``: mean centroid travel per frame of the objects seen whole (the world's
+  sprites move 0.4-1.4 px/frame).
 
 Frames larger than the world (an upscaled video) are reduced to the world's resolution by
 averaging blocks, so any video written by ``longroll generate`` can be measured.
@@ -13,13 +23,15 @@ averaging blocks, so any video written by ``longroll generate`` can be measured.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from longroll.world.detect import detect
+from longroll.world.detect import Detection, detect
 from longroll.world.scene import RESOLUTION
+from longroll.world.tracks import ground_truth_touching, object_motion, track
 from longroll.world.vocab import Prompt
+
+WORLD_KEYS = ("object_presence", "colour_fidelity", "identity_colour_drift", "identity_size_drift",
+              "background_drift", "touching", "separation", "object_motion")
 
 
 def to_world_resolution(frames: np.ndarray, resolution: int = RESOLUTION) -> np.ndarray:
@@ -35,40 +47,67 @@ def to_world_resolution(frames: np.ndarray, resolution: int = RESOLUTION) -> np.
     return np.clip(np.rint(small), 0, 255).astype(np.uint8)
 
 
-@dataclass
-class SegmentWorld:
-    """Per-segment detector summaries."""
+class WorldTrack:
+    """Per-frame detections of one video, added as it streams, summarised per segment at the end."""
 
-    presence: float  # mean share of prompted objects found
-    colours: list[np.ndarray | None]  # per object, mean RGB where found (None if never found)
-    sizes: list[float | None]  # per object, mean area where found
-    background: np.ndarray  # mean estimated background RGB
+    def __init__(self, prompt: Prompt) -> None:
+        self.prompt = prompt
+        self.detections: dict[int, Detection] = {}  # frame index -> detection (a few numbers each)
+
+    def add(self, start: int, frames: np.ndarray) -> None:
+        """Detect frames ``start .. start + len(frames)`` (already seen frames are skipped)."""
+        small = to_world_resolution(frames)
+        for i, frame in enumerate(small):
+            if start + i not in self.detections:
+                self.detections[start + i] = detect(frame, self.prompt)
+
+    def segments(self, ranges: list[tuple[int, int]]) -> list[dict[str, float | None]]:
+        """World metrics of each (start, end) frame range, drifts against the first range."""
+        order = sorted(self.detections)
+        tracked = dict(zip(order, track([self.detections[i] for i in order])))
+        truth = ground_truth_touching(self.prompt) if len(self.prompt.objects) > 1 else None
+        rows, first = [], None
+        for start, end in ranges:
+            frames = range(start, end)
+            summary = _summary([tracked[i] for i in frames], [self.detections[i] for i in frames])
+            first = first or summary
+            rows.append(_keys(summary, first, truth))
+        return rows
 
 
-def summarise(frames: np.ndarray, prompt: Prompt) -> SegmentWorld:
-    """Run the detector on every frame of a segment (frames at any multiple of the world size)."""
-    small = to_world_resolution(frames)
-    dets = [detect(f, prompt) for f in small]
+def _summary(tracked, dets) -> dict:
+    k = len(tracked[0])
     colours, sizes = [], []
-    for i in range(len(prompt.objects)):
-        found = [d.found[i] for d in dets if d.found[i] is not None]
+    for i in range(k):
+        found = [row[i] for row in tracked if row[i] is not None]
         colours.append(np.mean([b.mean_rgb for b in found], axis=0) if found else None)
         sizes.append(float(np.mean([b.area for b in found])) if found else None)
-    return SegmentWorld(float(np.mean([d.presence for d in dets])), colours, sizes,
-                        np.mean([d.background_rgb for d in dets], axis=0))
+    blobs = [b for row in tracked for b in row if b is not None]
+    motion = [m for m in object_motion(tracked) if m is not None]
+    return {
+        "presence": float(np.mean([sum(b is not None for b in row) / k for row in tracked])),
+        "fidelity": float(np.mean([b.faithful_colour for b in blobs])) if blobs else None,
+        "colours": colours, "sizes": sizes,
+        "background": np.mean([d.background_rgb for d in dets], axis=0),
+        "touching": float(np.mean([d.touching for d in dets])),
+        "motion": float(np.mean(motion)) if motion else None,
+    }
 
 
-def world_metrics(segment: SegmentWorld, first: SegmentWorld) -> dict[str, float | None]:
-    """The public world-aware keys for one segment, against the first segment."""
+def _keys(seg: dict, first: dict, truth: float | None) -> dict[str, float | None]:
     colour, size = [], []
-    for c, c0, s, s0 in zip(segment.colours, first.colours, segment.sizes, first.sizes):
+    for c, c0, s, s0 in zip(seg["colours"], first["colours"], seg["sizes"], first["sizes"]):
         if c is not None and c0 is not None:
             colour.append(float(np.linalg.norm(c - c0)))
         if s is not None and s0:
             size.append(s / s0 - 1.0)
     return {
-        "object_presence": segment.presence,
+        "object_presence": seg["presence"],
+        "colour_fidelity": seg["fidelity"],  # None: no object found
         "identity_colour_drift": float(np.mean(colour)) if colour else None,  # None: object never found
         "identity_size_drift": float(np.mean(size)) if size else None,
-        "background_drift": float(np.linalg.norm(segment.background - first.background)),
+        "background_drift": float(np.linalg.norm(seg["background"] - first["background"])),
+        "touching": seg["touching"],
+        "separation": seg["touching"] / truth if truth else None,
+        "object_motion": seg["motion"],
     }

@@ -12,15 +12,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def check_output_path(path: str | Path) -> Path:
-    """Validate that ``path`` can be created: its folder exists and is writable, and it is not a folder."""
+def check_output_path(path: str | Path, *, folder_output: bool = False) -> Path:
+    """Validate that ``path`` can be created: its folder exists and is writable, and it is not a folder
+    (unless the output is itself a folder, ``folder_output``)."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ValueError(f"The output folder {str(folder)!r} does not exist; create it first.")
     if not os.access(folder, os.W_OK):
         raise ValueError(f"The output folder {str(folder)!r} is not writable.")
-    if path.is_dir():
+    if path.is_dir() and not folder_output:
         raise ValueError(f"The output path {str(path)!r} is a folder; give a file name.")
     return path
 
@@ -45,3 +46,17 @@ def atomic_output(path: str | Path, *, keep_partial: bool = False) -> Iterator[P
                 tmp.unlink()
         raise
     os.replace(tmp, path)
+
+
+def write_text(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (the old file stays whole until the new one is complete)."""
+    with atomic_output(path) as tmp:
+        Path(tmp).write_text(text)
+    return Path(path)
+
+
+def write_json(path: str | Path, data) -> Path:
+    """``data`` as indented JSON, atomically."""
+    import json
+
+    return write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")

@@ -23,7 +23,8 @@ import numpy as np
 
 from longroll.io.atomic import check_output_path
 
-VIDEO_SUFFIXES = (".mp4", ".gif")
+VIDEO_SUFFIXES = (".mp4", ".gif")  # what longroll writes
+READABLE_SUFFIXES = VIDEO_SUFFIXES + (".webm", ".mkv", ".mov")  # what it reads (through PyAV)
 
 
 def _require_av():
@@ -35,14 +36,16 @@ def _require_av():
 
 
 def output_kind(path: str | Path) -> str:
-    """'mp4', 'gif' or 'png' (a folder of frames) for an output path; anything else is an error."""
+    """'mp4', 'gif' or 'png' (a folder of frames, written with a trailing '/') for an output path;
+    anything else is an error naming the allowed forms."""
     p = str(path)
     suffix = Path(p).suffix.lower()
-    if p.endswith(("/", os.sep)) or suffix == "":
+    if p.endswith(("/", os.sep)):
         return "png"
     if suffix in VIDEO_SUFFIXES:
         return suffix[1:]
-    raise ValueError(f"Unsupported output {p!r}: use a .mp4 or .gif file, or a folder (for PNG frames).")
+    raise ValueError(f"Unsupported output {p!r}: use a .mp4 or .gif file, or a folder with a trailing '/' for PNG "
+                     f"frames (e.g. {Path(p).stem or 'frames'}/).")
 
 
 class VideoWriter:
@@ -51,7 +54,7 @@ class VideoWriter:
     def __init__(self, path: str | Path, fps: float, *, upscale: int = 1, crf: int = 12) -> None:
         self.kind = output_kind(path)
         self.path = Path(str(path).rstrip("/" + os.sep))
-        check_output_path(self.path)
+        check_output_path(self.path, folder_output=self.kind == "png")
         if upscale < 1:
             raise ValueError(f"upscale = {upscale} must be at least 1.")
         self.fps, self.upscale, self.crf = fps, upscale, crf

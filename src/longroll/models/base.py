@@ -1,12 +1,111 @@
-"""What the pipelines need from a model, beyond its denoiser: prompts in, frames out."""
+"""The model contract: what every schedule may call on a denoiser, and what a family states about it.
+
+- ``Denoiser``: the typed protocol the rollouts drive (one ``new_cache`` signature, one
+  ``forward``). A family's adapter implements it; nothing below the pipelines probes a model
+  with ``getattr`` or recognises it by its numbers.
+- ``ModelDefaults``: what a family was trained for and how it is rolled out by default (horizon,
+  chunk, window, sink, sampler, diagonal schedule defaults, display). Presets and schedules
+  resolve against it.
+- ``VideoModel``: a loaded model: denoiser plus prompt encoder and decoder, for the pipelines.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import numpy as np
 import torch
+
+from longroll._validate import check_float, check_int
+from longroll.constants import FLEX_RHO
+from longroll.schedule import FewStepSchedule
+
+
+@dataclass(frozen=True)
+class DiagonalDefaults:
+    """A family's FIFO / MIGA defaults (``longroll.pipelines.fifo.config`` derives the rest)."""
+
+    window: int | None = None  # frames the model sees per pass (None: its L_train; FIFO with lookahead: even part)
+    steps: int = 40  # MIGA T: steps from pure noise to clean
+    k: int | None = None  # MIGA frames per noise level (None: the model's chunk)
+    stage2_steps: int = 8  # MIGA T2: steps at one shared level at the end
+    judge: int = 8  # MIGA judgement index, chunks from the queue tail (capped by the queue it fits)
+    delta: float = 0.05  # MIGA score drop that triggers self-reflection
+    shift: float | None = None  # noise-level shift of the diagonal grid (None: the few-step sampler's)
+
+    def __post_init__(self) -> None:
+        if self.window is not None:
+            check_int("diagonal window", self.window, low=2)
+        check_int("diagonal steps", self.steps, low=2, high=1000)
+        if self.k is not None:
+            check_int("k", self.k, low=1)
+        check_int("stage2_steps", self.stage2_steps, low=0, high=self.steps - 1)
+        check_int("judge", self.judge, low=1)
+        check_float("delta", self.delta, low=0.0, high=2.0)
+        if self.shift is not None:
+            check_float("shift", self.shift, low=0.0, low_open=True)
+
+
+@dataclass(frozen=True)
+class ModelDefaults:
+    """What a model family was trained for and how it is rolled out by default."""
+
+    train_len: int  # L_train: latent frames of a training clip (the horizon)
+    chunk_size: int | None  # latent frames denoised together; None: bidirectional (no chunk-wise rollout)
+    window: int  # latent frames attended by default (sink and current chunk included)
+    sink: int  # sink frames of the sink presets
+    schedule: FewStepSchedule  # how a chunk is denoised by default
+    context_timestep: float  # timestep of the clean-context pass (writes a finished chunk into the cache)
+    rho: float = FLEX_RHO  # antiphase correlation of the flex preset
+    flex_alpha: float | None = None  # FLEX gate alpha stated for this model (None: FLEX's, scaled by L_train)
+    flex_beta: float | None = None  # FLEX gate beta (None: FLEX's, scaled by L_train)
+    per_frame_timesteps: bool = True  # takes one noise level per frame (FIFO / MIGA need it)
+    jumps: bool = False  # trained with jump conditioning: a renoise sampler asks for whole jumps to 0
+    frames_per_latent: int = 1  # video frames per latent frame (4 for Wan's VAE)
+    upscale: int = 1  # default nearest-neighbour enlargement of written videos (for viewing)
+    preset: str = "flex"  # default horizon-extension preset
+    diagonal: DiagonalDefaults = field(default_factory=DiagonalDefaults)
+
+    def __post_init__(self) -> None:
+        check_int("train_len", self.train_len, low=1)
+        if self.chunk_size is not None:
+            check_int("chunk_size", self.chunk_size, low=1, high=self.train_len)
+        check_int("window", self.window, low=1)
+        check_int("sink", self.sink, low=0, high=self.window - 1)
+        check_float("rho", self.rho, low=-1.0, high=1.0)
+        check_int("frames_per_latent", self.frames_per_latent, low=1)
+        check_int("upscale", self.upscale, low=1, high=64)
+
+    @property
+    def chunkwise(self) -> bool:
+        """Whether the chunk-wise autoregressive rollout applies (a causal model)."""
+        return self.chunk_size is not None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@runtime_checkable
+class Denoiser(Protocol):
+    """What the schedules call. Latents are (B, F, C, H, W), noise levels ``t`` (B, F) in [0, 1]
+    (negative or ``defaults.context_timestep`` for clean context), output the flow velocity."""
+
+    defaults: ModelDefaults
+    rope_freqs: Any  # RopeFreqs: the model's own per-axis rotary frequencies
+    latent_shape: tuple[int, int, int]  # (C, H, W) of one latent frame
+
+    def new_cache(self, config, batch_size: int = 1, *, device=None, dtype=None):
+        """An empty ``KVCache`` for ``config`` (a ``CacheConfig``) shaped for this model."""
+
+    def __call__(self, x: torch.Tensor, t: torch.Tensor, cond: Any, *, cache=None, start_frame: int = 0,
+                 rope=None, attention_scale: float = 1.0, bias=None, jump: torch.Tensor | None = None
+                 ) -> torch.Tensor:
+        """Velocity for ``x`` at ``t``; with ``cache`` a chunk forward against the cached window
+        starting at ``start_frame`` (the call runs ``cache.begin``); ``jump`` only for models whose
+        defaults say ``jumps``."""
+
+    def parameters(self): ...
 
 
 @dataclass
@@ -14,17 +113,24 @@ class VideoModel:
     """A loaded model: denoiser, decoder and prompt encoder, with the facts a rollout needs."""
 
     name: str  # registry name, e.g. "tiny"
-    denoiser: torch.nn.Module  # chunk-causal denoiser (see pipelines.rollout for its contract)
+    denoiser: Denoiser  # what the schedules drive
     encode_prompt: Callable[[str], Any]  # prompt text -> conditioning (validates the prompt)
     decode: Callable[[torch.Tensor], np.ndarray] | None  # clean latents (B=1, f, C, S, S) -> uint8 (f', H, W, 3)
     fps: float  # frames per second of decoded video
-    frames_per_latent: int  # video frames per latent frame (1 for the tiny model, 4 for Wan)
     weights_sha256: str  # hash of the weights file ("random-init" for an untrained model)
     weights_path: str | None = None
     autoencoder: torch.nn.Module | None = None  # the latent codec, where the model has its own
     causal_first_frame: bool = False  # latent 0 decodes to 1 frame, later ones to frames_per_latent (Wan VAE)
     new_decoder: Callable[[], Callable[[torch.Tensor], np.ndarray]] | None = None  # per-video stateful decoder
     load_options: dict = field(default_factory=dict)  # what load_model needs besides the weights (for replay)
+
+    @property
+    def defaults(self) -> ModelDefaults:
+        return self.denoiser.defaults
+
+    @property
+    def frames_per_latent(self) -> int:
+        return self.defaults.frames_per_latent
 
     def latent_frames(self, seconds: float) -> int:
         """Latent frames needed for ``seconds`` of video."""

@@ -1,67 +1,108 @@
-"""Model names the command line and the API accept."""
+"""The model families longroll loads, one table: a new family joins by adding one entry.
+
+| name         | what                                                        | weights                       |
+|--------------|-------------------------------------------------------------|-------------------------------|
+| `tiny`       | the built-in model (chunk-wise, FIFO, MIGA)                 | shipped, or a tiny.safetensors |
+| `causal-wan` | Self Forcing / LongLive / CausVid checkpoints (causal Wan2.1) | a checkpoint file or folder  |
+| `wan`        | Wan2.1 through diffusers, bidirectional (FIFO, MIGA)         | a diffusers Wan2.1 folder     |
+
+Everything loads from local paths; nothing is downloaded.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
 from longroll._validate import check_choice
+from longroll.constants import WAN21_FPS
 from longroll.models.base import VideoModel
-
-MODELS = ("tiny", "causal-wan")
-
-
-def model_fps(name: str) -> float:
-    """Frames per second of a model's videos, known without loading it."""
-    check_choice("model", name, MODELS)
-    if name == "causal-wan":
-        from longroll.models.causal_wan.rollout_spec import WAN_FPS
-
-        return WAN_FPS
-    from longroll.world.scene import FPS
-
-    return float(FPS)
+from longroll.world.scene import FPS as WORLD_FPS
 
 
-def weights_identity(name: str, weights: str | None = None, **options) -> str:
-    """The sha256 of the weights ``load_model`` would read, without loading them (memoised for Wan)."""
-    from pathlib import Path
+@dataclass(frozen=True)
+class Family:
+    """How to load one model family and what is known about it before loading."""
 
-    check_choice("model", name, MODELS)
-    if name == "causal-wan":
-        if weights is None:
-            raise ValueError("The causal-wan model needs a checkpoint: --checkpoint PATH.")
-        import hashlib
-
-        from longroll.models.causal_wan.loader import file_sha256
-
-        if not Path(weights).exists():
-            raise FileNotFoundError(f"The checkpoint {str(weights)!r} does not exist.")
-        digest = file_sha256(Path(weights))
-        lora = options.get("lora")
-        return digest if lora is None else hashlib.sha256((digest + file_sha256(Path(lora))).encode()).hexdigest()
-    from longroll.models.tiny.weights import file_sha256, shipped_weights
-
-    path = Path(weights) if weights is not None else shipped_weights()
-    if not path.is_file():
-        raise FileNotFoundError(f"No weights for the built-in model at {str(path)!r}.")
-    return file_sha256(path)
+    name: str
+    fps: float  # frames per second of its videos
+    options: tuple[str, ...]  # loading options it takes (besides weights and device)
+    needs_weights: bool  # False: it has shipped weights
+    load: Callable[..., VideoModel]  # (weights, device=..., **options) -> VideoModel
+    weights_help: str  # what --weights / --checkpoint must be
 
 
-def load_model(name: str = "tiny", *, weights: str | None = None, device: str | None = None, **options) -> VideoModel:
-    """Load a model by registry name from a local path (never downloads).
-
-    ``tiny``: ``weights`` defaults to the shipped file. ``causal-wan``: ``weights`` is the
-    checkpoint (file or directory) and ``options`` go to ``load_causal_wan`` (base, flavour, lora,
-    lora_alpha, ema, trust_pickle, height, width, train_len, dtype).
-    """
-    check_choice("model", name, MODELS)
-    if name == "causal-wan":
-        if weights is None:
-            raise ValueError("The causal-wan model needs a checkpoint: --checkpoint PATH (a Self Forcing, LongLive "
-                             "or CausVid file, or a Wan2.1 directory).")
-        from longroll.models.causal_wan.loader import load_causal_wan
-
-        return load_causal_wan(weights, device=device, **options)
-    if options:
-        raise ValueError(f"The tiny model takes no options; got {', '.join(sorted(options))}.")
+def _load_tiny(weights, *, device=None, **options) -> VideoModel:
     from longroll.models.tiny.weights import load_tiny
 
     return load_tiny(weights, device=device or "cpu")
+
+
+def _load_causal_wan(weights, *, device=None, **options) -> VideoModel:
+    from longroll.models.causal_wan.loader import load_causal_wan
+
+    return load_causal_wan(weights, device=device, **options)
+
+
+def _load_wan(weights, *, device=None, **options) -> VideoModel:
+    from longroll.models.wan.loader import load_wan
+
+    return load_wan(weights, device=device, **options)
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family("tiny", float(WORLD_FPS), (), False, _load_tiny, "a tiny.safetensors file (default: the shipped weights)"),
+    Family("causal-wan", WAN21_FPS, ("base", "flavour", "lora", "lora_alpha", "ema", "trust_pickle", "height", "width",
+                                "train_len", "dtype"), True, _load_causal_wan,
+           "a Self Forcing, LongLive or CausVid checkpoint, or a Wan2.1 directory"),
+    Family("wan", WAN21_FPS, ("base", "height", "width", "train_len", "dtype"), True, _load_wan,
+           "a Wan2.1 directory in diffusers layout"),
+)}
+MODELS = tuple(FAMILIES)
+
+
+def model_fps(name: str) -> float:
+    """Frames per second of a family's videos, known without loading it."""
+    check_choice("model", name, FAMILIES)
+    return FAMILIES[name].fps
+
+
+def check_options(name: str, weights: str | None, options: dict) -> Family:
+    """Options and weights a family takes, checked without loading anything."""
+    check_choice("model", name, FAMILIES)
+    family = FAMILIES[name]
+    unknown = sorted(set(options) - set(family.options))
+    if unknown:
+        allowed = ", ".join(family.options) or "none"
+        raise ValueError(f"The {name} model takes no option {', '.join(unknown)} (its options: {allowed}).")
+    if family.needs_weights and weights is None:
+        raise ValueError(f"The {name} model needs a checkpoint: --checkpoint PATH ({family.weights_help}).")
+    return family
+
+
+def weights_identity(name: str, weights: str | None = None, **options) -> str:
+    """The sha256 of the weights ``load_model`` would read, without loading them (memoised)."""
+    from longroll.io.hashing import file_sha256
+
+    family = check_options(name, weights, options)
+    if not family.needs_weights and weights is None:
+        from longroll.models.tiny.weights import shipped_weights
+
+        weights = str(shipped_weights())
+    path = Path(weights)
+    if not path.exists():
+        raise FileNotFoundError(f"No weights for the {name} model at {str(path)!r}.")
+    digest = file_sha256(path)
+    lora = options.get("lora")
+    return digest if lora is None else hashlib.sha256((digest + file_sha256(Path(lora))).encode()).hexdigest()
+
+
+def load_model(name: str = "tiny", *, weights: str | None = None, device: str | None = None, **options) -> VideoModel:
+    """Load a model by family name from local paths (never downloads)."""
+    family = check_options(name, weights, options)
+    return family.load(weights, device=device, **options)
+
+
+__all__ = ["FAMILIES", "MODELS", "Family", "check_options", "load_model", "model_fps", "weights_identity"]

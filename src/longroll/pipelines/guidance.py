@@ -4,7 +4,7 @@ The wrapper runs the prompt and the "no prompt" rows as one batch of 2B, so a KV
 ``new_cache`` holds both streams (their keys differ in every layer after the first AdaLN) and the
 clean-context pass, prompt switches and diagonal schedules work unchanged. It needs a denoiser
 that offers ``null_condition(cond)`` and was trained with prompt dropout; everything else
-(``train_len``, ``chunk_size``, ``rope_freqs``...) is read through from the wrapped denoiser.
+(``defaults``, ``rope_freqs``, ``latent_shape``...) is read through from the wrapped denoiser.
 Guidance scale 1 is the plain conditional model (the wrapper is then not used at all).
 """
 
@@ -45,6 +45,8 @@ class GuidedDenoiser(nn.Module):
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond, **kwargs) -> torch.Tensor:
         """Guided velocity for ``x (B, F, ...)`` at timesteps ``t (B, F)``; keyword arguments pass through."""
         b = x.shape[0]
+        if kwargs.get("jump") is not None:
+            kwargs["jump"] = _stack(kwargs["jump"], kwargs["jump"])
         out = self.inner(_stack(x, x), _stack(t, t), _stack(cond, self.inner.null_condition(cond)), **kwargs)
         v_cond, v_null = out[:b], out[b:]
         return v_null + self.scale * (v_cond - v_null)

@@ -1,4 +1,4 @@
-"""Named configurations of the papers, resolved against a model, and field-by-field overrides.
+"""Named configurations of the papers, resolved against a model's defaults, and field-by-field overrides.
 
 | preset     | temporal RoPE     | initial noise        | window                  | bias           |
 |------------|-------------------|----------------------|-------------------------|----------------|
@@ -11,28 +11,27 @@
 | `sink`     | extrapolate       | i.i.d.               | sink + sliding          | -              |
 | `flex`     | NTK-by-parts      | antiphase, model rho | sink + sliding          | -              |
 
-Model-relative defaults: the window is the model's own (``default_window``), the sink its
-``default_sink``, and FLEX's alpha 0.1 / beta 2.5 (stated for L_train = 21) scale with the
-model's L_train, since exposure r_m is proportional to it, unless the model states its own
-(``flex_alpha``, ``flex_beta``; LongLive: 1 and 15). The antiphase correlation is the
-model's ``default_rho`` when it has one (FLEX's rho = -1 otherwise): rho = -1 is stated for
-samplers that re-noise between steps; the built-in model's deterministic sampler uses 0.
+Everything model-relative comes from the model's ``ModelDefaults``: the window, the sink, the
+sampler and the antiphase correlation. FLEX states alpha 0.1 / beta 2.5 for L_train = 21; since
+exposure r_m is proportional to L_train, a model with another horizon gets them scaled by
+L_train / 21 unless its family states its own (LongLive: 1 and 15).
+
+A preset resolves to parts: ``MethodParts`` (RoPE scaling, noise, bias, guidance), which every
+schedule uses, and for the chunk-wise schedule also the cache window and the few-step sampler
+(``RolloutConfig``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from longroll._validate import check_choice
+from longroll._validate import check_choice, check_float
 from longroll.cache import CacheConfig
+from longroll.constants import FLEX_ALPHA, FLEX_BETA, FLEX_TRAIN_LEN, FLEXROPE_LAMBDA
 from longroll.noise import NoiseConfig
 from longroll.rope.bias import TemporalBias
 from longroll.rope.scaling import RopeScaling
 from longroll.schedule import FewStepSchedule
-
-FLEX_TRAIN_LEN = 21  # the L_train for which FLEX states alpha = 0.1, beta = 2.5
-FLEX_ALPHA, FLEX_BETA = 0.1, 2.5
-FLEX_RHO = -1.0  # FLEX's antiphase correlation (for re-noising few-step samplers)
 
 # Each preset: (rope method, noise kind, sink?, bias kind)
 PRESETS: dict[str, tuple[str, str, bool, str]] = {
@@ -45,11 +44,36 @@ PRESETS: dict[str, tuple[str, str, bool, str]] = {
     "sink": ("none", "iid", True, "none"),
     "flex": ("flex", "antiphase", True, "none"),
 }
-DEFAULT_PRESET = "flex"
 
-# Overrides a user may give, with the config they land in.
-OVERRIDES = ("rope", "alpha", "beta", "riflex_n", "dynamic", "noise", "rho", "renoise", "sink", "window",
-             "rotated", "bias", "flexrope_lambda", "steps", "shift", "sampler", "cfg")
+# Overrides a user may give: the method's (every schedule) and the chunk-wise schedule's own.
+METHOD_OVERRIDES = ("rope", "alpha", "beta", "riflex_n", "dynamic", "noise", "rho", "renoise", "bias",
+                    "flexrope_lambda", "cfg")
+CHUNK_OVERRIDES = ("sink", "window", "rotated", "steps", "shift", "sampler")
+OVERRIDES = METHOD_OVERRIDES + CHUNK_OVERRIDES
+
+
+@dataclass(frozen=True)
+class MethodParts:
+    """What a preset sets that every schedule uses."""
+
+    rope: RopeScaling  # temporal frequency scaling
+    noise: NoiseConfig  # initial (and optionally re-) noise
+    bias: TemporalBias  # additive temporal decay
+    cfg: float = 1.0  # classifier-free guidance scale (1 = off)
+
+    def __post_init__(self) -> None:
+        check_float("cfg", self.cfg, low=1.0, high=50.0)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "MethodParts":
+        try:
+            return cls(rope=RopeScaling(**data["rope"]), noise=NoiseConfig(**data["noise"]),
+                       bias=TemporalBias(**data["bias"]), cfg=data.get("cfg", 1.0))
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"Not a method config (missing or unknown field: {err}).") from err
 
 
 @dataclass(frozen=True)
@@ -81,39 +105,52 @@ class RolloutConfig:
             raise ValueError(f"Not a rollout config (missing or unknown field: {err}).") from err
 
 
-def _model_value(model, name: str, default):
-    """A model's own value for a preset field (e.g. LongLive's alpha 1, beta 15), else the default."""
-    value = getattr(model, name, None)
-    return default if value is None else value
+def _defaults(model):
+    """A model's ``ModelDefaults`` (a ``Denoiser``, a ``VideoModel`` or the defaults themselves)."""
+    from longroll.models.base import ModelDefaults
+
+    return model if isinstance(model, ModelDefaults) else model.defaults
 
 
-def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
-    """The preset ``name`` for ``model`` (anything with train_len, chunk_size, default_window,
-    default_sink, default_schedule), with ``overrides`` (see OVERRIDES; None means keep)."""
+def method_parts(name: str, model, **overrides) -> MethodParts:
+    """The parts of preset ``name`` every schedule uses, for ``model``, with method overrides."""
     check_choice("preset", name, PRESETS)
+    d = _defaults(model)
     unknown = sorted(set(overrides) - set(OVERRIDES))
     if unknown:
         raise ValueError(f"Unknown override(s) {', '.join(unknown)}; valid: {', '.join(OVERRIDES)}.")
     o = {k: v for k, v in overrides.items() if v is not None}
-    rope_method, noise_kind, with_sink, bias_kind = PRESETS[name]
-    scale = model.train_len / FLEX_TRAIN_LEN
+    rope_method, noise_kind, _, bias_kind = PRESETS[name]
+    scale = d.train_len / FLEX_TRAIN_LEN  # exposure is proportional to L_train
     rope = RopeScaling(
         method=o.get("rope", rope_method),
-        alpha=o.get("alpha", _model_value(model, "flex_alpha", FLEX_ALPHA * scale)),
-        beta=o.get("beta", _model_value(model, "flex_beta", FLEX_BETA * scale)),
+        alpha=o.get("alpha", FLEX_ALPHA * scale if d.flex_alpha is None else d.flex_alpha),
+        beta=o.get("beta", FLEX_BETA * scale if d.flex_beta is None else d.flex_beta),
         riflex_n=o.get("riflex_n"),
         dynamic=o.get("dynamic", False),
     )
-    rho = o.get("rho", _model_value(model, "default_rho", FLEX_RHO))
-    noise = NoiseConfig(kind=o.get("noise", noise_kind), rho=rho, renoise=o.get("renoise", False))
-    window = o.get("window", model.default_window)
-    sink = o.get("sink", model.default_sink if with_sink else 0)
-    cache = CacheConfig(window=window, sink=sink, rotated=o.get("rotated", not rope.dynamic))
-    if cache.ring < model.chunk_size:
+    noise = NoiseConfig(kind=o.get("noise", noise_kind), rho=o.get("rho", d.rho), renoise=o.get("renoise", False))
+    bias = TemporalBias(kind=o.get("bias", bias_kind), strength=o.get("flexrope_lambda", FLEXROPE_LAMBDA))
+    return MethodParts(rope=rope, noise=noise, bias=bias, cfg=o.get("cfg", d.schedule.cfg))
+
+
+def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
+    """The chunk-wise rollout of preset ``name`` for ``model`` (a denoiser or its ``ModelDefaults``),
+    with ``overrides`` (see OVERRIDES; None means keep)."""
+    d = _defaults(model)
+    if not d.chunkwise:
+        raise ValueError("This model is bidirectional (no chunk size): the chunk schedule needs a causal model; "
+                         "use schedule 'fifo' or 'miga'.")
+    parts = method_parts(name, d, **overrides)
+    o = {k: v for k, v in overrides.items() if v is not None}
+    with_sink = PRESETS[name][2]
+    window = o.get("window", d.window)
+    sink = o.get("sink", d.sink if with_sink else 0)
+    cache = CacheConfig(window=window, sink=sink, rotated=o.get("rotated", not parts.rope.dynamic))
+    if cache.ring < d.chunk_size:
         raise ValueError(f"window = {window} with sink = {sink} leaves {cache.ring} frames for recent context; "
-                         f"the model's chunk of {model.chunk_size} frames needs at least that many "
-                         f"(allowed: window - sink >= {model.chunk_size}).")
-    bias = TemporalBias(kind=o.get("bias", bias_kind), strength=o.get("flexrope_lambda", 0.2))
-    base = model.default_schedule
-    schedule = replace(base, **{k: o[k] for k in ("steps", "shift", "sampler", "cfg") if k in o})
-    return RolloutConfig(rope=rope, noise=noise, cache=cache, bias=bias, schedule=schedule)
+                         f"the model's chunk of {d.chunk_size} frames needs at least that many "
+                         f"(allowed: window - sink >= {d.chunk_size}).")
+    schedule = replace(d.schedule, cfg=parts.cfg, **{k: o[k] for k in ("steps", "shift", "sampler") if k in o},
+                       **({"timesteps": None} if "steps" in o else {}))  # --steps asks for the uniform grid
+    return RolloutConfig(rope=parts.rope, noise=parts.noise, cache=cache, bias=parts.bias, schedule=schedule)

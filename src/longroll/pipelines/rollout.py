@@ -2,12 +2,9 @@
 
 One function, ``rollout``, receives its pieces (denoiser, RoPE scaling, noise sampler, cache
 config, bias, schedule) and yields clean latent chunks as they are made; memory is fixed by the
-window, never by the length. What a denoiser must offer:
-
-- ``train_len``, ``chunk_size``, ``latent_shape`` (C, S, S), ``rope_freqs`` (a ``RopeFreqs``),
-  ``context_timestep`` (the timestep of the clean-context pass), ``new_cache(config, batch)``;
-- ``forward(x (B, f, C, S, S), t (B, f) noise levels in [0, 1], cond, *, cache, start_frame,
-  rope, attention_scale, bias) -> velocity`` that calls ``cache.begin`` for its frames.
+window, never by the length. The denoiser is a ``longroll.models.base.Denoiser``: its
+``defaults`` give the chunk, the horizon, the clean-context timestep and whether it was trained
+for whole jumps (then the re-noising sampler asks for them).
 """
 
 from __future__ import annotations
@@ -83,7 +80,8 @@ def rollout(
 ) -> Iterator[Chunk]:
     """Yield clean latent chunks of a ``num_frames``-frame video (the last chunk may run past it)."""
     # 1. Plan: chunk grid, the static RoPE scale from the planned length, the window and the noise.
-    f = denoiser.chunk_size
+    d = denoiser.defaults
+    f = d.chunk_size
     planned = planned_chunks(num_frames, f) * f
     device = next(denoiser.parameters()).device
     base_rope = denoiser.rope_freqs
@@ -95,12 +93,14 @@ def rollout(
     pending = sorted(switches, key=lambda s: s.frame)
 
     def rope_for(length: int):
-        temporal = config.rope.temporal(base_rope.temporal, train_len=denoiser.train_len, length=length)
-        return base_rope.with_temporal(temporal), config.rope.attention_scale(train_len=denoiser.train_len,
-                                                                              length=length)
+        temporal = config.rope.temporal(base_rope.temporal, train_len=d.train_len, length=length)
+        return base_rope.with_temporal(temporal), config.rope.attention_scale(train_len=d.train_len, length=length)
 
     rope, attn_scale = rope_for(planned)
-    context_t = torch.full((batch_size, f), float(denoiser.context_timestep), device=device)
+    context_t = torch.full((batch_size, f), float(d.context_timestep), device=device)
+
+    # A renoise sampler asks a model trained for jumps (shortcut conditioning) for a whole jump to 0.
+    jumps = config.schedule.sampler == "renoise" and d.jumps
 
     for start in range(0, planned, f):
         # 2. Prompt switch: from this chunk on use the new prompt, and re-cache the window under it.
@@ -108,7 +108,7 @@ def rollout(
             cond = pending.pop(0).cond
             if start > 0:
                 for run_start, latents in window.runs(f):
-                    t = torch.full(latents.shape[:2], float(denoiser.context_timestep), device=device)
+                    t = torch.full(latents.shape[:2], float(d.context_timestep), device=device)
                     denoiser(latents, t, cond, cache=cache, start_frame=run_start, rope=rope,
                              attention_scale=attn_scale, bias=config.bias)
         # 3. Dynamic RoPE: the scale follows the length generated so far (keys are cached un-rotated).
@@ -120,7 +120,7 @@ def rollout(
         for i, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:])):
             t = torch.full((batch_size, f), sigma, device=device)
             v = denoiser(x, t, cond, cache=cache, start_frame=start, rope=rope, attention_scale=attn_scale,
-                         bias=config.bias)
+                         bias=config.bias, **({"jump": t} if jumps else {}))
             if config.schedule.sampler == "euler":
                 x = euler_step(x, v, sigma, sigma_next)
             else:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import torch
 
 from longroll._validate import check_choice, check_float, check_int
+from longroll.constants import FLEXROPE_LAMBDA
 
 BIAS_KINDS = ("none", "flexrope", "alibi")
 
@@ -36,7 +37,7 @@ class TemporalBias:
     """Which temporal decay to add to the attention logits."""
 
     kind: str = "none"  # one of BIAS_KINDS
-    strength: float = 0.2  # FlexRoPE lambda (per frame of distance); ignored by alibi and none
+    strength: float = FLEXROPE_LAMBDA  # FlexRoPE lambda (per frame of distance); ignored by alibi and none
 
     def __post_init__(self) -> None:
         check_choice("temporal bias", self.kind, BIAS_KINDS)

@@ -35,6 +35,22 @@ def wan_axis_dims(head_dim: int) -> tuple[int, int, int]:
     return temporal, spatial, spatial
 
 
+def split_head(head_dim: int, temporal_dim: int) -> tuple[int, int, int]:
+    """(temporal, height, width) dims of a head whose temporal axis has ``temporal_dim`` dims and whose
+    spatial axes share the rest equally: 80 with 44 temporal -> (44, 18, 18)."""
+    check_int("head_dim", head_dim, low=1)
+    check_int("temporal_dim", temporal_dim, low=2)
+    spatial = (head_dim - temporal_dim) // 2
+    if temporal_dim % 2 or spatial < 2 or spatial % 2 or head_dim != temporal_dim + 2 * spatial:
+        raise ValueError(
+            f"A head of {head_dim} dims cannot hold {temporal_dim} temporal RoPE dims: temporal_dim must be even and "
+            f"head_dim - temporal_dim a multiple of 4 of at least 4 (each spatial axis gets an even share of at "
+            f"least 2 dims); allowed temporal_dim for this head: even values in [2, {head_dim - 4}] with "
+            f"head_dim - temporal_dim divisible by 4."
+        )
+    return temporal_dim, spatial, spatial
+
+
 def axis_freqs(dim: int, theta: float = 10000.0) -> torch.Tensor:
     """Geometric table ``theta^(-2m/dim)`` for ``m = 0..dim/2-1``, float64, shape (dim/2,)."""
     # RoFormer (Su et al. 2021), eq. 15: theta_m = b^(-2m/d).
@@ -78,6 +94,13 @@ class RopeFreqs:
 def wan_rope_freqs(head_dim: int, theta: float = 10000.0) -> RopeFreqs:
     """All three axes of Wan's layout (temporal first, as in the checkpoint's complex table)."""
     d_f, d_h, d_w = wan_axis_dims(head_dim)
+    return RopeFreqs(axis_freqs(d_f, theta), axis_freqs(d_h, theta), axis_freqs(d_w, theta))
+
+
+def split_rope_freqs(head_dim: int, temporal_dim: int, theta: float = 10000.0) -> RopeFreqs:
+    """A head with an explicit temporal share (``split_head``): the built-in model keeps Wan2.1's 44
+    temporal dims (22 planes) in a head smaller than Wan's 128."""
+    d_f, d_h, d_w = split_head(head_dim, temporal_dim)
     return RopeFreqs(axis_freqs(d_f, theta), axis_freqs(d_h, theta), axis_freqs(d_w, theta))
 
 

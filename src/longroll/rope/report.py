@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from longroll.constants import FLEX_ALPHA, FLEX_BETA
 from longroll.rope.freqs import wan_temporal_freqs
 from longroll.rope.scaling import (
     exposure_gate,
@@ -49,8 +50,8 @@ def exposure_table(
     target_len: int,
     method: str = "flex",
     *,
-    alpha: float = 0.1,
-    beta: float = 2.5,
+    alpha: float = FLEX_ALPHA,
+    beta: float = FLEX_BETA,
     theta: float = 10000.0,
     riflex_n: int | None = None,
 ) -> list[PlaneRow]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from longroll._validate import check_choice, check_float, check_int
+from longroll.constants import FLEX_ALPHA, FLEX_BETA
 
 ROPE_METHODS = ("none", "pi", "ntk", "flex", "yarn", "riflex")
 
@@ -42,7 +43,7 @@ def wavelength(freqs: torch.Tensor) -> torch.Tensor:
     return 2.0 * math.pi / freqs.to(torch.float64)
 
 
-def exposure_gate(exposure: torch.Tensor, alpha: float = 0.1, beta: float = 2.5) -> torch.Tensor:
+def exposure_gate(exposure: torch.Tensor, alpha: float = FLEX_ALPHA, beta: float = FLEX_BETA) -> torch.Tensor:
     """FLEX eq. 8: 0 below alpha (interpolate), 1 above beta (extrapolate), linear between."""
     _check_alpha_beta(alpha, beta)
     return ((exposure - alpha) / (beta - alpha)).clamp(0.0, 1.0)
@@ -60,8 +61,8 @@ def scale_temporal_freqs(
     *,
     train_len: int,
     target_len: int,
-    alpha: float = 0.1,
-    beta: float = 2.5,
+    alpha: float = FLEX_ALPHA,
+    beta: float = FLEX_BETA,
     riflex_n: int | None = None,
 ) -> torch.Tensor:
     """Return a new temporal frequency table (same shape, float64) for ``method`` at length ``target_len``."""
@@ -108,8 +109,8 @@ class RopeScaling:
     """How a rollout scales temporal RoPE; resolved against a model's ``train_len`` at run time."""
 
     method: str = "flex"  # one of ROPE_METHODS
-    alpha: float = 0.1  # FLEX/YaRN: exposure below which a plane is fully interpolated
-    beta: float = 2.5  # FLEX/YaRN: exposure above which a plane is kept (extrapolated)
+    alpha: float = FLEX_ALPHA  # FLEX/YaRN: exposure below which a plane is fully interpolated
+    beta: float = FLEX_BETA  # FLEX/YaRN: exposure above which a plane is kept (extrapolated)
     riflex_n: int | None = None  # RIFLEx: frame where repetition appears; None means train_len
     dynamic: bool = False  # S from the current length (needs un-rotated cached keys) instead of the planned one
 

@@ -1,60 +1,80 @@
 """Find each prompted object in a frame: the ground truth behind the world-aware metrics.
 
-Pixels close to an object's named colour are grouped into 4-connected components; each component
-gets an area, a centroid and a shape: a triangle (apex up) has its centroid a sixth of its height
-below the centre of its bounding box, circles and squares have it at the centre; a square fills
-its bounding box (fill ratio ~1), a circle fills pi/4 of it. Prompted objects are matched to components of their colour and
-shape, largest first; an object still unmatched may take a blob of its colour whose outline touches
-another sprite or is irregular (partly hidden, so its shape cannot be judged), and objects of one
-colour may share an irregular blob (two overlapping sprites of the same colour merge): sprites
-overlap often on a 32x32 canvas and a hidden corner does not make an object absent. A sprite is
-never cut by the frame edge, so an irregular blob (bounding-box aspect far from 1, or sparse) is
-two sprites or a hidden one. The background colour is the median of pixels that match no object colour.
+1. Segment: every pixel takes the nearest palette colour if it lies within ``COLOUR_TOLERANCE``
+   of it (else it is background); each colour's pixels are cut into 4-connected components
+   (OpenCV).
+2. Fit shapes: a component is a **whole sprite** when a template of one of the world's shapes,
+   drawn as the renderer draws it (``render.shape_mask``) at a world size (``SIZE_RANGE`` within
+   ``SIZE_TOLERANCE``), overlaps it with IoU >= ``WHOLE_IOU``. Its shape is the best template's.
+3. Match: each prompted object takes a whole sprite of its colour and shape, largest first.
+   An object still unmatched may take a **partly hidden** sprite: a template of its shape at a
+   world size that holds a component of its colour (at most ``SPILL`` of the component outside),
+   shows at least ``MIN_VISIBLE`` of itself, and whose hidden rest lies under a *whole* sprite of
+   another colour (a sprite in front). Two sprites of one colour that overlap form one component;
+   it is split by fitting one template, then a second to the rest (both must hold the component).
+
+What a fused blob scores, and why: a blob of two colours whose parts are not whole sprites counts
+for neither object, since neither part has a sprite's shape and neither hides behind a whole one.
+Where one part is a whole sprite and the other fits a whole sprite behind it, a single frame
+cannot tell that from a real occlusion, so both count in that frame; fusion that persists is what
+``separation`` (share of frames in which objects touch, against the world's own rate for the same
+prompt) measures over time.
+
+Legend: H, W frame size; n candidate templates; h, w crop size.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
-from longroll.world.vocab import BACKGROUNDS, COLOURS, ObjectSpec, Prompt
+from longroll.world.render import SUPERSAMPLE, shape_mask
+from longroll.world.scene import SIZE_RANGE
+from longroll.world.vocab import BACKGROUNDS, COLOURS, SHAPES, ObjectSpec, Prompt
 
-COLOUR_TOLERANCE = 70.0  # max RGB distance from the named colour for a pixel to count
-MIN_AREA = 12  # pixels; smaller blobs are noise (sprites are at least ~40 px)
-FILL_SQUARE = 0.935  # fill ratio (area / bounding box) at or above: square, else circle
-IRREGULAR_ASPECT = (0.8, 1.25)  # a whole sprite's bounding box is square; outside this range: irregular
-IRREGULAR_FILL = 0.45  # a whole triangle fills ~1/2 of its box; sparser blobs are irregular
-TRIANGLE_OFFSET = 0.08  # centroid below the bbox centre by more than this share of its height: triangle
+COLOUR_TOLERANCE = 70.0  # max RGB distance from the nearest palette colour for a pixel to count as that colour
+COLOUR_MATCH = 40.0  # a found object's core colour within this RGB distance of its palette colour: faithful
+MIN_AREA = 12  # pixels; smaller components are noise (the smallest whole sprite covers ~35)
+WHOLE_IOU = 0.72  # IoU with a template at or above: a whole sprite of that shape
+SIZE_TOLERANCE = (0.9, 1.15)  # a sprite's fitted size may lie this far outside the world's SIZE_RANGE
+SPILL = 0.12  # at most this share of a hidden sprite's visible component may lie outside its template
+MIN_VISIBLE = 0.25  # a partly hidden sprite shows at least this share of its template
+HIDDEN_COVER = 0.85  # ...and at least this share of its hidden template pixels lies under a sprite in front
+# Templates are drawn on the renderer's own sub-sample grid; an edge pixel lies within the colour
+# tolerance of its sprite when >= 3 of its 4 sub-samples are covered, for every palette colour on
+# every background (1 - COLOUR_TOLERANCE / |sprite - background| <= 0.75).
+COVERAGE = 0.75  # a template pixel counts when the shape covers this share of its sub-samples
 
 
 @dataclass(frozen=True)
 class Blob:
-    """A connected component of one colour."""
+    """A sprite found in a frame: one object's pixels and the template that explains them."""
 
     colour: str
-    shape: str
-    area: int  # pixels
-    centroid: tuple[float, float]  # (x, y) in pixels
-    fill: float  # area / bounding-box area
-    offset: float  # (centroid y - bbox centre y) / bbox height; ~1/6 for a triangle, ~0 otherwise
-    touching: bool  # its outline touches a pixel of another palette colour (possibly occluded)
-    aspect: float  # bounding-box width / height (1 for every single unhidden sprite)
+    shape: str  # shape of the best template
+    area: int  # visible pixels
+    centroid: tuple[float, float]  # (x, y) of the visible pixels
+    size: float  # fitted template size (diameter or side) in pixels
+    fit: float  # IoU of the visible pixels with the template (whole sprites), or visible share (hidden ones)
+    whole: bool  # True: the whole shape is visible; False: partly hidden behind another sprite
     mean_rgb: tuple[float, float, float]  # mean colour of its pixels
+    colour_error: float  # RGB distance of its core's mean colour to the palette colour
 
     @property
-    def irregular(self) -> bool:
-        """Not the outline of one whole sprite: merged with another of its colour, or partly hidden."""
-        return not (IRREGULAR_ASPECT[0] <= self.aspect <= IRREGULAR_ASPECT[1]) or self.fill < IRREGULAR_FILL
+    def faithful_colour(self) -> bool:
+        return self.colour_error <= COLOUR_MATCH
 
 
 @dataclass(frozen=True)
 class Detection:
     """What the detector found for one frame."""
 
-    found: tuple[Blob | None, ...]  # per prompted object, the matched blob or None
+    found: tuple[Blob | None, ...]  # per prompted object, the matched sprite or None
     background_rgb: tuple[float, float, float]  # estimated background colour
     background_error: float  # RGB distance of the estimate to the prompted background
+    touching: bool  # two prompted objects' pixels touch or merge (see ``objects_touch``)
 
     @property
     def presence(self) -> float:
@@ -62,40 +82,141 @@ class Detection:
         return sum(b is not None for b in self.found) / len(self.found)
 
 
-def classify(fill: float, offset: float) -> str:
-    """Shape of a blob from its fill ratio and vertical centroid offset."""
-    if offset > TRIANGLE_OFFSET:
-        return "triangle"
-    return "square" if fill >= FILL_SQUARE else "circle"
+# --------------------------------------------------------------------------------- segmentation
+_PALETTE = np.asarray(list(COLOURS.values()), dtype=np.float32)  # (K, 3)
+_NAMES = list(COLOURS)
+
+
+def segment(frame: np.ndarray) -> np.ndarray:
+    """Palette index of every pixel (-1 = background): int (H, W) for an RGB uint8 frame (H, W, 3)."""
+    dist = np.linalg.norm(frame.astype(np.float32)[:, :, None, :] - _PALETTE, axis=-1)  # (H, W, K)
+    nearest = dist.argmin(axis=-1)
+    return np.where(dist.min(axis=-1) <= COLOUR_TOLERANCE, nearest, -1)
 
 
 def _components(mask: np.ndarray) -> list[np.ndarray]:
-    """4-connected components of a boolean (H, W) mask, each as an (n, 2) array of (row, col)."""
-    h, w = mask.shape
-    labels = np.zeros((h, w), dtype=np.int32)
-    comps = []
-    for r0, c0 in zip(*np.nonzero(mask)):
-        if labels[r0, c0]:
-            continue
-        label = len(comps) + 1
-        stack, pixels = [(r0, c0)], []
-        labels[r0, c0] = label
-        while stack:
-            r, c = stack.pop()
-            pixels.append((r, c))
-            for rr, cc in ((r - 1, c), (r + 1, c), (r, c - 1), (r, c + 1)):
-                if 0 <= rr < h and 0 <= cc < w and mask[rr, cc] and not labels[rr, cc]:
-                    labels[rr, cc] = label
-                    stack.append((rr, cc))
-        comps.append(np.asarray(pixels))
-    return comps
+    """4-connected components of a boolean (H, W) mask with at least MIN_AREA pixels, as bool masks."""
+    import cv2
+
+    count, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=4)
+    out = [labels == i for i in range(1, count)]
+    return [m for m in out if m.sum() >= MIN_AREA]
 
 
-def _colour_masks(frame: np.ndarray) -> dict[str, np.ndarray]:
-    """Per palette colour, the pixels within COLOUR_TOLERANCE of it: bool (H, W)."""
-    pixels = frame.astype(np.float32)
-    return {c: np.linalg.norm(pixels - np.asarray(rgb, dtype=np.float32), axis=-1) <= COLOUR_TOLERANCE
-            for c, rgb in COLOURS.items()}
+# ------------------------------------------------------------------------------------ templates
+FRACTIONS = (0.0, 0.25, 0.5, 0.75)  # sub-pixel placements of a template's centre along each axis
+
+
+@lru_cache(maxsize=8192)
+def template(shape: str, size: float, fx: float, fy: float) -> np.ndarray:
+    """Pixel mask of a sprite drawn as the renderer draws it: bool (k, k), its centre at
+    ``(k/2 + fx, k/2 + fy)`` (x, y) in kernel pixel coordinates, k = ceil(size) + 3."""
+    k = int(np.ceil(size)) + 3
+    sub = (np.arange(k * SUPERSAMPLE) + 0.5) / SUPERSAMPLE
+    gx, gy = np.meshgrid(sub, sub)
+    fine = shape_mask(shape, np.array([k / 2 + fx]), np.array([k / 2 + fy]), size, gx, gy)[0]
+    return fine.reshape(k, SUPERSAMPLE, k, SUPERSAMPLE).mean(axis=(1, 3)) >= COVERAGE
+
+
+def _correlate(image: np.ndarray, kernel: np.ndarray, pad: int) -> np.ndarray:
+    """Sum of ``image`` under ``kernel`` placed with its top-left at (r - pad, c - pad): float (H+2p-k+1, ...)."""
+    import cv2
+
+    padded = np.pad(image.astype(np.float32), pad)
+    return cv2.matchTemplate(padded, kernel.astype(np.float32), cv2.TM_CCORR)
+
+
+def _size_bounds() -> tuple[float, float]:
+    return SIZE_RANGE[0] * SIZE_TOLERANCE[0], SIZE_RANGE[1] * SIZE_TOLERANCE[1]
+
+
+def _area_size(shape: str, area: float) -> float:
+    """Size of a whole sprite of ``shape`` covering ``area`` pixels."""
+    return {"circle": np.sqrt(4 * area / np.pi), "square": np.sqrt(area), "triangle": np.sqrt(2 * area)}[shape]
+
+
+def _place(mask_shape: tuple[int, int], kernel: np.ndarray, r: int, c: int, pad: int) -> np.ndarray:
+    """The kernel pasted into a frame-sized mask at correlation position (r, c)."""
+    k = kernel.shape[0]
+    big = np.zeros((mask_shape[0] + 2 * pad, mask_shape[1] + 2 * pad), dtype=bool)
+    big[r:r + k, c:c + k] = kernel
+    return big[pad:pad + mask_shape[0], pad:pad + mask_shape[1]]
+
+
+def fit_whole(mask: np.ndarray) -> tuple[str, float, float]:
+    """Best (shape, IoU, size) of a whole-sprite template at a world size for a component mask (H, W);
+    IoU 0 when no shape has a world size for its area."""
+    area = float(mask.sum())
+    lo, hi = _size_bounds()
+    best = ("circle", 0.0, 0.0)
+    for shape in SHAPES:
+        for scale in (0.94, 1.0, 1.06, 1.12):
+            size = round(_area_size(shape, area) * scale, 1)
+            if not lo <= size <= hi:
+                continue
+            for fx in FRACTIONS:
+                for fy in FRACTIONS:
+                    kernel = template(shape, size, fx, fy)
+                    inter = _correlate(mask, kernel, kernel.shape[0])
+                    iou = inter / (kernel.sum() + area - inter)
+                    top = float(iou.max())
+                    if top > best[1]:
+                        best = (shape, top, size)
+    return best
+
+
+def fit_inside(mask: np.ndarray, shape: str, allowed: np.ndarray, *, max_spill: float = SPILL):
+    """The template of ``shape`` at a world size that covers most of ``mask`` while lying inside
+    ``allowed`` (the component plus what may hide it). Returns (template (H, W) or None, size,
+    visible share of the template); at most ``max_spill`` of the mask may lie outside the template."""
+    lo, hi = _size_bounds()
+    area = float(mask.sum())
+    best, best_score = (None, 0.0, 0.0), -1.0
+    for size in np.arange(np.ceil(lo), np.floor(hi) + 1, 1.0):
+        for fx in FRACTIONS:
+            for fy in FRACTIONS:
+                kernel = template(shape, float(size), fx, fy)
+                k, n = kernel.shape[0], float(kernel.sum())
+                visible = _correlate(mask, kernel, k)
+                inside = _correlate(allowed, kernel, k) / n
+                spill = 1 - visible / area
+                good = (spill <= max_spill) & (inside >= HIDDEN_COVER) & (visible >= MIN_VISIBLE * n)
+                if not good.any():
+                    continue
+                score = np.where(good, inside + (1 - spill), -1.0)  # inside what may hold it, holding the mask
+                r, c = np.unravel_index(int(score.argmax()), score.shape)
+                if score[r, c] > best_score:
+                    best_score = float(score[r, c])
+                    best = (_place(mask.shape, kernel, r, c, k), float(size), float(visible[r, c] / n))
+    return best
+
+
+# -------------------------------------------------------------------------------------- detection
+def _blob(frame: np.ndarray, mask: np.ndarray, colour: str, shape: str, size: float, fit: float,
+          whole: bool) -> Blob:
+    rows, cols = np.nonzero(mask)
+    pixels = frame[rows, cols].reshape(-1, 3).astype(np.float32)
+    core = mask.copy()  # interior pixels: edges are mixed with whatever lies next to them
+    core[1:] &= mask[:-1]
+    core[:-1] &= mask[1:]
+    core[:, 1:] &= mask[:, :-1]
+    core[:, :-1] &= mask[:, 1:]
+    core_pixels = frame[core].reshape(-1, 3).astype(np.float32) if core.any() else pixels
+    error = float(np.linalg.norm(core_pixels.mean(axis=0) - np.asarray(COLOURS[colour], dtype=np.float32)))
+    return Blob(colour, shape, int(len(rows)), (float(cols.mean() + 0.5), float(rows.mean() + 0.5)), size, fit,
+                whole, tuple(float(c) for c in pixels.mean(axis=0)), error)
+
+
+def find_blobs(frame: np.ndarray, colour: str, labels: np.ndarray | None = None) -> list[Blob]:
+    """Whole sprites of ``colour`` in an RGB frame (H, W, 3), largest first."""
+    labels = segment(frame) if labels is None else labels
+    out = []
+    for comp in _components(labels == _NAMES.index(colour)):
+        shape, iou, size = fit_whole(comp)
+        lo, hi = _size_bounds()
+        if iou >= WHOLE_IOU and lo <= size <= hi:
+            out.append(_blob(frame, comp, colour, shape, size, iou, True))
+    return sorted(out, key=lambda b: -b.area)
 
 
 def _dilate(mask: np.ndarray) -> np.ndarray:
@@ -107,69 +228,73 @@ def _dilate(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def find_blobs(frame: np.ndarray, colour: str, masks: dict[str, np.ndarray] | None = None) -> list[Blob]:
-    """Components of pixels near ``colour`` in an RGB frame (H, W, 3), largest first."""
-    masks = _colour_masks(frame) if masks is None else masks
-    others = np.zeros(frame.shape[:2], dtype=bool)
-    for c, m in masks.items():
-        if c != colour:
-            others |= m
-    blobs = []
-    for pixels in _components(masks[colour]):
-        area = len(pixels)
-        if area < MIN_AREA:
-            continue
-        rows, cols = pixels[:, 0], pixels[:, 1]
-        height = rows.max() - rows.min() + 1
-        width = cols.max() - cols.min() + 1
-        fill = area / (height * width)
-        offset = (rows.mean() - (rows.min() + rows.max()) / 2) / height
-        own = np.zeros(frame.shape[:2], dtype=bool)
-        own[rows, cols] = True
-        touching = bool((_dilate(own) & others).any())
-        blobs.append(Blob(colour, classify(fill, offset), area, (float(cols.mean() + 0.5), float(rows.mean() + 0.5)),
-                          float(fill), float(offset), touching, float(width / height),
-                          tuple(float(c) for c in frame[rows, cols].reshape(-1, 3).mean(axis=0))))
-    return sorted(blobs, key=lambda b: -b.area)
+def objects_touch(labels: np.ndarray, prompt: Prompt) -> bool:
+    """Do two prompted objects touch? Pixels of two prompted colours lie within 2 px, or a colour
+    prompted k times has fewer than k components (its sprites merged)."""
+    colours = [o.colour for o in prompt.objects]
+    masks = {c: labels == _NAMES.index(c) for c in set(colours)}
+    distinct = sorted(set(colours))
+    for i, a in enumerate(distinct):
+        grown = _dilate(_dilate(masks[a]))  # 2 px: the anti-aliased seam between two sprites matches neither
+        if any((grown & masks[b]).any() for b in distinct[i + 1:]):
+            return True
+    return any(colours.count(c) > 1 and len(_components(masks[c])) < colours.count(c) for c in distinct)
 
 
 def detect(frame: np.ndarray, prompt: Prompt) -> Detection:
     """Match every prompted object in an RGB uint8 frame (H, W, 3)."""
-    masks = _colour_masks(frame)
-    blobs_by_colour = {c: find_blobs(frame, c, masks) for c in {o.colour for o in prompt.objects}}
-    used: set[int] = set()
-    found: list[Blob | None] = [None] * len(prompt.objects)
-    # Pass 1: colour and shape agree. Pass 2: a partly hidden blob of the right colour.
-    # Pass 3: share an irregular blob with another object of the same colour (merged sprites).
-    def accept(pass_no: int, obj: ObjectSpec, blob: Blob) -> bool:
-        if pass_no == 0:
-            return id(blob) not in used and blob.shape == obj.shape
-        if pass_no == 1:
-            return id(blob) not in used and (blob.touching or blob.irregular)
-        return blob.irregular
-
-    for pass_no in range(3):
-        for i, obj in enumerate(prompt.objects):
-            if found[i] is not None:
+    labels = segment(frame)
+    objects = prompt.objects
+    found: list[Blob | None] = [None] * len(objects)
+    comps = {c: _components(labels == _NAMES.index(c)) for c in {o.colour for o in objects}}
+    whole: dict[str, list[tuple[np.ndarray, Blob]]] = {c: [] for c in comps}
+    rest: dict[str, list[np.ndarray]] = {c: [] for c in comps}
+    lo, hi = _size_bounds()
+    for c, masks in comps.items():
+        for m in masks:
+            shape, iou, size = fit_whole(m)
+            if iou >= WHOLE_IOU and lo <= size <= hi:
+                whole[c].append((m, _blob(frame, m, c, shape, size, iou, True)))
+            else:
+                rest[c].append(m)
+        whole[c].sort(key=lambda mb: -mb[1].area)
+    # 1. Whole sprites of the right colour and shape.
+    front = np.zeros(labels.shape, dtype=bool)  # pixels of whole sprites matched so far
+    for i, obj in enumerate(objects):
+        for j, (m, b) in enumerate(whole[obj.colour]):
+            if b.shape == obj.shape:
+                found[i] = b
+                front |= m
+                del whole[obj.colour][j]
+                break
+    # 2. Partly hidden sprites: the visible part of the prompted shape, the rest under a sprite in front.
+    #    Sprites of one colour that overlap form one component: a template may then hold only part of
+    #    it, and the next object of that colour fits the rest (inside the same component).
+    count = {c: sum(o.colour == c for o in objects) for c in comps}
+    pending = {c: [(m, m) for m in rest[c]] for c in comps}  # (pixels still to explain, component)
+    for i, obj in enumerate(objects):
+        if found[i] is not None:
+            continue
+        spill = 0.6 if count[obj.colour] > 1 else SPILL
+        for k, (m, comp) in enumerate(pending[obj.colour]):
+            template, size, visible = fit_inside(m, obj.shape, comp | (front & ~comp), max_spill=spill)
+            if template is None:
                 continue
-            match = next((b for b in blobs_by_colour[obj.colour] if accept(pass_no, obj, b)), None)
-            if match is not None:
-                found[i] = match
-                used.add(id(match))
-    object_like = np.zeros(frame.shape[:2], dtype=bool)
-    for m in masks.values():
-        object_like |= m
+            found[i] = _blob(frame, comp & template, obj.colour, obj.shape, size, visible, False)
+            left = m & ~_dilate(template)
+            if left.sum() >= MIN_AREA:
+                pending[obj.colour][k] = (left, comp)
+            else:
+                pending[obj.colour].pop(k)
+            break
+    # 3. Background: the median of pixels that match no palette colour.
     pixels = frame.reshape(-1, 3).astype(np.float32)
-    object_like = object_like.reshape(-1)
-    rest = pixels[~object_like] if (~object_like).any() else pixels
-    bg = np.median(rest, axis=0)
+    free = (labels < 0).reshape(-1)
+    bg = np.median(pixels[free] if free.any() else pixels, axis=0)
     error = float(np.linalg.norm(bg - np.asarray(BACKGROUNDS[prompt.background], dtype=np.float32)))
-    return Detection(tuple(found), (float(bg[0]), float(bg[1]), float(bg[2])), error)
+    return Detection(tuple(found), (float(bg[0]), float(bg[1]), float(bg[2])), error,
+                     objects_touch(labels, prompt))
 
 
-def presence(frames: np.ndarray, prompt: Prompt) -> np.ndarray:
-    """Per-frame share of prompted objects found: (n,) for frames (n, H, W, 3)."""
-    return np.asarray([detect(f, prompt).presence for f in frames])
-
-
-__all__ = ["Blob", "Detection", "ObjectSpec", "classify", "detect", "find_blobs", "presence"]
+__all__ = ["COLOUR_MATCH", "Blob", "Detection", "ObjectSpec", "detect", "find_blobs", "fit_whole", "objects_touch",
+           "segment"]

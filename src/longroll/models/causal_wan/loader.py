@@ -10,16 +10,15 @@ bf16 on GPU, fp32 on CPU, unless ``dtype`` says otherwise.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import os
 from pathlib import Path
 
 import torch
 
+from longroll.io.hashing import file_sha256
 from longroll.models.base import VideoModel
 from longroll.models.causal_wan.checkpoints import build_causal_wan, load_causal_wan_state
-from longroll.models.causal_wan.rollout_spec import VAE_STRIDE, WAN_FPS, CausalWanDenoiser, spec_for
+from longroll.models.causal_wan.rollout_spec import WAN_FPS, CausalWanDenoiser, spec_for
 
 log = logging.getLogger(__name__)
 
@@ -30,35 +29,6 @@ def _parts_dir(checkpoint: Path, base: Path | None) -> Path:
             return candidate
     raise ValueError(f"No text encoder and VAE found: give base=DIR (--base), a Wan2.1 directory in diffusers layout "
                      f"with text_encoder/, tokenizer/ and vae/ (checked: {base or 'no --base'}, {checkpoint}).")
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file or of a directory's weight files, memoised by path, size and mtime."""
-    files = sorted(p for p in (path.rglob("*") if path.is_dir() else [path])
-                   if p.is_file() and p.suffix in (".safetensors", ".pt", ".pth", ".bin", ".json"))
-    stamp = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "longroll" / "sha256.json"
-    key = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()
-    try:
-        memo = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        memo = {}
-    if key in memo:
-        return memo[key]
-    digest = hashlib.sha256()
-    for p in files:
-        with open(p, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 24), b""):
-                digest.update(block)
-    memo[key] = digest.hexdigest()
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text(json.dumps(memo))
-        os.replace(tmp, cache)
-    except OSError:  # a read-only home only costs the memo
-        pass
-    return memo[key]
 
 
 def load_causal_wan(
@@ -110,7 +80,7 @@ def load_causal_wan(
     weights_hash = file_sha256(checkpoint) if lora is None else hashlib.sha256(
         (file_sha256(checkpoint) + file_sha256(Path(lora))).encode()).hexdigest()
     return VideoModel(name="causal-wan", denoiser=denoiser, encode_prompt=encode_prompt, decode=None, fps=WAN_FPS,
-                      frames_per_latent=VAE_STRIDE[0], weights_sha256=weights_hash, weights_path=str(checkpoint),
+                      weights_sha256=weights_hash, weights_path=str(checkpoint),
                       causal_first_frame=True, new_decoder=lambda: StreamingWanDecoder(vae),
                       load_options={"base": None if base is None else str(base), "flavour": flavour,
                                     "lora": None if lora is None else str(lora), "lora_alpha": lora_alpha, "ema": ema,

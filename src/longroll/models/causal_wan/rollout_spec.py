@@ -22,11 +22,13 @@ import torch
 from torch import nn
 
 from longroll._validate import check_choice, check_float, check_int
+from longroll.constants import MIGA_WAN_DIAGONAL, SELF_FORCING_TRAIN_LEN, WAN21_FPS
+from longroll.models.base import DiagonalDefaults, ModelDefaults
 from longroll.models.causal_wan.model import CausalWan, WanContext
 from longroll.schedule import FewStepSchedule
 
 VAE_STRIDE = (4, 8, 8)  # Wan VAE: 4x in time (after the first frame), 8x8 in space
-WAN_FPS = 16.0  # Wan2.1 video frame rate
+WAN_FPS = WAN21_FPS  # Wan2.1 video frame rate
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,17 @@ class WanRolloutSpec:
     def latent_hw(self) -> tuple[int, int]:
         return self.height // VAE_STRIDE[1], self.width // VAE_STRIDE[2]
 
+    def defaults(self) -> ModelDefaults:
+        """The family's rollout defaults (Self Forcing's sampler: fresh noise between steps, a
+        clean-context pass at t = 0; MIGA's diagonal settings for Wan2.1)."""
+        return ModelDefaults(
+            train_len=self.train_len, chunk_size=self.chunk_size, window=self.window, sink=self.sink,
+            schedule=FewStepSchedule(steps=self.steps, shift=self.shift, sampler="renoise"),
+            context_timestep=0.0, flex_alpha=self.flex_alpha, flex_beta=self.flex_beta,
+            frames_per_latent=VAE_STRIDE[0], upscale=1,
+            # FIFO / MIGA see the 21-frame clip every flavour was trained on (LongLive's 240 is its stream).
+            diagonal=DiagonalDefaults(window=SELF_FORCING_TRAIN_LEN, **MIGA_WAN_DIAGONAL))
+
 
 FLAVOURS: dict[str, dict] = {
     "self-forcing": {},
@@ -82,23 +95,12 @@ class CausalWanDenoiser(nn.Module):
     latents ``(B, f, C, H, W)`` and noise levels in [0, 1] in, velocity out; Wan's layout and its
     timestep scale (x 1000) stay inside."""
 
-    context_timestep = 0.0  # Self Forcing's context_noise: the clean pass runs at t = 0
-    per_frame_timesteps = True  # per-frame AdaLN modulation (diffusion forcing in Self Forcing's training)
-
     def __init__(self, model: CausalWan, spec: WanRolloutSpec) -> None:
         super().__init__()
         self.model, self.spec = model, spec
         model.chunk_size = spec.chunk_size
         model.config.tokens_per_frame(*spec.latent_hw)  # raises if the resolution does not patch
-
-    # Properties the rollout and the presets read.
-    @property
-    def train_len(self) -> int:
-        return self.spec.train_len
-
-    @property
-    def chunk_size(self) -> int:
-        return self.spec.chunk_size
+        self.defaults = spec.defaults()
 
     @property
     def latent_shape(self) -> tuple[int, int, int]:
@@ -107,26 +109,6 @@ class CausalWanDenoiser(nn.Module):
     @property
     def rope_freqs(self):
         return self.model.rope_freqs
-
-    @property
-    def default_window(self) -> int:
-        return self.spec.window
-
-    @property
-    def default_sink(self) -> int:
-        return self.spec.sink
-
-    @property
-    def default_schedule(self) -> FewStepSchedule:
-        return FewStepSchedule(steps=self.spec.steps, shift=self.spec.shift, sampler="renoise")
-
-    @property
-    def flex_alpha(self) -> float | None:
-        return self.spec.flex_alpha
-
-    @property
-    def flex_beta(self) -> float | None:
-        return self.spec.flex_beta
 
     def new_cache(self, cache_config, batch_size: int = 1, *, device=None, dtype=None):
         return self.model.new_cache(cache_config, *self.spec.latent_hw, batch_size, device=device,

@@ -7,8 +7,21 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from longroll._validate import check_int
-from longroll.rope.freqs import wan_axis_dims
+from longroll._validate import check_choice, check_int
+from longroll.constants import (
+    FLEX_RHO,
+    LONGLIVE_SINK,
+    LONGLIVE_WINDOW,
+    SELF_FORCING_CHUNK,
+    SELF_FORCING_SHIFT,
+    SELF_FORCING_TIMESTEPS,
+    SELF_FORCING_TRAIN_LEN,
+    TINY_UPSCALE,
+    WAN21_TEMPORAL_DIM,
+)
+from longroll.rope.freqs import split_head, wan_axis_dims
+
+MODULATIONS = ("single", "block")
 
 
 @dataclass(frozen=True)
@@ -16,8 +29,8 @@ class AutoencoderConfig:
     """Small convolutional autoencoder: 4x spatial compression, no temporal compression."""
 
     resolution: int = 32  # frame height = width in pixels
-    latent_channels: int = 4  # channels of the latent grid
-    width: int = 32  # channels of the first conv stage (the second has twice as many)
+    latent_channels: int = 8  # channels of the latent grid
+    width: int = 48  # channels of the first conv stage (the second has twice as many)
 
     def __post_init__(self) -> None:
         check_int("resolution", self.resolution, low=8)
@@ -35,16 +48,28 @@ class AutoencoderConfig:
 class DiTConfig:
     """Frame-chunk-causal DiT over latent patches with Wan's 3D RoPE split."""
 
-    latent_channels: int = 4  # must match the autoencoder
+    latent_channels: int = 8  # must match the autoencoder
     latent_size: int = 8  # latent grid height = width
     patch: int = 2  # spatial patch size on the latent grid
-    width: int = 128  # hidden size
+    width: int = 160  # hidden size
     depth: int = 6  # transformer blocks
-    heads: int = 4  # attention heads
+    heads: int = 2  # attention heads
     mlp_ratio: float = 4.0  # FFN hidden size / width
-    chunk_size: int = 4  # latent frames denoised together (bidirectional inside, causal across)
-    train_len: int = 16  # L_train: latent frames per training clip (the horizon)
+    chunk_size: int = SELF_FORCING_CHUNK  # latent frames denoised together (bidirectional inside, causal across)
+    train_len: int = SELF_FORCING_TRAIN_LEN  # L_train: latent frames per training clip (the horizon)
     rope_theta: float = 10000.0  # RoPE base
+    # Temporal RoPE dims of each head; the two spatial axes share the rest equally. Wan2.1's 44
+    # (22 planes, theta_m = 10000^(-2m/44)) makes the temporal geometry exactly the real model's in a
+    # smaller head; None = Wan's own split of this head (d - 4*(d//6)), for small test models.
+    temporal_rope_dim: int | None = WAN21_TEMPORAL_DIM
+    # "single": one conditioning-to-modulation layer shared by every block plus a learned per-block
+    # offset (PixArt-alpha's adaLN-single), which frees a third of the parameters for width;
+    # "block": AdaLN-zero with a modulation layer in each block (DiT).
+    modulation: str = "single"
+    # Per-frame jump conditioning (shortcut models, Frans et al. 2024, arXiv 2410.12557): the model
+    # also receives the size d of the step it is asked to take, d = 0 being the instantaneous
+    # velocity; trained with self-consistency so that d = t predicts a sample in one jump.
+    jump: bool = True
 
     def __post_init__(self) -> None:
         for name in ("latent_channels", "latent_size", "patch", "width", "depth", "heads", "chunk_size", "train_len"):
@@ -55,11 +80,22 @@ class DiTConfig:
             raise ValueError(f"width = {self.width} must be a multiple of heads = {self.heads}.")
         if self.train_len % self.chunk_size:
             raise ValueError(f"train_len = {self.train_len} must be a multiple of chunk_size = {self.chunk_size}.")
-        wan_axis_dims(self.head_dim)  # raises if the head is too small for the 3-axis split
+        check_choice("modulation", self.modulation, MODULATIONS)
+        if self.temporal_rope_dim is None:
+            wan_axis_dims(self.head_dim)  # raises if the head is too small for the 3-axis split
+        else:
+            split_head(self.head_dim, self.temporal_rope_dim)  # raises naming the allowed values
 
     @property
     def head_dim(self) -> int:
         return self.width // self.heads
+
+    @property
+    def rope_dims(self) -> tuple[int, int, int]:
+        """(temporal, height, width) RoPE dims of a head."""
+        if self.temporal_rope_dim is None:
+            return wan_axis_dims(self.head_dim)
+        return split_head(self.head_dim, self.temporal_rope_dim)
 
     @property
     def grid(self) -> int:
@@ -76,3 +112,35 @@ class DiTConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+CLEAN_T = -1.0  # timestep value that marks a clean context frame (FAR's dedicated clean timestep)
+
+
+def tiny_defaults(config: DiTConfig, inference: dict | None = None):
+    """The built-in family's rollout defaults: a scale model of a Self Forcing checkpoint, so its
+    window, sink, sampler and antiphase correlation are the ``self-forcing`` flavour's.
+
+    ``inference`` (from the weights' JSON) overrides fields for weights trained for another
+    sampler: {"window", "sink", "rho", "preset", "schedule": {FewStepSchedule fields},
+    "diagonal": {DiagonalDefaults fields}}."""
+    from dataclasses import replace
+
+    from longroll.models.base import DiagonalDefaults, ModelDefaults
+    from longroll.schedule import FewStepSchedule
+
+    inference = dict(inference or {})
+    schedule = FewStepSchedule(timesteps=SELF_FORCING_TIMESTEPS, shift=SELF_FORCING_SHIFT, sampler="renoise")
+    if "schedule" in inference:
+        schedule = FewStepSchedule(**inference.pop("schedule"))
+    diagonal = DiagonalDefaults(**inference.pop("diagonal", {}))
+    window = min(LONGLIVE_WINDOW, config.train_len)
+    base = ModelDefaults(train_len=config.train_len, chunk_size=config.chunk_size, window=window,
+                         sink=min(LONGLIVE_SINK, max(0, window - config.chunk_size)), schedule=schedule,
+                         context_timestep=CLEAN_T, rho=FLEX_RHO, jumps=config.jump, frames_per_latent=1,
+                         upscale=TINY_UPSCALE, diagonal=diagonal)
+    unknown = sorted(set(inference) - {"window", "sink", "rho", "preset"})
+    if unknown:
+        raise ValueError(f"Unknown inference setting(s) {', '.join(unknown)} in the weights' JSON; known: "
+                         f"window, sink, rho, preset, schedule, diagonal.")
+    return replace(base, **inference)

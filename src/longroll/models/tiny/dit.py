@@ -23,13 +23,12 @@ from torch import nn
 
 from longroll.attention import FrameAttention
 from longroll.cache import KVCache
-from longroll.models.tiny.config import DiTConfig
+from longroll.models.tiny.config import CLEAN_T, DiTConfig, tiny_defaults
 from longroll.rope.bias import TemporalBias
-from longroll.rope.freqs import RopeFreqs, wan_rope_freqs
+from longroll.rope.freqs import RopeFreqs, axes_rope_freqs
 from longroll.rope.rotator import FrameRotator
 from longroll.world.vocab import BACKGROUNDS, COLOURS, MAX_OBJECTS, SHAPES, Prompt
 
-CLEAN_T = -1.0  # timestep value that marks a clean context frame
 NUM_PAIRS = len(COLOURS) * len(SHAPES)  # (colour, shape) embeddings; index NUM_PAIRS pads
 NULL_BACKGROUND = -1  # background id of the "no prompt" row (classifier-free guidance)
 
@@ -62,7 +61,12 @@ def modulate(x: torch.Tensor, shift: torch.Tensor, scale: torch.Tensor) -> torch
 
 
 class Block(nn.Module):
-    """AdaLN-zero transformer block with qk-norm self-attention."""
+    """AdaLN-zero transformer block with qk-norm self-attention.
+
+    With ``modulation = "block"`` the block maps the conditioning to its six modulations itself;
+    with ``"single"`` it receives them from the model's shared layer and adds its own learned
+    offsets (``table``), as PixArt-alpha's adaLN-single.
+    """
 
     def __init__(self, config: DiTConfig) -> None:
         super().__init__()
@@ -75,14 +79,19 @@ class Block(nn.Module):
         self.norm2 = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         hidden = int(d * config.mlp_ratio)
         self.mlp = nn.Sequential(nn.Linear(d, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, d))
-        self.ada = nn.Linear(d, 6 * d)
-        nn.init.zeros_(self.ada.weight)
-        nn.init.zeros_(self.ada.bias)
+        if config.modulation == "block":
+            self.ada = nn.Linear(d, 6 * d)
+            nn.init.zeros_(self.ada.weight)
+            nn.init.zeros_(self.ada.bias)
+        else:
+            self.table = nn.Parameter(torch.zeros(6 * d))
 
     def forward(self, x, c, layer, ctx) -> torch.Tensor:
-        """x (B, F, T, D) tokens; c (B, F, D) per-frame conditioning; ctx: the forward's attention context."""
+        """x (B, F, T, D) tokens; c (B, F, D) per-frame conditioning, or (B, F, 6D) shared modulations
+        for adaLN-single; ctx: the forward's attention context."""
         b, f, t, d = x.shape
-        shift1, scale1, gate1, shift2, scale2, gate2 = self.ada(F.silu(c))[:, :, None].chunk(6, dim=-1)
+        mod = self.ada(F.silu(c)) if hasattr(self, "ada") else c + self.table  # (B, F, 6D)
+        shift1, scale1, gate1, shift2, scale2, gate2 = mod[:, :, None].chunk(6, dim=-1)
         h = modulate(self.norm1(x), shift1, scale1).reshape(b, f * t, d)
         q, k, v = self.qkv(h).reshape(b, f * t, 3, self.heads, -1).permute(2, 0, 3, 1, 4)  # 3 x (B, H, F*T, Dh)
         q, k = self.q_norm(q), self.k_norm(k)
@@ -102,6 +111,14 @@ class TinyDiT(nn.Module):
         d = config.width
         self.patch_embed = nn.Linear(config.patch_dim, d)
         self.t_mlp = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
+        if config.jump:  # embedding of the jump size d, zero at init (the model starts as a flow model)
+            self.jump_mlp = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
+            nn.init.zeros_(self.jump_mlp[2].weight)
+            nn.init.zeros_(self.jump_mlp[2].bias)
+        if config.modulation == "single":
+            self.ada = nn.Linear(d, 6 * d)  # shared by every block (adaLN-single)
+            nn.init.zeros_(self.ada.weight)
+            nn.init.zeros_(self.ada.bias)
         self.clean_embed = nn.Parameter(torch.zeros(d))
         self.pair_embed = nn.Embedding(NUM_PAIRS + 1, d, padding_idx=NUM_PAIRS)
         self.bg_embed = nn.Embedding(len(BACKGROUNDS), d)
@@ -115,59 +132,20 @@ class TinyDiT(nn.Module):
         for m in (self.final_ada, self.head):
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
-        self.rope_freqs = wan_rope_freqs(config.head_dim, config.rope_theta)  # computed, never a checkpoint table
+        self.rope_freqs = axes_rope_freqs(config.rope_dims, config.rope_theta)  # computed, never a checkpoint table
+        self.defaults = tiny_defaults(config)  # the loader replaces it when the weights state their own
 
-    # Properties the rollout and the extensions need, and nothing more.
-    @property
-    def train_len(self) -> int:
-        return self.config.train_len
-
-    @property
-    def chunk_size(self) -> int:
-        return self.config.chunk_size
-
-    @property
-    def tokens_per_frame(self) -> int:
-        return self.config.tokens_per_frame
-
+    # What the schedules read (``longroll.models.base.Denoiser``), and nothing more.
     @property
     def latent_shape(self) -> tuple[int, int, int]:
         return (self.config.latent_channels, self.config.latent_size, self.config.latent_size)
 
-    context_timestep = CLEAN_T  # FAR's dedicated clean-context timestep
-    per_frame_timesteps = True  # trained with independent per-frame noise levels (diffusion forcing)
-
-    @property
-    def default_window(self) -> int:
-        """Frames attended by default: the training horizon (what the model saw in training)."""
-        return self.config.train_len
-
-    @property
-    def default_sink(self) -> int:
-        """Sink frames for the sink presets: the first chunk."""
-        return self.config.chunk_size
-
-    @property
-    def default_schedule(self):
-        from longroll.schedule import FewStepSchedule
-
-        return FewStepSchedule(steps=6, shift=2.0, sampler="euler")
-
-    @property
-    def default_rho(self) -> float:
-        """Antiphase correlation for the ``flex`` preset. FLEX states rho = -1 for Self Forcing's
-        stochastic sampler, which re-noises between steps; under this model's deterministic Euler
-        sampler the initial noise fixes the whole chunk, and rho = -1 hands the model anti-correlated
-        neighbours it never saw in training (object presence within the horizon 0.38 vs 0.74 with
-        rho = 0, bench/RESULTS.md), so here the default is 0 (i.i.d.)."""
-        return 0.0
-
-    def new_cache(self, cache_config, batch_size: int = 1, *, device=None, dtype=torch.float32) -> KVCache:
+    def new_cache(self, cache_config, batch_size: int = 1, *, device=None, dtype=None) -> KVCache:
         """An empty KV cache shaped for this model."""
         cfg = self.config
         return KVCache(cache_config, num_layers=cfg.depth, batch_size=batch_size, num_heads=cfg.heads,
                        tokens_per_frame=cfg.tokens_per_frame, head_dim=cfg.head_dim,
-                       device=device or self.head.weight.device, dtype=dtype)
+                       device=device or self.head.weight.device, dtype=dtype or torch.float32)
 
     def condition(self, cond: torch.Tensor) -> torch.Tensor:
         """Prompt ids (B, MAX_OBJECTS + 1) -> conditioning vector (B, D); null rows get ``null_cond``."""
@@ -192,11 +170,14 @@ class TinyDiT(nn.Module):
         attention_scale: float = 1.0,
         bias: TemporalBias | None = None,
         cond_embedding: torch.Tensor | None = None,
+        jump: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Velocity for latents ``x (B, F, C, S, S)`` at per-frame timesteps ``t (B, F)`` (negative = clean).
 
         ``rope`` replaces the model's RoPE table (e.g. with scaled temporal planes); ``cache`` makes
-        this a chunk forward against the cached window starting at ``start_frame``.
+        this a chunk forward against the cached window starting at ``start_frame``. ``jump (B, F)``
+        (models with ``config.jump``) asks for the mean velocity over a step of that size, so that
+        ``x - d * v`` lands at level ``t - d``; None or 0 is the instantaneous velocity.
         """
         cfg = self.config
         b, f, c, s, _ = x.shape
@@ -206,6 +187,11 @@ class TinyDiT(nn.Module):
         h = self.patch_embed(tokens)
         # 2. Per-frame conditioning: timestep (or the clean marker) + prompt.
         t_emb = self.t_mlp(timestep_embedding(t.clamp(min=0), 256))  # (B, F, D)
+        if self.config.jump:  # no jump given = the instantaneous velocity (d = 0)
+            d = torch.zeros_like(t) if jump is None else jump
+            t_emb = t_emb + self.jump_mlp(timestep_embedding(d, 256))
+        elif jump is not None:
+            raise ValueError("This model was not trained with jump conditioning (config.jump is false).")
         t_emb = torch.where((t < 0)[..., None], self.clean_embed.to(t_emb.dtype), t_emb)
         cvec = self.condition(cond) if cond_embedding is None else cond_embedding
         cvec = t_emb + cvec[:, None]
@@ -216,11 +202,15 @@ class TinyDiT(nn.Module):
         rotator = FrameRotator(rope or self.rope_freqs, g, g, attention_scale=attention_scale)
         ctx = FrameAttention(frames, rotator, heads=cfg.heads, tokens_per_frame=cfg.tokens_per_frame, cache=cache,
                              chunk_size=cfg.chunk_size, bias=bias)
-        # 4. Transformer blocks.
+        # 4. Transformer blocks (adaLN-single: the modulations are computed once for all of them).
+        mod = self.ada(F.silu(cvec)) if self.config.modulation == "single" else cvec  # (B, F, 6D) or (B, F, D)
         for layer, block in enumerate(self.blocks):
-            h = block(h, cvec, layer, ctx)
+            h = block(h, mod, layer, ctx)
         # 5. Output norm, projection and unpatchify.
         shift, scale = self.final_ada(F.silu(cvec))[:, :, None].chunk(2, dim=-1)
         out = self.head(modulate(self.final_norm(h), shift, scale))  # (B, F, T, C*p*p)
         out = out.reshape(b, f, g, g, c, p, p).permute(0, 1, 4, 2, 5, 3, 6).reshape(b, f, c, s, s)
         return out
+
+
+__all__ = ["CLEAN_T", "NUM_PAIRS", "TinyDiT", "encode_prompt", "null_prompt", "timestep_embedding"]

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import json
 import logging
-import os
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -24,10 +23,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from longroll._validate import check_float, check_int
+from longroll._validate import check_choice, check_float, check_int
+from longroll.io.atomic import atomic_output
 from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor
-from longroll.models.tiny.config import AutoencoderConfig, DiTConfig
-from longroll.models.tiny.dit import CLEAN_T, TinyDiT, encode_prompt, null_prompt
+from longroll.models.tiny.config import CLEAN_T, AutoencoderConfig, DiTConfig
+from longroll.models.tiny.dit import TinyDiT, encode_prompt, null_prompt
 
 log = logging.getLogger(__name__)
 
@@ -37,23 +37,31 @@ class TrainConfig:
     """Everything that decides the shipped weights."""
 
     seed: int = 0  # one seed for data, init and noise
-    clips: int = 20_000  # training clips
+    clips: int = 40_000  # training clips
     ae: AutoencoderConfig = field(default_factory=AutoencoderConfig)
     dit: DiTConfig = field(default_factory=DiTConfig)
-    ae_steps: int = 3000  # autoencoder optimiser steps
+    ae_steps: int = 6000  # autoencoder optimiser steps
     ae_batch: int = 64  # frames per autoencoder step
     ae_lr: float = 1e-3
     ae_latent_noise: float = 0.03  # std (relative to the latents') of noise added before decoding (robust decoder)
     ae_l1: float = 0.5  # weight of the L1 term next to MSE (L1 keeps sprite edges and corners sharp)
-    steps: int = 10_000  # denoiser optimiser steps
+    steps: int = 30_000  # denoiser optimiser steps
     batch: int = 32  # clips per denoiser step
     lr: float = 5e-4
-    warmup: int = 300  # linear warm-up steps
-    decay_steps: int = 3000  # cosine decay of the lr to 0 over the last steps (all of them if fewer)
+    warmup: int = 500  # linear warm-up steps
+    decay_steps: int = 6000  # cosine decay of the lr to 0 over the last steps (all of them if fewer)
     ema: float = 0.999  # EMA decay of the shipped weights
     clean_p: float = 0.1  # FAR stochastic clean context: probability a chunk is clean
     chunk_level_p: float = 0.5  # probability a clip uses one noise level per chunk instead of per frame
     prompt_dropout: float = 0.0  # share of clips trained with the null prompt (enables --cfg guidance); 0 = off
+    # Shortcut self-consistency (Frans et al. 2024, arXiv 2410.12557), for the few-step re-noising
+    # sampler: in this share of the clips one chunk is asked for a jump of size d (a whole jump
+    # d = t with probability ``full_jump_p``), and learns the mean of two half jumps made by the
+    # model itself (no gradient); the rest of the batch is plain flow matching (d = 0).
+    shortcut_p: float = 0.25
+    shortcut_start: int = 2000  # steps of flow matching alone before self-consistency starts
+    full_jump_p: float = 0.5  # share of jumps that go all the way to 0 (what the sampler asks for)
+    min_jump: float = 1.0 / 64  # half jumps below this use the instantaneous velocity (d = 0)
     checkpoint_every: int = 200
     bf16: bool = True  # bf16 autocast for the denoiser (CPU with AVX512-BF16, or GPU)
     threads: int = 0  # torch threads; 0 = all cores
@@ -64,11 +72,14 @@ class TrainConfig:
         check_int("warmup", self.warmup, low=0)
         check_int("decay_steps", self.decay_steps, low=0)
         check_int("threads", self.threads, low=0)
-        for name in ("clean_p", "chunk_level_p", "prompt_dropout"):
+        check_int("shortcut_start", self.shortcut_start, low=0)
+        check_float("min_jump", self.min_jump, low=0.0, high=1.0, low_open=True)
+        for name in ("clean_p", "chunk_level_p", "prompt_dropout", "shortcut_p", "full_jump_p"):
             check_float(name, getattr(self, name), low=0.0, high=1.0)
         check_float("ema", self.ema, low=0.0, high=1.0, high_open=True)
         if self.ae.latent_channels != self.dit.latent_channels or self.ae.latent_size != self.dit.latent_size:
-            raise ValueError("The autoencoder's latent shape must match the denoiser's (latent_channels, latent_size).")
+            raise ValueError("The autoencoder's latent shape must match the denoiser's "
+                             "(latent_channels, latent_size).")
 
     @classmethod
     def from_file(cls, path: str | Path) -> "TrainConfig":
@@ -80,8 +91,18 @@ class TrainConfig:
             data = tomllib.loads(path.read_text())
         else:
             data = json.loads(path.read_text())
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        """Fields as in ``to_dict``; nested ``ae`` and ``dit`` tables override those configs."""
+        data = dict(data)
         ae = AutoencoderConfig(**data.pop("ae", {}))
         dit = DiTConfig(**data.pop("dit", {}))
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"Unknown training setting(s) {', '.join(unknown)}; known: "
+                             f"{', '.join(sorted(cls.__dataclass_fields__))}.")
         return cls(ae=ae, dit=dit, **data)
 
     def to_dict(self) -> dict:
@@ -89,9 +110,8 @@ class TrainConfig:
 
 
 def _atomic_save(obj, path: Path) -> None:
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    with atomic_output(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def _device() -> torch.device:
@@ -198,6 +218,38 @@ def sample_timesteps(cfg: TrainConfig, b: int, gen: torch.Generator) -> torch.Te
     return torch.where(clean, torch.full_like(t, CLEAN_T), t)
 
 
+def sample_jumps(cfg: TrainConfig, t: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """For each clip, one noisy chunk that jumps and its jump size: (chunk index (B,), d (B,)).
+
+    The chunk is drawn among the chunks that are not clean context; ``d = t`` (a whole jump) with
+    probability ``full_jump_p``, else ``d = t * r`` with r log-uniform in [1/32, 1]."""
+    b, f = t.shape
+    chunk = cfg.dit.chunk_size
+    level = t[:, ::chunk]  # (B, F / chunk): the first frame's level stands for its chunk
+    noisy = (level >= 0).float() + 1e-6  # a clip with every chunk clean still picks one (its loss is masked)
+    idx = torch.multinomial(noisy, 1, generator=gen)[:, 0]
+    t_chunk = level.gather(1, idx[:, None])[:, 0].clamp(min=0)
+    r = torch.exp(torch.rand(b, generator=gen) * np.log(1 / 32))
+    whole = torch.rand(b, generator=gen) < cfg.full_jump_p
+    return idx, t_chunk * torch.where(whole, torch.ones_like(r), r)
+
+
+def self_consistency_target(model: TinyDiT, xt: torch.Tensor, t: torch.Tensor, cond: torch.Tensor,
+                            jump: torch.Tensor, min_jump: float) -> torch.Tensor:
+    """Mean velocity of two half jumps, made by ``model`` without gradient: (B, F, C, S, S).
+
+    ``jump (B, F)`` is d on the jumping frames and 0 elsewhere; only jumping frames move."""
+    half = jump / 2
+    half_cond = torch.where(half >= min_jump, half, torch.zeros_like(half))
+    with torch.no_grad():
+        v1 = model(xt, t, cond, jump=half_cond).float()
+        moving = (jump > 0)[..., None, None, None]
+        x_mid = torch.where(moving, xt - half[..., None, None, None] * v1, xt)
+        t_mid = torch.where(jump > 0, t - half, t)
+        v2 = model(x_mid, t_mid, cond, jump=half_cond).float()
+    return (v1 + v2) / 2
+
+
 def denoiser_lr(cfg: TrainConfig, step: int) -> float:
     """Warm-up, stable, decay: linear warm-up, constant ``lr``, cosine to 0 over ``decay_steps``."""
     lr = cfg.lr * min(1.0, (step + 1) / max(1, cfg.warmup))
@@ -234,6 +286,7 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
     bar = tqdm(total=cfg.steps, initial=step, desc="denoiser", unit="step")
     t_start = time.time() - elapsed
     while step < cfg.steps:
+        _follow_thread_file(out)  # every step: pinned to one core with two threads, a step is 6x slower
         idx = torch.randint(len(latents), (cfg.batch,), generator=gen)
         x0 = latents[idx].float().to(device)  # (B, F, C, S, S)
         c = cond[idx].to(device)
@@ -241,16 +294,35 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
             drop = (torch.rand(cfg.batch, generator=gen) < cfg.prompt_dropout).to(device)
             c = torch.where(drop[:, None], null_prompt(c), c)
         t = sample_timesteps(cfg, cfg.batch, gen).to(device)  # (B, F)
+        # Self-consistency rows (the first n_sc clips) use one level per chunk, as the sampler does.
+        n_sc = int(round(cfg.shortcut_p * cfg.batch)) if cfg.dit.jump and step >= cfg.shortcut_start else 0
+        if n_sc:
+            t[:n_sc] = t[:n_sc, ::cfg.dit.chunk_size].repeat_interleave(cfg.dit.chunk_size, dim=1)
         noise = torch.randn(x0.shape, generator=gen).to(device)
         sigma = t.clamp(min=0)[..., None, None, None]
         xt = torch.where((t < 0)[..., None, None, None], x0, (1 - sigma) * x0 + sigma * noise)
         target = noise - x0
+        weight = (t >= 0).float()  # (B, F): no loss on clean context frames
+        # One chunk of each self-consistency row jumps; its target is bootstrapped from two half jumps.
+        jump = None
+        if n_sc:
+            jump_chunk, d = sample_jumps(cfg, t[:n_sc].cpu(), gen)
+            frame_chunk = torch.arange(cfg.dit.train_len) // cfg.dit.chunk_size
+            jumping = (frame_chunk[None] == jump_chunk[:, None]).to(device)  # (n_sc, F)
+            jump = torch.zeros_like(t)
+            jump[:n_sc] = torch.where(jumping, d[:, None].to(device), torch.zeros_like(t[:n_sc]))
+            jump = torch.where(t >= 0, jump, torch.zeros_like(jump))
+            with autocast:
+                sc = self_consistency_target(model, xt[:n_sc], t[:n_sc], c[:n_sc], jump[:n_sc], cfg.min_jump)
+            sc_frames = torch.zeros_like(t, dtype=torch.bool)
+            sc_frames[:n_sc] = jumping & (jump[:n_sc] > 0)
+            target = target.clone()
+            target[:n_sc] = torch.where(sc_frames[:n_sc, :, None, None, None], sc, target[:n_sc])
         lr = denoiser_lr(cfg, step)
         for group in opt.param_groups:
             group["lr"] = lr
         with autocast:
-            pred = model(xt, t, c)
-        weight = (t >= 0).float()  # no loss on clean context frames
+            pred = model(xt, t, c, jump=jump)
         per_frame = (pred.float() - target).pow(2).mean(dim=(2, 3, 4))  # (B, F)
         loss = (per_frame * weight).sum() / weight.sum().clamp(min=1)
         opt.zero_grad(set_to_none=True)
@@ -273,6 +345,18 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
     return ema
 
 
+def _follow_thread_file(out: Path) -> None:
+    """A number in ``out/threads`` sets torch's thread count while training runs (e.g. 1 while the
+    machine's other core is busy: two threads on a shared core spin and run several times slower)."""
+    try:
+        n = int((out / "threads").read_text().strip())
+    except (OSError, ValueError):
+        return
+    if n >= 1 and n != torch.get_num_threads():
+        torch.set_num_threads(n)
+        log.info("now training on %d threads", n)
+
+
 def _load_dit(dit: TinyDiT, state: dict) -> None:
     """Load a denoiser checkpoint; one from before prompt dropout existed lacks only ``null_cond``."""
     missing, unexpected = dit.load_state_dict(state, strict=False)
@@ -282,12 +366,10 @@ def _load_dit(dit: TinyDiT, state: dict) -> None:
 
 
 def _write_losses(path: Path, losses: list[float]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with open(tmp, "w", newline="") as fh:
+    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["step", "loss"])
         writer.writerows((i + 1, f"{v:.6f}") for i, v in enumerate(losses))
-    os.replace(tmp, path)
 
 
 def plot_losses(out: Path, path: Path) -> None:
@@ -316,10 +398,9 @@ def plot_losses(out: Path, path: Path) -> None:
         ax.set_xlabel("step")
         ax.legend(fontsize=8)
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def export(cfg: TrainConfig, ae: Autoencoder, dit: TinyDiT, target: Path) -> Path:
@@ -332,8 +413,7 @@ def export(cfg: TrainConfig, ae: Autoencoder, dit: TinyDiT, target: Path) -> Pat
 def export_checkpoint(out: str | Path, target: str | Path) -> Path:
     """Export the EMA weights of the latest denoiser checkpoint (e.g. of a run still in progress)."""
     out = Path(out)
-    cfg_data = json.loads((out / "config.json").read_text())
-    cfg = TrainConfig(ae=AutoencoderConfig(**cfg_data.pop("ae")), dit=DiTConfig(**cfg_data.pop("dit")), **cfg_data)
+    cfg = TrainConfig.from_dict(json.loads((out / "config.json").read_text()))
     if not (out / "ae.pt").exists() or not (out / "dit_ckpt.pt").exists():
         raise FileNotFoundError(f"{str(out)!r} has no finished autoencoder and denoiser checkpoint yet.")
     ae = Autoencoder(cfg.ae)
@@ -351,16 +431,30 @@ def export_checkpoint(out: str | Path, target: str | Path) -> Path:
     return save_tiny(ae, dit, target, extra=extra)
 
 
-def train(cfg: TrainConfig, out: str | Path, export_to: str | Path | None = None) -> None:
-    """Run (or resume) every stage; write weights to ``export_to`` when the denoiser is done."""
+STAGES = ("data", "autoencoder", "latents", "denoiser")
+
+
+def train(cfg: TrainConfig, out: str | Path, export_to: str | Path | None = None, *,
+          stop_after: str | None = None) -> None:
+    """Run (or resume) every stage; write weights to ``export_to`` when the denoiser is done.
+
+    ``stop_after`` ends the run after that stage (e.g. to check the autoencoder alone first)."""
+    if stop_after is not None:
+        check_choice("stop_after", stop_after, STAGES)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(cfg.to_dict(), indent=2) + "\n")
     data = stage_data(cfg, out)
+    if stop_after == "data":
+        return
     ae = stage_autoencoder(cfg, out, data["clips"])
+    if stop_after == "autoencoder":
+        return
     latents = stage_latents(cfg, out, ae, data["clips"])
+    if stop_after == "latents":
+        return
     dit = stage_denoiser(cfg, out, latents, data["cond"])
     if export_to is not None:
         export(cfg, ae, dit, Path(export_to))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -10,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from longroll.io.hashing import file_sha256
 from longroll.models.base import VideoModel
 from longroll.models.tiny.autoencoder import Autoencoder, tensor_to_frames
-from longroll.models.tiny.config import AutoencoderConfig, DiTConfig
+from longroll.models.tiny.config import AutoencoderConfig, DiTConfig, tiny_defaults
 from longroll.models.tiny.dit import TinyDiT, encode_prompt
 from longroll.world.scene import FPS
 from longroll.world.vocab import parse_prompt
@@ -21,14 +21,6 @@ from longroll.world.vocab import parse_prompt
 def shipped_weights() -> Path:
     """Path of the weights that ship inside the package (may not exist in a source checkout yet)."""
     return Path(str(resources.files("longroll") / "weights" / "tiny.safetensors"))
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _build(ae: Autoencoder, dit: TinyDiT, sha: str, path: str | None) -> VideoModel:
@@ -44,7 +36,7 @@ def _build(ae: Autoencoder, dit: TinyDiT, sha: str, path: str | None) -> VideoMo
     def encode(prompt: str) -> torch.Tensor:
         return encode_prompt(parse_prompt(prompt))[None].to(next(dit.parameters()).device)
 
-    return VideoModel("tiny", dit, encode, decode, float(FPS), 1, sha, path, autoencoder=ae)
+    return VideoModel("tiny", dit, encode, decode, float(FPS), sha, path, autoencoder=ae)
 
 
 def load_tiny(weights: str | Path | None = None, *, device: str | torch.device = "cpu") -> VideoModel:
@@ -63,6 +55,7 @@ def load_tiny(weights: str | Path | None = None, *, device: str | torch.device =
     meta = json.loads(meta_path.read_text())
     ae = Autoencoder(AutoencoderConfig(**meta["autoencoder"]))
     dit = TinyDiT(DiTConfig(**meta["dit"]))
+    dit.defaults = tiny_defaults(dit.config, meta.get("inference"))  # weights trained for another sampler say so
     tensors = load_file(str(path))
     for prefix, module in (("ae.", ae), ("dit.", dit)):
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
@@ -78,23 +71,20 @@ def load_tiny(weights: str | Path | None = None, *, device: str | torch.device =
 
 def save_tiny(ae: Autoencoder, dit: TinyDiT, target: str | Path, *, extra: dict | None = None) -> Path:
     """Write ``tiny.safetensors`` (``ae.*`` and ``dit.*`` tensors) and ``tiny.json`` into folder ``target``."""
-    import os
     from dataclasses import asdict
 
     from safetensors.torch import save_file
+
+    from longroll.io.atomic import atomic_output, write_json
 
     target = Path(target)
     target.mkdir(parents=True, exist_ok=True)
     tensors = {f"ae.{k}": v.detach().float().cpu().contiguous() for k, v in ae.state_dict().items()}
     tensors.update({f"dit.{k}": v.detach().float().cpu().contiguous() for k, v in dit.state_dict().items()
                     if k != "null_cond" or getattr(dit, "null_trained", True)})  # an untrained null is left out
-    tmp = target / ".tiny.safetensors.tmp"
-    save_file(tensors, str(tmp), metadata={"format": "longroll-tiny", "version": "1"})
-    meta = {"autoencoder": asdict(ae.config), "dit": asdict(dit.config), **(extra or {})}
-    tmp_json = target / ".tiny.json.tmp"
-    tmp_json.write_text(json.dumps(meta, indent=2) + "\n")
-    os.replace(tmp, target / "tiny.safetensors")
-    os.replace(tmp_json, target / "tiny.json")
+    with atomic_output(target / "tiny.safetensors") as tmp:
+        save_file(tensors, str(tmp), metadata={"format": "longroll-tiny", "version": "1"})
+    write_json(target / "tiny.json", {"autoencoder": asdict(ae.config), "dit": asdict(dit.config), **(extra or {})})
     return target / "tiny.safetensors"
 
 

@@ -22,8 +22,11 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from longroll.constants import MIGA_WAN_DIAGONAL
+from longroll.models.base import DiagonalDefaults, ModelDefaults
 from longroll.rope.bias import TemporalBias
 from longroll.rope.freqs import RopeFreqs, rope_cos_sin, wan_rope_freqs
+from longroll.schedule import FewStepSchedule
 
 
 class FrameRope(nn.Module):
@@ -74,9 +77,6 @@ class DiffusersWanDenoiser(nn.Module):
     temporal RoPE scaling and temporal bias; ``forward`` speaks longroll's layout (B, F, C, H, W)
     and noise levels in [0, 1]."""
 
-    context_timestep = 0.0  # a clean context frame is at t = 0
-    per_frame_timesteps = True  # through diffusers' per-token timesteps
-
     def __init__(self, transformer: nn.Module, *, train_len: int = 21, height: int = 480, width: int = 832,
                  shift: float = 5.0) -> None:
         """``train_len``: latent frames of the model's native clip (21 = 81 video frames for Wan2.1);
@@ -84,11 +84,14 @@ class DiffusersWanDenoiser(nn.Module):
         flow-matching shift of its noise levels (MIGA uses 5 on Wan2.1)."""
         super().__init__()
         cfg = transformer.config
-        self.transformer, self.train_len = transformer, train_len
+        self.transformer = transformer
         self.latent_shape = (cfg.in_channels, height // 8, width // 8)
-        from longroll.schedule import FewStepSchedule
-
-        self.default_schedule = FewStepSchedule(steps=50, shift=shift, sampler="euler")
+        # Bidirectional: no chunk-wise rollout; FIFO / MIGA with MIGA's Wan2.1 settings (per-frame
+        # timesteps through diffusers' per-token timesteps; a clean frame is at t = 0).
+        self.defaults = ModelDefaults(
+            train_len=train_len, chunk_size=None, window=train_len, sink=0,
+            schedule=FewStepSchedule(steps=50, shift=shift, sampler="euler"), context_timestep=0.0,
+            frames_per_latent=4, upscale=1, diagonal=DiagonalDefaults(**MIGA_WAN_DIAGONAL))
         self.heads = cfg.num_attention_heads
         self.frame_rope = FrameRope(cfg.attention_head_dim, cfg.patch_size)
         transformer.rope = self.frame_rope
@@ -131,15 +134,28 @@ class DiffusersWanDenoiser(nn.Module):
 
 
 def load_wan_transformer(path: str | Path, *, device="cpu", dtype: torch.dtype = torch.float32):
-    """diffusers ``WanTransformer3DModel`` from a local directory (``DIR/transformer`` or ``DIR``)."""
+    """diffusers ``WanTransformer3DModel`` from a local directory (``DIR/transformer`` or ``DIR``).
+
+    Built from its ``config.json`` and its safetensors shards directly: diffusers' ``from_pretrained``
+    needs ``accelerate`` for this model class (it keeps some modules in fp32)."""
     from diffusers import WanTransformer3DModel
+    from safetensors.torch import load_file
 
     path = Path(path)
     folder = path / "transformer" if (path / "transformer" / "config.json").is_file() else path
     if not (folder / "config.json").is_file():
         raise ValueError(f"{path} has no Wan transformer in diffusers layout (expected transformer/config.json).")
-    model = WanTransformer3DModel.from_pretrained(str(folder), torch_dtype=dtype, local_files_only=True)
-    return model.to(device).eval().requires_grad_(False)
+    shards = sorted(folder.glob("*.safetensors"))
+    if not shards:
+        raise ValueError(f"{folder} has no .safetensors weights.")
+    model = WanTransformer3DModel.from_config(WanTransformer3DModel.load_config(str(folder)))
+    state = {}
+    for shard in shards:
+        state.update(load_file(str(shard)))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ValueError(f"{folder} does not match its config: missing {missing[:5]}, unexpected {unexpected[:5]}.")
+    return model.to(device=device, dtype=dtype).eval().requires_grad_(False)
 
 
 __all__ = ["DiffusersWanDenoiser", "FrameRope", "load_wan_transformer"]

@@ -15,15 +15,11 @@ has noise level ``lv[l]``; one denoising step takes it from ``l`` to ``l - 1``.
   self-reflection scores each chunk as it passes the judgement index ``judge`` chunks from the
   tail and tries ``candidates`` fresh noise chunks when the score drops by more than ``delta``.
 
-Defaults scale with the model: MIGA on Wan2.1 (L_train 21) uses T = 54, k = 7, m = 4, c = 3,
-T2 = 10, judgement 10 chunks from the tail and delta 0.001 (MIGA's README for Wan); on the
-built-in model (L_train 16) T = 40, k = 4 (its chunk), T2 = 8, judgement 8, delta 0.05. On the
-built-in model the score carries no signal at any stage-1 judgement index: mean 0.00-0.01, std
-0.02-0.03 at judge 1, 4 and 8 (the spread of cosines between independent 64-dim vectors averaged
-over 32 frame pairs; its backgrounds sit near the latent mean, so the noise dominates the
-channel-averaged frames). Drops between successive judgements: median 0.000, 90th percentile 0.041,
-95th 0.059 (2 prompts x 16 s). delta 0.05 keeps the searches, which are random here, to about one
-judged chunk in fourteen; the former 0.0015 triggered on 47% of them.
+Defaults come from the model family (``ModelDefaults.diagonal``): MIGA on Wan2.1 uses T = 54,
+k = 7, m = 4, c = 3, T2 = 10, judgement 10 chunks from the tail and delta 0.001 (MIGA's README
+for Wan; ``longroll.constants``); the built-in model's weights state their own (its delta is
+calibrated on its score's spread, measured in ``bench/RESULTS.md``). The window is the clip the
+model was trained on.
 """
 
 from __future__ import annotations
@@ -101,36 +97,44 @@ class DiagonalConfig:
         return asdict(self)
 
 
-# Field values for a model of a given L_train (MIGA's Wan settings, and the built-in model's).
-_MODEL_DEFAULTS = {
-    21: dict(steps=54, k=7, stage2_steps=10, judge=10, delta=0.001),  # MIGA on Wan2.1-T2V-1.3B
-}
-
-
 def resolve_diagonal(kind: str, model, **overrides) -> DiagonalConfig:
-    """The ``kind`` schedule for ``model`` (its L_train as the window, its shift), with overrides
-    (None keeps the default). Raises before any work if the model cannot take per-frame timesteps."""
+    """The ``kind`` schedule for ``model`` (a denoiser or its ``ModelDefaults``): its training clip as
+    the window, its family's diagonal defaults, with overrides (None keeps the default). Values that
+    depend on others follow them unless set: FIFO's steps (window x partitions), MIGA's guidance
+    frames (at most window - k - 1) and judgement index (at most the queue's chunks - guide_chunks - 1).
+    Raises before any work if the model cannot take per-frame timesteps."""
+    from longroll.constants import MIGA_CANDIDATES, MIGA_GUIDANCE
+    from longroll.models.base import ModelDefaults
+
     check_choice("schedule", kind, SCHEDULES)
-    if not getattr(model, "per_frame_timesteps", False):
-        raise ValueError(f"The {kind} schedule gives every frame its own noise level; this model "
-                         f"({type(model).__name__}) cannot take per-frame timesteps.")
+    d = model if isinstance(model, ModelDefaults) else model.defaults
+    if not d.per_frame_timesteps:
+        raise ValueError(f"The {kind} schedule gives every frame its own noise level; this model cannot take "
+                         f"per-frame timesteps.")
     unknown = sorted(set(overrides) - set(DiagonalConfig.__dataclass_fields__) - {"kind"})
     if unknown:
         raise ValueError(f"Unknown {kind} setting(s) {', '.join(unknown)}; valid: "
                          f"{', '.join(f for f in DiagonalConfig.__dataclass_fields__ if f != 'kind')}.")
     o = {k: v for k, v in overrides.items() if v is not None}
-    window = o.pop("window", model.train_len)
-    base = dict(kind=kind, window=window, shift=model.default_schedule.shift,
-                k=min(getattr(model, "chunk_size", 4), window // 4 or 1),
-                stage2_steps=8, judge=8, steps=40, delta=0.05)
-    base.update(_MODEL_DEFAULTS.get(model.train_len, {}))
+    dd = d.diagonal
+    window = o.pop("window", None)
+    if window is None:  # the clip the model was trained on; FIFO's lookahead halves it, so an even part
+        window = dd.window or d.train_len
+        if kind == "fifo" and o.get("lookahead", True) and window % 2:
+            window -= 1
+    base = dict(kind=kind, window=window, shift=d.schedule.shift if dd.shift is None else dd.shift,
+                k=dd.k if dd.k is not None else min(d.chunk_size or 4, max(1, window // 4)),
+                stage2_steps=dd.stage2_steps,
+                steps=dd.steps, delta=dd.delta, candidates=MIGA_CANDIDATES)
     if kind == "fifo":
-        partitions = o.get("partitions", 2)
-        base["steps"] = window * partitions
+        base["steps"] = window * o.get("partitions", 2)
     base.update(o)
-    base.setdefault("guidance", max(0, min(4, window - base["k"] - 1)))
+    base.setdefault("guidance", max(0, min(MIGA_GUIDANCE, window - base["k"] - 1)))
     if kind == "miga" and "queue" in o and "steps" not in o:
         base["steps"] = o["queue"] // base["k"] + base["stage2_steps"]
+    if "judge" not in o:  # the family's index, within the queue these settings give
+        chunks = base["steps"] - base["stage2_steps"]
+        base["judge"] = max(1, min(dd.judge, chunks - base.get("guide_chunks", 2) - 1))
     return DiagonalConfig(**base)
 
 

@@ -52,7 +52,7 @@ class WindowRunner:
         self.den, self.cond, self.stats = den, cond, stats
         self.lv = lv.tolist()
         self.rope, self.attention_scale, self.bias = rope, attention_scale, bias
-        self.clean_t = float(den.context_timestep)
+        self.clean_t = float(den.defaults.context_timestep)
 
     def t_of(self, level_idx: list[int]) -> list[float]:
         """Noise level per frame (a clean frame, level 0, takes the model's context timestep)."""

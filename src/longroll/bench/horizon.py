@@ -20,22 +20,10 @@ from pathlib import Path
 import numpy as np
 
 from longroll.eval.evaluate import evaluate_frames
+from longroll.io.atomic import write_json
 from longroll.progress import progress_bar
 
 log = logging.getLogger(__name__)
-
-# Metrics shown in the tables (the JSON keeps every metric): name -> (label, higher is better)
-TABLE_METRICS = {
-    "object_presence": ("Presence", True),
-    "identity_colour_drift": ("Colour drift", False),
-    "background_drift": ("Bg drift", False),
-    "temporal_flickering": ("Flicker", True),
-    "motion_smoothness": ("Smooth", True),
-    "motion_energy": ("Motion", True),
-    "static_fraction": ("Static", False),
-    "saturation": ("Saturation", True),
-}
-
 
 @dataclass(frozen=True)
 class Variant:
@@ -117,35 +105,39 @@ def _prompts(n: int) -> list[str]:
     return [random_prompt(rng).text() for _ in range(n)]
 
 
-def _run_key(variant: Variant, seconds: float, prompt: str, seed: int, weights: str) -> str:
-    parts = [variant.preset, sorted(variant.overrides), seconds, prompt, seed, weights]
-    if variant.schedule != "chunk":  # chunk runs keep the keys they had before schedules existed
-        parts += [variant.schedule, sorted(variant.schedule_options)]
-    blob = json.dumps(parts, default=str)
+def _request(variant: Variant, seconds: float, prompt: str, seed: int):
+    from longroll.pipelines.request import GenerationRequest
+
+    return GenerationRequest(prompt=prompt, seconds=seconds, seed=seed, preset=variant.preset,
+                             overrides=variant.kwargs(), schedule=variant.schedule,
+                             schedule_options=dict(variant.schedule_options))
+
+
+def run_key(plan, weights_sha256: str) -> str:
+    """Cache key of a run: its fully resolved settings and the weights, so that changing a model
+    default or the weights invalidates it."""
+    r = plan.request
+    blob = json.dumps([plan.schedule, plan.config_dict(), r.seconds, r.prompt, r.seed, weights_sha256],
+                      default=str, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def run_one(model, variant: Variant, seconds: float, prompt: str, seed: int, segment_seconds: float) -> dict:
+def run_one(model, plan, segment_seconds: float) -> dict:
     """Generate one video in memory, stream it into the evaluator, return the result."""
-    from longroll.pipelines.fifo import DiagonalStats, resolve_diagonal
-    from longroll.pipelines.generate import PromptSchedule, generate_frames
-    from longroll.pipelines.presets import resolve_preset
+    from longroll.pipelines.fifo import DiagonalStats
+    from longroll.pipelines.run import stream
 
-    config = resolve_preset(variant.preset, model.denoiser, **variant.kwargs())
-    diagonal = None if variant.schedule == "chunk" else resolve_diagonal(variant.schedule, model.denoiser,
-                                                                        **dict(variant.schedule_options))
     stats = DiagonalStats()
-    schedule = PromptSchedule.build(prompt, (), seconds=seconds)
     t0 = time.time()
 
     def frames():
-        for chunk in generate_frames(model, schedule, seconds=seconds, config=config, seed=seed, diagonal=diagonal,
-                                     stats=stats):
+        for chunk in stream(plan, model, stats=stats):
             yield from chunk
 
-    result = evaluate_frames(frames(), model.fps, segment_seconds=segment_seconds, prompt=prompt, min_segments=1)
+    result = evaluate_frames(frames(), model.fps, segment_seconds=segment_seconds, prompt=plan.request.prompt,
+                             min_segments=1)
     result["wall_seconds"] = time.time() - t0
-    if diagonal is not None:
+    if plan.schedule != "chunk":
         result["diagonal"] = stats.to_dict()
     return result
 
@@ -153,9 +145,10 @@ def run_one(model, variant: Variant, seconds: float, prompt: str, seed: int, seg
 def run_bench(cfg: BenchConfig, model=None, progress: bool = True) -> Path:
     """Run (or resume) the matrix and write the report; returns the report path."""
     from longroll.models.registry import load_model
+    from longroll.pipelines.plan import resolve
 
     model = model or load_model("tiny", weights=cfg.weights)
-    horizon = model.denoiser.train_len * model.frames_per_latent / model.fps
+    horizon = model.defaults.train_len * model.frames_per_latent / model.fps
     prompts = _prompts(cfg.prompts)
     runs_dir = cfg.out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
@@ -169,22 +162,19 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True) -> Path:
     bar = progress_bar(len(jobs), desc="bench", unit="video", enabled=progress)
     results = []
     for v, m, p, s in jobs:
-        seconds = horizon * m
-        key = _run_key(v, seconds, p, s, model.weights_sha256)
-        path = runs_dir / f"{key}.json"
+        plan = resolve(_request(v, horizon * m, p, s), model)
+        path = runs_dir / f"{run_key(plan, model.weights_sha256)}.json"
         if path.exists():
             res = json.loads(path.read_text())
         else:
-            res = run_one(model, v, seconds, p, s, min(cfg.segment_seconds, horizon))
+            res = run_one(model, plan, min(cfg.segment_seconds, horizon))
             res.update({"preset": v.preset, "overrides": dict(v.overrides), "multiple": m, "seed": s,
                         "schedule": v.schedule, "schedule_options": dict(v.schedule_options)})
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(json.dumps(res, allow_nan=False))
-            tmp.replace(path)
+            write_json(path, res)
         # A run shared by two rows (e.g. the `flex` preset and "FLEX (all three)") is generated once.
         results.append({**res, "variant": v.name, "group": v.group})
         bar.update(1)
     bar.close()
-    from longroll.eval.bench_report import write_report
+    from longroll.bench.report import write_report
 
     return write_report(results, cfg, horizon, model)

@@ -9,7 +9,17 @@ from pathlib import Path
 
 import numpy as np
 
-from longroll.eval.bench import TABLE_METRICS
+# Metrics shown in the tables (the JSON keeps every metric): name -> (label, higher is better)
+TABLE_METRICS = {
+    "object_presence": ("Presence", True),
+    "identity_colour_drift": ("Colour drift", False),
+    "background_drift": ("Bg drift", False),
+    "temporal_flickering": ("Flicker", True),
+    "motion_smoothness": ("Smooth", True),
+    "motion_energy": ("Motion", True),
+    "static_fraction": ("Static", False),
+    "saturation": ("Saturation", True),
+}
 
 
 def _mean(values):

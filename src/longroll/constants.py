@@ -1,0 +1,46 @@
+"""Values the papers and the released models state, each written once with its source.
+
+Everything else derives from these: the built-in model's horizon geometry copies the Self Forcing
+checkpoint's, the presets take FLEX's stated defaults, and the diagonal schedules MIGA's.
+"""
+
+from __future__ import annotations
+
+# --- Wan2.1 (arXiv 2503.20314; Wan2.1-T2V-1.3B config: dim 1536, 12 heads) -------------------------
+WAN21_HEAD_DIM = 128  # attention head dim of Wan2.1 (1536 / 12 for 1.3B, 5120 / 40 for 14B)
+WAN21_TEMPORAL_DIM = WAN21_HEAD_DIM - 4 * (WAN21_HEAD_DIM // 6)  # 44: Wan's rope_params split, 22 planes
+ROPE_THETA = 10000.0  # RoPE base of Wan2.1 (RoFormer's default)
+WAN21_FPS = 16.0  # video frame rate of Wan2.1
+
+# --- Self Forcing (arXiv 2506.08009) / LongLive (arXiv 2509.22622) inference ---------------------
+SELF_FORCING_TRAIN_LEN = 21  # latent frames per training clip (81 video frames at 16 fps)
+SELF_FORCING_CHUNK = 3  # latent frames denoised together (num_frame_per_block)
+SELF_FORCING_TIMESTEPS = (1000, 750, 500, 250)  # denoising_step_list, warped by the shift below
+SELF_FORCING_SHIFT = 5.0  # timestep_shift of its sampler
+LONGLIVE_WINDOW = 12  # local_attn_size: latent frames attended (sink and current chunk included)
+LONGLIVE_SINK = 3  # sink_size: first latent frames kept for the whole rollout
+
+# --- FLEX, "Train Short, Inference Long" (shared/papers/flex_train_short_inference_long.md) -------
+FLEX_TRAIN_LEN = 21  # the L_train for which FLEX states alpha and beta
+FLEX_ALPHA = 0.1  # eq. 9: planes with exposure r < alpha are fully interpolated
+FLEX_BETA = 2.5  # eq. 9: planes with exposure r > beta are kept (extrapolated)
+FLEX_RHO = -1.0  # §3.3: antiphase correlation of adjacent noise frames
+FLEX_SINK = 3  # §3.4: N sink frames
+
+# --- MIGA (shared/papers/miga_infinite_frame_generation.txt; its README's Wan2.1 settings) ---------
+MIGA_WAN_DIAGONAL = {  # DiagonalDefaults fields for Wan2.1-T2V-1.3B
+    "steps": 54,  # T: steps from noise to clean
+    "k": 7,  # frames per noise level (zigzag)
+    "stage2_steps": 10,  # T2: steps at one shared level
+    "judge": 10,  # judgement index, chunks from the queue tail
+    "delta": 0.001,  # score drop that triggers self-reflection
+}
+MIGA_GUIDANCE = 4  # m: long-range guidance frames per window
+MIGA_CANDIDATES = 3  # c: candidate noise chunks per self-reflection search
+
+# --- FAR (arXiv 2503.19325) ----------------------------------------------------------------------
+FAR_CLEAN_P = 0.1  # stochastic clean context: probability a context chunk is clean in training
+FLEXROPE_LAMBDA = 0.2  # FlexRoPE temporal decay slope
+
+# --- Display --------------------------------------------------------------------------------------
+TINY_UPSCALE = 8  # nearest-neighbour upscale of the built-in model's 32x32 frames for viewing

@@ -1,0 +1,67 @@
+"""``resolve(request, model) -> GenerationPlan``: the one place a request meets a model.
+
+Everything that depends on the model is checked here, once: every prompt against its vocabulary,
+the preset and overrides against its defaults, the schedule against what it can run (a
+bidirectional model has no chunk-wise rollout), guidance against its training. The plan is frozen
+and complete: ``longroll.pipelines.run`` executes it without checking anything again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from longroll.models.base import VideoModel
+from longroll.pipelines.request import GenerationRequest, PromptSchedule, check_length
+from longroll.pipelines.schedules import SCHEDULES, method_of
+
+
+@dataclass(frozen=True)
+class GenerationPlan:
+    """A request resolved against a model: what ``run`` executes."""
+
+    request: GenerationRequest  # what was asked
+    prompts: PromptSchedule  # the prompt at 0 and its switches
+    conds: tuple  # the model's conditioning of each prompt entry
+    switch_frames: tuple[int, ...]  # latent frame at which each switch takes effect
+    num_latent: int  # latent frames to make
+    total_frames: int  # video frames to write
+    preset: str  # the preset used (the request's, or the model's default)
+    schedule: str  # key of SCHEDULES
+    config: object  # the schedule's own resolved config (RolloutConfig or DiagonalRollout)
+    upscale: int  # enlargement of written frames
+    out: Path | None  # output path (None: frames are returned)
+
+    def config_dict(self) -> dict:
+        return SCHEDULES[self.schedule].config_dict(self.config)
+
+
+def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> GenerationPlan:
+    """Resolve ``request`` against ``model``; ``config`` (a schedule config read back from a sidecar)
+    replaces the preset and overrides."""
+    from longroll.pipelines.guidance import with_guidance
+
+    # 1. Length and prompts: each prompt against the model's vocabulary.
+    total_frames = check_length(request.seconds, model.fps)
+    prompts = request.prompts
+    conds = tuple(model.encode_prompt(text) for _, text in prompts.entries)
+    fps_latent = model.fps / model.frames_per_latent
+    switch_frames = tuple(int(round(at * fps_latent)) for at, _ in prompts.entries[1:])
+    # 2. Method and schedule against the model's defaults.
+    defaults = model.defaults
+    preset = request.preset or defaults.preset
+    spec = SCHEDULES[request.schedule]
+    if config is None:
+        config = spec.resolve(preset, model.denoiser, dict(request.overrides), dict(request.schedule_options))
+    elif request.overrides or request.schedule_options:
+        raise ValueError("Give either a resolved config or preset overrides and schedule settings, not both.")
+    with_guidance(model.denoiser, method_of(config).cfg)  # weights without an unconditional mode fail here
+    # 3. Lengths and output.
+    return GenerationPlan(
+        request=request, prompts=prompts, conds=conds, switch_frames=switch_frames,
+        num_latent=model.latent_frames(request.seconds), total_frames=total_frames,
+        preset=preset, schedule=request.schedule, config=config,
+        upscale=request.upscale if request.upscale is not None else defaults.upscale, out=request.out_path)
+
+
+__all__ = ["GenerationPlan", "resolve"]

@@ -1,0 +1,172 @@
+"""``run(plan, model, *, on_chunk=None) -> GenerationResult``: execute a resolved plan, streaming.
+
+Frames are decoded chunk by chunk and handed to the writer (a file, written under a temporary
+name and renamed when complete; a run cut short keeps a playable prefix) and to ``on_chunk``
+(a progress bar, a web page, a test), never held for the whole video unless no output file is
+asked for. The sidecar beside the file records everything needed to make the same raw frames
+again (``frames_sha256`` is their hash before the lossy codec).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import platform
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from longroll import __version__
+from longroll.models.base import VideoModel
+from longroll.pipelines.plan import GenerationPlan
+from longroll.pipelines.schedules import SCHEDULES, method_of
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChunkEvent:
+    """What ``on_chunk`` receives after each decoded chunk."""
+
+    frames: np.ndarray  # uint8 (n, H, W, 3), the chunk's video frames (not upscaled)
+    start: int  # index of its first frame in the video
+    total: int  # frames the video will have
+    elapsed: float  # seconds since the run started
+
+    @property
+    def done(self) -> int:
+        return self.start + len(self.frames)
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    """What a run made."""
+
+    path: Path | None  # the file written (None when frames were returned)
+    frames_sha256: str  # SHA-256 of the raw uint8 frames, before any codec
+    frames: int  # video frames made
+    seconds: float  # video seconds made
+    complete: bool  # False when the run was cut short
+    wall_seconds: float  # time the run took
+    stats: dict | None = None  # schedule counters (FIFO / MIGA)
+    video: np.ndarray | None = None  # all frames (N, H, W, 3), when no file was asked for
+
+
+def stream(plan: GenerationPlan, model: VideoModel, *, stats=None) -> Iterator[np.ndarray]:
+    """Decoded uint8 frames (n, H, W, 3) of the plan's video, chunk by chunk, exactly its length."""
+    from longroll.pipelines.guidance import with_guidance
+
+    # 1. The schedule's pieces: guided denoiser, seeded generator, the schedule's own rollout.
+    den = with_guidance(model.denoiser, method_of(plan.config).cfg)
+    generator = torch.Generator(device="cpu").manual_seed(plan.request.seed)
+    chunks = SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames, plan.num_latent, plan.config,
+                                          generator, stats)
+    # 2. Decode each chunk as it comes; stop at the planned number of video frames.
+    decode, emitted = model.stream_decoder(), 0
+    with torch.no_grad():
+        for chunk in chunks:
+            frames = decode(chunk.latents)[: max(0, plan.total_frames - emitted)]
+            emitted += len(frames)
+            if len(frames):
+                yield frames
+            if emitted >= plan.total_frames:
+                return
+
+
+def sidecar(plan: GenerationPlan, model: VideoModel, *, frames: int, wall_seconds: float, complete: bool,
+            frames_sha256: str, stats: dict | None = None) -> dict:
+    """Everything needed to make the same frames again."""
+    r = plan.request
+    return {
+        "longroll": __version__,
+        "prompt_schedule": plan.prompts.to_list(),
+        "seconds": r.seconds,
+        "seed": r.seed,
+        "preset": plan.preset,
+        "schedule": plan.schedule,
+        "config": plan.config_dict(),  # the schedule's own resolved settings, nothing else
+        "model": model.name,
+        "weights": model.weights_path,
+        "weights_sha256": model.weights_sha256,
+        "model_options": model.load_options,
+        "fps": model.fps,
+        "upscale": plan.upscale,
+        "frames": frames,
+        "frames_sha256": frames_sha256,
+        "complete": complete,
+        "wall_seconds": round(wall_seconds, 3),
+        "stats": stats,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def sidecar_path(out: str | Path) -> Path:
+    out = Path(str(out).rstrip("/"))
+    return out.with_name(out.name + ".json")
+
+
+def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEvent], None] | None = None,
+        progress: bool = False) -> GenerationResult:
+    """Make the plan's video: to its output file with a sidecar, or into ``result.video``.
+
+    ``on_chunk`` is called after every chunk; ``progress`` adds a tqdm bar (one such callback)."""
+    from longroll.pipelines.fifo import DiagonalStats
+    from longroll.progress import progress_bar
+
+    stats = DiagonalStats() if plan.schedule != "chunk" else None
+    bar = progress_bar(plan.total_frames, desc="generate", unit="frame", enabled=progress)
+    digest, parts, made, t0 = hashlib.sha256(), [], 0, time.time()
+
+    def consume(frames: np.ndarray) -> None:
+        nonlocal made
+        digest.update(np.ascontiguousarray(frames).tobytes())
+        event = ChunkEvent(frames, made, plan.total_frames, time.time() - t0)
+        made += len(frames)
+        bar.update(len(frames))
+        if on_chunk is not None:
+            on_chunk(event)
+
+    def result(path: Path | None, complete: bool, video=None) -> GenerationResult:
+        return GenerationResult(path, digest.hexdigest(), made, made / model.fps, complete, time.time() - t0,
+                                None if stats is None else stats.to_dict(), video)
+
+    try:
+        if plan.out is None:
+            for frames in stream(plan, model, stats=stats):
+                parts.append(frames)
+                consume(frames)
+            return result(None, True, np.concatenate(parts))
+        return _write(plan, model, stats, consume, result)
+    finally:
+        bar.close()
+
+
+def _write(plan, model, stats, consume, result) -> GenerationResult:
+    """Stream to the file; an interruption still leaves a finalised, playable prefix and its sidecar."""
+    from longroll.io.atomic import write_json
+    from longroll.io.video import VideoWriter
+
+    writer = VideoWriter(plan.request.out, model.fps, upscale=plan.upscale)  # as asked: 'frames/' is a folder
+    complete, t0 = False, time.time()
+    try:
+        with writer:
+            for frames in stream(plan, model, stats=stats):
+                writer.write(frames)
+                consume(frames)
+            complete = True
+    finally:
+        if writer.frames_written:
+            done = result(plan.out, complete)
+            write_json(sidecar_path(plan.out), sidecar(plan, model, frames=done.frames,
+                                                       wall_seconds=time.time() - t0, complete=complete,
+                                                       frames_sha256=done.frames_sha256, stats=done.stats))
+    log.info("wrote %d frames to %s in %.1f s", writer.frames_written, plan.out, time.time() - t0)
+    return result(plan.out, complete)
+
+
+__all__ = ["ChunkEvent", "GenerationResult", "run", "sidecar", "sidecar_path", "stream"]

@@ -1,0 +1,125 @@
+"""The world's detector cannot be fooled by a blob: shapes, sizes, occlusion over time, separation."""
+
+import numpy as np
+import pytest
+
+from longroll.world import (
+    BACKGROUNDS,
+    COLOURS,
+    detect,
+    parse_prompt,
+    presence,
+    random_prompt,
+    render,
+    scene_from_prompt,
+)
+from longroll.world.detect import COLOUR_MATCH
+from longroll.world.render import shape_mask
+from longroll.world.tracks import ground_truth_touching, object_motion, separation, track
+
+pytest.importorskip("cv2")
+R = 32
+PROMPT = parse_prompt("a red circle and a blue square on a navy background")
+
+
+def _coverage(shape, cx, cy, size, ss=4):
+    xs = (np.arange(R * ss) + 0.5) / ss
+    gx, gy = np.meshgrid(xs, xs)
+    return shape_mask(shape, np.array([cx]), np.array([cy]), size, gx, gy)[0].reshape(R, ss, R, ss).mean(axis=(1, 3))
+
+
+def _paint(layers, background="navy"):
+    img = np.tile(np.asarray(BACKGROUNDS[background], float), (R, R, 1))
+    for colour, alpha in layers:
+        rgb = np.asarray(COLOURS[colour], float) if isinstance(colour, str) else np.asarray(colour, float)
+        img = img * (1 - alpha[..., None]) + rgb * alpha[..., None]
+    return np.clip(np.rint(img), 0, 255).astype(np.uint8)
+
+
+def _blur(frame, sigma):
+    import cv2
+
+    return cv2.GaussianBlur(frame, (0, 0), sigma)
+
+
+def _fused_frames():
+    """Hand-made frames of a red circle and a blue square fused into one shape."""
+    top = (np.arange(R)[:, None] < 16).astype(float)
+    cap_rows = (np.arange(R)[:, None] < 12).astype(float)
+    disc = _coverage("circle", 16, 16, 12)
+    a, b = _coverage("circle", 14, 16, 11), _coverage("square", 18, 16, 11)
+    mixed = _paint([("red", a), ("blue", b)]).astype(float)
+    mixed[(a > 0) & (b > 0)] = (np.asarray(COLOURS["red"]) + np.asarray(COLOURS["blue"])) / 2
+    return {
+        "one disc, half red half blue": _paint([("red", disc * top), ("blue", disc * (1 - top))]),
+        "overlap with mixed colours": np.clip(mixed, 0, 255).astype(np.uint8),
+        "two small discs blurred into a blob": _blur(_paint([("red", _coverage("circle", 15, 15, 9)),
+                                                            ("blue", _coverage("circle", 17, 17, 9))]), 1.2),
+        "a red cap on a blob body": _blur(_paint([("red", _coverage("circle", 16, 12, 10) * cap_rows),
+                                                  ("blue", _coverage("circle", 16, 19, 13) * 0.9)]), 1.0),
+    }
+
+
+@pytest.mark.parametrize("name", list(_fused_frames()))
+def test_a_fused_two_colour_blob_counts_for_neither_object(name):
+    frame = _fused_frames()[name]
+    det = detect(frame, PROMPT)
+    assert det.presence == 0, (name, det.found)
+
+
+def test_a_whole_sprite_in_front_of_a_cap_that_never_separates_counts_once():
+    """One frame cannot tell a cap from a sprite behind a square; 32 frames of it can."""
+    cap = _coverage("circle", 16, 11, 11) * (np.arange(R)[:, None] < 12)
+    frame = _paint([("red", cap), ("blue", _coverage("square", 16, 17, 11))])
+    single = detect(frame, PROMPT)
+    assert single.found[1] is not None and single.found[1].whole and single.found[0] is not None  # looks hidden
+    assert not single.found[0].whole
+    video = np.stack([frame] * 32)
+    assert presence(video, PROMPT).mean() == 0.5  # the cap is never seen whole: one object at most
+    assert separation([detect(f, PROMPT) for f in video], PROMPT) > 1.5
+
+
+def test_objects_apart_are_found_with_their_shapes_and_do_not_touch():
+    frame = _paint([("red", _coverage("circle", 8, 8, 11)), ("blue", _coverage("square", 22, 22, 11))])
+    det = detect(frame, PROMPT)
+    assert [b.shape for b in det.found] == ["circle", "square"] and all(b.whole for b in det.found)
+    assert not det.touching
+    assert all(b.faithful_colour for b in det.found)
+
+
+def test_wrong_shape_or_wrong_size_is_not_found():
+    square = _paint([("red", _coverage("square", 16, 16, 11))])
+    assert detect(square, parse_prompt("a red circle on a navy background")).presence == 0
+    giant = _paint([("red", _coverage("circle", 16, 16, 24))])
+    tiny = _paint([("red", _coverage("circle", 16, 16, 5))])
+    for frame in (giant, tiny):
+        assert detect(frame, parse_prompt("a red circle on a navy background")).presence == 0
+
+
+def test_a_washed_out_colour_is_found_but_not_faithful():
+    pale = (np.asarray(COLOURS["red"]) * 0.75 + np.asarray(BACKGROUNDS["navy"]) * 0.25)  # 55 RGB away from red
+    det = detect(_paint([(pale, _coverage("circle", 16, 16, 11))]), parse_prompt("a red circle on a navy background"))
+    assert det.found[0] is not None and det.found[0].colour_error > COLOUR_MATCH
+    assert not det.found[0].faithful_colour
+
+
+def test_rendered_videos_score_as_the_ground_truth():
+    """The world's own videos: objects found (misses are sprites hidden for long), faithful colours,
+    separation 1 by construction, and motion in the world's speed range."""
+    rng = np.random.default_rng(0)
+    shares, faithful, ratios, speeds = [], [], [], []
+    for i in range(24):
+        p = random_prompt(rng)
+        scene = scene_from_prompt(p, 500 + i)
+        frames = render(scene, int(rng.integers(0, 300)), 48)
+        dets = [detect(f, p) for f in frames]
+        tracked = track(dets)
+        shares.append(np.mean([sum(b is not None for b in row) / len(row) for row in tracked]))
+        faithful += [b.faithful_colour for row in tracked for b in row if b is not None]
+        if len(p.objects) > 1:
+            ratios.append(np.mean([d.touching for d in dets]) / ground_truth_touching(p))
+        speeds += [m for m in object_motion(tracked) if m is not None]
+    assert np.mean(shares) >= 0.93
+    assert np.mean(faithful) >= 0.99
+    assert 0.5 < np.mean(ratios) < 1.5
+    assert 0.3 < np.median(speeds) < 1.5

@@ -1,0 +1,53 @@
+"""Same seed, same raw frames: the shipped built-in model's videos for a fixed list of requests
+(presets, schedules, a prompt switch) hash to what the code made before the generation path was
+redesigned (``tests/data/frames_baseline.json``, recorded with that code on these weights).
+
+New weights make new frames: re-record the file with them (``python tests/test_frames_baseline.py``)
+in the commit that ships them.
+"""
+
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BASELINE = Path(__file__).with_name("data") / "frames_baseline.json"
+
+
+def _frames_sha256(model, case: dict, seconds: float, seed: int) -> str:
+    from longroll.pipelines.generate import generate
+
+    frames = generate(case["prompt"], seconds=seconds, seed=seed, model=model, preset=case["preset"],
+                      schedule=case["schedule"], switches=[tuple(s) for s in case.get("switches", [])], progress=False)
+    return hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()
+
+
+@pytest.mark.slow
+def test_shipped_model_makes_the_recorded_frames():
+    from longroll.models.registry import load_model
+    from longroll.models.tiny.weights import shipped_weights
+
+    if not shipped_weights().is_file():
+        pytest.skip("no shipped weights in this checkout")
+    data = json.loads(BASELINE.read_text())
+    model = load_model("tiny")
+    assert model.weights_sha256 == data["weights_sha256"], (
+        "The shipped weights changed: re-record tests/data/frames_baseline.json with them.")
+    for case in data["cases"]:
+        got = _frames_sha256(model, case, data["seconds"], data["seed"])
+        assert got == case["frames_sha256"], case
+
+
+if __name__ == "__main__":  # re-record with the code and weights of this checkout
+    from longroll.models.registry import load_model
+
+    data = json.loads(BASELINE.read_text())
+    model = load_model("tiny")
+    for case in data["cases"]:
+        case["frames_sha256"] = _frames_sha256(model, case, data["seconds"], data["seed"])
+    data["weights_sha256"] = model.weights_sha256
+    BASELINE.write_text(json.dumps(data, indent=1) + "\n")
+    sys.exit(0)
