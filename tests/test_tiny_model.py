@@ -149,3 +149,26 @@ def test_no_jump_is_the_instantaneous_velocity_and_a_jump_changes_it(tiny_model)
         jumped = model(x, t, cond, jump=t)
     assert torch.equal(base, zero)
     assert not torch.allclose(base, jumped)
+
+
+def test_damaged_weights_and_configs_are_one_clear_sentence(tiny_model, tmp_path):
+    import json
+
+    from longroll.models.tiny.weights import load_tiny, save_tiny
+
+    path = save_tiny(tiny_model.autoencoder, tiny_model.denoiser, tmp_path)
+    assert load_tiny(path).weights_sha256 == json.loads(path.with_suffix(".json").read_text())["sha256"]
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF  # a flipped byte inside the tensors: the file still parses
+    path.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="damaged or were replaced"):
+        load_tiny(path)
+    path.write_bytes(bytes(data[:50]))  # truncated
+    meta = json.loads(path.with_suffix(".json").read_text())
+    meta.pop("sha256")
+    path.with_suffix(".json").write_text(json.dumps(meta))
+    with pytest.raises(ValueError, match="truncated or not a safetensors file"):
+        load_tiny(path)
+    path.with_suffix(".json").write_text("{\n")
+    with pytest.raises(ValueError, match="tiny.json' is not a valid built-in model config"):
+        load_tiny(path)

@@ -52,11 +52,26 @@ def load_tiny(weights: str | Path | None = None, *, device: str | torch.device =
         raise FileNotFoundError(f"The config {str(meta_path)!r} must sit next to the weights {str(path)!r}.")
     from safetensors.torch import load_file
 
-    meta = json.loads(meta_path.read_text())
-    ae = Autoencoder(AutoencoderConfig(**meta["autoencoder"]))
-    dit = TinyDiT(DiTConfig(**meta["dit"]))
-    dit.defaults = tiny_defaults(dit.config, meta.get("inference"))  # weights trained for another sampler say so
-    tensors = load_file(str(path))
+    # 1. The config beside the weights, each failure naming the file.
+    try:
+        meta = json.loads(meta_path.read_text())
+        ae = Autoencoder(AutoencoderConfig(**meta["autoencoder"]))
+        dit = TinyDiT(DiTConfig(**meta["dit"]))
+        dit.defaults = tiny_defaults(dit.config, meta.get("inference"))  # weights trained for another sampler say so
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"The config {str(meta_path)!r} is not a valid built-in model config "
+                         f"({type(err).__name__}: {err}).") from None
+    # 2. The weights: their SHA-256 against the one recorded at export (memoised by size and mtime).
+    sha = file_sha256(path)
+    if meta.get("sha256") not in (None, sha):
+        raise ValueError(f"The weights {str(path)!r} are damaged or were replaced: their SHA-256 is {sha[:16]}..., "
+                         f"{str(meta_path)!r} records {meta['sha256'][:16]}.... Reinstall longroll or export them "
+                         f"again with 'longroll train-tiny --export DIR'.")
+    try:
+        tensors = load_file(str(path))
+    except Exception as err:  # safetensors raises its own error type for truncated or corrupt headers
+        raise ValueError(f"The weights {str(path)!r} cannot be read ({type(err).__name__}: {err}); the file is "
+                         f"truncated or not a safetensors file.") from None
     for prefix, module in (("ae.", ae), ("dit.", dit)):
         state = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
         missing, unexpected = module.load_state_dict(state, strict=False)
@@ -66,7 +81,7 @@ def load_tiny(weights: str | Path | None = None, *, device: str | torch.device =
         if missing or unexpected:
             raise ValueError(f"{str(path)!r} does not match the {prefix[:-1]} config: missing {missing[:5]}, "
                              f"unexpected {unexpected[:5]}.")
-    return _build(ae.to(device), dit.to(device), file_sha256(path), str(path))
+    return _build(ae.to(device), dit.to(device), sha, str(path))
 
 
 def save_tiny(ae: Autoencoder, dit: TinyDiT, target: str | Path, *, extra: dict | None = None) -> Path:
@@ -84,7 +99,9 @@ def save_tiny(ae: Autoencoder, dit: TinyDiT, target: str | Path, *, extra: dict 
                     if k != "null_cond" or getattr(dit, "null_trained", True)})  # an untrained null is left out
     with atomic_output(target / "tiny.safetensors") as tmp:
         save_file(tensors, str(tmp), metadata={"format": "longroll-tiny", "version": "1"})
-    write_json(target / "tiny.json", {"autoencoder": asdict(ae.config), "dit": asdict(dit.config), **(extra or {})})
+    meta = {"autoencoder": asdict(ae.config), "dit": asdict(dit.config), **(extra or {})}
+    meta["sha256"] = file_sha256(target / "tiny.safetensors")  # checked at every load
+    write_json(target / "tiny.json", meta)
     return target / "tiny.safetensors"
 
 
