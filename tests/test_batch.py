@@ -258,10 +258,10 @@ def test_batch_cli_summary_and_exit_codes(tmp_path, tiny_weights, capsys):
     prompts = write_prompts(tmp_path, PROMPTS[:1] + ["a pink circle on a navy background"])
     rc = main(["batch", str(prompts), "--seeds", "1", "--seconds", "0.5", "--out", str(tmp_path / "out"),
                "--weights", str(tiny_weights), "--preset", "none", "--no-progress"])
-    text = capsys.readouterr().out
-    assert rc == 1  # one prompt is outside the vocabulary: reported, the other item still made
-    assert "1 done, 0 skipped" in text and "1 failed" in text and "pink" in text
-    assert manifest_keys(tmp_path / "out") == ["0:0"]
+    err = capsys.readouterr().err
+    assert rc == 2  # a prompt outside the vocabulary stops the batch before any video, naming its line
+    assert "prompt 2 (line 4)" in err and "pink" in err
+    assert not (tmp_path / "out").exists()
     assert main(["batch", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "o")]) == 2
 
 

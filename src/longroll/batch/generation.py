@@ -102,6 +102,7 @@ class GenerationJob(Job):
     force: bool = False  # remake items whose record was made with other settings
     what: str = "generate"
     items: list[WorkItem] = field(init=False)
+    entries: list = field(init=False)  # the prompt file's entries (for the checks that need the model)
     weights_sha256: str = field(init=False)
     batch_hash: str = field(init=False)
 
@@ -111,7 +112,7 @@ class GenerationJob(Job):
         # 1. Everything cheap first: the output folder, the prompt file, every item's settings.
         folder = check_out_dir(self.out)
         check_int("seeds", self.seeds, low=1, high=10_000)
-        entries = read_prompts(self.prompts)
+        entries = self.entries = read_prompts(self.prompts)
         self.items = build_items(entries, seeds=self.seeds, base_seed=self.settings.base_seed)
         for entry in entries:
             probe = WorkItem(entry.index, 0, 0, 0, entry.prompt, "", dict(entry.settings))
@@ -153,6 +154,13 @@ class GenerationWorker:
             raise ValueError(f"The weights changed while the batch was starting (sha256 {job.weights_sha256[:12]} "
                              f"expected, {self.model.weights_sha256[:12]} loaded).")
         self.where = f"{socket.gethostname()}:{os.getpid()}"
+        # Every prompt (and switch) against the model's vocabulary, before the first video.
+        for entry in job.entries:
+            try:
+                for text in [entry.prompt] + [w["prompt"] for w in entry.settings.get("switches", [])]:
+                    self.model.encode_prompt(text)
+            except ValueError as err:
+                raise ValueError(f"prompt {entry.index + 1} (line {entry.line}): {err}") from None
         # One "wrote N frames" line per item would drown the batch's progress bar.
         logging.getLogger("longroll.pipelines.run").setLevel(logging.WARNING)
 

@@ -155,8 +155,8 @@ def run_local(job: Job, *, device: str | None = None, show_progress: bool = True
     summary = Summary(job.what, skipped=[i.key for i in skipped])
     if not todo:
         return summary
+    worker = job.open_worker(device)  # loads the model and checks every prompt before anything is written
     job.prepare()
-    worker = job.open_worker(device)
     return summary.merge(run_items(job, todo, worker, show_progress=show_progress))
 
 
