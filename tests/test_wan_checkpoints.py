@@ -82,6 +82,24 @@ def test_causvid_checkpoint_and_fsdp_prefixes(native, tmp_path):
     _same_outputs(build_causal_wan(config, loaded, str(path)), model)
 
 
+def test_fsdp_segments_inside_names_are_removed(native, tmp_path):
+    """FSDP wraps each block, so its segment stands inside the name (LongLive's checkpoints)."""
+    state, model = native
+
+    def wrapped(name: str) -> str:
+        parts = name.split(".")
+        if parts[0] == "blocks":  # blocks.0.x -> blocks.0._fsdp_wrapped_module._checkpoint_wrapped_module.x
+            return ".".join(parts[:2] + ["_fsdp_wrapped_module", "_checkpoint_wrapped_module"] + parts[2:])
+        return f"_fsdp_wrapped_module.{name}"
+
+    path = tmp_path / "model.pt"
+    torch.save({"generator": {f"model.{wrapped(k)}": v for k, v in state.items()}}, path)
+    (tmp_path / "config.json").write_text(json.dumps(_native_config(model)))
+    config, loaded = load_causal_wan_state(path, base=tmp_path)
+    assert set(loaded) == set(state)
+    _same_outputs(build_causal_wan(config, loaded, str(path)), model)
+
+
 def test_longlive_lora_is_merged_at_load(native, tmp_path):
     state, model = native
     torch.save({"generator": {f"model.{k}": v for k, v in state.items()}}, tmp_path / "longlive_base.pt")

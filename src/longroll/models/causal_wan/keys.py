@@ -39,6 +39,10 @@ _COMPILED = [(re.compile(rf"^{src}(\.(?:weight|bias))?$"), dst) for src, dst in 
 # torch.compile, PEFT, ComfyUI-style single files.
 PREFIXES = ("_fsdp_wrapped_module.", "_orig_mod.", "module.", "base_model.model.", "model.diffusion_model.",
             "model.")
+# Wrapper segments that FSDP, activation checkpointing and torch.compile insert anywhere in a name
+# (per wrapped block, e.g. ``blocks.0._fsdp_wrapped_module.self_attn.q.weight``; LongLive's loader
+# removes them wherever they stand).
+INFIXES = ("_fsdp_wrapped_module.", "_checkpoint_wrapped_module.", "_orig_mod.")
 
 
 def is_diffusers_layout(names) -> bool:
@@ -61,9 +65,12 @@ def diffusers_to_native(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Te
 
 
 def strip_prefixes(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Remove wrapper prefixes (``model.``, FSDP, DDP, compile) repeatedly from every name."""
+    """Remove wrapper segments anywhere in a name and wrapper prefixes (``model.``, DDP, PEFT)
+    repeatedly from its start."""
     out = {}
     for name, tensor in state.items():
+        for segment in INFIXES:
+            name = name.replace(segment, "")
         changed = True
         while changed:
             changed = False
@@ -80,5 +87,5 @@ def to_native(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return diffusers_to_native(state) if is_diffusers_layout(state) else dict(state)
 
 
-__all__ = ["PREFIXES", "diffusers_name_to_native", "diffusers_to_native", "is_diffusers_layout",
+__all__ = ["INFIXES", "PREFIXES", "diffusers_name_to_native", "diffusers_to_native", "is_diffusers_layout",
            "strip_prefixes", "to_native"]
