@@ -34,9 +34,9 @@ def motion(frames: np.ndarray, prompt) -> float:
 
 
 def presence_stats(frames: np.ndarray, prompt) -> tuple[float, float]:
-    from longroll.world import detect
+    from longroll.world import presence
 
-    shares = np.array([detect(f, prompt).presence for f in frames])
+    shares = presence(frames, prompt)  # hidden sprites count only when seen whole within 2 s
     return float(shares.mean()), float((shares == 1).mean())
 
 

@@ -22,16 +22,21 @@ def _per_token(t, tokens):
     return t.repeat_interleave(tokens, dim=1)
 
 
+def _padded(ctx, text_len=512):
+    """The context as Wan's pipelines hand it over: zero-padded to text_len tokens."""
+    return torch.nn.functional.pad(ctx, (0, 0, 0, text_len - ctx.shape[1]))
+
+
 def test_one_chunk_equals_diffusers_with_scalar_and_per_frame_timesteps(wan_transformer):
     model = CausalWan.from_diffusers(wan_transformer)
     x, ctx = _inputs()
     tokens = (8 // 2) * (12 // 2)
     with torch.no_grad():
-        ref = wan_transformer(x, torch.tensor([700.0]), ctx).sample
+        ref = wan_transformer(x, torch.tensor([700.0]), _padded(ctx)).sample
         out = model(x, torch.full((1, 3), 700.0), ctx)
         torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
         t = torch.tensor([[900.0, 500.0, 100.0]])
-        ref = wan_transformer(x, _per_token(t, tokens), ctx).sample
+        ref = wan_transformer(x, _per_token(t, tokens), _padded(ctx)).sample
         out = model(x, t, ctx)
         torch.testing.assert_close(out, ref, rtol=1e-4, atol=1e-4 * ref.abs().max().item())
         assert not torch.allclose(out, model(x, torch.full((1, 3), 500.0), ctx))
@@ -53,6 +58,19 @@ def test_wan_context_is_computed_once_per_prompt(wan_transformer):
     t = torch.full((1, 3), 400.0)
     with torch.no_grad():
         torch.testing.assert_close(model(x, t, model.encode_context(ctx)), model(x, t, ctx))
+
+
+def test_unpadded_and_padded_contexts_give_the_same_output(wan_transformer):
+    """Wan pads the text states to text_len inside the model; a caller who passes them unpadded gets
+    the family's output all the same."""
+    model = CausalWan.from_diffusers(wan_transformer)
+    x, ctx = _inputs()
+    t = torch.full((1, 3), 400.0)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, t, ctx), model(x, t, _padded(ctx)))
+        assert not torch.allclose(model(x, t, ctx), model(x, t, _padded(ctx)[:, :-1] + 0.5))
+    with pytest.raises(ValueError, match="at most text_len = 512"):
+        model.encode_context(torch.zeros(1, 513, 16))
 
 
 def test_a_later_chunk_never_changes_an_earlier_one(wan_transformer):

@@ -26,6 +26,7 @@ class CausalWanConfig:
     in_channels: int = 16  # latent channels in
     out_channels: int = 16  # latent channels out
     text_dim: int = 4096  # text-encoder width (UMT5-XXL)
+    text_len: int = 512  # text tokens the model attends to: shorter contexts are zero-padded to it (as Wan does)
     freq_dim: int = 256  # sinusoidal timestep embedding size
     patch_size: tuple[int, int, int] = (1, 2, 2)  # (time, height, width) patch
     eps: float = 1e-6  # norm epsilon
@@ -35,7 +36,7 @@ class CausalWanConfig:
 
     def __post_init__(self) -> None:
         for name in ("dim", "ffn_dim", "num_heads", "num_layers", "in_channels", "out_channels", "text_dim",
-                     "freq_dim"):
+                     "text_len", "freq_dim"):
             check_int(name, getattr(self, name), low=1)
         object.__setattr__(self, "patch_size", tuple(self.patch_size))
         if len(self.patch_size) != 3:
@@ -79,6 +80,7 @@ class CausalWanConfig:
         return cls(dim=data["dim"], ffn_dim=data["ffn_dim"], num_heads=data["num_heads"],
                    num_layers=data["num_layers"], in_channels=data.get("in_dim", 16),
                    out_channels=data.get("out_dim", 16), text_dim=data.get("text_dim", 4096),
+                   text_len=data.get("text_len", 512),
                    freq_dim=data.get("freq_dim", 256), patch_size=tuple(data.get("patch_size", (1, 2, 2))),
                    eps=data.get("eps", 1e-6), cross_attn_norm=data.get("cross_attn_norm", True),
                    qk_norm=data.get("qk_norm", True))

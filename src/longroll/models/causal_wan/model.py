@@ -206,10 +206,18 @@ class CausalWan(nn.Module):
 
     # ------------------------------------------------------------------ prompt
     def encode_context(self, context: torch.Tensor) -> WanContext:
-        """Text-encoder states ``(B, L, text_dim)`` -> per-layer cross-attention keys and values."""
-        if context.ndim != 3 or context.shape[-1] != self.config.text_dim:
-            raise ValueError(f"context must be (B, L, {self.config.text_dim}) text-encoder states, got "
+        """Text-encoder states ``(B, L, text_dim)`` -> per-layer cross-attention keys and values.
+
+        As Wan's own model does, a context shorter than ``text_len`` is zero-padded to it (the padded
+        rows are embedded and attended like any other), so padded and unpadded states agree."""
+        cfg = self.config
+        if context.ndim != 3 or context.shape[-1] != cfg.text_dim:
+            raise ValueError(f"context must be (B, L, {cfg.text_dim}) text-encoder states, got "
                              f"{tuple(context.shape)}.")
+        if context.shape[1] > cfg.text_len:
+            raise ValueError(f"The context has {context.shape[1]} tokens; this model attends to at most "
+                             f"text_len = {cfg.text_len} (allowed range [1, {cfg.text_len}]).")
+        context = torch.nn.functional.pad(context, (0, 0, 0, cfg.text_len - context.shape[1]))  # (B, text_len, C)
         c = self.text_embedding(context.to(self.dtype))  # (B, L, D)
         kv = [block.cross_attn.key_value(c) for block in self.blocks]
         return WanContext([k for k, _ in kv], [v for _, v in kv])
