@@ -12,6 +12,8 @@ import numpy as np
 # Metrics shown in the tables (the JSON keeps every metric): name -> (label, higher is better)
 TABLE_METRICS = {
     "object_presence": ("Presence", True),
+    "separation": ("Separation", False),
+    "colour_fidelity": ("Colour ok", True),
     "identity_colour_drift": ("Colour drift", False),
     "background_drift": ("Bg drift", False),
     "temporal_flickering": ("Flicker", True),
