@@ -86,7 +86,7 @@ def test_a_denoiser_with_only_the_protocol_runs_through_every_schedule(schedule,
     meta = json.loads((tmp_path / "v.mp4.json").read_text())
     assert meta["schedule"] == schedule and meta["frames_sha256"] == result.frames_sha256
     if schedule == "chunk":
-        assert set(meta["config"]) == {"rope", "noise", "cache", "bias", "schedule"}
+        assert set(meta["config"]) == {"rope", "noise", "cache", "bias", "schedule", "scene"}
     else:  # a diagonal run records its own settings, no cache or few-step sampler it never used
         assert set(meta["config"]) == {"diagonal", "method"} and meta["config"]["diagonal"]["kind"] == schedule
     again = run(resolve(GenerationRequest(prompt="a toy", seconds=3, seed=1, schedule=schedule,
@@ -148,6 +148,10 @@ def test_every_family_resolves_every_preset(tiny_model, wan_transformer):
             for preset in PRESETS:
                 if schedule == "chunk" and not den.defaults.chunkwise:
                     with pytest.raises(ValueError, match="bidirectional"):
+                        spec.resolve(preset, den, {}, {})
+                    continue
+                if schedule != "chunk" and PRESETS[preset].cache_only:
+                    with pytest.raises(ValueError, match="has no cache"):
                         spec.resolve(preset, den, {}, {})
                     continue
                 config = spec.resolve(preset, den, {}, {})

@@ -92,7 +92,8 @@ def test_presets_resolve_against_the_model(tiny_model):
     over = resolve_preset("flex", den, rope="pi", rho=-0.5, sink=2, window=6, flexrope_lambda=0.3, bias="flexrope")
     assert (over.rope.method, over.noise.rho, over.cache.sink, over.cache.window, over.bias.strength) == \
         ("pi", -0.5, 2, 6, 0.3)
-    assert set(PRESETS) == {"none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex"}
+    assert set(PRESETS) == {"none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex", "cache-relative",
+                            "infinity-rope", "deep-forcing"}
     assert isinstance(flex, RolloutConfig)
 
 

@@ -101,11 +101,14 @@ class FrameAttention:
             # Chunks counted from the call's first frame: bidirectional inside, causal across.
             self.mask = chunk_causal_mask(frame_chunks(frames.numel(), chunk_size, device=frames.device),
                                           tokens_per_frame)
-        key_frames = frames if cache is None else cache.frame_positions()
-        self.bias = None if bias is None else bias.token_bias(frames, key_frames, heads, tokens_per_frame)
+        # Temporal positions the rotation and the bias see: the frames themselves, or the cache's policy.
+        self.query_positions = frames if cache is None else cache.query_positions()
+        key_positions = frames if cache is None else cache.key_positions()
+        self.bias = None if bias is None else bias.token_bias(self.query_positions, key_positions, heads,
+                                                               tokens_per_frame)
 
     def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        q = self.rotate(q, self.frames)
+        q = self.rotate(q, self.query_positions)
         if self.cache is None:
             k = self.rotate(k, self.frames)
         else:

@@ -27,6 +27,14 @@ FLEX_BETA = 2.5  # eq. 9: planes with exposure r > beta are kept (extrapolated)
 FLEX_RHO = -1.0  # §3.3: antiphase correlation of adjacent noise frames
 FLEX_SINK = 3  # §3.4: N sink frames
 
+# --- Training-free extenders of Self Forcing (each paper's stated defaults) ------------------------
+INFINITY_ROPE_FLUSH_KEEP = 1  # arXiv 2511.20649 §3.2: KV Flush keeps the sink and the last latent frame
+INFINITY_ROPE_CUT_GAP = 2  # RoPE Cut: positions skipped at a cut, in L_train (its code: block at 45 after 3 kept, L=21)
+DEEP_FORCING_WINDOW = 21  # arXiv 2512.05081 §5.1: Self Forcing's cache of 21 latent frames (M)
+DEEP_FORCING_SINK = 10  # §5.1: Deep Sink S = 10 frames of that window
+DEEP_FORCING_BUDGET = 16  # §5.1: Participative Compression budget N = 16 frames
+DEEP_FORCING_RECENT = 4  # §5.1: R = 4 most recent frames never compressed
+
 # --- MIGA (shared/papers/miga_infinite_frame_generation.txt; its README's Wan2.1 settings) ---------
 MIGA_WAN_DIAGONAL = {  # DiagonalDefaults fields for Wan2.1-T2V-1.3B
     "steps": 54,  # T: steps from noise to clean

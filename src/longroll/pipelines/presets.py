@@ -1,54 +1,108 @@
 """Named configurations of the papers, resolved against a model's defaults, and field-by-field overrides.
 
-| preset     | temporal RoPE     | initial noise        | window                  | bias           |
-|------------|-------------------|----------------------|-------------------------|----------------|
-| `none`     | extrapolate       | i.i.d.               | sliding, no sink        | -              |
-| `pi`       | PI                | i.i.d.               | sliding, no sink        | -              |
-| `ntk`      | NTK-aware         | i.i.d.               | sliding, no sink        | -              |
-| `yarn`     | YaRN              | i.i.d.               | sliding, no sink        | -              |
-| `riflex`   | RIFLEx            | i.i.d.               | sliding, no sink        | -              |
-| `flexrope` | extrapolate       | i.i.d.               | sliding, no sink        | FAR FlexRoPE   |
-| `sink`     | extrapolate       | i.i.d.               | sink + sliding          | -              |
-| `flex`     | NTK-by-parts      | antiphase, model rho | sink + sliding          | -              |
+| preset           | temporal RoPE  | positions          | initial noise  | window                      | switch    |
+|------------------|----------------|--------------------|----------------|-----------------------------|-----------|
+| `none`           | extrapolate    | absolute           | i.i.d.         | sliding, no sink            | re-cache  |
+| `pi`             | PI             | absolute           | i.i.d.         | sliding, no sink            | re-cache  |
+| `ntk`            | NTK-aware      | absolute           | i.i.d.         | sliding, no sink            | re-cache  |
+| `yarn`           | YaRN           | absolute           | i.i.d.         | sliding, no sink            | re-cache  |
+| `riflex`         | RIFLEx         | absolute           | i.i.d.         | sliding, no sink            | re-cache  |
+| `flexrope`       | extrapolate    | absolute           | i.i.d.         | sliding, no sink, FAR bias  | re-cache  |
+| `sink`           | extrapolate    | absolute           | i.i.d.         | sink + sliding              | re-cache  |
+| `flex`           | NTK-by-parts   | absolute           | antiphase      | sink + sliding              | re-cache  |
+| `cache-relative` | extrapolate    | in the window      | i.i.d.         | sink + sliding              | re-cache  |
+| `infinity-rope`  | extrapolate    | newest at L_train-1| i.i.d.         | sink + sliding              | KV Flush  |
+| `deep-forcing`   | extrapolate    | in the window      | i.i.d.         | deep sink (~half of L_train)| re-cache  |
 
 Everything model-relative comes from the model's ``ModelDefaults``: the window, the sink, the
 sampler and the antiphase correlation. FLEX states alpha 0.1 / beta 2.5 for L_train = 21; since
 exposure r_m is proportional to L_train, a model with another horizon gets them scaled by
-L_train / 21 unless its family states its own (LongLive: 1 and 15).
+L_train / 21 unless its family states its own (LongLive: 1 and 15). Deep Forcing states its sink
+for Self Forcing's 21-frame cache (S = 10 of 21); on another horizon it scales with L_train.
 
 A preset resolves to parts: ``MethodParts`` (RoPE scaling, noise, bias, guidance), which every
-schedule uses, and for the chunk-wise schedule also the cache window and the few-step sampler
-(``RolloutConfig``).
+schedule uses, and for the chunk-wise schedule also the cache window, its position policy, what a
+prompt switch or a cut does, and the few-step sampler (``RolloutConfig``).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from longroll._validate import check_choice, check_float
+from longroll._validate import check_choice, check_float, check_int
 from longroll.cache import CacheConfig
-from longroll.constants import FLEX_ALPHA, FLEX_BETA, FLEX_TRAIN_LEN, FLEXROPE_LAMBDA
+from longroll.constants import (
+    DEEP_FORCING_SINK,
+    DEEP_FORCING_WINDOW,
+    FLEX_ALPHA,
+    FLEX_BETA,
+    FLEX_TRAIN_LEN,
+    FLEXROPE_LAMBDA,
+    INFINITY_ROPE_CUT_GAP,
+    INFINITY_ROPE_FLUSH_KEEP,
+    SELF_FORCING_TRAIN_LEN,
+)
 from longroll.noise import NoiseConfig
 from longroll.rope.bias import TemporalBias
 from longroll.rope.scaling import RopeScaling
 from longroll.schedule import FewStepSchedule
 
-# Each preset: (rope method, noise kind, sink?, bias kind)
-PRESETS: dict[str, tuple[str, str, bool, str]] = {
-    "none": ("none", "iid", False, "none"),
-    "pi": ("pi", "iid", False, "none"),
-    "ntk": ("ntk", "iid", False, "none"),
-    "yarn": ("yarn", "iid", False, "none"),
-    "riflex": ("riflex", "iid", False, "none"),
-    "flexrope": ("none", "iid", False, "flexrope"),
-    "sink": ("none", "iid", True, "none"),
-    "flex": ("flex", "antiphase", True, "none"),
+
+@dataclass(frozen=True)
+class PresetSpec:
+    """What a named preset sets, before it meets a model."""
+
+    rope: str = "none"  # temporal frequency scaling (longroll.rope.scaling.ROPE_METHODS)
+    noise: str = "iid"  # initial noise kind (longroll.noise)
+    sink: str = "none"  # "none", "model" (the model's sink) or "deep" (Deep Sink: ~half of L_train)
+    bias: str = "none"  # additive temporal bias (longroll.rope.bias.BIAS_KINDS)
+    positions: str = "absolute"  # temporal RoPE positions of the cache (longroll.rope.positions)
+    anchor: bool = False  # relative positions with the newest frame at L_train - 1 (Block-Relativistic RoPE)
+    switch: str = "recache"  # what a smooth prompt switch does: "recache" (LongLive) or "flush" (KV Flush)
+    window: str = "model"  # "model" (the model's window) or "horizon" (L_train, Self Forcing's own cache)
+
+    @property
+    def cache_only(self) -> bool:
+        """Whether the preset acts on the chunk-wise rollout's KV cache (no meaning for FIFO / MIGA)."""
+        return self.positions != "absolute" or self.switch != "recache" or self.sink == "deep"
+
+
+PRESETS: dict[str, PresetSpec] = {
+    "none": PresetSpec(),
+    "pi": PresetSpec(rope="pi"),
+    "ntk": PresetSpec(rope="ntk"),
+    "yarn": PresetSpec(rope="yarn"),
+    "riflex": PresetSpec(rope="riflex"),
+    "flexrope": PresetSpec(bias="flexrope"),
+    "sink": PresetSpec(sink="model"),
+    "flex": PresetSpec(rope="flex", noise="antiphase", sink="model"),
+    "cache-relative": PresetSpec(sink="model", positions="relative"),
+    "infinity-rope": PresetSpec(sink="model", positions="relative", anchor=True, switch="flush"),
+    "deep-forcing": PresetSpec(sink="deep", positions="relative", window="horizon"),
 }
+
+SWITCH_MODES = ("recache", "flush")
+
+
+@dataclass(frozen=True)
+class SceneConfig:
+    """What a prompt switch and a scene cut do to the cache of a chunk-wise rollout."""
+
+    switch: str = "recache"  # smooth switch: "recache" (LongLive: window re-run under the new prompt) or "flush"
+    flush_keep: int = INFINITY_ROPE_FLUSH_KEEP  # KV Flush: recent frames kept besides the sink
+    cut_gap: int = INFINITY_ROPE_CUT_GAP * SELF_FORCING_TRAIN_LEN  # RoPE Cut: timeline positions skipped at a cut
+
+    def __post_init__(self) -> None:
+        check_choice("switch", self.switch, SWITCH_MODES)
+        check_int("flush_keep", self.flush_keep, low=0)
+        check_int("cut_gap", self.cut_gap, low=0)
+
 
 # Overrides a user may give: the method's (every schedule) and the chunk-wise schedule's own.
 METHOD_OVERRIDES = ("rope", "alpha", "beta", "riflex_n", "dynamic", "noise", "rho", "renoise", "bias",
                     "flexrope_lambda", "cfg")
-CHUNK_OVERRIDES = ("sink", "window", "rotated", "steps", "shift", "sampler")
+CHUNK_OVERRIDES = ("sink", "window", "rotated", "positions", "anchor", "switch", "flush_keep", "cut_gap",
+                   "steps", "shift", "sampler")
 OVERRIDES = METHOD_OVERRIDES + CHUNK_OVERRIDES
 
 
@@ -82,14 +136,18 @@ class RolloutConfig:
 
     rope: RopeScaling  # temporal frequency scaling
     noise: NoiseConfig  # initial (and optionally re-) noise per chunk
-    cache: CacheConfig  # attention window: sink + recent frames
+    cache: CacheConfig  # attention window: sink + recent frames, and their RoPE positions
     bias: TemporalBias  # additive temporal decay
     schedule: FewStepSchedule  # denoising steps per chunk
+    scene: SceneConfig = SceneConfig()  # what a prompt switch and a scene cut do to the cache
 
     def __post_init__(self) -> None:
         if self.rope.dynamic and self.cache.rotated:
             raise ValueError("A dynamic RoPE scale needs un-rotated cached keys: set rotated = False "
                              "(keys stored rotated keep the scale they were written with).")
+        if self.scene.flush_keep > self.cache.ring - 1:
+            raise ValueError(f"flush_keep = {self.scene.flush_keep} must leave room for the next chunk in the "
+                             f"{self.cache.ring} recent slots of the window (allowed range [0, {self.cache.ring - 1}]).")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -100,7 +158,7 @@ class RolloutConfig:
         try:
             return cls(rope=RopeScaling(**data["rope"]), noise=NoiseConfig(**data["noise"]),
                        cache=CacheConfig(**data["cache"]), bias=TemporalBias(**data["bias"]),
-                       schedule=FewStepSchedule(**data["schedule"]))
+                       schedule=FewStepSchedule(**data["schedule"]), scene=SceneConfig(**data.get("scene", {})))
         except (KeyError, TypeError) as err:
             raise ValueError(f"Not a rollout config (missing or unknown field: {err}).") from err
 
@@ -120,7 +178,8 @@ def method_parts(name: str, model, **overrides) -> MethodParts:
     if unknown:
         raise ValueError(f"Unknown override(s) {', '.join(unknown)}; valid: {', '.join(OVERRIDES)}.")
     o = {k: v for k, v in overrides.items() if v is not None}
-    rope_method, noise_kind, _, bias_kind = PRESETS[name]
+    spec = PRESETS[name]
+    rope_method, noise_kind, bias_kind = spec.rope, spec.noise, spec.bias
     scale = d.train_len / FLEX_TRAIN_LEN  # exposure is proportional to L_train
     rope = RopeScaling(
         method=o.get("rope", rope_method),
@@ -143,14 +202,22 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
                          "use schedule 'fifo' or 'miga'.")
     parts = method_parts(name, d, **overrides)
     o = {k: v for k, v in overrides.items() if v is not None}
-    with_sink = PRESETS[name][2]
-    window = o.get("window", d.window)
-    sink = o.get("sink", d.sink if with_sink else 0)
-    cache = CacheConfig(window=window, sink=sink, rotated=o.get("rotated", not parts.rope.dynamic))
+    spec = PRESETS[name]
+    # Window and sink: the model's, or for Deep Forcing its stated share of Self Forcing's own cache.
+    window = o.get("window", d.train_len if spec.window == "horizon" else d.window)
+    deep_sink = max(1, round(DEEP_FORCING_SINK * window / DEEP_FORCING_WINDOW))
+    sink = o.get("sink", {"none": 0, "model": d.sink, "deep": deep_sink}[spec.sink])
+    positions = o.get("positions", spec.positions)
+    anchor = o.get("anchor", (d.train_len - 1 if spec.anchor else None) if positions == "relative" else None)
+    cache = CacheConfig(window=window, sink=sink, positions=positions, anchor=anchor,
+                        rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute"))
     if cache.ring < d.chunk_size:
         raise ValueError(f"window = {window} with sink = {sink} leaves {cache.ring} frames for recent context; "
                          f"the model's chunk of {d.chunk_size} frames needs at least that many "
                          f"(allowed: window - sink >= {d.chunk_size}).")
+    scene = SceneConfig(switch=o.get("switch", spec.switch), flush_keep=o.get("flush_keep", INFINITY_ROPE_FLUSH_KEEP),
+                        cut_gap=o.get("cut_gap", INFINITY_ROPE_CUT_GAP * d.train_len))
     schedule = replace(d.schedule, cfg=parts.cfg, **{k: o[k] for k in ("steps", "shift", "sampler") if k in o},
                        **({"timesteps": None} if "steps" in o else {}))  # --steps asks for the uniform grid
-    return RolloutConfig(rope=parts.rope, noise=parts.noise, cache=cache, bias=parts.bias, schedule=schedule)
+    return RolloutConfig(rope=parts.rope, noise=parts.noise, cache=cache, bias=parts.bias, schedule=schedule,
+                         scene=scene)

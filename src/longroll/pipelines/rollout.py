@@ -30,10 +30,14 @@ class Chunk:
 
 @dataclass(frozen=True)
 class Switch:
-    """From latent frame ``frame`` on, condition on ``cond`` (LongLive's interactive prompts)."""
+    """From latent frame ``frame`` on, condition on ``cond`` (LongLive's interactive prompts).
+
+    ``cut``: a hard scene cut (Infinity-RoPE: KV Flush, then RoPE Cut) instead of a smooth switch.
+    """
 
     frame: int
     cond: object
+    cut: bool = False
 
 
 class _LatentWindow:
@@ -48,6 +52,11 @@ class _LatentWindow:
             self.frames[start + i] = latents[:, i]
         end = start + latents.shape[1]
         for frame in [f for f in self.frames if f >= self.sink and f < end - self.ring]:
+            del self.frames[frame]
+
+    def keep(self, frames: list[int]) -> None:
+        """Forget every frame not in ``frames`` (after a KV Flush)."""
+        for frame in [f for f in self.frames if f not in frames]:
             del self.frames[frame]
 
     def runs(self, max_len: int) -> list[tuple[int, torch.Tensor]]:
@@ -103,14 +112,24 @@ def rollout(
     jumps = config.schedule.sampler == "renoise" and d.jumps
 
     for start in range(0, planned, f):
-        # 2. Prompt switch: from this chunk on use the new prompt, and re-cache the window under it.
+        # 2. Prompt switch: from this chunk on use the new prompt. Smooth: re-cache the window under it
+        #    (LongLive) or KV Flush (Infinity-RoPE); a cut: KV Flush, then RoPE Cut.
         while pending and pending[0].frame <= start:
-            cond = pending.pop(0).cond
-            if start > 0:
-                for run_start, latents in window.runs(f):
-                    t = torch.full(latents.shape[:2], float(d.context_timestep), device=device)
-                    denoiser(latents, t, cond, cache=cache, start_frame=run_start, rope=rope,
-                             attention_scale=attn_scale, bias=config.bias)
+            switch = pending.pop(0)
+            cond = switch.cond
+            if start == 0:
+                continue
+            scene = config.scene
+            if switch.cut or scene.switch == "flush":
+                cache.flush(scene.flush_keep)
+                window.keep(cache.held_frames())
+                if switch.cut:
+                    cache.cut(scene.cut_gap)
+                continue
+            for run_start, latents in window.runs(f):
+                t = torch.full(latents.shape[:2], float(d.context_timestep), device=device)
+                denoiser(latents, t, cond, cache=cache, start_frame=run_start, rope=rope,
+                         attention_scale=attn_scale, bias=config.bias)
         # 3. Dynamic RoPE: the scale follows the length generated so far (keys are cached un-rotated).
         if config.rope.dynamic:
             rope, attn_scale = rope_for(start + f)

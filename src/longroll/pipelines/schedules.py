@@ -83,7 +83,12 @@ def _run_chunk(den, conds: Sequence, switch_frames: Sequence[int], num_frames: i
 def _resolve_diagonal(kind: str):
     def resolve(preset: str, model, overrides: dict, options: dict) -> DiagonalRollout:
         from longroll.pipelines.fifo import resolve_diagonal
+        from longroll.pipelines.presets import PRESETS
 
+        if preset in PRESETS and PRESETS[preset].cache_only:
+            chunk_free = ", ".join(n for n, p in PRESETS.items() if not p.cache_only)
+            raise ValueError(f"Preset {preset!r} changes the KV cache of the chunk-wise rollout; the {kind} schedule "
+                             f"has no cache. Presets for {kind}: {chunk_free}.")
         return DiagonalRollout(resolve_diagonal(kind, model, **options), method_parts(preset, model, **overrides))
 
     return resolve

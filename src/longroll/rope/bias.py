@@ -3,8 +3,9 @@
 - ``flexrope``: FAR's FlexRoPE temporal decay, ``-lambda * |i - j|`` with one scalar for all heads.
 - ``alibi``: ALiBi (Press et al. 2022), one slope per head ``2^(-8h/H)``, for comparison.
 
-Biases are built for a query chunk against the frames present in a KV window, with the true
-absolute positions of every cached frame (sink frames included), then expanded to tokens.
+Biases are built for a query chunk against the frames present in a KV window, at the temporal
+positions the rotation uses (the cache's position policy: the timeline, or positions inside the
+window), then expanded to tokens.
 """
 
 from __future__ import annotations

@@ -1,0 +1,211 @@
+"""The training-free horizon extenders built on the cache: position policies (StreamingLLM's cache-relative
+positions, Infinity-RoPE's Block-Relativistic RoPE, Deep Sink's re-aligned sink), KV Flush and RoPE Cut."""
+
+import pytest
+import torch
+
+from longroll.cache import CacheConfig, KVCache
+from longroll.pipelines.presets import PRESETS, resolve_preset
+from longroll.pipelines.rollout import Switch, rollout
+from longroll.rope import apply_rotary, rope_cos_sin, wan_rope_freqs
+from longroll.rope.positions import largest_distance, window_positions
+
+
+def _cache(window, sink, positions="relative", anchor=None, tokens=1, dim=8):
+    config = CacheConfig(window=window, sink=sink, rotated=positions == "absolute", positions=positions, anchor=anchor)
+    return KVCache(config, num_layers=1, batch_size=1, num_heads=1, tokens_per_frame=tokens, head_dim=dim)
+
+
+@pytest.fixture(scope="module")
+def sharp_model(tiny_model):
+    """The random tiny model with qk-norm gains of 4: the shared fixture's random gains (~0.05) make
+    attention nearly uniform, so temporal positions would hardly change its output."""
+    import copy
+
+    model = copy.deepcopy(tiny_model)
+    with torch.no_grad():
+        for block in model.denoiser.blocks:
+            block.q_norm.weight.fill_(4.0)
+            block.k_norm.weight.fill_(4.0)
+    return model
+
+
+def _collect(model, cond, frames, config, seed=0, switches=()):
+    with torch.no_grad():
+        chunks = list(rollout(model.denoiser, cond, num_frames=frames, config=config,
+                              generator=torch.Generator().manual_seed(seed), switches=switches))
+    return torch.cat([c.latents for c in chunks], dim=1)
+
+
+# ----------------------------------------------------------------------------------- position policies
+def test_relative_positions_put_the_sink_before_a_tail_that_keeps_its_geometry():
+    timeline = torch.tensor([0, 1, 2, 97, 98, 99, 100, 104, 105])  # sink 0-2, a tail with a gap of 3
+    is_sink = timeline < 3
+    pos = window_positions(timeline, is_sink, "relative")
+    assert pos.tolist() == [0, 1, 2, 3, 4, 5, 6, 10, 11]
+    assert window_positions(timeline, is_sink, "absolute").tolist() == timeline.tolist()
+    anchored = window_positions(timeline, is_sink, "relative", anchor=20)
+    assert anchored.max() == 20 and torch.equal(anchored - anchored[0], pos)  # a shift of the same geometry
+
+
+@pytest.mark.parametrize("window, sink, chunk", [(12, 3, 3), (21, 10, 3), (6, 0, 1)])
+def test_cache_relative_queries_never_see_beyond_the_window_even_at_frame_ten_thousand(window, sink, chunk):
+    cache = _cache(window, sink)
+    for start in range(0, 10_002, chunk):
+        cache.begin(start, chunk)
+    assert cache.end_frame > 10_000
+    distance = largest_distance(cache.query_positions(), cache.key_positions())
+    assert distance < window
+    absolute = _cache(window, sink, positions="absolute")
+    for start in range(0, 10_002, chunk):
+        absolute.begin(start, chunk)
+    assert largest_distance(absolute.query_positions(), absolute.key_positions()) > 9_000 or sink == 0
+
+
+def test_deep_sink_phases_equal_the_papers_rotation_of_the_sink_keys():
+    """Deep Forcing eq. 6: sink keys rotated at their own positions, then by exp(i w_t Delta) along time only,
+    equal keys rotated at the relative positions (sink right before the tail); spatial phases untouched."""
+    rope = wan_rope_freqs(24)
+    g = torch.Generator().manual_seed(0)
+    k = torch.randn(1, 1, 3 * 4, 24, generator=g)  # 3 sink frames, 2x2 tokens each
+    sink_frames = torch.arange(3)
+    tail_start = 40  # the tail's oldest frame: s_tail
+    cos, sin = rope_cos_sin(rope, sink_frames, 2, 2)
+    at_own = apply_rotary(k, cos, sin)
+    delta = tail_start - 1 - 2  # the sink's last frame moves to s_tail - 1
+    p_t = rope.temporal.numel()
+    angle = torch.zeros(3 * 4, cos.shape[-1], dtype=torch.float64)
+    angle[:, :p_t] = delta * rope.temporal  # temporal planes only
+    realigned = apply_rotary(at_own, torch.cos(angle).float(), torch.sin(angle).float())
+    relative = window_positions(torch.tensor([0, 1, 2, tail_start]), torch.tensor([True, True, True, False]),
+                                "relative", anchor=tail_start)
+    cos_r, sin_r = rope_cos_sin(rope, relative[:3], 2, 2)
+    torch.testing.assert_close(realigned, apply_rotary(k, cos_r, sin_r), atol=1e-5, rtol=1e-5)
+
+
+def test_cache_relative_over_a_window_that_never_evicts_equals_absolute(sharp_model):
+    cond = sharp_model.encode_prompt("a red circle and a blue square on a navy background")
+    den = sharp_model.denoiser
+    absolute = resolve_preset("sink", den, window=8, steps=2)
+    relative = resolve_preset("cache-relative", den, window=8, steps=2)
+    assert relative.cache.positions == "relative" and not relative.cache.rotated
+    frames = 8  # the window holds every frame: nothing is evicted
+    torch.testing.assert_close(_collect(sharp_model, cond, frames, relative), _collect(sharp_model, cond, frames, absolute),
+                               atol=1e-5, rtol=1e-5)
+
+
+def test_block_relativistic_equals_cache_relative_because_rope_sees_only_differences(sharp_model):
+    cond = sharp_model.encode_prompt("two yellow triangles on a black background")
+    den = sharp_model.denoiser
+    infinity = resolve_preset("infinity-rope", den, steps=2)
+    relative = resolve_preset("cache-relative", den, steps=2)
+    assert infinity.cache.anchor == den.defaults.train_len - 1 and relative.cache.anchor is None
+    a, b = _collect(sharp_model, cond, 30, infinity), _collect(sharp_model, cond, 30, relative)
+    rounding = float((a - b).abs().max())
+    assert rounding < 1e-5
+    # Past the window, relative positions differ from absolute ones by far more than that rounding.
+    sink = _collect(sharp_model, cond, 30, resolve_preset("sink", den, steps=2))
+    assert float((a - sink).abs().max()) > 10 * max(rounding, 1e-7)
+
+
+# ----------------------------------------------------------------------------------- KV Flush, RoPE Cut
+def test_kv_flush_keeps_only_the_sink_and_the_last_frames_and_refills_without_copies():
+    cache = _cache(window=9, sink=3, tokens=2, dim=4)
+    for start in range(0, 30, 3):
+        cache.begin(start, 3)
+        cache.write(0, torch.full((1, 1, 6, 4), float(start)), torch.zeros(1, 1, 6, 4))
+    cache.flush(keep=1)
+    assert cache.held_frames() == [0, 1, 2, 29]
+    k, _ = cache.read(0)
+    assert k.shape[2] == 4 * 2  # 4 frames of 2 tokens: no key of frames 24-28 is read
+    cache.begin(30, 3)
+    assert cache.held_frames() == [0, 1, 2, 29, 30, 31, 32]
+    with pytest.raises(ValueError, match="allowed range"):
+        cache.flush(keep=6)
+
+
+def test_rope_cut_moves_the_new_scene_far_from_the_old_one_under_both_policies():
+    for positions in ("absolute", "relative"):
+        cache = _cache(window=9, sink=3, positions=positions)
+        for start in range(0, 12, 3):
+            cache.begin(start, 3)
+        cache.flush(keep=1)
+        cache.cut(42)
+        cache.begin(12, 3)
+        keys, query = cache.key_positions(), cache.query_positions()
+        kept = keys[cache.frame_positions() == 11]
+        assert float(query.min() - kept) == 43.0  # 42 positions skipped between the old frame and the new scene
+
+
+def test_a_cut_in_a_rollout_flushes_and_the_new_scene_differs_from_a_smooth_switch(sharp_model):
+    den = sharp_model.denoiser
+    first = sharp_model.encode_prompt("a red circle on a black background")
+    second = sharp_model.encode_prompt("two blue squares on a navy background")
+    config = resolve_preset("cache-relative", den, steps=2)
+    smooth = _collect(sharp_model, first, 20, config, switches=[Switch(10, second)])
+    cut = _collect(sharp_model, first, 20, config, switches=[Switch(10, second, cut=True)])
+    torch.testing.assert_close(smooth[:, :10], cut[:, :10])  # the past is untouched
+    assert not torch.allclose(smooth[:, 10:], cut[:, 10:], atol=1e-5, rtol=0)
+    flush = resolve_preset("infinity-rope", den, steps=2)
+    assert flush.scene.switch == "flush" and flush.scene.cut_gap == 2 * den.defaults.train_len
+    out = _collect(sharp_model, first, 20, flush, switches=[Switch(10, second)])
+    assert out.shape == smooth.shape and torch.isfinite(out).all()
+
+
+# ----------------------------------------------------------------------------------- presets, composition, input
+def test_presets_take_each_papers_stated_values_on_a_self_forcing_scale_model(sharp_model):
+    den = sharp_model.denoiser
+    d = den.defaults
+    deep = resolve_preset("deep-forcing", den)
+    assert deep.cache.window == d.train_len and deep.cache.sink == max(1, round(10 * d.train_len / 21))
+    assert deep.cache.positions == "relative"
+    infinity = resolve_preset("infinity-rope", den)
+    assert (infinity.cache.window, infinity.cache.sink, infinity.scene.flush_keep) == (d.window, d.sink, 1)
+    assert all(PRESETS[p].cache_only for p in ("cache-relative", "infinity-rope", "deep-forcing"))
+
+
+def test_relative_positions_compose_with_flex_and_far_bias(sharp_model):
+    cond = sharp_model.encode_prompt("a green circle and a red square on a black background")
+    den = sharp_model.denoiser
+    base = _collect(sharp_model, cond, 24, resolve_preset("cache-relative", den, steps=2))
+    with_flex = _collect(sharp_model, cond, 24, resolve_preset("cache-relative", den, steps=2, rope="flex",
+                                                              noise="antiphase"))
+    with_bias = _collect(sharp_model, cond, 24, resolve_preset("cache-relative", den, steps=2, bias="flexrope"))
+    flex_alone = _collect(sharp_model, cond, 24, resolve_preset("flex", den, steps=2))
+    for other in (with_flex, with_bias):
+        assert not torch.allclose(base, other, atol=1e-5, rtol=0)
+    assert not torch.allclose(with_flex, flex_alone, atol=1e-5, rtol=0)
+
+
+def test_impossible_combinations_are_refused_with_the_allowed_range(sharp_model):
+    den = sharp_model.denoiser
+    with pytest.raises(ValueError, match="un-rotated"):
+        CacheConfig(window=12, sink=3, positions="relative", rotated=True)
+    with pytest.raises(ValueError, match="anchor"):
+        CacheConfig(window=12, sink=3, rotated=False, anchor=5)
+    with pytest.raises(ValueError, match="not one of"):
+        CacheConfig(window=12, sink=3, rotated=False, positions="sideways")
+    with pytest.raises(ValueError, match=r"flush_keep = 9 .*allowed range \[0, 4\]"):
+        resolve_preset("infinity-rope", den, flush_keep=9)
+    with pytest.raises(ValueError, match="rotated = False"):
+        resolve_preset("cache-relative", den, rotated=True)
+
+
+def test_causal_wan_runs_every_cache_policy_chunkwise_and_framewise(wan_transformer):
+    from longroll.models.causal_wan.model import CausalWan
+    from longroll.models.causal_wan.rollout_spec import CausalWanDenoiser, WanRolloutSpec
+
+    causal = CausalWan.from_diffusers(wan_transformer)
+    cond = causal.encode_context(torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(3)))
+    for chunk, window, sink in ((3, 6, 3), (1, 4, 1)):
+        den = CausalWanDenoiser(causal, WanRolloutSpec(height=32, width=48, train_len=6, chunk_size=chunk,
+                                                       window=window, sink=sink))
+        for preset in ("cache-relative", "infinity-rope", "deep-forcing"):
+            config = resolve_preset(preset, den, steps=1)
+            frames = 3 * config.cache.window
+            with torch.no_grad():
+                chunks = list(rollout(den, cond, num_frames=frames, config=config,
+                                      generator=torch.Generator().manual_seed(0),
+                                      switches=[Switch(frames // 2, cond, cut=True)]))
+            out = torch.cat([c.latents for c in chunks], dim=1)
+            assert out.shape[1] >= frames and torch.isfinite(out).all()
