@@ -197,8 +197,8 @@ def test_causal_wan_runs_every_cache_policy_chunkwise_and_framewise(wan_transfor
 
     causal = CausalWan.from_diffusers(wan_transformer)
     cond = causal.encode_context(torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(3)))
-    for chunk, window, sink in ((3, 6, 3), (1, 4, 1)):
-        den = CausalWanDenoiser(causal, WanRolloutSpec(height=32, width=48, train_len=6, chunk_size=chunk,
+    for chunk, window, sink, train_len in ((3, 6, 3, 12), (1, 4, 1, 6)):
+        den = CausalWanDenoiser(causal, WanRolloutSpec(height=32, width=48, train_len=train_len, chunk_size=chunk,
                                                        window=window, sink=sink))
         for preset in ("cache-relative", "infinity-rope", "deep-forcing"):
             config = resolve_preset(preset, den, steps=1)
@@ -209,3 +209,62 @@ def test_causal_wan_runs_every_cache_policy_chunkwise_and_framewise(wan_transfor
                                       switches=[Switch(frames // 2, cond, cut=True)]))
             out = torch.cat([c.latents for c in chunks], dim=1)
             assert out.shape[1] >= frames and torch.isfinite(out).all()
+
+
+# ----------------------------------------------------------------------------------- Participative Compression
+def _pc_cache():
+    config = CacheConfig(window=8, sink=2, rotated=False, positions="relative", budget=5, recent=2)
+    assert (config.compressed, config.ring) == (1, 5)
+    return KVCache(config, num_layers=1, batch_size=1, num_heads=1, tokens_per_frame=2, head_dim=4)
+
+
+def test_participative_compression_keeps_exactly_the_top_c_by_participation_and_never_grows():
+    g = torch.Generator().manual_seed(0)
+    k, v, q = (torch.randn(8, 1, 1, 2, 4, generator=g) for _ in range(3))  # per frame (B, H, T, D)
+    cache = _pc_cache()
+    size = cache.nbytes
+    for j in range(7):  # sink 0-1 and a full ring 2-6
+        cache.begin(j, 1)
+        cache.write(0, k[j], v[j], q=q[j])
+    assert cache.num_compressed == 0
+    cache.begin(7, 1)  # frame 7 would evict frame 2: compress first
+    # Brute force, eq. 7-9: candidates are the tokens of frames 2-4, scored by the queries of frames 5-6.
+    recent_q = torch.cat([q[5][0, 0], q[6][0, 0]])  # (4, D)
+    candidates = [(j, s) for j in (2, 3, 4) for s in range(2)]
+    scores = {c: float(sum(recent_q[r] @ k[c[0]][0, 0, c[1]] for r in range(4))) for c in candidates}
+    best = sorted(sorted(candidates, key=scores.get, reverse=True)[:2])  # top C = 2 tokens, in time order
+    kept = cache.compressed.k[0, 0, 0, :2]
+    torch.testing.assert_close(kept, torch.stack([k[j][0, 0, s] for j, s in best]))
+    assert cache.compressed.time[0, :2].tolist() == [j for j, _ in best]
+    assert cache.held_frames() == [0, 1, 5, 6, 7] and cache.nbytes == size
+    # Temporal RoPE Unification: sink 0-1, the kept tokens as one pseudo-frame at 2, then the recent frames.
+    positions = cache.key_token_positions(0).tolist()  # frames in slot order, then the kept tokens
+    frames = cache.frame_positions().repeat_interleave(2).tolist()
+    assert dict(zip(frames, positions[:10])) == {0: 0, 1: 1, 5: 3, 6: 4, 7: 5} and positions[10:] == [2, 2]
+    for j in range(8, 40):  # many more compressions: the cache never holds more than the window
+        cache.begin(j, 1)
+        cache.write(0, k[j % 8], v[j % 8], q=q[j % 8])
+        assert cache.num_frames + -(-cache.num_compressed // 2) <= 8 and cache.nbytes == size
+
+
+def test_participative_compression_changes_nothing_until_the_window_is_full(sharp_model):
+    den = sharp_model.denoiser
+    cond = sharp_model.encode_prompt("a red circle and a blue square on a navy background")
+    deep = resolve_preset("deep-forcing", den, steps=2)
+    sink_only = resolve_preset("deep-forcing", den, steps=2, budget=0)
+    assert deep.cache.budget is not None and sink_only.cache.budget is None
+    window = deep.cache.window
+    a, b = _collect(sharp_model, cond, 40, deep), _collect(sharp_model, cond, 40, sink_only)
+    full = deep.cache.sink + deep.cache.ring  # frames before the first compression
+    torch.testing.assert_close(a[:, :full], b[:, :full])
+    assert not torch.allclose(a[:, full + 2:], b[:, full + 2:], atol=1e-5, rtol=0)
+    assert window == den.defaults.train_len and torch.isfinite(a).all()
+    biased = _collect(sharp_model, cond, 40, resolve_preset("deep-forcing", den, steps=2, bias="flexrope"))
+    assert not torch.allclose(a, biased, atol=1e-5, rtol=0)  # FAR's bias composes, per-token over the kept block
+
+
+def test_participative_compression_budgets_outside_the_range_are_refused():
+    with pytest.raises(ValueError, match=r"budget = 5 .*allowed range \[6, 11\]"):
+        CacheConfig(window=12, sink=3, rotated=False, positions="relative", budget=5, recent=2)
+    with pytest.raises(ValueError, match=r"allowed range \[6, 11\]"):
+        CacheConfig(window=12, sink=3, rotated=False, budget=12, recent=2)

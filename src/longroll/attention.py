@@ -103,18 +103,26 @@ class FrameAttention:
                                           tokens_per_frame)
         # Temporal positions the rotation and the bias see: the frames themselves, or the cache's policy.
         self.query_positions = frames if cache is None else cache.query_positions()
-        key_positions = frames if cache is None else cache.key_positions()
-        self.bias = None if bias is None else bias.token_bias(self.query_positions, key_positions, heads,
-                                                               tokens_per_frame)
+        self.heads, self.tokens_per_frame, self.temporal_bias = heads, tokens_per_frame, bias
+        self.bias = None
+        self.per_layer_bias = cache is not None and cache.num_compressed > 0  # compressed tokens differ per layer
+        if bias is not None and not self.per_layer_bias:
+            key_positions = frames if cache is None else cache.key_positions()
+            self.bias = bias.token_bias(self.query_positions, key_positions, heads, tokens_per_frame)
 
     def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        q = self.rotate(q, self.query_positions)
+        bias = self.bias
         if self.cache is None:
             k = self.rotate(k, self.frames)
         else:
-            self.cache.write(layer, k, v, self.rotate)
+            self.cache.write(layer, k, v, self.rotate, q=q if self.cache.q is not None else None)
             k, v = self.cache.read(layer, self.rotate)
-        return fast_attention(q, k.to(q.dtype), v.to(q.dtype), bias=self.bias, mask=self.mask)
+            if self.per_layer_bias and self.temporal_bias is not None:
+                frame_bias = self.temporal_bias.frame_bias(self.query_positions, self.cache.key_token_positions(layer),
+                                                           self.heads)
+                bias = None if frame_bias is None else frame_bias.repeat_interleave(self.tokens_per_frame, dim=-2)
+        q = self.rotate(q, self.query_positions)
+        return fast_attention(q, k.to(q.dtype), v.to(q.dtype), bias=bias, mask=self.mask)
 
 
 def frame_chunks(num_frames: int, chunk_size: int, *, device=None) -> torch.Tensor:

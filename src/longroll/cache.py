@@ -35,6 +35,7 @@ from dataclasses import dataclass
 import torch
 
 from longroll._validate import check_int
+from longroll.compression import CompressedTokens, participation_scores, top_tokens
 from longroll.rope.positions import POSITION_POLICIES, window_positions
 
 # rotate(x (B, H, n*T, D), frame_positions (n,)) -> rotated x
@@ -50,6 +51,8 @@ class CacheConfig:
     rotated: bool = True  # store keys rotated at write time (False: rotate on read, for dynamic RoPE)
     positions: str = "absolute"  # temporal RoPE positions: "absolute" (timeline) or "relative" (in the window)
     anchor: int | None = None  # relative positions only: the newest frame's position (Infinity-RoPE: L_train - 1)
+    budget: int | None = None  # Participative Compression: N frames kept after a compression (None: off)
+    recent: int = 4  # Participative Compression: R newest frames never compressed (Deep Forcing: 4)
 
     def __post_init__(self) -> None:
         check_int("window", self.window, low=1)
@@ -70,10 +73,30 @@ class CacheConfig:
                 raise ValueError(f"anchor = {self.anchor} places the newest frame of a relative window; it needs "
                                  f"positions = 'relative', got {self.positions!r}.")
 
+        if self.budget is not None:
+            check_int("recent", self.recent, low=1)
+            low, high = self.sink + self.recent + 1, self.window - 1
+            if not low <= self.budget <= high:
+                raise ValueError(
+                    f"Participative Compression budget = {self.budget} frames must keep the {self.sink} sink and "
+                    f"{self.recent} recent frames plus at least one frame of compressed tokens, and stay below the "
+                    f"window of {self.window} (allowed range [{low}, {high}])."
+                )
+
+    @property
+    def compressed(self) -> int:
+        """C: frames' worth of tokens kept by Participative Compression (0 when it is off)."""
+        return 0 if self.budget is None else self.budget - self.sink - self.recent
+
     @property
     def ring(self) -> int:
-        """R: slots for recent frames (the current chunk included)."""
-        return self.window - self.sink
+        """Slots for recent frames (the current chunk included): the window less the sink and the compressed tokens."""
+        return self.window - self.sink - self.compressed
+
+    @property
+    def slots(self) -> int:
+        """Frame slots allocated: sink + ring."""
+        return self.sink + self.ring
 
 
 class KVCache:
@@ -96,13 +119,21 @@ class KVCache:
             check_int(name, value, low=1)
         self.config = config
         self.tokens_per_frame = tokens_per_frame
-        shape = (num_layers, batch_size, num_heads, config.window, tokens_per_frame, head_dim)
-        self.k = torch.zeros(shape, device=device, dtype=dtype)  # (L, B, H, W, T, D)
-        self.v = torch.zeros(shape, device=device, dtype=dtype)  # (L, B, H, W, T, D)
-        self.positions = torch.full((config.window,), -1, dtype=torch.long, device=device)  # (W,) frame per slot
-        self.timeline = torch.zeros((config.window,), dtype=torch.long, device=device)  # (W,) timeline per slot
+        shape = (num_layers, batch_size, num_heads, config.slots, tokens_per_frame, head_dim)
+        self.k = torch.zeros(shape, device=device, dtype=dtype)  # (L, B, H, S, T, D), S = sink + ring slots
+        self.v = torch.zeros(shape, device=device, dtype=dtype)  # (L, B, H, S, T, D)
+        self.positions = torch.full((config.slots,), -1, dtype=torch.long, device=device)  # (S,) frame per slot
+        self.timeline = torch.zeros((config.slots,), dtype=torch.long, device=device)  # (S,) timeline per slot
+        # Participative Compression: the Top-C token store and the queries of the newest R frames.
+        self.compressed: CompressedTokens | None = None
+        self.q: torch.Tensor | None = None
+        if config.budget is not None:
+            self.compressed = CompressedTokens(num_layers, batch_size, num_heads, config.compressed * tokens_per_frame,
+                                               head_dim, device=device, dtype=dtype)
+            self.q = torch.zeros(num_layers, batch_size, num_heads, config.recent, tokens_per_frame, head_dim,
+                                 device=device, dtype=dtype)  # (L, B, H, R, T, D), frame j in row j mod R
         # Host-side bookkeeping (no device sync on the hot path): which slots hold a frame.
-        self._frames: list[int | None] = [None] * config.window  # frame held by each slot
+        self._frames: list[int | None] = [None] * config.slots  # frame held by each slot
         self._end = 0  # one past the newest frame ever written
         self._offset = 0  # timeline - frame for frames written from now on (sum of RoPE Cut gaps)
         self._chunk: tuple[int, int] | None = None  # (start_frame, num_frames) claimed by begin()
@@ -123,8 +154,14 @@ class KVCache:
         return sum(f is not None for f in self._frames)
 
     @property
+    def num_compressed(self) -> int:
+        """Tokens held by Participative Compression (0 when it is off or has not run yet)."""
+        return 0 if self.compressed is None else self.compressed.count
+
+    @property
     def nbytes(self) -> int:
-        return self.k.nbytes + self.v.nbytes + self.positions.nbytes + self.timeline.nbytes
+        extra = 0 if self.compressed is None else self.compressed.nbytes + self.q.nbytes
+        return self.k.nbytes + self.v.nbytes + self.positions.nbytes + self.timeline.nbytes + extra
 
     def slot(self, frame: int) -> int:
         """The slot that holds (or will hold) ``frame``."""
@@ -160,14 +197,34 @@ class KVCache:
             raise RuntimeError("KVCache positions asked before begin(start_frame, num_frames).")
         if self._rope is None:
             slots = self._slots()
-            all_slots = torch.arange(self.config.window, device=self.positions.device)[slots]
             cfg = self.config
-            keys = window_positions(self.timeline[slots], self.positions[slots] < cfg.sink, cfg.positions,
-                                    anchor=cfg.anchor)
+            all_slots = torch.arange(cfg.slots, device=self.positions.device)[slots]
+            is_sink = self.positions[slots] < cfg.sink
+            t = self.tokens_per_frame
+            reserved = -(-self.num_compressed // t)  # pseudo-frames of the compressed block
+            keys = window_positions(self.timeline[slots], is_sink, cfg.positions, reserved=reserved)
+            block = None
+            if cfg.positions == "relative" and self.num_compressed:
+                # Temporal RoPE Unification: the kept tokens as a block right after the sink.
+                block = int(is_sink.sum()) + torch.arange(self.num_compressed, device=keys.device,
+                                                          dtype=torch.float64).div(t).floor()
+            if cfg.anchor is not None and keys.numel():
+                shift = float(cfg.anchor) - float(keys.max())  # the newest frame at the anchor, all moved alike
+                keys = keys + shift
+                block = None if block is None else block + shift
             where = {int(s): i for i, s in enumerate(all_slots.tolist())}
             query = keys[torch.tensor([where[int(s)] for s in self._chunk_slots.tolist()], device=keys.device)]
-            self._rope = (keys, query)
-        return self._rope
+            self._rope = (keys, query, block)
+        return self._rope[0], self._rope[1]
+
+    def compressed_positions(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Temporal positions (float64) and grid indices of the compressed tokens of ``layer``: (C,) each."""
+        self._rope_positions()
+        n = self.num_compressed
+        space = self.compressed.space[layer, :n]
+        if self._rope[2] is not None:
+            return self._rope[2], space
+        return self.compressed.time[layer, :n].to(torch.float64), space
 
     # ------------------------------------------------------------------ verbs
     def begin(self, start_frame: int, num_frames: int) -> None:
@@ -193,6 +250,9 @@ class KVCache:
             raise ValueError(f"Frames must be written in order: the next frame is {self._end}, got {start_frame}.")
         frames = list(range(start_frame, end))
         slots = [self.slot(f) for f in frames]
+        if self.compressed is not None and any(f >= self._end and self._frames[s] is not None
+                                               and self._frames[s] >= self.config.sink for f, s in zip(frames, slots)):
+            self._compress()  # the window is full: keep the Top-C tokens of the candidates before evicting
         device = self.positions.device
         self._chunk = (start_frame, num_frames)
         self._chunk_slots = torch.tensor(slots, dtype=torch.long, device=device)
@@ -209,10 +269,13 @@ class KVCache:
         self._end = max(self._end, end)
         self._refresh()
 
-    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, rotate: KeyRotation | None = None) -> None:
+    def write(self, layer: int, k: torch.Tensor, v: torch.Tensor, rotate: KeyRotation | None = None,
+              q: torch.Tensor | None = None) -> None:
         """Store the claimed chunk's keys and values for ``layer``: ``k, v (B, H, f*T, D)``, keys un-rotated.
 
-        With the rotated policy ``rotate`` is applied here at the chunk's timeline positions.
+        With the rotated policy ``rotate`` is applied here at the chunk's timeline positions. ``q`` (same
+        shape, un-rotated): the chunk's queries, kept for the newest frames when Participative
+        Compression scores candidates.
         """
         if self._chunk is None or self._chunk_slots is None or self._chunk_positions is None:
             raise RuntimeError("KVCache.write called before begin(start_frame, num_frames).")
@@ -223,8 +286,17 @@ class KVCache:
                              f"and {tuple(v.shape)}.")
         if self.config.rotated and rotate is not None:
             k = rotate(k, self.query_positions())
+            q = None if q is None else rotate(q, self.query_positions())
         self.k[layer].index_copy_(2, self._chunk_slots, k.reshape(b, h, f, t, d).to(self.k.dtype))
         self.v[layer].index_copy_(2, self._chunk_slots, v.reshape(b, h, f, t, d).to(self.v.dtype))
+        if self.q is not None and q is not None:
+            r = self.config.recent
+            start = self._chunk[0]
+            keep = [i for i in range(f) if start + i >= self._end - r]  # only the newest R frames
+            if keep:
+                rows = torch.tensor([(start + i) % r for i in keep], device=self.q.device)
+                q = q.reshape(b, h, f, t, d)[:, :, keep]
+                self.q[layer].index_copy_(2, rows, q.to(self.q.dtype))
 
     def read(self, layer: int, rotate: KeyRotation | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """Keys and values of the whole window for ``layer``: (B, H, n*T, D) each, read order.
@@ -239,7 +311,48 @@ class KVCache:
         v = self.v[layer, :, :, slots].reshape(b, h, n * t, d)
         if not self.config.rotated and rotate is not None:
             k = rotate(k, self.key_positions())
+        if self.num_compressed:
+            ck, cv, _, _ = self.compressed.candidates()
+            ck, cv = ck[layer], cv[layer]
+            if not self.config.rotated and rotate is not None:
+                ck = rotate.tokens(ck, *self.compressed_positions(layer))
+            k, v = torch.cat([k, ck.to(k.dtype)], dim=2), torch.cat([v, cv.to(v.dtype)], dim=2)
         return k, v
+
+    def key_token_positions(self, layer: int) -> torch.Tensor:
+        """Temporal position of every key token ``read(layer)`` returns: (n*T + C,) float64."""
+        frames = self.key_positions().repeat_interleave(self.tokens_per_frame)
+        if not self.num_compressed:
+            return frames
+        return torch.cat([frames, self.compressed_positions(layer)[0]])
+
+    def _compress(self) -> None:
+        """Participative Compression (``longroll.compression``): candidates are every ring frame but the
+        newest R, plus the tokens kept before; the Top-C are kept, the candidate frames' slots freed."""
+        cfg, t = self.config, self.tokens_per_frame
+        ring = [f for f in self.held_frames() if f >= cfg.sink]
+        recent, cands = ring[-cfg.recent:], ring[:-cfg.recent]
+        if not cands:
+            return
+        device = self.k.device
+        num_layers, b, h, _, _, d = self.k.shape
+        slots = torch.tensor([self.slot(f) for f in cands], device=device)
+        cand_k = self.k[:, :, :, slots].reshape(num_layers, b, h, len(cands) * t, d)
+        cand_v = self.v[:, :, :, slots].reshape(num_layers, b, h, len(cands) * t, d)
+        time = self.timeline[slots].repeat_interleave(t)[None].expand(num_layers, -1)
+        space = torch.arange(t, device=device).repeat(len(cands))[None].expand(num_layers, -1)
+        old_k, old_v, old_time, old_space = self.compressed.candidates()
+        cand_k, cand_v = torch.cat([old_k, cand_k], dim=3), torch.cat([old_v, cand_v], dim=3)
+        time, space = torch.cat([old_time, time], dim=1), torch.cat([old_space, space], dim=1)
+        rows = torch.tensor([f % cfg.recent for f in recent], device=device)
+        recent_q = self.q[:, :, :, rows].reshape(num_layers, b, h, len(recent) * t, d)
+        index = top_tokens(participation_scores(recent_q, cand_k), time, space, self.compressed.capacity, t)
+        self.compressed.store(cand_k, cand_v, time, space, index)
+        for f in cands:
+            s = self.slot(f)
+            self._frames[s] = None
+            self.positions[s] = -1
+        self._refresh()
 
     def flush(self, keep: int) -> None:
         """KV Flush (Infinity-RoPE §3.2): keep the sink and the last ``keep`` frames, drop the rest.
@@ -252,6 +365,8 @@ class KVCache:
             if f is not None and f >= self.config.sink and f not in last:
                 self._frames[s] = None
                 self.positions[s] = -1
+        if self.compressed is not None:
+            self.compressed.clear()
         self._chunk = self._chunk_slots = self._chunk_positions = None
         self._refresh()
 
@@ -266,7 +381,9 @@ class KVCache:
         self.v.zero_()
         self.positions.fill_(-1)
         self.timeline.zero_()
-        self._frames = [None] * self.config.window
+        self._frames = [None] * self.config.slots
+        if self.compressed is not None:
+            self.compressed.clear()
         self._end = self._offset = 0
         self._chunk = self._chunk_slots = self._chunk_positions = None
         self._refresh()

@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass, replace
 from longroll._validate import check_choice, check_float, check_int
 from longroll.cache import CacheConfig
 from longroll.constants import (
+    DEEP_FORCING_BUDGET,
+    DEEP_FORCING_RECENT,
     DEEP_FORCING_SINK,
     DEEP_FORCING_WINDOW,
     FLEX_ALPHA,
@@ -101,8 +103,8 @@ class SceneConfig:
 # Overrides a user may give: the method's (every schedule) and the chunk-wise schedule's own.
 METHOD_OVERRIDES = ("rope", "alpha", "beta", "riflex_n", "dynamic", "noise", "rho", "renoise", "bias",
                     "flexrope_lambda", "cfg")
-CHUNK_OVERRIDES = ("sink", "window", "rotated", "positions", "anchor", "switch", "flush_keep", "cut_gap",
-                   "steps", "shift", "sampler")
+CHUNK_OVERRIDES = ("sink", "window", "rotated", "positions", "anchor", "budget", "recent", "switch", "flush_keep",
+                   "cut_gap", "steps", "shift", "sampler")
 OVERRIDES = METHOD_OVERRIDES + CHUNK_OVERRIDES
 
 
@@ -209,15 +211,35 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     sink = o.get("sink", {"none": 0, "model": d.sink, "deep": deep_sink}[spec.sink])
     positions = o.get("positions", spec.positions)
     anchor = o.get("anchor", (d.train_len - 1 if spec.anchor else None) if positions == "relative" else None)
-    cache = CacheConfig(window=window, sink=sink, positions=positions, anchor=anchor,
+    budget, recent = _compression(spec, window, sink, d.chunk_size, o)
+    cache = CacheConfig(window=window, sink=sink, positions=positions, anchor=anchor, budget=budget, recent=recent,
                         rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute"))
-    if cache.ring < d.chunk_size:
+    if cache.ring < d.chunk_size + (cache.recent if cache.budget is not None else 0):
         raise ValueError(f"window = {window} with sink = {sink} leaves {cache.ring} frames for recent context; "
                          f"the model's chunk of {d.chunk_size} frames needs at least that many "
-                         f"(allowed: window - sink >= {d.chunk_size}).")
+                         f"(allowed: window - sink >= {d.chunk_size}"
+                         + (f", and with Participative Compression window - budget >= {d.chunk_size}"
+                            if cache.budget is not None else "") + ").")
     scene = SceneConfig(switch=o.get("switch", spec.switch), flush_keep=o.get("flush_keep", INFINITY_ROPE_FLUSH_KEEP),
                         cut_gap=o.get("cut_gap", INFINITY_ROPE_CUT_GAP * d.train_len))
     schedule = replace(d.schedule, cfg=parts.cfg, **{k: o[k] for k in ("steps", "shift", "sampler") if k in o},
                        **({"timesteps": None} if "steps" in o else {}))  # --steps asks for the uniform grid
     return RolloutConfig(rope=parts.rope, noise=parts.noise, cache=cache, bias=parts.bias, schedule=schedule,
                          scene=scene)
+
+
+def _compression(spec: PresetSpec, window: int, sink: int, chunk: int, o: dict) -> tuple[int | None, int]:
+    """Participative Compression's budget N and recent R (frames) for a window, from Deep Forcing's values
+    (N 16, R 4, S 10 of Self Forcing's 21): the kept block ``C = N - R - S`` scales with the window,
+    R stays 4 unless the window is too small to fit R, C and a chunk. ``budget = 0`` turns it off."""
+    if "budget" in o:
+        return (o["budget"] or None), o.get("recent", DEEP_FORCING_RECENT)
+    if spec.sink != "deep":
+        return None, o.get("recent", DEEP_FORCING_RECENT)
+    kept = max(1, round((DEEP_FORCING_BUDGET - DEEP_FORCING_RECENT - DEEP_FORCING_SINK) * window / DEEP_FORCING_WINDOW))
+    recent = o.get("recent", min(DEEP_FORCING_RECENT, window - sink - kept - chunk))
+    if recent < 1:
+        raise ValueError(f"Participative Compression needs room for the sink ({sink}), {kept} compressed frame(s), "
+                         f"one recent frame and a chunk of {chunk} in the window of {window}; use a window of at "
+                         f"least {sink + kept + 1 + chunk} or budget = 0 (Deep Sink alone).")
+    return sink + kept + recent, recent

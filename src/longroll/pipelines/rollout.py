@@ -154,5 +154,6 @@ def rollout(
         denoiser(x, context_t, cond, cache=cache, start_frame=start, rope=rope, attention_scale=attn_scale,
                  bias=config.bias)
         window.add(start, x)
+        window.keep(cache.held_frames())  # after a KV Flush or a compression the cache holds fewer frames
         # 7. Hand the chunk over; nothing of it is kept beyond the window.
         yield Chunk(start, x)

@@ -148,6 +148,31 @@ def rope_cos_sin(
     return cos.to(dtype), sin.to(dtype)
 
 
+def token_cos_sin(
+    freqs: RopeFreqs,
+    time: torch.Tensor,
+    space: torch.Tensor,
+    width: int,
+    *,
+    attention_scale: float = 1.0,
+    dtype: torch.dtype = torch.float32,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Cos and sin for single tokens: temporal positions ``time (N,)`` and row-major indices ``space (N,)``
+    into a grid ``width`` tokens wide. Returns two ``(N, D/2)`` tensors (as ``rope_cos_sin`` per token)."""
+    device = time.device
+    rows = torch.div(space, width, rounding_mode="floor").to(torch.float64)
+    cols = torch.remainder(space, width).to(torch.float64)
+    angles = torch.cat([
+        torch.outer(time.to(torch.float64), freqs.temporal.to(device)),
+        torch.outer(rows, freqs.height.to(device)),
+        torch.outer(cols, freqs.width.to(device)),
+    ], dim=-1)  # (N, P)
+    cos, sin = torch.cos(angles), torch.sin(angles)
+    if attention_scale != 1.0:
+        cos, sin = cos * attention_scale, sin * attention_scale
+    return cos.to(dtype), sin.to(dtype)
+
+
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     """Rotate interleaved channel pairs of ``x (..., N, D)`` by angles given as ``cos/sin (N, D/2)``."""
     if x.shape[-1] != 2 * cos.shape[-1] or x.shape[-2] != cos.shape[-2]:

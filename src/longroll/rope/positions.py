@@ -47,11 +47,14 @@ def window_positions(
     policy: str,
     *,
     anchor: int | None = None,
+    reserved: int = 0,
 ) -> torch.Tensor:
     """RoPE positions of the frames in a window under ``policy``: float64 (n,), same order as the input.
 
     ``timeline (n,)``: each frame's timeline position; ``is_sink (n,) bool``: whether it is a sink
-    frame; ``anchor``: with ``relative``, the position of the newest frame (None = sink from 0).
+    frame; ``anchor``: with ``relative``, the position of the newest frame (None = sink from 0);
+    ``reserved``: with ``relative``, positions left free between the sink and the tail (for the
+    Participative Compression block).
     """
     check_choice("rope positions", policy, POSITION_POLICIES)
     tau = timeline.to(torch.float64)
@@ -66,7 +69,7 @@ def window_positions(
         pos[sink_idx[order]] = torch.arange(n_sink, dtype=torch.float64, device=tau.device)
     if tail_idx.numel():
         tail = tau[tail_idx]
-        pos[tail_idx] = n_sink + (tail - tail.min())
+        pos[tail_idx] = n_sink + reserved + (tail - tail.min())
     if anchor is not None:
         pos = pos + (float(anchor) - pos.max())
     return pos

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from longroll.rope.freqs import RopeFreqs, apply_rotary, rope_cos_sin
+from longroll.rope.freqs import RopeFreqs, apply_rotary, rope_cos_sin, token_cos_sin
 
 
 class FrameRotator:
@@ -37,6 +37,11 @@ class FrameRotator:
     def __call__(self, x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """Rotate ``x (B, H, n*T, D)`` (frame-major tokens) at ``frames (n,)``."""
         cos, sin = self.cos_sin(frames)
+        return apply_rotary(x, cos, sin)
+
+    def tokens(self, x: torch.Tensor, time: torch.Tensor, space: torch.Tensor) -> torch.Tensor:
+        """Rotate single tokens ``x (B, H, N, D)`` at temporal positions ``time (N,)`` and grid indices ``space (N,)``."""
+        cos, sin = token_cos_sin(self.freqs, time, space, self.width, attention_scale=self.scale)
         return apply_rotary(x, cos, sin)
 
 
