@@ -161,7 +161,8 @@ def test_presets_take_each_papers_stated_values_on_a_self_forcing_scale_model(sh
     assert deep.cache.positions == "relative"
     infinity = resolve_preset("infinity-rope", den)
     assert (infinity.cache.window, infinity.cache.sink, infinity.scene.flush_keep) == (d.window, d.sink, 1)
-    assert all(PRESETS[p].cache_only for p in ("cache-relative", "infinity-rope", "deep-forcing"))
+    assert all(PRESETS[p].cache_only for p in ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink",
+                                               "memrope"))
 
 
 def test_relative_positions_compose_with_flex_and_far_bias(sharp_model):
@@ -185,7 +186,7 @@ def test_impossible_combinations_are_refused_with_the_allowed_range(sharp_model)
         CacheConfig(window=12, sink=3, rotated=False, anchor=5)
     with pytest.raises(ValueError, match="not one of"):
         CacheConfig(window=12, sink=3, rotated=False, positions="sideways")
-    with pytest.raises(ValueError, match=r"flush_keep = 9 .*allowed range \[0, 4\]"):
+    with pytest.raises(ValueError, match=r"flush_keep = 9 .*allowed range \[0, 3\]"):
         resolve_preset("infinity-rope", den, flush_keep=9)
     with pytest.raises(ValueError, match="rotated = False"):
         resolve_preset("cache-relative", den, rotated=True)
@@ -197,10 +198,10 @@ def test_causal_wan_runs_every_cache_policy_chunkwise_and_framewise(wan_transfor
 
     causal = CausalWan.from_diffusers(wan_transformer)
     cond = causal.encode_context(torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(3)))
-    for chunk, window, sink, train_len in ((3, 6, 3, 12), (1, 4, 1, 6)):
+    for chunk, window, sink, train_len in ((3, 8, 3, 12), (1, 4, 1, 6)):
         den = CausalWanDenoiser(causal, WanRolloutSpec(height=32, width=48, train_len=train_len, chunk_size=chunk,
                                                        window=window, sink=sink))
-        for preset in ("cache-relative", "infinity-rope", "deep-forcing"):
+        for preset in ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope"):
             config = resolve_preset(preset, den, steps=1)
             frames = 3 * config.cache.window
             with torch.no_grad():
@@ -268,3 +269,85 @@ def test_participative_compression_budgets_outside_the_range_are_refused():
         CacheConfig(window=12, sink=3, rotated=False, positions="relative", budget=5, recent=2)
     with pytest.raises(ValueError, match=r"allowed range \[6, 11\]"):
         CacheConfig(window=12, sink=3, rotated=False, budget=12, recent=2)
+
+
+# ----------------------------------------------------------------------------------- MemRoPE
+def test_memrope_streams_follow_the_ema_recursion_at_both_rates_and_sit_after_the_sink():
+    config = CacheConfig(window=6, sink=1, rotated=False, positions="relative", memory=True, memory_rates=(0.25, 0.5))
+    assert config.ring == 3  # 6 = 1 sink + 2 memory streams + 3 recent
+    cache = KVCache(config, num_layers=1, batch_size=1, num_heads=1, tokens_per_frame=2, head_dim=2)
+    def key(j):  # frame j's keys: (T, D)
+        return torch.tensor([[float(j), -float(j)], [3.0 * j, 1.0]])
+
+    for j in range(12):
+        cache.begin(j, 1)
+        cache.write(0, key(j)[None, None], 2 * key(j)[None, None])
+    long = short = None
+    for evicted in range(1, 9):  # frames 4..11 each push out the frame 3 before them
+        pooled = key(evicted).mean(0)  # SpatialPool: every token of the frame averaged
+        long = pooled if long is None else 0.75 * long + 0.25 * pooled
+        short = pooled if short is None else 0.5 * short + 0.5 * pooled
+    assert cache.memory.updates == 8
+    torch.testing.assert_close(cache.memory.k[0, 0, 0, 0, 0], long)
+    torch.testing.assert_close(cache.memory.k[0, 0, 0, 1, 1], short)
+    torch.testing.assert_close(cache.memory.v[0, 0, 0, 1, 0], 2 * short)
+    positions = cache.key_token_positions(0).tolist()
+    frames = cache.frame_positions().repeat_interleave(2).tolist()
+    assert dict(zip(frames, positions[:8])) == {0: 0, 9: 3, 10: 4, 11: 5}  # sink, then the tail after 2 streams
+    assert positions[8:] == [1, 1, 2, 2]  # long-term stream at 1, short-term at 2
+
+
+def test_memrope_adds_nothing_before_the_first_eviction_and_composes(sharp_model):
+    den = sharp_model.denoiser
+    cond = sharp_model.encode_prompt("a red circle and a blue square on a navy background")
+    mem = resolve_preset("memrope", den, steps=2)
+    assert mem.cache.memory and mem.cache.ring == mem.cache.window - mem.cache.sink - 2
+    plain = resolve_preset("cache-relative", den, steps=2, window=mem.cache.window - 2)  # the same ring, no streams
+    a, b = _collect(sharp_model, cond, 30, mem), _collect(sharp_model, cond, 30, plain)
+    first = mem.cache.sink + mem.cache.ring
+    torch.testing.assert_close(a[:, :first], b[:, :first])
+    assert not torch.allclose(a[:, first + 2:], b[:, first + 2:], atol=1e-5, rtol=0)
+    flexed = _collect(sharp_model, cond, 30, resolve_preset("memrope", den, steps=2, rope="flex", noise="antiphase"))
+    assert not torch.allclose(a, flexed, atol=1e-5, rtol=0) and torch.isfinite(flexed).all()
+
+
+# ----------------------------------------------------------------------------------- Rolling Sink
+def test_rolling_sink_replays_the_first_window_forward_then_backward_at_sliding_positions():
+    cache = KVCache(CacheConfig(window=6, sink=0, rotated=False, rolling=True), num_layers=1, batch_size=1,
+                    num_heads=1, tokens_per_frame=1, head_dim=1)
+    replayed = {}
+    for start in range(0, 14, 2):
+        cache.begin(start, 2)
+        cache.write(0, torch.tensor([float(start), start + 1.0]).view(1, 1, 2, 1), torch.zeros(1, 1, 2, 1))
+        for f in cache.held_frames():
+            replayed.setdefault(start, {})[f] = float(cache.k[0, 0, 0, cache.slot(f), 0, 0])
+    # Period 4 (window 6 less a chunk of 2): chunk 4-5 takes frames 3, 2 (backward), 6-7 takes 1, 0, 8-9 takes 0, 1.
+    assert replayed[6][4] == 3 and replayed[6][5] == 2
+    assert replayed[8][6] == 1 and replayed[8][7] == 0
+    assert replayed[10][8] == 0 and replayed[10][9] == 1
+    assert replayed[12][12] == 12 and replayed[12][13] == 13  # the newest chunk is always its own content
+    assert sorted(cache.key_positions().tolist()) == [8, 9, 10, 11, 12, 13]  # Sliding Indices: true positions
+
+
+def test_rolling_sink_preset_is_self_forcings_own_cache_without_a_sink(sharp_model):
+    den = sharp_model.denoiser
+    rolling = resolve_preset("rolling-sink", den, steps=2)
+    assert (rolling.cache.window, rolling.cache.sink, rolling.cache.rolling, rolling.cache.rotated) == \
+        (den.defaults.train_len, 0, True, False)
+    cond = sharp_model.encode_prompt("two yellow triangles on a black background")
+    plain = resolve_preset("none", den, steps=2, window=rolling.cache.window, rotated=False)
+    a, b = _collect(sharp_model, cond, 30, rolling), _collect(sharp_model, cond, 30, plain)
+    w = rolling.cache.window
+    torch.testing.assert_close(a[:, :w], b[:, :w])  # nothing is replayed before the first window is complete
+    assert not torch.allclose(a[:, w:], b[:, w:], atol=1e-5, rtol=0)
+
+
+def test_memory_and_rolling_combinations_that_cannot_work_are_refused():
+    with pytest.raises(ValueError, match="positions = 'relative'"):
+        CacheConfig(window=12, sink=3, rotated=False, memory=True)
+    with pytest.raises(ValueError, match="use one of them"):
+        CacheConfig(window=12, sink=3, rotated=False, positions="relative", memory=True, budget=9, recent=2)
+    with pytest.raises(ValueError, match="rotated = False"):
+        CacheConfig(window=12, sink=0, rotated=True, rolling=True)
+    with pytest.raises(ValueError, match=r"alpha_long = 0.0 .*\(0, 1\]"):
+        CacheConfig(window=12, sink=3, rotated=False, positions="relative", memory=True, memory_rates=(0.0, 0.1))

@@ -34,8 +34,9 @@ from dataclasses import dataclass
 
 import torch
 
-from longroll._validate import check_int
+from longroll._validate import check_float, check_int
 from longroll.compression import CompressedTokens, participation_scores, top_tokens
+from longroll.memory import POOLINGS, MemoryTokens
 from longroll.rope.positions import POSITION_POLICIES, window_positions
 
 # rotate(x (B, H, n*T, D), frame_positions (n,)) -> rotated x
@@ -53,6 +54,10 @@ class CacheConfig:
     anchor: int | None = None  # relative positions only: the newest frame's position (Infinity-RoPE: L_train - 1)
     budget: int | None = None  # Participative Compression: N frames kept after a compression (None: off)
     recent: int = 4  # Participative Compression: R newest frames never compressed (Deep Forcing: 4)
+    memory: bool = False  # MemRoPE: evicted frames folded into a long- and a short-term EMA stream
+    memory_rates: tuple[float, float] = (0.01, 0.1)  # MemRoPE: (alpha_L, alpha_S) of the two streams
+    memory_pool: str = "frame"  # MemRoPE: pool evicted keys over the whole frame ("frame") or per token ("token")
+    rolling: bool = False  # Rolling Sink: earlier chunks' content replaced by the first window's, replayed
 
     def __post_init__(self) -> None:
         check_int("window", self.window, low=1)
@@ -83,6 +88,34 @@ class CacheConfig:
                     f"window of {self.window} (allowed range [{low}, {high}])."
                 )
 
+        if self.memory:
+            if self.positions != "relative":
+                raise ValueError("MemRoPE's memory tokens are averaged un-rotated keys and need positions inside the "
+                                 f"window: set positions = 'relative' (got {self.positions!r}).")
+            if self.budget is not None or self.rolling:
+                raise ValueError("Memory tokens, Participative Compression and Rolling Sink each fill the window "
+                                 "between sink and recent frames: use one of them.")
+            if len(self.memory_rates) != 2:
+                raise ValueError(f"memory_rates must be two EMA rates (long, short), got {self.memory_rates!r}.")
+            for name, rate in zip(("alpha_long", "alpha_short"), self.memory_rates):
+                check_float(name, rate, low=0.0, high=1.0, low_open=True)
+            if self.memory_pool not in POOLINGS:
+                raise ValueError(f"memory_pool = {self.memory_pool!r} is not one of {', '.join(POOLINGS)}.")
+        if self.rolling:
+            if self.rotated:
+                raise ValueError("Rolling Sink re-places earlier content at new positions, so keys must be cached "
+                                 "un-rotated: set rotated = False.")
+            if self.budget is not None:
+                raise ValueError("Participative Compression and Rolling Sink each rewrite the window: use one.")
+        if self.ring < 1:
+            raise ValueError(f"window = {self.window} leaves no slot for recent frames after the sink ({self.sink}) "
+                             f"and {'the memory streams (2)' if self.memory else 'the compressed frames'}.")
+
+    @property
+    def reserved(self) -> int:
+        """Frames of the window given to tokens that are not frames: compressed tokens or the two memory streams."""
+        return 2 if self.memory else self.compressed
+
     @property
     def compressed(self) -> int:
         """C: frames' worth of tokens kept by Participative Compression (0 when it is off)."""
@@ -91,7 +124,7 @@ class CacheConfig:
     @property
     def ring(self) -> int:
         """Slots for recent frames (the current chunk included): the window less the sink and the compressed tokens."""
-        return self.window - self.sink - self.compressed
+        return self.window - self.sink - self.reserved
 
     @property
     def slots(self) -> int:
@@ -132,6 +165,16 @@ class KVCache:
                                                head_dim, device=device, dtype=dtype)
             self.q = torch.zeros(num_layers, batch_size, num_heads, config.recent, tokens_per_frame, head_dim,
                                  device=device, dtype=dtype)  # (L, B, H, R, T, D), frame j in row j mod R
+        self.memory: MemoryTokens | None = None
+        if config.memory:
+            self.memory = MemoryTokens(num_layers, batch_size, num_heads, tokens_per_frame, head_dim,
+                                       config.memory_rates, config.memory_pool, device=device, dtype=dtype)
+        # Rolling Sink: the un-rotated keys and values of the first window of frames, replayed later.
+        self.archive: tuple[torch.Tensor, torch.Tensor] | None = None
+        if config.rolling:
+            archive_shape = (num_layers, batch_size, num_heads, config.window, tokens_per_frame, head_dim)
+            self.archive = (torch.zeros(archive_shape, device=device, dtype=dtype),
+                            torch.zeros(archive_shape, device=device, dtype=dtype))
         # Host-side bookkeeping (no device sync on the hot path): which slots hold a frame.
         self._frames: list[int | None] = [None] * config.slots  # frame held by each slot
         self._end = 0  # one past the newest frame ever written
@@ -155,12 +198,16 @@ class KVCache:
 
     @property
     def num_compressed(self) -> int:
-        """Tokens held by Participative Compression (0 when it is off or has not run yet)."""
-        return 0 if self.compressed is None else self.compressed.count
+        """Tokens in the window that are not frames: kept by Participative Compression or the memory streams."""
+        if self.compressed is not None:
+            return self.compressed.count
+        return 0 if self.memory is None else self.memory.count
 
     @property
     def nbytes(self) -> int:
         extra = 0 if self.compressed is None else self.compressed.nbytes + self.q.nbytes
+        extra += 0 if self.memory is None else self.memory.nbytes
+        extra += 0 if self.archive is None else self.archive[0].nbytes + self.archive[1].nbytes
         return self.k.nbytes + self.v.nbytes + self.positions.nbytes + self.timeline.nbytes + extra
 
     def slot(self, frame: int) -> int:
@@ -201,13 +248,13 @@ class KVCache:
             all_slots = torch.arange(cfg.slots, device=self.positions.device)[slots]
             is_sink = self.positions[slots] < cfg.sink
             t = self.tokens_per_frame
-            reserved = -(-self.num_compressed // t)  # pseudo-frames of the compressed block
+            pseudo = self._pseudo_frames()  # (C,) pseudo-frame of each non-frame token, or None
+            reserved = 0 if pseudo is None else int(pseudo.max()) + 1
             keys = window_positions(self.timeline[slots], is_sink, cfg.positions, reserved=reserved)
             block = None
-            if cfg.positions == "relative" and self.num_compressed:
-                # Temporal RoPE Unification: the kept tokens as a block right after the sink.
-                block = int(is_sink.sum()) + torch.arange(self.num_compressed, device=keys.device,
-                                                          dtype=torch.float64).div(t).floor()
+            if cfg.positions == "relative" and pseudo is not None:
+                # The kept tokens (Temporal RoPE Unification) or the memory streams right after the sink.
+                block = int(is_sink.sum()) + pseudo.to(torch.float64)
             if cfg.anchor is not None and keys.numel():
                 shift = float(cfg.anchor) - float(keys.max())  # the newest frame at the anchor, all moved alike
                 keys = keys + shift
@@ -217,14 +264,32 @@ class KVCache:
             self._rope = (keys, query, block)
         return self._rope[0], self._rope[1]
 
+    def _pseudo_frames(self) -> torch.Tensor | None:
+        """Pseudo-frame after the sink of each non-frame token (C,), or None when there are none."""
+        n = self.num_compressed
+        if not n:
+            return None
+        if self.memory is not None:
+            return self.memory.pseudo_frames(self.positions.device)
+        return torch.arange(n, device=self.positions.device).div(self.tokens_per_frame, rounding_mode="floor")
+
     def compressed_positions(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Temporal positions (float64) and grid indices of the compressed tokens of ``layer``: (C,) each."""
+        """Temporal positions (float64) and grid indices of the non-frame tokens of ``layer``: (C,) each."""
         self._rope_positions()
         n = self.num_compressed
+        if self.memory is not None:
+            return self._rope[2], self.memory.space(self.positions.device)
         space = self.compressed.space[layer, :n]
         if self._rope[2] is not None:
             return self._rope[2], space
         return self.compressed.time[layer, :n].to(torch.float64), space
+
+    def _extra_tokens(self, layer: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of the non-frame tokens of ``layer``: (B, H, C, D) each."""
+        if self.memory is not None:
+            return self.memory.tokens(layer)
+        ck, cv, _, _ = self.compressed.candidates()
+        return ck[layer], cv[layer]
 
     # ------------------------------------------------------------------ verbs
     def begin(self, start_frame: int, num_frames: int) -> None:
@@ -250,9 +315,14 @@ class KVCache:
             raise ValueError(f"Frames must be written in order: the next frame is {self._end}, got {start_frame}.")
         frames = list(range(start_frame, end))
         slots = [self.slot(f) for f in frames]
-        if self.compressed is not None and any(f >= self._end and self._frames[s] is not None
-                                               and self._frames[s] >= self.config.sink for f, s in zip(frames, slots)):
+        evicted = [self._frames[s] for f, s in zip(frames, slots)
+                   if f >= self._end and self._frames[s] is not None and self._frames[s] >= self.config.sink]
+        if self.compressed is not None and evicted:
             self._compress()  # the window is full: keep the Top-C tokens of the candidates before evicting
+        if self.memory is not None and evicted:
+            self._remember(evicted)  # fold the frames about to leave into the memory streams
+        if self.archive is not None and start_frame == self._end and start_frame >= self.config.window:
+            self._roll(start_frame - num_frames, num_frames)
         device = self.positions.device
         self._chunk = (start_frame, num_frames)
         self._chunk_slots = torch.tensor(slots, dtype=torch.long, device=device)
@@ -289,6 +359,13 @@ class KVCache:
             q = None if q is None else rotate(q, self.query_positions())
         self.k[layer].index_copy_(2, self._chunk_slots, k.reshape(b, h, f, t, d).to(self.k.dtype))
         self.v[layer].index_copy_(2, self._chunk_slots, v.reshape(b, h, f, t, d).to(self.v.dtype))
+        if self.archive is not None:  # Rolling Sink: keep the first window's content, un-rotated
+            rows = [i for i in range(f) if self._chunk[0] + i < self.config.window]
+            if rows:
+                index = torch.tensor(rows, device=self.k.device)
+                where = index + self._chunk[0]
+                self.archive[0][layer].index_copy_(2, where, k.reshape(b, h, f, t, d)[:, :, index].to(self.k.dtype))
+                self.archive[1][layer].index_copy_(2, where, v.reshape(b, h, f, t, d)[:, :, index].to(self.v.dtype))
         if self.q is not None and q is not None:
             r = self.config.recent
             start = self._chunk[0]
@@ -312,8 +389,7 @@ class KVCache:
         if not self.config.rotated and rotate is not None:
             k = rotate(k, self.key_positions())
         if self.num_compressed:
-            ck, cv, _, _ = self.compressed.candidates()
-            ck, cv = ck[layer], cv[layer]
+            ck, cv = self._extra_tokens(layer)
             if not self.config.rotated and rotate is not None:
                 ck = rotate.tokens(ck, *self.compressed_positions(layer))
             k, v = torch.cat([k, ck.to(k.dtype)], dim=2), torch.cat([v, cv.to(v.dtype)], dim=2)
@@ -354,6 +430,30 @@ class KVCache:
             self.positions[s] = -1
         self._refresh()
 
+    def _remember(self, evicted: list[int]) -> None:
+        """MemRoPE: fold the frames about to be overwritten into the memory streams (``longroll.memory``)."""
+        slots = torch.tensor([self.slot(f) for f in evicted], device=self.k.device)
+        self.memory.update(self.k[:, :, :, slots], self.v[:, :, :, slots])
+
+    def _roll(self, start: int, length: int) -> None:
+        """Rolling Sink (arXiv 2602.07775): the previous chunk's frames ``[start, start + length)`` keep their
+        positions (Sliding Indices) but take the content of the first window's frames, visited forward then
+        backward in chunk steps (Sliding Semantics)."""
+        held = [f for f in range(start, start + length) if self.holds(f)]
+        if len(held) != length:
+            return
+        period = self.config.window - length  # frames one sweep of the first window covers
+        forward = (start // period) % 2 == 0
+        offset = start % period
+        left = offset if forward else max(0, period - offset - length)
+        source = list(range(left, left + length))
+        if not forward:
+            source = source[::-1]  # the sweep back plays the frames in reverse order
+        src = torch.tensor(source, device=self.k.device)
+        dst = torch.tensor([self.slot(f) for f in held], device=self.k.device)
+        self.k.index_copy_(3, dst, self.archive[0].index_select(3, src))
+        self.v.index_copy_(3, dst, self.archive[1].index_select(3, src))
+
     def flush(self, keep: int) -> None:
         """KV Flush (Infinity-RoPE §3.2): keep the sink and the last ``keep`` frames, drop the rest.
 
@@ -367,6 +467,8 @@ class KVCache:
                 self.positions[s] = -1
         if self.compressed is not None:
             self.compressed.clear()
+        if self.memory is not None:
+            self.memory.clear()
         self._chunk = self._chunk_slots = self._chunk_positions = None
         self._refresh()
 
@@ -384,6 +486,8 @@ class KVCache:
         self._frames = [None] * self.config.slots
         if self.compressed is not None:
             self.compressed.clear()
+        if self.memory is not None:
+            self.memory.clear()
         self._end = self._offset = 0
         self._chunk = self._chunk_slots = self._chunk_positions = None
         self._refresh()

@@ -12,7 +12,9 @@
 | `flex`           | NTK-by-parts   | absolute           | antiphase      | sink + sliding              | re-cache  |
 | `cache-relative` | extrapolate    | in the window      | i.i.d.         | sink + sliding              | re-cache  |
 | `infinity-rope`  | extrapolate    | newest at L_train-1| i.i.d.         | sink + sliding              | KV Flush  |
-| `deep-forcing`   | extrapolate    | in the window      | i.i.d.         | deep sink (~half of L_train)| re-cache  |
+| `deep-forcing`   | extrapolate    | in the window      | i.i.d.         | deep sink + Top-C tokens    | re-cache  |
+| `rolling-sink`   | extrapolate    | absolute (sliding) | i.i.d.         | L_train, first window replayed | re-cache |
+| `memrope`        | extrapolate    | in the window      | i.i.d.         | sink + 2 EMA memory streams | re-cache  |
 
 Everything model-relative comes from the model's ``ModelDefaults``: the window, the sink, the
 sampler and the antiphase correlation. FLEX states alpha 0.1 / beta 2.5 for L_train = 21; since
@@ -42,6 +44,7 @@ from longroll.constants import (
     FLEXROPE_LAMBDA,
     INFINITY_ROPE_CUT_GAP,
     INFINITY_ROPE_FLUSH_KEEP,
+    MEMROPE_RATES,
     SELF_FORCING_TRAIN_LEN,
 )
 from longroll.noise import NoiseConfig
@@ -62,11 +65,14 @@ class PresetSpec:
     anchor: bool = False  # relative positions with the newest frame at L_train - 1 (Block-Relativistic RoPE)
     switch: str = "recache"  # what a smooth prompt switch does: "recache" (LongLive) or "flush" (KV Flush)
     window: str = "model"  # "model" (the model's window) or "horizon" (L_train, Self Forcing's own cache)
+    memory: bool = False  # MemRoPE's memory streams between sink and recent frames
+    rolling: bool = False  # Rolling Sink: earlier chunks replay the first window's content
 
     @property
     def cache_only(self) -> bool:
         """Whether the preset acts on the chunk-wise rollout's KV cache (no meaning for FIFO / MIGA)."""
-        return self.positions != "absolute" or self.switch != "recache" or self.sink == "deep"
+        return (self.positions != "absolute" or self.switch != "recache" or self.sink == "deep" or self.memory
+                or self.rolling)
 
 
 PRESETS: dict[str, PresetSpec] = {
@@ -81,6 +87,8 @@ PRESETS: dict[str, PresetSpec] = {
     "cache-relative": PresetSpec(sink="model", positions="relative"),
     "infinity-rope": PresetSpec(sink="model", positions="relative", anchor=True, switch="flush"),
     "deep-forcing": PresetSpec(sink="deep", positions="relative", window="horizon"),
+    "rolling-sink": PresetSpec(window="horizon", rolling=True),
+    "memrope": PresetSpec(sink="model", positions="relative", memory=True),
 }
 
 SWITCH_MODES = ("recache", "flush")
@@ -103,8 +111,9 @@ class SceneConfig:
 # Overrides a user may give: the method's (every schedule) and the chunk-wise schedule's own.
 METHOD_OVERRIDES = ("rope", "alpha", "beta", "riflex_n", "dynamic", "noise", "rho", "renoise", "bias",
                     "flexrope_lambda", "cfg")
-CHUNK_OVERRIDES = ("sink", "window", "rotated", "positions", "anchor", "budget", "recent", "switch", "flush_keep",
-                   "cut_gap", "steps", "shift", "sampler")
+CHUNK_OVERRIDES = ("sink", "window", "rotated", "positions", "anchor", "budget", "recent", "memory", "alpha_long",
+                   "alpha_short", "memory_pool", "rolling", "switch", "flush_keep", "cut_gap", "steps", "shift",
+                   "sampler")
 OVERRIDES = METHOD_OVERRIDES + CHUNK_OVERRIDES
 
 
@@ -212,15 +221,25 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     positions = o.get("positions", spec.positions)
     anchor = o.get("anchor", (d.train_len - 1 if spec.anchor else None) if positions == "relative" else None)
     budget, recent = _compression(spec, window, sink, d.chunk_size, o)
+    memory, rolling = o.get("memory", spec.memory), o.get("rolling", spec.rolling)
+    rates = (o.get("alpha_long", MEMROPE_RATES[0]), o.get("alpha_short", MEMROPE_RATES[1]))
     cache = CacheConfig(window=window, sink=sink, positions=positions, anchor=anchor, budget=budget, recent=recent,
-                        rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute"))
+                        memory=memory, memory_rates=rates, memory_pool=o.get("memory_pool", "frame"),
+                        rolling=rolling, rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute"
+                                                       and not rolling))
     if cache.ring < d.chunk_size + (cache.recent if cache.budget is not None else 0):
-        raise ValueError(f"window = {window} with sink = {sink} leaves {cache.ring} frames for recent context; "
-                         f"the model's chunk of {d.chunk_size} frames needs at least that many "
-                         f"(allowed: window - sink >= {d.chunk_size}"
+        taken = " and the 2 memory streams" if cache.memory else ""
+        raise ValueError(f"window = {window} with sink = {sink}{taken} leaves {cache.ring} frames for recent "
+                         f"context; the model's chunk of {d.chunk_size} frames needs at least that many "
+                         f"(allowed: window - sink{' - 2' if cache.memory else ''} >= {d.chunk_size}"
                          + (f", and with Participative Compression window - budget >= {d.chunk_size}"
                             if cache.budget is not None else "") + ").")
-    scene = SceneConfig(switch=o.get("switch", spec.switch), flush_keep=o.get("flush_keep", INFINITY_ROPE_FLUSH_KEEP),
+    room = cache.ring - d.chunk_size  # recent frames a KV Flush can keep with the next chunk still fitting
+    flush_keep = o.get("flush_keep", min(INFINITY_ROPE_FLUSH_KEEP, room))
+    if flush_keep > room:
+        raise ValueError(f"flush_keep = {flush_keep} leaves no room for the next chunk of {d.chunk_size} frames in "
+                         f"the {cache.ring} recent slots of the window (allowed range [0, {room}]).")
+    scene = SceneConfig(switch=o.get("switch", spec.switch), flush_keep=flush_keep,
                         cut_gap=o.get("cut_gap", INFINITY_ROPE_CUT_GAP * d.train_len))
     schedule = replace(d.schedule, cfg=parts.cfg, **{k: o[k] for k in ("steps", "shift", "sampler") if k in o},
                        **({"timesteps": None} if "steps" in o else {}))  # --steps asks for the uniform grid
