@@ -351,3 +351,62 @@ def test_memory_and_rolling_combinations_that_cannot_work_are_refused():
         CacheConfig(window=12, sink=0, rotated=True, rolling=True)
     with pytest.raises(ValueError, match=r"alpha_long = 0.0 .*\(0, 1\]"):
         CacheConfig(window=12, sink=3, rotated=False, positions="relative", memory=True, memory_rates=(0.0, 0.1))
+
+
+# ----------------------------------------------------------------------------------- LoL
+def test_lol_jitter_is_a_per_head_rope_base_and_desynchronises_the_heads():
+    from longroll.rope.freqs import axis_freqs, wan_rope_freqs
+
+    base = wan_rope_freqs(128)  # Wan2.1: 22 temporal planes
+    jittered = base.with_jitter(0.8, seed=3)
+    tables = jittered.head_temporal(12)  # (H, P)
+    assert tables.shape == (12, 22)
+    torch.testing.assert_close(tables[:, 0], base.temporal[0].expand(12))  # plane 0 (theta = 1) never moves
+    g = torch.Generator().manual_seed(3)
+    eps = torch.rand(12, generator=g, dtype=torch.float64) * 2 - 1
+    for h in (0, 5, 11):  # each head's table is Wan's table with the base b (1 + sigma eps_h)
+        torch.testing.assert_close(tables[h], axis_freqs(44, 10000.0 * (1 + 0.8 * float(eps[h]))))
+    # At a distance of 132 frames (LoL's collapse point) the heads' phases on plane 1 spread over the circle.
+    phases = torch.remainder(tables[:, 1] * 132, 2 * torch.pi)
+    assert float(phases.max() - phases.min()) > torch.pi / 2
+    assert torch.equal(base.with_jitter(0.0).head_temporal(12), base.temporal.expand(12, -1))
+
+
+def test_lol_rotation_per_head_equals_rotating_each_head_with_its_own_table():
+    from longroll.rope.freqs import RopeFreqs, wan_rope_freqs
+    from longroll.rope.rotator import FrameRotator
+
+    rope = wan_rope_freqs(24).with_jitter(0.5, seed=1)
+    x = torch.randn(2, 3, 4 * 4, 24, generator=torch.Generator().manual_seed(0))  # (B, H, n*T, D): 4 frames of 2x2
+    frames = torch.tensor([0, 7, 40, 300])
+    out = FrameRotator(rope, 2, 2)(x, frames)
+    tables = rope.head_temporal(3)
+    for h in range(3):
+        single = RopeFreqs(tables[h], rope.height, rope.width)
+        cos, sin = rope_cos_sin(single, frames, 2, 2)
+        torch.testing.assert_close(out[:, h], apply_rotary(x[:, h], cos, sin))
+
+
+def test_lol_preset_runs_chunkwise_and_on_fifo_and_composes_with_flex(sharp_model, wan_transformer):
+    den = sharp_model.denoiser
+    cond = sharp_model.encode_prompt("a red circle and a blue square on a navy background")
+    lol = resolve_preset("lol", den, steps=2)
+    assert lol.rope.jitter == 0.8 and lol.cache.sink == den.defaults.sink
+    a = _collect(sharp_model, cond, 24, lol)
+    sink = _collect(sharp_model, cond, 24, resolve_preset("sink", den, steps=2))
+    torch.testing.assert_close(_collect(sharp_model, cond, 24, resolve_preset("lol", den, steps=2, jitter=0.0)), sink)
+    assert not torch.allclose(a, sink, atol=1e-5, rtol=0)
+    both = _collect(sharp_model, cond, 24, resolve_preset("lol", den, steps=2, rope="flex", noise="antiphase"))
+    flex = _collect(sharp_model, cond, 24, resolve_preset("flex", den, steps=2))
+    assert not torch.allclose(both, flex, atol=1e-5, rtol=0) and not torch.allclose(both, a, atol=1e-5, rtol=0)
+    # A bidirectional model through diffusers: the FIFO schedule takes the jitter (no cache involved).
+    from longroll.models.wan.bidirectional import DiffusersWanDenoiser
+    from longroll.pipelines.schedules import SCHEDULES
+
+    wan = DiffusersWanDenoiser(wan_transformer, height=32, width=48)
+    config = SCHEDULES["fifo"].resolve("lol", wan, {}, {"steps": 4, "window": 4, "partitions": 1})
+    assert config.method.rope.jitter == 0.8
+    wcond = torch.randn(1, 5, wan_transformer.config.text_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        chunks = list(SCHEDULES["fifo"].run(wan, [wcond], [], 6, config, torch.Generator().manual_seed(0)))
+    assert torch.isfinite(torch.cat([c.latents for c in chunks], dim=1)).all()

@@ -39,3 +39,32 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path: Path, capsy
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["rope-report", "--method", "bogus"])
+
+
+def _self_forcing_defaults():
+    from longroll.models.base import ModelDefaults
+    from longroll.schedule import FewStepSchedule
+
+    return ModelDefaults(train_len=21, chunk_size=3, window=12, sink=3, schedule=FewStepSchedule(), context_timestep=0.0)
+
+
+def test_phase_report_shows_which_methods_keep_a_query_inside_the_training_domain():
+    from longroll.rope.phase_report import phase_report
+
+    d = _self_forcing_defaults()
+    for preset in ("cache-relative", "infinity-rope", "deep-forcing", "memrope", "rolling-sink"):
+        report = phase_report(preset, d, frame=10_000)
+        assert report.largest_distance < 21 and report.out_of_domain == 0, preset
+    sink = phase_report("sink", d, frame=10_000)
+    assert sink.largest_distance >= 9_990 and sink.far_out >= 10  # the sink is ~10,000 frames back
+    assert phase_report("sink", d, frame=10).out_of_domain == 0  # inside the horizon nothing is out
+
+
+def test_cli_phase_view_prints_every_preset_and_plots(capsys, tmp_path: Path):
+    target = tmp_path / "phases.png"
+    assert main(["rope-report", "--preset", "sink,cache-relative,lol", "--frame", "500", "--plot", str(target)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("preset ") == 3 and "largest relative distance 500" in out
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["rope-report", "--preset", "nonsense"]) != 0
+    assert "nonsense" in capsys.readouterr().err

@@ -34,6 +34,7 @@ DEEP_FORCING_WINDOW = 21  # arXiv 2512.05081 §5.1: Self Forcing's cache of 21 l
 DEEP_FORCING_SINK = 10  # §5.1: Deep Sink S = 10 frames of that window
 DEEP_FORCING_BUDGET = 16  # §5.1: Participative Compression budget N = 16 frames
 DEEP_FORCING_RECENT = 4  # §5.1: R = 4 most recent frames never compressed
+LOL_JITTER = 0.8  # arXiv 2601.16914: the multi-head RoPE jitter strength found best (applied to every head)
 MEMROPE_RATES = (0.01, 0.1)  # arXiv 2603.12513 eq. 3-4: EMA rates (alpha_L, alpha_S) of the memory streams
 
 # --- MIGA (shared/papers/miga_infinite_frame_generation.txt; its README's Wan2.1 settings) ---------

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "print the per-plane training exposure and scaling of temporal RoPE (FLEX Fig. 1)"
+HELP = ("print the per-plane training exposure and scaling of temporal RoPE (FLEX Fig. 1), or with --preset the "
+        "phases a query at --frame sees under any method against the training domain")
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    from longroll.constants import FLEX_ALPHA, FLEX_BETA, ROPE_THETA, SELF_FORCING_TRAIN_LEN, WAN21_HEAD_DIM
+    from longroll.constants import (
+        FLEX_ALPHA,
+        FLEX_BETA,
+        LONGLIVE_SINK,
+        LONGLIVE_WINDOW,
+        ROPE_THETA,
+        SELF_FORCING_CHUNK,
+        SELF_FORCING_TRAIN_LEN,
+        WAN21_HEAD_DIM,
+    )
     from longroll.rope.scaling import ROPE_METHODS
 
     parser.add_argument("--head-dim", type=int, default=WAN21_HEAD_DIM, help="attention head dim (Wan2.1-1.3B: 128)")
@@ -23,6 +33,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--theta", type=float, default=ROPE_THETA, help="RoPE base")
     parser.add_argument("--riflex-n", type=int, default=None, help="RIFLEx repetition frame (default: train length)")
     parser.add_argument("--plot", default=None, help="also draw the table to this PNG")
+    parser.add_argument("--preset", default=None,
+                        help="comma-separated presets: show the phases a query at --frame sees under each")
+    parser.add_argument("--frame", type=int, default=1000, help="with --preset: the query's latent frame")
+    parser.add_argument("--window", type=int, default=LONGLIVE_WINDOW, help="with --preset: the model's window")
+    parser.add_argument("--sink", type=int, default=LONGLIVE_SINK, help="with --preset: the model's sink frames")
+    parser.add_argument("--chunk", type=int, default=SELF_FORCING_CHUNK, help="with --preset: latent frames per chunk")
+    parser.add_argument("--heads", type=int, default=12, help="with --preset: attention heads (LoL's jitter)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.plot:
         check_output_path(args.plot)
+    if args.preset:
+        return _phases(args)
     rows = exposure_table(args.head_dim, args.train_len, args.target_len, args.method, alpha=args.alpha,
                           beta=args.beta, theta=args.theta, riflex_n=args.riflex_n)
     print(format_table(rows, head_dim=args.head_dim, train_len=args.train_len, target_len=args.target_len,
@@ -40,5 +59,29 @@ def run(args: argparse.Namespace) -> int:
             plot_table(rows, tmp, alpha=args.alpha, beta=args.beta,
                        title=f"temporal RoPE exposure, L_train {args.train_len} -> L {args.target_len} "
                              f"({args.method})")
+        print(f"plot written to {args.plot}")
+    return 0
+
+
+def _phases(args: argparse.Namespace) -> int:
+    from longroll._validate import check_choice, check_int
+    from longroll.io.atomic import atomic_output
+    from longroll.models.base import ModelDefaults
+    from longroll.pipelines.presets import PRESETS
+    from longroll.rope.phase_report import format_report, phase_report, plot_reports
+    from longroll.schedule import FewStepSchedule
+
+    presets = [p.strip() for p in args.preset.split(",") if p.strip()]
+    for name in presets:
+        check_choice("preset", name, PRESETS)
+    check_int("frame", args.frame, low=0)
+    defaults = ModelDefaults(train_len=args.train_len, chunk_size=args.chunk, window=args.window, sink=args.sink,
+                             schedule=FewStepSchedule(), context_timestep=0.0)
+    reports = [phase_report(name, defaults, frame=args.frame, head_dim=args.head_dim, heads=args.heads,
+                            theta=args.theta) for name in presets]
+    print("\n\n".join(format_report(r, train_len=args.train_len) for r in reports))
+    if args.plot:
+        with atomic_output(args.plot) as tmp:
+            plot_reports(reports, tmp, title=f"temporal phases seen at frame {args.frame} (L_train {args.train_len})")
         print(f"plot written to {args.plot}")
     return 0

@@ -15,6 +15,7 @@
 | `deep-forcing`   | extrapolate    | in the window      | i.i.d.         | deep sink + Top-C tokens    | re-cache  |
 | `rolling-sink`   | extrapolate    | absolute (sliding) | i.i.d.         | L_train, first window replayed | re-cache |
 | `memrope`        | extrapolate    | in the window      | i.i.d.         | sink + 2 EMA memory streams | re-cache  |
+| `lol`            | per-head jitter| absolute           | i.i.d.         | sink + sliding              | re-cache  |
 
 Everything model-relative comes from the model's ``ModelDefaults``: the window, the sink, the
 sampler and the antiphase correlation. FLEX states alpha 0.1 / beta 2.5 for L_train = 21; since
@@ -44,6 +45,7 @@ from longroll.constants import (
     FLEXROPE_LAMBDA,
     INFINITY_ROPE_CUT_GAP,
     INFINITY_ROPE_FLUSH_KEEP,
+    LOL_JITTER,
     MEMROPE_RATES,
     SELF_FORCING_TRAIN_LEN,
 )
@@ -67,6 +69,7 @@ class PresetSpec:
     window: str = "model"  # "model" (the model's window) or "horizon" (L_train, Self Forcing's own cache)
     memory: bool = False  # MemRoPE's memory streams between sink and recent frames
     rolling: bool = False  # Rolling Sink: earlier chunks replay the first window's content
+    jitter: bool = False  # LoL's multi-head RoPE jitter at its stated strength
 
     @property
     def cache_only(self) -> bool:
@@ -89,6 +92,7 @@ PRESETS: dict[str, PresetSpec] = {
     "deep-forcing": PresetSpec(sink="deep", positions="relative", window="horizon"),
     "rolling-sink": PresetSpec(window="horizon", rolling=True),
     "memrope": PresetSpec(sink="model", positions="relative", memory=True),
+    "lol": PresetSpec(sink="model", jitter=True),
 }
 
 SWITCH_MODES = ("recache", "flush")
@@ -109,8 +113,8 @@ class SceneConfig:
 
 
 # Overrides a user may give: the method's (every schedule) and the chunk-wise schedule's own.
-METHOD_OVERRIDES = ("rope", "alpha", "beta", "riflex_n", "dynamic", "noise", "rho", "renoise", "bias",
-                    "flexrope_lambda", "cfg")
+METHOD_OVERRIDES = ("rope", "alpha", "beta", "riflex_n", "dynamic", "jitter", "jitter_seed", "noise", "rho",
+                    "renoise", "bias", "flexrope_lambda", "cfg")
 CHUNK_OVERRIDES = ("sink", "window", "rotated", "positions", "anchor", "budget", "recent", "memory", "alpha_long",
                    "alpha_short", "memory_pool", "rolling", "switch", "flush_keep", "cut_gap", "steps", "shift",
                    "sampler")
@@ -198,6 +202,8 @@ def method_parts(name: str, model, **overrides) -> MethodParts:
         beta=o.get("beta", FLEX_BETA * scale if d.flex_beta is None else d.flex_beta),
         riflex_n=o.get("riflex_n"),
         dynamic=o.get("dynamic", False),
+        jitter=o.get("jitter", LOL_JITTER if spec.jitter else 0.0),
+        jitter_seed=o.get("jitter_seed", 0),
     )
     noise = NoiseConfig(kind=o.get("noise", noise_kind), rho=o.get("rho", d.rho), renoise=o.get("renoise", False))
     bias = TemporalBias(kind=o.get("bias", bias_kind), strength=o.get("flexrope_lambda", FLEXROPE_LAMBDA))

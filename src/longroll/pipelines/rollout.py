@@ -102,8 +102,8 @@ def rollout(
     pending = sorted(switches, key=lambda s: s.frame)
 
     def rope_for(length: int):
-        temporal = config.rope.temporal(base_rope.temporal, train_len=d.train_len, length=length)
-        return base_rope.with_temporal(temporal), config.rope.attention_scale(train_len=d.train_len, length=length)
+        return (config.rope.freqs(base_rope, train_len=d.train_len, length=length),
+                config.rope.attention_scale(train_len=d.train_len, length=length))
 
     rope, attn_scale = rope_for(planned)
     context_t = torch.full((batch_size, f), float(d.context_timestep), device=device)

@@ -100,8 +100,7 @@ def _run_diagonal(den, conds: Sequence, switch_frames: Sequence[int], num_frames
 
     d, method, diag = den.defaults, config.method, config.diagonal
     # RoPE is scaled for what the model sees at once: its window.
-    rope = den.rope_freqs.with_temporal(method.rope.temporal(den.rope_freqs.temporal, train_len=d.train_len,
-                                                             length=diag.window))
+    rope = method.rope.freqs(den.rope_freqs, train_len=d.train_len, length=diag.window)
     scale = method.rope.attention_scale(train_len=d.train_len, length=diag.window)
     return diagonal_rollout(den, conds[0], num_frames=num_frames, config=diag, noise=method.noise.sampler(generator),
                             stats=stats, rope=rope, attention_scale=scale, bias=method.bias)

@@ -71,11 +71,17 @@ def wan_temporal_freqs(head_dim: int, theta: float = 10000.0) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class RopeFreqs:
-    """Per-axis rotary frequencies of a video head; the temporal table is the one horizon methods scale."""
+    """Per-axis rotary frequencies of a video head; the temporal table is the one horizon methods scale.
+
+    ``jitter`` > 0 gives every attention head its own temporal table (LoL's multi-head RoPE jitter,
+    ``head_temporal``); the rotation then needs the number of heads.
+    """
 
     temporal: torch.Tensor  # (P_F,) float64, frame axis
     height: torch.Tensor  # (P_H,) float64, row axis
     width: torch.Tensor  # (P_W,) float64, column axis
+    jitter: float = 0.0  # LoL: per-head jitter of the temporal RoPE base, sigma in [0, 1)
+    jitter_seed: int = 0  # LoL: seed of the per-head draws
 
     @property
     def head_dim(self) -> int:
@@ -88,7 +94,23 @@ class RopeFreqs:
                 f"Replacement temporal frequencies have shape {tuple(temporal.shape)}, "
                 f"expected {tuple(self.temporal.shape)}."
             )
-        return RopeFreqs(temporal.to(torch.float64), self.height, self.width)
+        return RopeFreqs(temporal.to(torch.float64), self.height, self.width, self.jitter, self.jitter_seed)
+
+    def with_jitter(self, jitter: float, seed: int = 0) -> "RopeFreqs":
+        """The same tables with LoL's per-head jitter of strength ``jitter``."""
+        check_float("jitter", jitter, low=0.0, high=1.0, high_open=True)
+        return RopeFreqs(self.temporal, self.height, self.width, float(jitter), seed)
+
+    def head_temporal(self, heads: int) -> torch.Tensor:
+        """Per-head temporal tables (H, P_F): LoL (arXiv 2601.16914) jitters the RoPE base of each head,
+        ``b_h = b (1 + sigma eps_h)`` with ``eps_h ~ U(-1, 1)``; for the plane ``theta_m = b^(-2m/d_F)`` that
+        multiplies it by ``(1 + sigma eps_h)^(-2m/d_F)``, applied on top of any scaling of the table."""
+        g = torch.Generator().manual_seed(self.jitter_seed)
+        eps = torch.rand(heads, generator=g, dtype=torch.float64) * 2.0 - 1.0  # (H,)
+        planes = self.temporal.numel()
+        m = torch.arange(planes, dtype=torch.float64)
+        factor = (1.0 + self.jitter * eps)[:, None] ** (-2.0 * m[None, :] / (2 * planes))  # (H, P_F)
+        return self.temporal[None, :] * factor
 
 
 def wan_rope_freqs(head_dim: int, theta: float = 10000.0) -> RopeFreqs:
@@ -121,27 +143,32 @@ def rope_cos_sin(
     *,
     attention_scale: float = 1.0,
     dtype: torch.dtype = torch.float32,
+    heads: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cos and sin for every token of frames at ``frame_positions`` on an ``height x width`` grid.
 
     Tokens are ordered frame-major, then row, then column. Returns two ``(F*h*w, D/2)`` tensors on
-    the device of ``frame_positions``. ``attention_scale`` multiplies both (YaRN's temperature is
-    applied to q and k this way, so it rides along with the rotation at no extra cost).
+    the device of ``frame_positions`` (``(H, F*h*w, D/2)`` when ``freqs`` has a per-head jitter and
+    ``heads`` is given). ``attention_scale`` multiplies both (YaRN's temperature is applied to q and
+    k this way, so it rides along with the rotation at no extra cost).
     """
     device = frame_positions.device
     pos_t = frame_positions.to(torch.float64)
-    ang_t = torch.outer(pos_t, freqs.temporal.to(device))  # (F, P_F)
+    per_head = freqs.jitter > 0 and heads is not None
+    temporal = (freqs.head_temporal(heads) if per_head else freqs.temporal[None]).to(device)  # (H or 1, P_F)
+    ang_t = pos_t[None, :, None] * temporal[:, None, :]  # (H or 1, F, P_F)
     ang_h = torch.outer(torch.arange(height, dtype=torch.float64, device=device), freqs.height.to(device))  # (h, P_H)
     ang_w = torch.outer(torch.arange(width, dtype=torch.float64, device=device), freqs.width.to(device))  # (w, P_W)
-    f = pos_t.numel()
+    f, n = pos_t.numel(), temporal.shape[0]
     angles = torch.cat(
         [
-            ang_t[:, None, None, :].expand(f, height, width, -1),
-            ang_h[None, :, None, :].expand(f, height, width, -1),
-            ang_w[None, None, :, :].expand(f, height, width, -1),
+            ang_t[:, :, None, None, :].expand(n, f, height, width, -1),
+            ang_h[None, None, :, None, :].expand(n, f, height, width, -1),
+            ang_w[None, None, None, :, :].expand(n, f, height, width, -1),
         ],
         dim=-1,
-    ).reshape(f * height * width, -1)  # (F*h*w, P)
+    ).reshape(n, f * height * width, -1)  # (H or 1, F*h*w, P)
+    angles = angles if per_head else angles[0]
     cos, sin = torch.cos(angles), torch.sin(angles)
     if attention_scale != 1.0:
         cos, sin = cos * attention_scale, sin * attention_scale
@@ -156,17 +183,21 @@ def token_cos_sin(
     *,
     attention_scale: float = 1.0,
     dtype: torch.dtype = torch.float32,
+    heads: int | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Cos and sin for single tokens: temporal positions ``time (N,)`` and row-major indices ``space (N,)``
-    into a grid ``width`` tokens wide. Returns two ``(N, D/2)`` tensors (as ``rope_cos_sin`` per token)."""
+    into a grid ``width`` tokens wide. Returns two ``(N, D/2)`` tensors (as ``rope_cos_sin`` per token;
+    ``(H, N, D/2)`` with a per-head jitter and ``heads``)."""
     device = time.device
+    per_head = freqs.jitter > 0 and heads is not None
+    temporal = (freqs.head_temporal(heads) if per_head else freqs.temporal[None]).to(device)  # (H or 1, P_F)
     rows = torch.div(space, width, rounding_mode="floor").to(torch.float64)
     cols = torch.remainder(space, width).to(torch.float64)
-    angles = torch.cat([
-        torch.outer(time.to(torch.float64), freqs.temporal.to(device)),
-        torch.outer(rows, freqs.height.to(device)),
-        torch.outer(cols, freqs.width.to(device)),
-    ], dim=-1)  # (N, P)
+    n = temporal.shape[0]
+    spatial = torch.cat([torch.outer(rows, freqs.height.to(device)), torch.outer(cols, freqs.width.to(device))], -1)
+    angles = torch.cat([time.to(torch.float64)[None, :, None] * temporal[:, None, :],
+                        spatial[None].expand(n, -1, -1)], dim=-1)  # (H or 1, N, P)
+    angles = angles if per_head else angles[0]
     cos, sin = torch.cos(angles), torch.sin(angles)
     if attention_scale != 1.0:
         cos, sin = cos * attention_scale, sin * attention_scale

@@ -24,24 +24,26 @@ class FrameRotator:
         self.freqs, self.height, self.width, self.scale = freqs, height, width, attention_scale
         self._memo: dict[tuple[int, int, int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
-    def cos_sin(self, frames: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """``(n*T, D/2)`` cos and sin (fp32) for frames at absolute positions ``frames (n,)``."""
-        key = (frames.data_ptr(), frames.storage_offset(), frames.numel(), frames._version)
+    def cos_sin(self, frames: torch.Tensor, heads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(n*T, D/2)`` cos and sin (fp32) for frames at positions ``frames (n,)``; ``(H, n*T, D/2)`` when
+        the frequencies carry a per-head jitter."""
+        key = (frames.data_ptr(), frames.storage_offset(), frames.numel(), frames._version, heads)
         hit = self._memo.get(key)
         if hit is None:
             cos, sin = rope_cos_sin(self.freqs, frames, self.height, self.width,
-                                    attention_scale=self.scale, dtype=torch.float32)
+                                    attention_scale=self.scale, dtype=torch.float32, heads=heads)
             hit = self._memo[key] = (frames, cos, sin)  # keep ``frames`` alive: its address stays unique
         return hit[1], hit[2]
 
     def __call__(self, x: torch.Tensor, frames: torch.Tensor) -> torch.Tensor:
         """Rotate ``x (B, H, n*T, D)`` (frame-major tokens) at ``frames (n,)``."""
-        cos, sin = self.cos_sin(frames)
+        cos, sin = self.cos_sin(frames, x.shape[1] if self.freqs.jitter > 0 else None)
         return apply_rotary(x, cos, sin)
 
     def tokens(self, x: torch.Tensor, time: torch.Tensor, space: torch.Tensor) -> torch.Tensor:
         """Rotate single tokens ``x (B, H, N, D)`` at temporal positions ``time (N,)`` and grid indices ``space (N,)``."""
-        cos, sin = token_cos_sin(self.freqs, time, space, self.width, attention_scale=self.scale)
+        cos, sin = token_cos_sin(self.freqs, time, space, self.width, attention_scale=self.scale,
+                                 heads=x.shape[1] if self.freqs.jitter > 0 else None)
         return apply_rotary(x, cos, sin)
 
 

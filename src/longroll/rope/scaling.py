@@ -113,12 +113,21 @@ class RopeScaling:
     beta: float = FLEX_BETA  # FLEX/YaRN: exposure above which a plane is kept (extrapolated)
     riflex_n: int | None = None  # RIFLEx: frame where repetition appears; None means train_len
     dynamic: bool = False  # S from the current length (needs un-rotated cached keys) instead of the planned one
+    jitter: float = 0.0  # LoL: per-head jitter of the temporal RoPE base (0 = off; the paper's best: 0.8)
+    jitter_seed: int = 0  # LoL: seed of the per-head draws
 
     def __post_init__(self) -> None:
         check_choice("rope method", self.method, ROPE_METHODS)
         _check_alpha_beta(self.alpha, self.beta)
         if self.riflex_n is not None:
             check_int("riflex_n", self.riflex_n, low=1)
+        check_float("jitter", self.jitter, low=0.0, high=1.0, high_open=True)
+        check_int("jitter_seed", self.jitter_seed, low=0)
+
+    def freqs(self, base, *, train_len: int, length: int):
+        """``base`` (a ``RopeFreqs``) with its temporal table scaled for ``length`` frames and the head jitter."""
+        scaled = base.with_temporal(self.temporal(base.temporal, train_len=train_len, length=length))
+        return scaled.with_jitter(self.jitter, self.jitter_seed) if self.jitter > 0 else scaled
 
     def temporal(self, freqs: torch.Tensor, *, train_len: int, length: int) -> torch.Tensor:
         """The scaled temporal table for a rollout of ``length`` latent frames."""

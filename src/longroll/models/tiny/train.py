@@ -63,7 +63,7 @@ class TrainConfig:
     full_jump_p: float = 0.5  # share of jumps that go all the way to 0 (what the sampler asks for)
     min_jump: float = 1.0 / 64  # half jumps below this use the instantaneous velocity (d = 0)
     checkpoint_every: int = 200
-    bf16: bool = True  # bf16 autocast for the denoiser (CPU with AVX512-BF16, or GPU)
+    bf16: bool = True  # bf16 autocast for the denoiser where the hardware makes it fast (see fast_bf16)
     threads: int = 0  # torch threads; 0 = all cores
 
     def __post_init__(self) -> None:
@@ -282,7 +282,11 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
         gen.set_state(ckpt["gen"])
         step, history, elapsed = ckpt["step"], ckpt["history"], ckpt.get("elapsed", 0.0)
         log.info("resumed the denoiser at step %d", step)
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16)
+    use_bf16 = cfg.bf16 and fast_bf16(device)
+    if cfg.bf16 and not use_bf16:
+        log.warning("bf16 autocast is off: this %s has no fast bf16 kernels (on an AVX2-only CPU a bf16 matmul "
+                    "is ~50x slower than float32); training in float32.", device.type)
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
     bar = tqdm(total=cfg.steps, initial=step, desc="denoiser", unit="step")
     t_start = time.time() - elapsed
     while step < cfg.steps:
@@ -429,6 +433,17 @@ def export_checkpoint(out: str | Path, target: str | Path) -> Path:
     Path(target).mkdir(parents=True, exist_ok=True)
     plot_losses(out, Path(target) / "loss_curves.png")
     return save_tiny(ae, dit, target, extra=extra)
+
+
+def fast_bf16(device: torch.device) -> bool:
+    """Whether bf16 compute is fast here: a CUDA device that supports it, or a CPU whose oneDNN has bf16
+    kernels (AVX-512 or AMX); elsewhere bf16 is emulated and far slower than float32."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 STAGES = ("data", "autoencoder", "latents", "denoiser")

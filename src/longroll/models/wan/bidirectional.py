@@ -33,9 +33,11 @@ class FrameRope(nn.Module):
     """Stand-in for diffusers' ``WanRotaryPosEmbed``: same ``forward(hidden_states) -> (cos, sin)``
     contract, each ``(1, F*h*w, 1, D)`` in repeat-interleaved form, at the positions set last."""
 
-    def __init__(self, head_dim: int, patch_size: tuple[int, int, int], theta: float = 10000.0) -> None:
+    def __init__(self, head_dim: int, patch_size: tuple[int, int, int], theta: float = 10000.0,
+                 heads: int | None = None) -> None:
         super().__init__()
         self.patch_size = tuple(patch_size)
+        self.heads = heads  # for a per-head temporal jitter (LoL)
         self.base = wan_rope_freqs(head_dim, theta)
         self.freqs: RopeFreqs = self.base
         self.positions: torch.Tensor | None = None  # (F,) absolute frame positions; None = 0..F-1
@@ -50,9 +52,14 @@ class FrameRope(nn.Module):
         positions = self.positions if self.positions is not None else torch.arange(f // pt)
         if positions.numel() != f // pt:
             raise ValueError(f"{positions.numel()} frame positions were set for {f // pt} latent frames.")
+        per_head = self.freqs.jitter > 0 and self.heads is not None
         cos, sin = rope_cos_sin(self.freqs, positions.to(hidden_states.device), hh // ph, ww // pw,
-                                attention_scale=self.attention_scale)  # (N, D/2)
-        expand = lambda a: a.repeat_interleave(2, dim=-1)[None, :, None, :]  # noqa: E731 - (1, N, 1, D)
+                                attention_scale=self.attention_scale,
+                                heads=self.heads if per_head else None)  # (N, D/2) or (H, N, D/2)
+        if per_head:  # diffusers rotates (B, N, H, D): heads on the third axis
+            expand = lambda a: a.repeat_interleave(2, dim=-1).transpose(0, 1)[None]  # noqa: E731 - (1, N, H, D)
+        else:
+            expand = lambda a: a.repeat_interleave(2, dim=-1)[None, :, None, :]  # noqa: E731 - (1, N, 1, D)
         return expand(cos), expand(sin)
 
 
@@ -93,7 +100,7 @@ class DiffusersWanDenoiser(nn.Module):
             schedule=FewStepSchedule(steps=50, shift=shift, sampler="euler"), context_timestep=0.0,
             frames_per_latent=4, upscale=1, diagonal=DiagonalDefaults(**MIGA_WAN_DIAGONAL))
         self.heads = cfg.num_attention_heads
-        self.frame_rope = FrameRope(cfg.attention_head_dim, cfg.patch_size)
+        self.frame_rope = FrameRope(cfg.attention_head_dim, cfg.patch_size, heads=cfg.num_attention_heads)
         transformer.rope = self.frame_rope
         processor = _bias_processor_class()
         self.processors = {name: processor() for name in transformer.attn_processors if ".attn1." in name}
