@@ -84,6 +84,23 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--steps", type=int, default=None, help="denoising steps per chunk")
     o.add_argument("--cfg", type=float, default=None,
                    help="classifier-free guidance scale (1 = off; needs weights trained with prompt dropout)")
+    o.add_argument("--positions", default=None, choices=["absolute", "relative"],
+                   help="temporal RoPE positions of the cache: the timeline, or inside the window (StreamingLLM)")
+    o.add_argument("--anchor", type=int, default=None,
+                   help="relative positions: the newest frame's position (Infinity-RoPE: L_train - 1)")
+    o.add_argument("--budget", type=int, default=None,
+                   help="Participative Compression: frames kept after a compression (0: off)")
+    o.add_argument("--recent", type=int, default=None, help="Participative Compression: newest frames never compressed")
+    o.add_argument("--memory", action="store_const", const=True, default=None,
+                   help="MemRoPE: fold evicted frames into two EMA memory streams (needs --positions relative)")
+    o.add_argument("--memory-pool", default=None, choices=["frame", "token"], help="MemRoPE pooling of evicted keys")
+    o.add_argument("--rolling", action="store_const", const=True, default=None,
+                   help="Rolling Sink: earlier chunks replay the first window's content")
+    o.add_argument("--jitter", type=float, default=None, help="LoL: per-head RoPE base jitter in [0, 1)")
+    o.add_argument("--switch-mode", default=None, choices=["recache", "flush"], dest="switch_mode",
+                   help="what a prompt switch does: LongLive's re-cache or Infinity-RoPE's KV Flush")
+    o.add_argument("--flush-keep", type=int, default=None, help="KV Flush: recent frames kept besides the sink")
+    o.add_argument("--cut-gap", type=int, default=None, help="RoPE Cut: timeline positions skipped at a scene cut")
 
 
 
@@ -92,7 +109,10 @@ def collect_overrides(args: argparse.Namespace) -> dict:
     bias = "flexrope" if args.flexrope_lambda is not None and args.bias is None else args.bias
     return dict(rope=args.rope, alpha=args.alpha, beta=args.beta, dynamic=args.dynamic, noise=args.noise,
                 rho=args.rho, sink=args.sink, window=args.window, flexrope_lambda=args.flexrope_lambda,
-                bias=bias, steps=args.steps, cfg=args.cfg, rotated=False if args.dynamic else None)
+                bias=bias, steps=args.steps, cfg=args.cfg, rotated=False if args.dynamic else None,
+                positions=args.positions, anchor=args.anchor, budget=args.budget, recent=args.recent,
+                memory=args.memory, memory_pool=args.memory_pool, rolling=args.rolling, jitter=args.jitter,
+                switch=args.switch_mode, flush_keep=args.flush_keep, cut_gap=args.cut_gap)
 
 
 def collect_diagonal(args: argparse.Namespace) -> dict:
