@@ -41,7 +41,8 @@ def test_variants_cover_the_ablations():
     assert groups == {"presets", "components", "schedules", "miga_ablation", "alpha_beta", "rho", "sink_size",
                       "flexrope_lambda"}
     names = [v.name for v in variants(False) if v.group == "presets"]
-    assert names == ["none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex"]
+    assert names == ["none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex", "cache-relative",
+                     "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol"]
 
 
 def test_bad_bench_arguments(capsys):

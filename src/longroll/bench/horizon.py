@@ -42,7 +42,9 @@ class Variant:
 
 def variants(quick: bool) -> list[Variant]:
     """Presets, FLEX components one at a time, and the sweeps of FLEX §4.3 / FAR."""
-    presets = ["none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex"]
+    from longroll.pipelines.presets import PRESETS
+
+    presets = list(PRESETS)  # every preset, the training-free extenders of the field included
     if quick:
         presets = ["none", "pi", "sink", "flex"]
     rows = [Variant(p, p, "presets") for p in presets]

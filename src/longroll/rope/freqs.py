@@ -104,7 +104,12 @@ class RopeFreqs:
     def head_temporal(self, heads: int) -> torch.Tensor:
         """Per-head temporal tables (H, P_F): LoL (arXiv 2601.16914) jitters the RoPE base of each head,
         ``b_h = b (1 + sigma eps_h)`` with ``eps_h ~ U(-1, 1)``; for the plane ``theta_m = b^(-2m/d_F)`` that
-        multiplies it by ``(1 + sigma eps_h)^(-2m/d_F)``, applied on top of any scaling of the table."""
+        multiplies it by ``(1 + sigma eps_h)^(-2m/d_F)``, applied on top of any scaling of the table.
+
+        The paper's statement we follow: a training-free per-head perturbation of the RoPE base frequency
+        that breaks inter-head phase synchronisation, best at strength 0.8 on every head. Its exact jitter
+        law was not available to us; this law (uniform draws, multiplicative on the base, seeded) is our
+        reading and a field, and the benchmark measures it rather than assuming it works."""
         g = torch.Generator().manual_seed(self.jitter_seed)
         eps = torch.rand(heads, generator=g, dtype=torch.float64) * 2.0 - 1.0  # (H,)
         planes = self.temporal.numel()
