@@ -254,6 +254,23 @@ def test_jsonl_items_use_their_own_settings(tmp_path, tiny_weights):
     assert len(meta["prompt_schedule"]) == 2
 
 
+def test_jsonl_scripts_bring_their_shots_and_length(tmp_path, tiny_weights):
+    script = "a red circle on a navy background [0.5s] | a blue square on a black background [0.5s#]"
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"script": script}) + "\n" + json.dumps({"prompt": script}) + "\n")
+    job = GenerationJob(str(path), str(tmp_path / "out"), 1,
+                        BatchSettings(seconds=8, preset="none", weights=str(tiny_weights), upscale=1))
+    assert run_job(job, show_progress=False).ok
+    records = list(Manifest(tmp_path / "out").records())
+    assert [r["frames"] for r in records] == [8, 8] and {r["seconds"] for r in records} == {1.0}
+    meta = json.loads((tmp_path / "out" / f"{job.items[0].name}.mp4.json").read_text())
+    assert [s["cut"] for s in meta["prompt_schedule"]] == [False, True]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"script": "a red circle on a navy background [1s] | two blue squares [2 sec]"}) + "\n")
+    with pytest.raises(ValueError, match=r"line 1: Shot 2 of the script"):
+        GenerationJob(str(bad), str(tmp_path / "o2"), 1, BatchSettings(seconds=8, weights=str(tiny_weights)))
+
+
 def test_batch_cli_summary_and_exit_codes(tmp_path, tiny_weights, capsys):
     prompts = write_prompts(tmp_path, PROMPTS[:1] + ["a pink circle on a navy background"])
     rc = main(["batch", str(prompts), "--seeds", "1", "--seconds", "0.5", "--out", str(tmp_path / "out"),

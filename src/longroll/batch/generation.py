@@ -59,9 +59,12 @@ class BatchSettings:
 
     def for_item(self, item: WorkItem) -> dict:
         """The resolved settings of one item (batch defaults refined by its JSONL line)."""
+        from longroll.pipelines.script import is_script
+
         s = item.settings
+        seconds = s.get("seconds", None if is_script(item.prompt) else self.seconds)  # a script brings its length
         return {
-            "seconds": float(s.get("seconds", self.seconds)),
+            "seconds": None if seconds is None else float(seconds),
             "preset": s.get("preset", self.preset),
             "schedule": s.get("schedule", self.schedule),
             "overrides": {**self.overrides, **s.get("overrides", {})},
@@ -156,11 +159,14 @@ class GenerationWorker:
         self.where = f"{socket.gethostname()}:{os.getpid()}"
         # Every prompt (and switch) against the model's vocabulary, before the first video.
         for entry in job.entries:
-            try:
-                for text in [entry.prompt] + [w["prompt"] for w in entry.settings.get("switches", [])]:
+            probe = WorkItem(entry.index, 0, 0, 0, entry.prompt, "", dict(entry.settings))
+            request = item_request(entry.prompt, job.settings.for_item(probe))
+            for shot, (_, text) in enumerate(request.prompts.entries, start=1):
+                try:
                     self.model.encode_prompt(text)
-            except ValueError as err:
-                raise ValueError(f"prompt {entry.index + 1} (line {entry.line}): {err}") from None
+                except ValueError as err:
+                    what = f"shot {shot} of the script: " if request.script else ""
+                    raise ValueError(f"prompt {entry.index + 1} (line {entry.line}): {what}{err}") from None
         # One "wrote N frames" line per item would drown the batch's progress bar.
         logging.getLogger("longroll.pipelines.run").setLevel(logging.WARNING)
 
@@ -177,7 +183,7 @@ class GenerationWorker:
         return {"key": item.key, "prompt": item.prompt, "prompt_index": item.prompt_index, "sample": item.sample,
                 "seed_index": item.seed_index, "seed": item.seed, "path": path.name,
                 "name_scheme": "vbench" if item.name == f"{item.prompt}-{item.sample}" else "hashed",
-                "settings_hash": job.item_hash(item), "seconds": s["seconds"], "frames": result.frames,
+                "settings_hash": job.item_hash(item), "seconds": result.seconds, "frames": result.frames,
                 "frames_sha256": result.frames_sha256,
                 "wall_s": round(time.time() - t0, 3), "worker": self.where}
 

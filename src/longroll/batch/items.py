@@ -28,7 +28,8 @@ from longroll._validate import check_float, check_int
 # Longest file stem (UTF-8 bytes) used as is: file systems allow 255 bytes per name, and the
 # writers add up to ~25 (".{stem}.partial-PID.mp4", "{stem}.mp4.json.tmp").
 MAX_STEM_BYTES = 200
-JSONL_KEYS = ("prompt", "seeds", "seconds", "preset", "schedule", "switches", "overrides", "schedule_options")
+JSONL_KEYS = ("prompt", "script", "seeds", "seconds", "preset", "schedule", "switches", "overrides",
+              "schedule_options")
 _UNSAFE = re.compile(r"[/\\\x00-\x1f\x7f]")
 
 
@@ -102,9 +103,23 @@ def _parse_jsonl_line(line: str, path: Path, number: int) -> tuple[str, dict]:
     unknown = sorted(set(data) - set(JSONL_KEYS))
     if unknown:
         raise ValueError(f"{where} has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(JSONL_KEYS)}.")
+    if "script" in data:
+        from longroll.pipelines.script import is_script, parse_script
+
+        if "prompt" in data:
+            raise ValueError(f"{where} has both a 'prompt' and a 'script'; give one.")
+        script = data.pop("script")
+        if not isinstance(script, str) or not is_script(script):
+            raise ValueError(f"{where}: 'script' must be a timed script, e.g. \"a red circle on a black background "
+                             f"[4s] | two blue squares on a navy background [6s#]\".")
+        try:
+            parse_script(script)
+        except ValueError as err:
+            raise ValueError(f"{where}: {err}") from None
+        data["prompt"] = script
     prompt = data.pop("prompt", None)
     if not isinstance(prompt, str) or not prompt.strip():
-        raise ValueError(f"{where} needs a non-empty 'prompt' string.")
+        raise ValueError(f"{where} needs a non-empty 'prompt' (or 'script') string.")
     if "seeds" in data:
         check_int(f"seeds ({where})", data["seeds"], low=1, high=10_000)
     if "seconds" in data:

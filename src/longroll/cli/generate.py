@@ -11,10 +11,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     from longroll.pipelines.presets import PRESETS
 
     parser.add_argument("prompt", nargs="?", default=None,
-                        help="what to show, e.g. 'a red circle and a blue square on a navy background'")
+                        help="what to show, e.g. 'a red circle and a blue square on a navy background', or a timed "
+                             "script of shots: 'a red circle on a black background [4s] | two blue squares on a navy "
+                             "background [6s#]' ('#': the shot starts with a hard cut)")
     parser.add_argument("--replay", metavar="SIDECAR", default=None,
                         help="generate again the video a .json sidecar describes (ignores prompt and settings)")
-    parser.add_argument("--seconds", type=float, default=8.0, help="video length in seconds")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="video length in seconds (default 8; a timed script's total)")
     parser.add_argument("--out", required=True, help="output .mp4 or .gif file, or a folder for PNG frames")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same video)")
     parser.add_argument("--preset", default=None, choices=list(PRESETS),
@@ -133,8 +136,11 @@ def build_request(args: argparse.Namespace, fps: float):
 
     if args.prompt is None:
         raise ValueError("Give a prompt (or --replay SIDECAR).")
+    from longroll.pipelines.script import is_script
+
     overrides = {k: v for k, v in collect_overrides(args).items() if v is not None}
-    return GenerationRequest(prompt=args.prompt, seconds=args.seconds, seed=args.seed,
+    seconds = args.seconds if args.seconds is not None or is_script(args.prompt) else 8.0
+    return GenerationRequest(prompt=args.prompt, seconds=seconds, seed=args.seed,
                              switches=tuple(parse_switch(s, fps) for s in args.switch), preset=args.preset,
                              overrides=overrides, schedule=args.schedule, schedule_options=collect_diagonal(args),
                              out=args.out, upscale=args.upscale, overwrite=args.overwrite)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def generate(
     prompt: str,
     *,
-    seconds: float,
+    seconds: float | None = None,
     preset: str | None = None,
     seed: int = 0,
     out: str | Path | None = None,
@@ -42,7 +42,8 @@ def generate(
     **overrides,
 ) -> np.ndarray | Path:
     """Generate a video. With ``out`` the frames stream to that file (returns its path); without,
-    they are returned as one uint8 array (n, H, W, 3). ``preset`` None is the model's default;
+    they are returned as one uint8 array (n, H, W, 3). ``prompt`` may be a timed script of shots
+    (``pipelines.script``; then ``seconds`` may be left out). ``preset`` None is the model's default;
     ``overrides`` refine it field by field. ``schedule`` is ``chunk`` (chunk-wise autoregressive),
     ``fifo`` or ``miga`` (diagonal, ``schedule_options`` refining the model's defaults).
     ``progress`` None shows a bar when standard error is a terminal."""
@@ -96,6 +97,7 @@ def replay(sidecar_file: str | Path, *, out: str | Path | None = None, model: Vi
     schedule = meta["prompt_schedule"]
     request = GenerationRequest(prompt=schedule[0]["prompt"], seconds=meta["seconds"], seed=meta["seed"],
                                 switches=tuple((s["at_seconds"], s["prompt"]) for s in schedule[1:]),
+                                cuts=tuple(s["at_seconds"] for s in schedule[1:] if s.get("cut")),
                                 preset=meta["preset"], schedule=meta.get("schedule", "chunk"),
                                 out=None if out is None else str(out), upscale=meta.get("upscale"),
                                 overwrite=overwrite)

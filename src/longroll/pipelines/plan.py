@@ -44,7 +44,7 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
     # 1. Length and prompts: each prompt against the model's vocabulary.
     total_frames = check_length(request.seconds, model.fps)
     prompts = request.prompts
-    conds = tuple(model.encode_prompt(text) for _, text in prompts.entries)
+    conds = tuple(_encode(model, text, i, request.script is not None) for i, (_, text) in enumerate(prompts.entries))
     fps_latent = model.fps / model.frames_per_latent
     switch_frames = tuple(int(round(at * fps_latent)) for at, _ in prompts.entries[1:])
     # 2. Method and schedule against the model's defaults.
@@ -62,6 +62,16 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
         num_latent=model.latent_frames(request.seconds), total_frames=total_frames,
         preset=preset, schedule=request.schedule, config=config,
         upscale=request.upscale if request.upscale is not None else defaults.upscale, out=request.out_path)
+
+
+def _encode(model: VideoModel, text: str, index: int, scripted: bool):
+    """The model's conditioning of one prompt; in a script an unknown word names its shot."""
+    try:
+        return model.encode_prompt(text)
+    except ValueError as err:
+        if not scripted:
+            raise
+        raise ValueError(f"Shot {index + 1} of the script ({text!r}): {err}") from err
 
 
 __all__ = ["GenerationPlan", "resolve"]

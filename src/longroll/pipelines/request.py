@@ -34,12 +34,15 @@ def check_length(seconds: float, fps: float) -> int:
 
 @dataclass(frozen=True)
 class PromptSchedule:
-    """The prompt at time 0 and later switches: ((seconds, prompt), ...) sorted by time."""
+    """The prompt at time 0 and later switches: ((seconds, prompt), ...) sorted by time, and for each
+    entry whether it starts with a hard cut (never the first)."""
 
     entries: tuple[tuple[float, str], ...]
+    cuts: tuple[bool, ...] = ()  # per entry: a hard cut (KV Flush + RoPE Cut) rather than a smooth switch
 
     @classmethod
-    def build(cls, prompt: str, switches: Sequence[tuple[float, str]] = (), *, seconds: float) -> "PromptSchedule":
+    def build(cls, prompt: str, switches: Sequence[tuple[float, str]] = (), *, seconds: float,
+              cuts: Sequence[float] = ()) -> "PromptSchedule":
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("The prompt is empty; say what the video shows.")
         entries = [(0.0, prompt)]
@@ -49,10 +52,17 @@ class PromptSchedule:
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"The prompt switch at {at:g}s has no prompt.")
             entries.append((float(at), text))
-        return cls(tuple(entries))
+        times = [at for at, _ in entries[1:]]
+        for at in cuts:
+            if not any(abs(at - t) < 1e-9 for t in times):
+                raise ValueError(f"A cut at {at:g}s has no prompt switch at that time (switches at "
+                                 f"{', '.join(f'{t:g}s' for t in times) or 'none'}).")
+        flags = (False,) + tuple(any(abs(at - c) < 1e-9 for c in cuts) for at in times)
+        return cls(tuple(entries), flags)
 
     def to_list(self) -> list[dict]:
-        return [{"at_seconds": at, "prompt": p} for at, p in self.entries]
+        cuts = self.cuts or (False,) * len(self.entries)
+        return [{"at_seconds": at, "prompt": p, "cut": cut} for (at, p), cut in zip(self.entries, cuts)]
 
 
 _SWITCH = re.compile(r"^\s*(?P<at>\d+(?:\.\d+)?)\s*(?P<unit>s|f)?\s*:\s*(?P<prompt>.+?)\s*$")
@@ -74,10 +84,12 @@ def parse_switch(text: str, fps: float) -> tuple[float, str]:
 class GenerationRequest:
     """One video to make. ``preset`` and ``upscale`` None take the model's defaults."""
 
-    prompt: str  # what the video shows from its start
-    seconds: float  # length of the video
+    prompt: str  # what the video shows from its start, or a timed script (pipelines.script)
+    seconds: float | None = None  # length of the video (None: a script's total)
     seed: int = 0  # same seed, same frames
     switches: tuple[tuple[float, str], ...] = ()  # (seconds, prompt): LongLive-style prompt switches
+    cuts: tuple[float, ...] = ()  # switch times that are hard cuts (KV Flush + RoPE Cut)
+    script: str | None = None  # the script the prompt, switches and cuts came from (set when built from one)
     preset: str | None = None  # horizon-extension preset (None: the model's default)
     overrides: dict = field(default_factory=dict)  # preset fields refined one by one (presets.OVERRIDES)
     schedule: str = "chunk"  # how the video is rolled out (pipelines.schedules.SCHEDULES)
@@ -90,10 +102,14 @@ class GenerationRequest:
         from longroll.pipelines.presets import OVERRIDES, PRESETS
         from longroll.pipelines.schedules import SCHEDULES
 
+        self._expand_script()
+        if self.seconds is None:
+            raise ValueError("Give the video's length in seconds (only a timed script brings its own).")
         check_seconds(self.seconds)
         check_int("seed", self.seed, low=0)
         object.__setattr__(self, "switches", tuple((float(at), str(p)) for at, p in self.switches))
-        PromptSchedule.build(self.prompt, self.switches, seconds=self.seconds)
+        object.__setattr__(self, "cuts", tuple(float(at) for at in self.cuts))
+        PromptSchedule.build(self.prompt, self.switches, seconds=self.seconds, cuts=self.cuts)
         if self.preset is not None:
             check_choice("preset", self.preset, PRESETS)
         unknown = sorted(set(self.overrides) - set(OVERRIDES))
@@ -103,8 +119,8 @@ class GenerationRequest:
         spec = SCHEDULES[self.schedule]
         spec.check_options(self.schedule_options, self.overrides)
         if self.switches and not spec.switches:
-            raise ValueError(f"Prompt switches need the chunk schedule; the {self.schedule} schedule takes one "
-                             f"prompt.")
+            what = "A timed script's shots" if self.script else "Prompt switches"
+            raise ValueError(f"{what} need the chunk schedule; the {self.schedule} schedule takes one prompt.")
         if self.upscale is not None:
             check_int("upscale", self.upscale, low=1, high=64)
         if self.out is not None:
@@ -117,9 +133,33 @@ class GenerationRequest:
                 raise ValueError(f"The output {str(path)!r} exists; pass overwrite=True (--overwrite) to replace it, "
                                  f"or choose another name.")
 
+    def _expand_script(self) -> None:
+        """A script prompt becomes its first shot, switches at the shot boundaries and the cut times."""
+        from longroll.pipelines.script import is_script, parse_script, script_text
+
+        if not is_script(self.prompt):
+            return
+        if self.switches:
+            raise ValueError("A timed script brings its own prompt switches; drop the separate switches "
+                             "(--switch) or write them as shots of the script.")
+        shots = parse_script(self.prompt)
+        total = sum(s.seconds for s in shots)
+        if self.seconds is not None and abs(float(self.seconds) - total) > 1e-6:
+            raise ValueError(f"The script's shots add up to {total:g}s but seconds = {self.seconds:g}; give "
+                             f"{total:g} or leave the length out.")
+        starts, t = [], 0.0
+        for s in shots[:-1]:
+            t += s.seconds
+            starts.append(t)
+        object.__setattr__(self, "script", script_text(shots))
+        object.__setattr__(self, "seconds", total)
+        object.__setattr__(self, "prompt", shots[0].prompt)
+        object.__setattr__(self, "switches", tuple((at, s.prompt) for at, s in zip(starts, shots[1:])))
+        object.__setattr__(self, "cuts", tuple(at for at, s in zip(starts, shots[1:]) if s.cut))
+
     @property
     def prompts(self) -> PromptSchedule:
-        return PromptSchedule.build(self.prompt, self.switches, seconds=self.seconds)
+        return PromptSchedule.build(self.prompt, self.switches, seconds=self.seconds, cuts=self.cuts)
 
     @property
     def out_path(self) -> Path | None:

@@ -64,7 +64,7 @@ def stream(plan: GenerationPlan, model: VideoModel, *, stats=None) -> Iterator[n
     den = with_guidance(model.denoiser, method_of(plan.config).cfg)
     generator = torch.Generator(device="cpu").manual_seed(plan.request.seed)
     chunks = SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames, plan.num_latent, plan.config,
-                                          generator, stats)
+                                          generator, stats, cuts=plan.prompts.cuts[1:])
     # 2. Decode each chunk as it comes; stop at the planned number of video frames.
     decode, emitted = model.stream_decoder(), 0
     with torch.no_grad():
@@ -84,6 +84,7 @@ def sidecar(plan: GenerationPlan, model: VideoModel, *, frames: int, wall_second
     return {
         "longroll": __version__,
         "prompt_schedule": plan.prompts.to_list(),
+        "script": r.script,
         "seconds": r.seconds,
         "seed": r.seed,
         "preset": plan.preset,

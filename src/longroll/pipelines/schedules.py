@@ -45,7 +45,7 @@ class Schedule:
     switches: bool  # takes prompt switches
     options: tuple[str, ...]  # names of its own settings (``schedule_options``)
     resolve: Callable[..., object]  # (preset, model, overrides, options) -> its config
-    run: Callable[..., Iterator]  # (den, conds, switch_frames, num_frames, config, generator, stats) -> chunks
+    run: Callable[..., Iterator]  # (den, conds, switch_frames, num_frames, config, generator, stats, cuts) -> chunks
     load: Callable[[dict], object]  # sidecar dict -> its config
 
     def check_options(self, options: dict, overrides: dict) -> None:
@@ -72,10 +72,11 @@ def _resolve_chunk(preset: str, model, overrides: dict, options: dict) -> Rollou
 
 
 def _run_chunk(den, conds: Sequence, switch_frames: Sequence[int], num_frames: int, config: RolloutConfig,
-               generator: torch.Generator, stats=None) -> Iterator:
+               generator: torch.Generator, stats=None, cuts: Sequence[bool] = ()) -> Iterator:
     from longroll.pipelines.rollout import Switch, rollout
 
-    switches = [Switch(frame, cond) for frame, cond in zip(switch_frames, conds[1:])]
+    cuts = tuple(cuts) or (False,) * len(switch_frames)
+    switches = [Switch(frame, cond, cut) for frame, cond, cut in zip(switch_frames, conds[1:], cuts)]
     return rollout(den, conds[0], num_frames=num_frames, config=config, generator=generator, switches=switches)
 
 
@@ -95,7 +96,7 @@ def _resolve_diagonal(kind: str):
 
 
 def _run_diagonal(den, conds: Sequence, switch_frames: Sequence[int], num_frames: int, config: DiagonalRollout,
-                  generator: torch.Generator, stats=None) -> Iterator:
+                  generator: torch.Generator, stats=None, cuts: Sequence[bool] = ()) -> Iterator:
     from longroll.pipelines.fifo import diagonal_rollout
 
     d, method, diag = den.defaults, config.method, config.diagonal
