@@ -27,6 +27,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upscale", type=int, default=None,
                         help="enlarge frames by this factor for viewing (default: the model's; 8 for the built-in)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output and its sidecar")
+    parser.add_argument("--init", default=None, metavar="VIDEO|IMAGE|FRAMES/",
+                        help="continue from these frames (resized by area, resampled to the model's fps); --seconds "
+                             "then counts the new part")
+    parser.add_argument("--init-frames", type=int, default=None, help="keep only the last N init frames")
+    parser.add_argument("--no-init-in-output", action="store_false", dest="init_in_output",
+                        help="leave the init frames out of the output")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     add_model_arguments(parser)
     add_rollout_arguments(parser)
@@ -143,7 +149,8 @@ def build_request(args: argparse.Namespace, fps: float):
     return GenerationRequest(prompt=args.prompt, seconds=seconds, seed=args.seed,
                              switches=tuple(parse_switch(s, fps) for s in args.switch), preset=args.preset,
                              overrides=overrides, schedule=args.schedule, schedule_options=collect_diagonal(args),
-                             out=args.out, upscale=args.upscale, overwrite=args.overwrite)
+                             out=args.out, upscale=args.upscale, overwrite=args.overwrite, init=args.init,
+                             init_frames=args.init_frames, init_in_output=args.init_in_output)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -123,6 +123,8 @@ class VideoModel:
     causal_first_frame: bool = False  # latent 0 decodes to 1 frame, later ones to frames_per_latent (Wan VAE)
     new_decoder: Callable[[], Callable[[torch.Tensor], np.ndarray]] | None = None  # per-video stateful decoder
     load_options: dict = field(default_factory=dict)  # what load_model needs besides the weights (for replay)
+    encode_frames: Callable[[np.ndarray], torch.Tensor] | None = None  # uint8 (n, H, W, 3) -> latents (1, f, C, S, S)
+    frame_size: tuple[int, int] | None = None  # (H, W) of decoded frames before any upscale (what encode_frames takes)
 
     @property
     def defaults(self) -> ModelDefaults:

@@ -39,6 +39,9 @@ def generate(
     schedule_options: dict | None = None,
     on_chunk: Callable[[ChunkEvent], None] | None = None,
     overwrite: bool = False,
+    init: str | Path | None = None,
+    init_frames: int | None = None,
+    init_in_output: bool = True,
     **overrides,
 ) -> np.ndarray | Path:
     """Generate a video. With ``out`` the frames stream to that file (returns its path); without,
@@ -46,11 +49,15 @@ def generate(
     (``pipelines.script``; then ``seconds`` may be left out). ``preset`` None is the model's default;
     ``overrides`` refine it field by field. ``schedule`` is ``chunk`` (chunk-wise autoregressive),
     ``fifo`` or ``miga`` (diagonal, ``schedule_options`` refining the model's defaults).
-    ``progress`` None shows a bar when standard error is a terminal."""
+    ``progress`` None shows a bar when standard error is a terminal. ``init`` (a video, an image or a
+    folder of PNG frames) is continued from: ``seconds`` then counts the new part, and the output
+    starts with the init frames unless ``init_in_output`` is False."""
     request = GenerationRequest(prompt=prompt, seconds=seconds, seed=seed, switches=tuple(switches), preset=preset,
                                 overrides={k: v for k, v in overrides.items() if v is not None}, schedule=schedule,
                                 schedule_options=dict(schedule_options or {}),
-                                out=None if out is None else str(out), upscale=upscale, overwrite=overwrite)
+                                out=None if out is None else str(out), upscale=upscale, overwrite=overwrite,
+                                init=None if init is None else str(init), init_frames=init_frames,
+                                init_in_output=init_in_output)
     result = generate_request(request, model, progress=progress, on_chunk=on_chunk)
     return result.video if out is None else result.path
 
@@ -100,7 +107,7 @@ def replay(sidecar_file: str | Path, *, out: str | Path | None = None, model: Vi
                                 cuts=tuple(s["at_seconds"] for s in schedule[1:] if s.get("cut")),
                                 preset=meta["preset"], schedule=meta.get("schedule", "chunk"),
                                 out=None if out is None else str(out), upscale=meta.get("upscale"),
-                                overwrite=overwrite)
+                                overwrite=overwrite, **_init_of(meta))
     vm = model if isinstance(model, VideoModel) else load_model(model or meta["model"], weights=meta.get("weights"),
                                                                 **meta.get("model_options", {}))
     if meta.get("weights_sha256") not in (None, vm.weights_sha256):
@@ -108,6 +115,19 @@ def replay(sidecar_file: str | Path, *, out: str | Path | None = None, model: Vi
                     sidecar_file, meta["weights_sha256"][:12], vm.weights_sha256[:12])
     result = generate_request(request, vm, progress=progress, config=config)
     return result.video if out is None else result.path
+
+
+def _init_of(meta: dict) -> dict:
+    """The init a sidecar's video continued from (its file must still be there, unchanged)."""
+    init = meta.get("init")
+    if not init:
+        return {}
+    from longroll.io.hashing import file_sha256
+
+    path = Path(init["path"])
+    if path.is_file() and file_sha256(path) != init["sha256"]:
+        log.warning("The init %s changed since the video was made; frames will differ.", path)
+    return {"init": init["path"], "init_frames": init.get("init_frames"), "init_in_output": init["in_output"]}
 
 
 __all__ = ["GenerationPlan", "GenerationRequest", "PromptSchedule", "check_seconds", "generate", "generate_request",

@@ -11,9 +11,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from longroll.models.base import VideoModel
 from longroll.pipelines.request import GenerationRequest, PromptSchedule, check_length
 from longroll.pipelines.schedules import SCHEDULES, method_of
+
+
+@dataclass(frozen=True)
+class InitFrames:
+    """Frames a video continues from, read at the model's size and rate and encoded by its codec."""
+
+    path: str  # where they came from
+    sha256: str  # of that file (or of the PNG frames, in order)
+    frames: np.ndarray  # uint8 (n, H, W, 3)
+    latents: torch.Tensor  # (1, n_latent, C, S, S) clean latents
+    in_output: bool  # the output starts with them
+
+    @property
+    def output_frames(self) -> int:
+        return len(self.frames) if self.in_output else 0
 
 
 @dataclass(frozen=True)
@@ -31,6 +49,12 @@ class GenerationPlan:
     config: object  # the schedule's own resolved config (RolloutConfig or DiagonalRollout)
     upscale: int  # enlargement of written frames
     out: Path | None  # output path (None: frames are returned)
+    init: InitFrames | None = None  # frames the video continues from
+
+    @property
+    def new_frames(self) -> int:
+        """Video frames the model makes (the output less the init frames it starts with)."""
+        return self.total_frames - (self.init.output_frames if self.init is not None else 0)
 
     def config_dict(self) -> dict:
         return SCHEDULES[self.schedule].config_dict(self.config)
@@ -41,12 +65,14 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
     replaces the preset and overrides."""
     from longroll.pipelines.guidance import with_guidance
 
-    # 1. Length and prompts: each prompt against the model's vocabulary.
+    # 1. Length and prompts: each prompt against the model's vocabulary; the frames to continue from.
     total_frames = check_length(request.seconds, model.fps)
+    init = _init(request, model)
     prompts = request.prompts
     conds = tuple(_encode(model, text, i, request.script is not None) for i, (_, text) in enumerate(prompts.entries))
     fps_latent = model.fps / model.frames_per_latent
-    switch_frames = tuple(int(round(at * fps_latent)) for at, _ in prompts.entries[1:])
+    shift = 0 if init is None or init.in_output else init.latents.shape[1]  # switch times count from the output
+    switch_frames = tuple(shift + int(round(at * fps_latent)) for at, _ in prompts.entries[1:])
     # 2. Method and schedule against the model's defaults.
     defaults = model.defaults
     preset = request.preset or defaults.preset
@@ -59,9 +85,38 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
     # 3. Lengths and output.
     return GenerationPlan(
         request=request, prompts=prompts, conds=conds, switch_frames=switch_frames,
-        num_latent=model.latent_frames(request.seconds), total_frames=total_frames,
+        num_latent=model.latent_frames(request.seconds),
+        total_frames=total_frames + (init.output_frames if init is not None else 0),
         preset=preset, schedule=request.schedule, config=config,
-        upscale=request.upscale if request.upscale is not None else defaults.upscale, out=request.out_path)
+        upscale=request.upscale if request.upscale is not None else defaults.upscale, out=request.out_path,
+        init=init)
+
+
+def _init(request: GenerationRequest, model: VideoModel) -> InitFrames | None:
+    """Read the init at the model's frame size and rate and encode it with the model's own codec."""
+    if request.init is None:
+        return None
+    if model.encode_frames is None or model.frame_size is None:
+        raise ValueError(f"The {model.name} model has no frame encoder wired in yet, so it cannot continue from "
+                         f"--init; the built-in model can.")
+    from longroll.io.hashing import file_sha256
+    from longroll.io.init_frames import read_init
+
+    frames = read_init(request.init, size=model.frame_size, fps=model.fps, max_frames=request.init_frames)
+    path = Path(request.init)
+    sha = file_sha256(path) if path.is_file() else _folder_sha256(path)
+    return InitFrames(str(path), sha, frames, model.encode_frames(frames), request.init_in_output)
+
+
+def _folder_sha256(folder: Path) -> str:
+    import hashlib
+
+    from longroll.io.hashing import file_sha256
+
+    digest = hashlib.sha256()
+    for f in sorted(folder.glob("*.png")):
+        digest.update(file_sha256(f).encode())
+    return digest.hexdigest()
 
 
 def _encode(model: VideoModel, text: str, index: int, scripted: bool):
@@ -74,4 +129,4 @@ def _encode(model: VideoModel, text: str, index: int, scripted: bool):
         raise ValueError(f"Shot {index + 1} of the script ({text!r}): {err}") from err
 
 
-__all__ = ["GenerationPlan", "resolve"]
+__all__ = ["GenerationPlan", "InitFrames", "resolve"]

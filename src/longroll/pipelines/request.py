@@ -97,6 +97,9 @@ class GenerationRequest:
     out: str | None = None  # .mp4, .gif or a folder/ for PNG frames; None: frames are returned
     upscale: int | None = None  # nearest-neighbour enlargement of written frames (None: the model's default)
     overwrite: bool = False  # replace an existing output (and its sidecar); refused otherwise
+    init: str | None = None  # a video, image or PNG folder to continue from (seconds then count the new part)
+    init_frames: int | None = None  # keep only the last N frames of the init (None: all)
+    init_in_output: bool = True  # the output starts with the init frames
 
     def __post_init__(self) -> None:
         from longroll.pipelines.presets import OVERRIDES, PRESETS
@@ -123,6 +126,17 @@ class GenerationRequest:
             raise ValueError(f"{what} need the chunk schedule; the {self.schedule} schedule takes one prompt.")
         if self.upscale is not None:
             check_int("upscale", self.upscale, low=1, high=64)
+        if self.init is not None:
+            from longroll.io.init_frames import check_init_path
+
+            check_init_path(self.init)
+            if self.schedule != "chunk":
+                raise ValueError(f"Continuing from --init needs the chunk schedule (the cache takes the frames); the "
+                                 f"{self.schedule} schedule starts from noise.")
+        if self.init_frames is not None:
+            check_int("init_frames", self.init_frames, low=1)
+            if self.init is None:
+                raise ValueError("init_frames (--init-frames) needs an init (--init) to take the frames from.")
         if self.out is not None:
             from longroll.io.atomic import check_output_path
             from longroll.io.video import output_kind

@@ -86,12 +86,18 @@ def rollout(
     switches: Sequence[Switch] = (),
     batch_size: int = 1,
     dtype: torch.dtype = torch.float32,
+    init: torch.Tensor | None = None,
 ) -> Iterator[Chunk]:
-    """Yield clean latent chunks of a ``num_frames``-frame video (the last chunk may run past it)."""
+    """Yield clean latent chunks of a ``num_frames``-frame video (the last chunk may run past it).
+
+    ``init (1 or B, n, C, S, S)``: clean latents of frames to continue from; they become frames
+    ``0..n-1`` of the cache (as clean context, the sink among them) and generation starts at frame n.
+    """
     # 1. Plan: chunk grid, the static RoPE scale from the planned length, the window and the noise.
     d = denoiser.defaults
     f = d.chunk_size
-    planned = planned_chunks(num_frames, f) * f
+    n0 = 0 if init is None else init.shape[1]
+    planned = n0 + planned_chunks(num_frames, f) * f
     device = next(denoiser.parameters()).device
     base_rope = denoiser.rope_freqs
     cache = denoiser.new_cache(config.cache, batch_size, device=device, dtype=dtype)
@@ -111,7 +117,17 @@ def rollout(
     # A renoise sampler asks a model trained for jumps (shortcut conditioning) for a whole jump to 0.
     jumps = config.schedule.sampler == "renoise" and d.jumps
 
-    for start in range(0, planned, f):
+    # 1b. Continuation: the given frames enter the cache as clean context, chunk by chunk.
+    if init is not None:
+        init = init.to(device=device, dtype=dtype).expand(batch_size, *init.shape[1:])
+        for s in range(0, n0, f):
+            x = init[:, s:s + f]
+            t = torch.full(x.shape[:2], float(d.context_timestep), device=device)
+            denoiser(x, t, cond, cache=cache, start_frame=s, rope=rope, attention_scale=attn_scale, bias=config.bias)
+            window.add(s, x)
+            window.keep(cache.held_frames())
+
+    for start in range(n0, planned, f):
         # 2. Prompt switch: from this chunk on use the new prompt. Smooth: re-cache the window under it
         #    (LongLive) or KV Flush (Infinity-RoPE); a cut: KV Flush, then RoPE Cut.
         while pending and pending[0].frame <= start:

@@ -63,17 +63,22 @@ def stream(plan: GenerationPlan, model: VideoModel, *, stats=None) -> Iterator[n
     # 1. The schedule's pieces: guided denoiser, seeded generator, the schedule's own rollout.
     den = with_guidance(model.denoiser, method_of(plan.config).cfg)
     generator = torch.Generator(device="cpu").manual_seed(plan.request.seed)
+    init = plan.init
     chunks = SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames, plan.num_latent, plan.config,
-                                          generator, stats, cuts=plan.prompts.cuts[1:])
-    # 2. Decode each chunk as it comes; stop at the planned number of video frames.
+                                          generator, stats, cuts=plan.prompts.cuts[1:],
+                                          **({"init": init.latents} if init is not None else {}))
+    # 2. The frames continued from, when the output starts with them.
+    if init is not None and init.in_output:
+        yield init.frames
+    # 3. Decode each chunk as it comes; stop at the planned number of video frames.
     decode, emitted = model.stream_decoder(), 0
     with torch.no_grad():
         for chunk in chunks:
-            frames = decode(chunk.latents)[: max(0, plan.total_frames - emitted)]
+            frames = decode(chunk.latents)[: max(0, plan.new_frames - emitted)]
             emitted += len(frames)
             if len(frames):
                 yield frames
-            if emitted >= plan.total_frames:
+            if emitted >= plan.new_frames:
                 return
 
 
@@ -85,6 +90,9 @@ def sidecar(plan: GenerationPlan, model: VideoModel, *, frames: int, wall_second
         "longroll": __version__,
         "prompt_schedule": plan.prompts.to_list(),
         "script": r.script,
+        "init": None if plan.init is None else {"path": plan.init.path, "sha256": plan.init.sha256,
+                                                "frames": len(plan.init.frames), "init_frames": r.init_frames,
+                                                "in_output": plan.init.in_output},
         "seconds": r.seconds,
         "seed": r.seed,
         "preset": plan.preset,

@@ -72,12 +72,13 @@ def _resolve_chunk(preset: str, model, overrides: dict, options: dict) -> Rollou
 
 
 def _run_chunk(den, conds: Sequence, switch_frames: Sequence[int], num_frames: int, config: RolloutConfig,
-               generator: torch.Generator, stats=None, cuts: Sequence[bool] = ()) -> Iterator:
+               generator: torch.Generator, stats=None, cuts: Sequence[bool] = (), init=None) -> Iterator:
     from longroll.pipelines.rollout import Switch, rollout
 
     cuts = tuple(cuts) or (False,) * len(switch_frames)
     switches = [Switch(frame, cond, cut) for frame, cond, cut in zip(switch_frames, conds[1:], cuts)]
-    return rollout(den, conds[0], num_frames=num_frames, config=config, generator=generator, switches=switches)
+    return rollout(den, conds[0], num_frames=num_frames, config=config, generator=generator, switches=switches,
+                   init=init)
 
 
 # -------------------------------------------------------------------------------------- diagonal
@@ -96,7 +97,7 @@ def _resolve_diagonal(kind: str):
 
 
 def _run_diagonal(den, conds: Sequence, switch_frames: Sequence[int], num_frames: int, config: DiagonalRollout,
-                  generator: torch.Generator, stats=None, cuts: Sequence[bool] = ()) -> Iterator:
+                  generator: torch.Generator, stats=None, cuts: Sequence[bool] = (), init=None) -> Iterator:
     from longroll.pipelines.fifo import diagonal_rollout
 
     d, method, diag = den.defaults, config.method, config.diagonal

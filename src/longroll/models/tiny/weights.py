@@ -11,7 +11,7 @@ import torch
 
 from longroll.io.hashing import file_sha256
 from longroll.models.base import VideoModel
-from longroll.models.tiny.autoencoder import Autoencoder, tensor_to_frames
+from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from longroll.models.tiny.config import AutoencoderConfig, DiTConfig, tiny_defaults
 from longroll.models.tiny.dit import TinyDiT, encode_prompt
 from longroll.world.scene import FPS
@@ -36,7 +36,15 @@ def _build(ae: Autoencoder, dit: TinyDiT, sha: str, path: str | None) -> VideoMo
     def encode(prompt: str) -> torch.Tensor:
         return encode_prompt(parse_prompt(prompt))[None].to(next(dit.parameters()).device)
 
-    return VideoModel("tiny", dit, encode, decode, float(FPS), sha, path, autoencoder=ae)
+    def encode_frames(frames: np.ndarray) -> torch.Tensor:
+        """uint8 (n, R, R, 3) -> clean latents (1, n, C, S, S), as the training latents were made."""
+        with torch.no_grad():
+            latents = ae.encode(frames_to_tensor(frames).to(next(ae.parameters()).device))
+        return latents[None]
+
+    r = ae.config.resolution
+    return VideoModel("tiny", dit, encode, decode, float(FPS), sha, path, autoencoder=ae, encode_frames=encode_frames,
+                      frame_size=(r, r))
 
 
 def load_tiny(weights: str | Path | None = None, *, device: str | torch.device = "cpu") -> VideoModel:
