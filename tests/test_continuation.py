@@ -93,3 +93,32 @@ def test_bad_inits_are_refused_before_any_output(tiny_model, tmp_path):
     with pytest.raises(ValueError, match="chunk schedule"):
         generate(PROMPT, seconds=1, model=tiny_model, init=str(wide), schedule="fifo", out=str(out))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["broken.mp4", "notes.txt", "wide"]
+
+
+@pytest.mark.parametrize("preset", ["sink", "cache-relative", "memrope"])
+def test_extending_a_video_equals_making_it_longer_in_one_go(tiny_model, tmp_path, preset):
+    from longroll.pipelines.generate import extend
+
+    short, longer = tmp_path / "short.mp4", tmp_path / "longer.mp4"
+    generate(PROMPT, seconds=2, seed=5, model=tiny_model, out=str(short), preset=preset, progress=False)
+    extend(short, seconds=2, out=longer, model=tiny_model, progress=False)
+    direct = generate(PROMPT, seconds=4, seed=5, model=tiny_model, preset=preset, progress=False)
+    import hashlib
+
+    meta = json.loads((tmp_path / "longer.mp4.json").read_text())
+    assert meta["seconds"] == 4 and meta["frames"] == 32
+    assert meta["frames_sha256"] == hashlib.sha256(np.ascontiguousarray(direct).tobytes()).hexdigest()
+    assert json.loads((tmp_path / "short.mp4.json").read_text())["frames_sha256"] == \
+        hashlib.sha256(np.ascontiguousarray(direct[:16]).tobytes()).hexdigest()  # the first 2 s are the short video
+
+
+def test_extend_says_when_a_static_rope_scale_replans(tiny_model, tmp_path, caplog):
+    from longroll.pipelines.generate import extend
+
+    short = tmp_path / "short.mp4"
+    generate(PROMPT, seconds=2, seed=5, model=tiny_model, out=str(short), preset="flex", progress=False)
+    with caplog.at_level("WARNING"):
+        extend(short, seconds=2, out=tmp_path / "longer.mp4", model=tiny_model, progress=False)
+    assert "re-planned for 4 s" in caplog.text
+    with pytest.raises(ValueError, match="no readable longroll sidecar"):
+        extend(tmp_path / "nothing.mp4", seconds=1, out=tmp_path / "x.mp4", model=tiny_model)

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from longroll import __version__
-from longroll.cli import batch, bench, generate, rope_report, train_tiny, world
+from longroll.cli import batch, bench, extend, generate, rope_report, train_tiny, world
 from longroll.cli import eval as eval_cmd
 
 # Each command module exposes register(subparsers) and run(args) -> int.
@@ -16,6 +16,7 @@ COMMANDS = {
     "batch": batch,
     "bench": bench,
     "eval": eval_cmd,
+    "extend": extend,
     "generate": generate,
     "rope-report": rope_report,
     "train-tiny": train_tiny,

@@ -117,6 +117,44 @@ def replay(sidecar_file: str | Path, *, out: str | Path | None = None, model: Vi
     return result.video if out is None else result.path
 
 
+def extend(video: str | Path, *, seconds: float, out: str | Path, model: VideoModel | str | None = None,
+           progress: bool | None = None, overwrite: bool = False) -> Path:
+    """Continue a longroll video by ``seconds``: the same request (prompts, seed, every resolved setting
+    from its sidecar) made ``seconds`` longer, written to ``out``. The frames of a rollout do not depend
+    on its planned length unless its temporal RoPE scale does (a static S = L / L_train: pi, ntk, flex,
+    yarn, riflex); then the whole video is re-planned for the new length and says so."""
+    from longroll.models.registry import load_model
+    from longroll.pipelines.schedules import method_of
+
+    check_seconds(seconds)
+    side = sidecar_path(video)
+    try:
+        meta = json.loads(side.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{str(video)!r} has no readable longroll sidecar ({side.name}): {err}.") from err
+    if not meta.get("complete", False):
+        raise ValueError(f"{str(video)!r} was cut short ({meta.get('frames')} frames); make it again "
+                         f"(--replay) before extending it.")
+    config = replay_config(meta)
+    rope = method_of(config).rope
+    if rope.method != "none" and not rope.dynamic:
+        log.warning("Preset %s scales temporal RoPE by the planned length (%s, S = L / L_train): the video is "
+                    "re-planned for %.4g s, so its first %.4g s differ from %s.", meta["preset"], rope.method,
+                    meta["seconds"] + seconds, meta["seconds"], video)
+    schedule = meta["prompt_schedule"]
+    request = GenerationRequest(prompt=schedule[0]["prompt"], seconds=meta["seconds"] + seconds, seed=meta["seed"],
+                                switches=tuple((s["at_seconds"], s["prompt"]) for s in schedule[1:]),
+                                cuts=tuple(s["at_seconds"] for s in schedule[1:] if s.get("cut")),
+                                preset=meta["preset"], schedule=meta.get("schedule", "chunk"), out=str(out),
+                                upscale=meta.get("upscale"), overwrite=overwrite, **_init_of(meta))
+    vm = model if isinstance(model, VideoModel) else load_model(model or meta["model"], weights=meta.get("weights"),
+                                                                **meta.get("model_options", {}))
+    if meta.get("weights_sha256") not in (None, vm.weights_sha256):
+        raise ValueError(f"The weights differ from the ones that made {str(video)!r} (sha256 "
+                         f"{meta['weights_sha256'][:12]}, loaded {vm.weights_sha256[:12]}); load those to extend it.")
+    return generate_request(request, vm, progress=progress, config=config).path
+
+
 def _init_of(meta: dict) -> dict:
     """The init a sidecar's video continued from (its file must still be there, unchanged)."""
     init = meta.get("init")
@@ -130,5 +168,6 @@ def _init_of(meta: dict) -> dict:
     return {"init": init["path"], "init_frames": init.get("init_frames"), "init_in_output": init["in_output"]}
 
 
-__all__ = ["GenerationPlan", "GenerationRequest", "PromptSchedule", "check_seconds", "generate", "generate_request",
+__all__ = ["GenerationPlan", "GenerationRequest", "PromptSchedule", "check_seconds", "extend", "generate",
+           "generate_request",
            "parse_switch", "replay", "resolve", "run", "sidecar_path"]
