@@ -84,3 +84,32 @@ def test_replay_reproduces_a_scripted_video_bit_for_bit(tiny_model, tmp_path):
     frames = replay(tmp_path / "story.mp4.json", model=tiny_model, progress=False)
     again = generate(SCRIPT, seed=1, model=tiny_model, preset="cache-relative", progress=False)
     assert torch.equal(torch.as_tensor(frames), torch.as_tensor(again))
+
+
+def test_eval_reports_each_shot_and_checks_each_cut(tiny_model, tmp_path, capsys):
+    """On a scripted video the evaluation splits at the scripted times, scores each shot against its own
+    prompt, and finds each hard cut within one chunk of its time."""
+    from longroll.cli import main
+    from longroll.eval.shots import cut_frame, evaluate_shots
+
+    script = "a red circle on a black background [2s] | two blue squares on a navy background [2s#]"
+    out = tmp_path / "story.mp4"
+    generate_kw = dict(seed=2, model=tiny_model, preset="sink", progress=False)
+    from longroll.pipelines.generate import generate
+
+    generate(script, out=str(out), **generate_kw)
+    assert main(["eval", str(out), "--json", str(tmp_path / "e.json"), "--segment", "1s"]) == 0
+    printed = capsys.readouterr().out
+    result = json.loads((tmp_path / "e.json").read_text())
+    shots = result["shots"]
+    assert [(s["start_s"], s["end_s"], s["cut"]) for s in shots] == [(0.0, 2.0, False), (2.0, 4.0, True)]
+    assert shots[0]["prompt"].startswith("a red circle") and "object_presence" in shots[1]["metrics"]
+    assert "cut_check" in shots[1] and "shot 2" in printed
+    # The check itself, on frames with a known change: a black clip that turns white at frame 17.
+    frames = torch.zeros(32, 8, 8, 3, dtype=torch.uint8).numpy()
+    frames[17:] = 255
+    assert cut_frame(frames, 16, 8) == 17
+    meta = {"prompt_schedule": [{"at_seconds": 0.0, "prompt": "x"}, {"at_seconds": 2.0, "prompt": "y", "cut": True}],
+            "chunk_frames": 4}
+    rows = evaluate_shots(frames, 8.0, meta, segment_seconds=1.0)
+    assert rows[1]["cut_check"] == {"scripted_frame": 16, "found_frame": 17, "tolerance_frames": 4, "ok": True}

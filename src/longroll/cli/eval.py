@@ -50,6 +50,12 @@ def run(args: argparse.Namespace) -> int:
     if args.plot:
         check_output_path(args.plot)
     result = evaluate_video(args.video, segment_seconds=args.segment, prompt=args.prompt)
+    if args.prompt is None:  # a scripted longroll video is also evaluated shot by shot
+        from longroll.eval.shots import evaluate_scripted_video
+
+        shots = evaluate_scripted_video(args.video, segment_seconds=parse_duration(args.segment))
+        if shots is not None:
+            result["shots"] = shots
     write_json(result, args.json)
     if args.plot:
         plot_result(result, args.plot)
@@ -59,6 +65,13 @@ def run(args: argparse.Namespace) -> int:
         if m[key] is not None:
             drift = "" if d[key] is None else f"  drift {d[key]:+.4f}"
             print(f"  {key:<28} {m[key]:.4f}{drift}")
+    for shot in result.get("shots", []):
+        presence = shot["metrics"].get("object_presence")
+        cut = shot.get("cut_check")
+        print(f"shot {shot['shot']} ({shot['start_s']:g}-{shot['end_s']:g} s, {shot['prompt']!r}): "
+              + (f"presence {presence:.3f}" if presence is not None else "no world prompt")
+              + ("" if cut is None else f"; cut found at frame {cut['found_frame']} (scripted {cut['scripted_frame']}, "
+                                         f"{'ok' if cut['ok'] else 'MISSED'})"))
     return 0
 
 
