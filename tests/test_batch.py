@@ -201,7 +201,7 @@ def test_resume_after_a_crash_mid_item_redoes_only_that_item(tmp_path, tiny_weig
     meta = json.loads((out / f"{crashed.name}.mp4.json").read_text())
     assert meta["complete"] is False  # the cut video is playable, recorded as partial, not in the manifest
     # A hard kill leaves a temporary file behind: it must not get in the way.
-    (out / f".{job.items[3].name}.partial-99999.mp4").write_bytes(b"junk")
+    (out / f"{job.items[3].name}.partial-99999.mp4").write_bytes(b"junk")
     monkeypatch.setattr(video.VideoWriter, "write", real_write)
     summary = run_job(make_job(tmp_path, tiny_weights), show_progress=False)
     assert sorted(summary.done) == sorted(i.key for i in job.items[2:]) and len(summary.skipped) == 2

@@ -26,6 +26,7 @@ from longroll.batch.manifest import Manifest, check_batch_settings, check_out_di
 from longroll.batch.runner import Job
 from longroll.io.atomic import write_text
 from longroll.io.video import READABLE_SUFFIXES as VIDEO_SUFFIXES
+from longroll.io.video import is_partial
 
 log = logging.getLogger(__name__)
 
@@ -65,8 +66,8 @@ def find_videos(folder: str | Path) -> list[VideoItem]:
     if by_name:
         paths = [folder / name for name in sorted(by_name)]
     else:
-        paths = sorted(p for p in folder.iterdir()
-                       if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith("."))
+        paths = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES
+                       and not p.name.startswith(".") and not is_partial(p))
     items = []
     for p in paths:
         if not p.is_file():

@@ -26,7 +26,7 @@ import numpy as np
 from longroll._validate import check_float, check_int
 
 # Longest file stem (UTF-8 bytes) used as is: file systems allow 255 bytes per name, and the
-# writers add up to ~25 (".{stem}.partial-PID.mp4", "{stem}.mp4.json.tmp").
+# writers add up to ~25 ("{stem}.partial-PID.mp4.json", "{stem}.mp4.json.tmp").
 MAX_STEM_BYTES = 200
 JSONL_KEYS = ("prompt", "script", "seeds", "seconds", "preset", "schedule", "switches", "overrides",
               "schedule_options")

@@ -38,20 +38,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # for commands that relaunch themselves (torchrun)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(message)s")
-    if args.command is None:
-        parser.print_help()
-        return 2
+    from longroll import interrupts
+
+    interrupts.install()  # before any heavy import: a signal during one is recorded, not lost
+    argv = list(sys.argv[1:] if argv is None else argv)
+    command = next((a for a in argv if a in COMMANDS), "")
     try:
-        return COMMANDS[args.command].run(args)
-    except KeyboardInterrupt:
-        print(f"longroll {args.command}: interrupted", file=sys.stderr)
-        return 130
+        parser = build_parser()  # imports torch (lazily, through the presets)
+        args = parser.parse_args(argv)
+        args.argv = argv  # for commands that relaunch themselves (torchrun)
+        logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                            format="%(levelname)s %(message)s")
+        if args.command is None:
+            parser.print_help()
+            return 2
+        command = args.command
+        code = COMMANDS[command].run(args)
+        interrupts.check()  # a signal swallowed on the way still ends the run as one
+        return code
+    except KeyboardInterrupt as err:
+        interrupts.clear()
+        terminated = isinstance(err, interrupts.Terminated)
+        print(f"longroll {command}: {'terminated' if terminated else 'interrupted'}; what was made so far is kept",
+              file=sys.stderr)
+        return 143 if terminated else 130
     except (ValueError, FileNotFoundError) as err:
-        print(f"longroll {args.command}: error: {err}", file=sys.stderr)
+        print(f"longroll {command}: error: {err}", file=sys.stderr)
         return 2
 
 

@@ -25,6 +25,12 @@ from longroll.io.atomic import check_output_path
 
 VIDEO_SUFFIXES = (".mp4", ".gif")  # what longroll writes
 READABLE_SUFFIXES = VIDEO_SUFFIXES + (".webm", ".mkv", ".mov")  # what it reads (through PyAV)
+PARTIAL_MARK = ".partial-"  # in the name of a file still being written (or left by a killed run)
+
+
+def is_partial(path: str | Path) -> bool:
+    """Whether ``path`` is a video still being written, or left behind by a run that was killed."""
+    return PARTIAL_MARK in Path(path).name
 
 
 def _require_av():
@@ -58,7 +64,8 @@ class VideoWriter:
         if upscale < 1:
             raise ValueError(f"upscale = {upscale} must be at least 1.")
         self.fps, self.upscale, self.crf = fps, upscale, crf
-        self.tmp = self.path.with_name(f".{self.path.stem}.partial-{os.getpid()}{self.path.suffix}")
+        # Visible, so that a run killed outright (SIGKILL, out of memory) leaves a file a user finds.
+        self.tmp = self.path.with_name(f"{self.path.stem}{PARTIAL_MARK}{os.getpid()}{self.path.suffix}")
         self.frames_written = 0
         self._container = self._stream = None
         self._closed = False
@@ -82,11 +89,15 @@ class VideoWriter:
         if self.kind == "mp4":
             if height % 2 or width % 2:
                 raise ValueError(f"H.264 needs even frame sizes, got {width}x{height}; use an even upscale.")
+            # Fragmented MP4 flushed after every packet, a keyframe (so a fragment) every second, and no
+            # encoder look-ahead: whatever is on disk is a playable prefix, even after SIGKILL.
             self._container = av.open(str(self.tmp), "w", format="mp4",
-                                      options={"movflags": "frag_keyframe+empty_moov+default_base_moof"})
+                                      options={"movflags": "frag_keyframe+empty_moov+default_base_moof",
+                                               "flush_packets": "1"})
             stream = self._container.add_stream("libx264", rate=Fraction(self.fps).limit_denominator(1000))
             stream.pix_fmt = "yuv420p"
-            stream.options = {"crf": str(self.crf), "preset": "veryfast", "g": str(max(1, int(self.fps)))}
+            stream.options = {"crf": str(self.crf), "preset": "veryfast", "tune": "zerolatency",
+                              "g": str(max(1, int(round(self.fps))))}
         else:
             self._container = av.open(str(self.tmp), "w", format="gif")
             stream = self._container.add_stream("gif", rate=Fraction(self.fps).limit_denominator(1000))

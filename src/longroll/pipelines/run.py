@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from longroll import __version__
+from longroll import __version__, interrupts
 from longroll.models.base import VideoModel
 from longroll.pipelines.plan import GenerationPlan
 from longroll.pipelines.schedules import SCHEDULES, method_of
@@ -74,6 +74,7 @@ def stream(plan: GenerationPlan, model: VideoModel, *, stats=None) -> Iterator[n
     decode, emitted = model.stream_decoder(), 0
     with torch.no_grad():
         for chunk in chunks:
+            interrupts.check()  # a Ctrl-C swallowed by an import ends the run here, one chunk later
             frames = decode(chunk.latents)[: max(0, plan.new_frames - emitted)]
             emitted += len(frames)
             if len(frames):
@@ -163,6 +164,11 @@ def _write(plan, model, stats, consume, result) -> GenerationResult:
 
     writer = VideoWriter(plan.request.out, model.fps, upscale=plan.upscale)  # as asked: 'frames/' is a folder
     complete, t0 = False, time.time()
+    # The settings go to disk first, beside the partial file: a run killed outright (nothing below runs)
+    # still leaves its partial video and a sidecar that says it is incomplete.
+    early = sidecar_path(writer.tmp)
+    write_json(early, {**sidecar(plan, model, frames=0, wall_seconds=0.0, complete=False, frames_sha256=""),
+                       "partial": writer.tmp.name})
     try:
         with writer:
             for frames in stream(plan, model, stats=stats):
@@ -175,6 +181,7 @@ def _write(plan, model, stats, consume, result) -> GenerationResult:
             write_json(sidecar_path(plan.out), sidecar(plan, model, frames=done.frames,
                                                        wall_seconds=time.time() - t0, complete=complete,
                                                        frames_sha256=done.frames_sha256, stats=done.stats))
+        early.unlink(missing_ok=True)
     log.info("wrote %d frames to %s in %.1f s", writer.frames_written, plan.out, time.time() - t0)
     return result(plan.out, complete)
 
