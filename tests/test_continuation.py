@@ -122,3 +122,32 @@ def test_extend_says_when_a_static_rope_scale_replans(tiny_model, tmp_path, capl
     assert "re-planned for 4 s" in caplog.text
     with pytest.raises(ValueError, match="no readable longroll sidecar"):
         extend(tmp_path / "nothing.mp4", seconds=1, out=tmp_path / "x.mp4", model=tiny_model)
+
+
+def test_resume_finishes_a_cut_video_with_the_frames_it_would_have_had(tiny_model, tmp_path, monkeypatch):
+    import hashlib
+
+    from longroll.io import video
+    from longroll.pipelines.generate import resume
+
+    out = tmp_path / "v.mp4"
+    real_write = video.VideoWriter.write
+
+    def cut_after_two_chunks(self, frames):
+        real_write(self, frames)
+        if self.frames_written >= 8:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(video.VideoWriter, "write", cut_after_two_chunks)
+    with pytest.raises(KeyboardInterrupt):
+        generate(PROMPT, seconds=3, seed=9, model=tiny_model, out=str(out), preset="sink", progress=False)
+    cut = json.loads((tmp_path / "v.mp4.json").read_text())
+    assert cut["complete"] is False and 8 <= cut["frames"] < 24
+    monkeypatch.setattr(video.VideoWriter, "write", real_write)
+    resume(out, model=tiny_model, progress=False)
+    done = json.loads((tmp_path / "v.mp4.json").read_text())
+    direct = generate(PROMPT, seconds=3, seed=9, model=tiny_model, preset="sink", progress=False)
+    assert done["complete"] and done["frames_sha256"] == hashlib.sha256(np.ascontiguousarray(direct).tobytes()).hexdigest()
+    assert not list(tmp_path.glob("*partial*"))
+    with pytest.raises(ValueError, match="complete; nothing to resume"):
+        resume(out, model=tiny_model)

@@ -92,3 +92,21 @@ def test_an_early_ctrl_c_stops_the_run_with_one_line(tmp_path, tiny_weights, del
     _, err = proc.communicate(timeout=60)
     assert proc.returncode in (130, -signal.SIGINT), err  # before our handler exists Python's default applies
     assert "Traceback" not in err, err
+
+
+@pytest.mark.slow
+def test_resume_finishes_what_a_killed_run_left(tmp_path, tiny_weights):
+    from longroll.cli import main
+
+    args = ["generate", PROMPT, "--seconds", "30", "--out", str(tmp_path / "v.mp4"), "--weights", str(tiny_weights),
+            "--preset", "sink", "--no-progress"]
+    code = f"import sys; from longroll.cli import main; sys.exit(main({args!r}))"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for(lambda: any(p.stat().st_size > 2_000 for p in tmp_path.glob("v.partial-*.mp4")))
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    partial = next(tmp_path.glob("v.partial-*.mp4"))
+    assert main(["generate", "--resume", str(partial), "--no-progress"]) == 0
+    meta = json.loads((tmp_path / "v.mp4.json").read_text())
+    assert meta["complete"] and meta["frames"] == 240 and _decoded_frames(tmp_path / "v.mp4") == 240
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "v.mp4.json"]

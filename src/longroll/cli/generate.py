@@ -18,7 +18,11 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="generate again the video a .json sidecar describes (ignores prompt and settings)")
     parser.add_argument("--seconds", type=float, default=None,
                         help="video length in seconds (default 8; a timed script's total)")
-    parser.add_argument("--out", required=True, help="output .mp4 or .gif file, or a folder for PNG frames")
+    parser.add_argument("--out", default=None, help="output .mp4 or .gif file, or a folder/ for PNG frames "
+                                                     "(required unless --resume)")
+    parser.add_argument("--resume", metavar="VIDEO", default=None,
+                        help="finish a video cut short (its sidecar says incomplete, or a NAME.partial-PID.mp4 left "
+                             "by a killed run): made again to its name, the frames made before checked")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same video)")
     parser.add_argument("--preset", default=None, choices=list(PRESETS),
                         help="horizon-extension preset (default: the model's, chosen by measurement)")
@@ -161,6 +165,13 @@ def run(args: argparse.Namespace) -> int:
     from longroll.pipelines.request import check_length
 
     # 1. Validate everything cheap before any model is loaded or file created.
+    if args.resume:
+        from longroll.pipelines.generate import resume
+
+        print(f"wrote {resume(args.resume, progress=not args.no_progress)}")
+        return 0
+    if args.out is None:
+        raise ValueError("Give --out FILE (.mp4, .gif, or a folder/ for PNG frames).")
     output_kind(args.out)
     check_choice("model", args.model, MODELS)
     options = model_options(args)

@@ -155,6 +155,52 @@ def extend(video: str | Path, *, seconds: float, out: str | Path, model: VideoMo
     return generate_request(request, vm, progress=progress, config=config).path
 
 
+def resume(video: str | Path, *, model: VideoModel | str | None = None, progress: bool | None = None) -> Path:
+    """Finish a video that was cut short: a file kept by Ctrl-C / SIGTERM (its sidecar says incomplete) or
+    the ``NAME.partial-PID.mp4`` a killed run left. The rollout is deterministic, so the video is made
+    again from its sidecar to its final name, and the frames the cut run had made are checked against
+    the recorded ``frames_sha256``; the partial files are removed once the video is complete."""
+    import hashlib
+
+    from longroll.io.video import PARTIAL_MARK, is_partial
+    from longroll.models.registry import load_model
+
+    video = Path(video)
+    side = sidecar_path(video)
+    try:
+        meta = json.loads(side.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{str(video)!r} has no readable longroll sidecar ({side.name}): {err}.") from err
+    if meta.get("complete"):
+        raise ValueError(f"{str(video)!r} is complete; nothing to resume.")
+    final = video.with_name(video.name.split(PARTIAL_MARK)[0] + video.suffix) if is_partial(video) else video
+    schedule = meta["prompt_schedule"]
+    request = GenerationRequest(prompt=schedule[0]["prompt"], seconds=meta["seconds"], seed=meta["seed"],
+                                switches=tuple((s["at_seconds"], s["prompt"]) for s in schedule[1:]),
+                                cuts=tuple(s["at_seconds"] for s in schedule[1:] if s.get("cut")),
+                                preset=meta["preset"], schedule=meta.get("schedule", "chunk"), out=str(final),
+                                upscale=meta.get("upscale"), overwrite=True, **_init_of(meta))
+    vm = model if isinstance(model, VideoModel) else load_model(model or meta["model"], weights=meta.get("weights"),
+                                                                **meta.get("model_options", {}))
+    made, want = int(meta.get("frames") or 0), meta.get("frames_sha256")
+    digest, seen = hashlib.sha256(), [0]
+
+    def prefix(event: ChunkEvent) -> None:  # hash exactly the frames the cut run had made
+        take = max(0, min(len(event.frames), made - seen[0]))
+        digest.update(np.ascontiguousarray(event.frames[:take]).tobytes())
+        seen[0] += len(event.frames)
+
+    result = generate_request(request, vm, progress=progress, config=replay_config(meta),
+                              on_chunk=prefix if made and want else None)
+    if made and want and digest.hexdigest() != want:
+        log.warning("The first %d frames differ from the ones the cut run made (other weights or another CPU "
+                    "instruction set); the video is complete but not the same.", made)
+    if result.complete and is_partial(video):
+        video.unlink(missing_ok=True)
+        side.unlink(missing_ok=True)
+    return result.path
+
+
 def _init_of(meta: dict) -> dict:
     """The init a sidecar's video continued from (its file must still be there, unchanged)."""
     init = meta.get("init")
@@ -169,5 +215,5 @@ def _init_of(meta: dict) -> dict:
 
 
 __all__ = ["GenerationPlan", "GenerationRequest", "PromptSchedule", "check_seconds", "extend", "generate",
-           "generate_request",
+           "generate_request", "resume",
            "parse_switch", "replay", "resolve", "run", "sidecar_path"]

@@ -169,13 +169,20 @@ def _write(plan, model, stats, consume, result) -> GenerationResult:
     early = sidecar_path(writer.tmp)
     write_json(early, {**sidecar(plan, model, frames=0, wall_seconds=0.0, complete=False, frames_sha256=""),
                        "partial": writer.tmp.name})
+    counted = 0  # frames hashed so far (the writer may hold more if a signal lands between the two)
+    last = None
     try:
         with writer:
             for frames in stream(plan, model, stats=stats):
+                last = frames
                 writer.write(frames)
                 consume(frames)
+                counted += len(frames)
             complete = True
     finally:
+        extra = writer.frames_written - counted
+        if last is not None and 0 < extra <= len(last):
+            consume(last[:extra])  # the sidecar describes exactly the frames in the file
         if writer.frames_written:
             done = result(plan.out, complete)
             write_json(sidecar_path(plan.out), sidecar(plan, model, frames=done.frames,
