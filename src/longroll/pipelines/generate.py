@@ -93,28 +93,47 @@ def replay_config(meta: dict):
 def replay(sidecar_file: str | Path, *, out: str | Path | None = None, model: VideoModel | str | None = None,
            progress: bool | None = None, overwrite: bool = False) -> np.ndarray | Path:
     """Generate again the video a sidecar describes (same prompts, seed and every resolved setting)."""
-    from longroll.models.registry import load_model
-
     path = Path(sidecar_file)
     try:
         meta = json.loads(path.read_text())
     except (OSError, ValueError) as err:
         raise ValueError(f"Cannot read the sidecar {str(path)!r}: {err}.") from err
     config = replay_config(meta)
-    schedule = meta["prompt_schedule"]
-    request = GenerationRequest(prompt=schedule[0]["prompt"], seconds=meta["seconds"], seed=meta["seed"],
-                                switches=tuple((s["at_seconds"], s["prompt"]) for s in schedule[1:]),
-                                cuts=tuple(s["at_seconds"] for s in schedule[1:] if s.get("cut")),
-                                preset=meta["preset"], schedule=meta.get("schedule", "chunk"),
-                                out=None if out is None else str(out), upscale=meta.get("upscale"),
-                                overwrite=overwrite, **_init_of(meta))
-    vm = model if isinstance(model, VideoModel) else load_model(model or meta["model"], weights=meta.get("weights"),
-                                                                **meta.get("model_options", {}))
+    request = _request_of(meta, seconds=meta["seconds"], out=out, overwrite=overwrite)
+    vm = _model_of(meta, model)
     if meta.get("weights_sha256") not in (None, vm.weights_sha256):
         log.warning("The weights differ from the ones that made %s (sha256 %s, now %s); frames will differ.",
                     sidecar_file, meta["weights_sha256"][:12], vm.weights_sha256[:12])
     result = generate_request(request, vm, progress=progress, config=config)
     return result.video if out is None else result.path
+
+
+def _read_sidecar(video: Path) -> dict:
+    side = sidecar_path(video)
+    try:
+        return json.loads(side.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{str(video)!r} has no readable longroll sidecar ({side.name}): {err}.") from err
+
+
+def _request_of(meta: dict, *, seconds: float, out, overwrite: bool) -> GenerationRequest:
+    """The request a sidecar describes (prompts, switches, cuts, seed, preset, init), for ``seconds``."""
+    schedule = meta["prompt_schedule"]
+    return GenerationRequest(prompt=schedule[0]["prompt"], seconds=seconds, seed=meta["seed"],
+                             switches=tuple((s["at_seconds"], s["prompt"]) for s in schedule[1:]),
+                             cuts=tuple(s["at_seconds"] for s in schedule[1:] if s.get("cut")),
+                             preset=meta["preset"], schedule=meta.get("schedule", "chunk"),
+                             out=None if out is None else str(out), upscale=meta.get("upscale"),
+                             overwrite=overwrite, **_init_of(meta))
+
+
+def _model_of(meta: dict, model: VideoModel | str | None) -> VideoModel:
+    """The given model, or the one the sidecar names, loaded with its options."""
+    from longroll.models.registry import load_model
+
+    if isinstance(model, VideoModel):
+        return model
+    return load_model(model or meta["model"], weights=meta.get("weights"), **meta.get("model_options", {}))
 
 
 def extend(video: str | Path, *, seconds: float, out: str | Path, model: VideoModel | str | None = None,
@@ -123,15 +142,10 @@ def extend(video: str | Path, *, seconds: float, out: str | Path, model: VideoMo
     from its sidecar) made ``seconds`` longer, written to ``out``. The frames of a rollout do not depend
     on its planned length unless its temporal RoPE scale does (a static S = L / L_train: pi, ntk, flex,
     yarn, riflex); then the whole video is re-planned for the new length and says so."""
-    from longroll.models.registry import load_model
     from longroll.pipelines.schedules import method_of
 
     check_seconds(seconds)
-    side = sidecar_path(video)
-    try:
-        meta = json.loads(side.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{str(video)!r} has no readable longroll sidecar ({side.name}): {err}.") from err
+    meta = _read_sidecar(Path(video))
     if not meta.get("complete", False):
         raise ValueError(f"{str(video)!r} was cut short ({meta.get('frames')} frames); make it again "
                          f"(--replay) before extending it.")
@@ -141,14 +155,8 @@ def extend(video: str | Path, *, seconds: float, out: str | Path, model: VideoMo
         log.warning("Preset %s scales temporal RoPE by the planned length (%s, S = L / L_train): the video is "
                     "re-planned for %.4g s, so its first %.4g s differ from %s.", meta["preset"], rope.method,
                     meta["seconds"] + seconds, meta["seconds"], video)
-    schedule = meta["prompt_schedule"]
-    request = GenerationRequest(prompt=schedule[0]["prompt"], seconds=meta["seconds"] + seconds, seed=meta["seed"],
-                                switches=tuple((s["at_seconds"], s["prompt"]) for s in schedule[1:]),
-                                cuts=tuple(s["at_seconds"] for s in schedule[1:] if s.get("cut")),
-                                preset=meta["preset"], schedule=meta.get("schedule", "chunk"), out=str(out),
-                                upscale=meta.get("upscale"), overwrite=overwrite, **_init_of(meta))
-    vm = model if isinstance(model, VideoModel) else load_model(model or meta["model"], weights=meta.get("weights"),
-                                                                **meta.get("model_options", {}))
+    request = _request_of(meta, seconds=meta["seconds"] + seconds, out=out, overwrite=overwrite)
+    vm = _model_of(meta, model)
     if meta.get("weights_sha256") not in (None, vm.weights_sha256):
         raise ValueError(f"The weights differ from the ones that made {str(video)!r} (sha256 "
                          f"{meta['weights_sha256'][:12]}, loaded {vm.weights_sha256[:12]}); load those to extend it.")
@@ -163,25 +171,14 @@ def resume(video: str | Path, *, model: VideoModel | str | None = None, progress
     import hashlib
 
     from longroll.io.video import PARTIAL_MARK, is_partial
-    from longroll.models.registry import load_model
 
     video = Path(video)
-    side = sidecar_path(video)
-    try:
-        meta = json.loads(side.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{str(video)!r} has no readable longroll sidecar ({side.name}): {err}.") from err
+    meta = _read_sidecar(video)
     if meta.get("complete"):
         raise ValueError(f"{str(video)!r} is complete; nothing to resume.")
     final = video.with_name(video.name.split(PARTIAL_MARK)[0] + video.suffix) if is_partial(video) else video
-    schedule = meta["prompt_schedule"]
-    request = GenerationRequest(prompt=schedule[0]["prompt"], seconds=meta["seconds"], seed=meta["seed"],
-                                switches=tuple((s["at_seconds"], s["prompt"]) for s in schedule[1:]),
-                                cuts=tuple(s["at_seconds"] for s in schedule[1:] if s.get("cut")),
-                                preset=meta["preset"], schedule=meta.get("schedule", "chunk"), out=str(final),
-                                upscale=meta.get("upscale"), overwrite=True, **_init_of(meta))
-    vm = model if isinstance(model, VideoModel) else load_model(model or meta["model"], weights=meta.get("weights"),
-                                                                **meta.get("model_options", {}))
+    request = _request_of(meta, seconds=meta["seconds"], out=final, overwrite=True)
+    vm = _model_of(meta, model)
     made, want = int(meta.get("frames") or 0), meta.get("frames_sha256")
     digest, seen = hashlib.sha256(), [0]
 
@@ -197,7 +194,7 @@ def resume(video: str | Path, *, model: VideoModel | str | None = None, progress
                     "instruction set); the video is complete but not the same.", made)
     if result.complete and is_partial(video):
         video.unlink(missing_ok=True)
-        side.unlink(missing_ok=True)
+        sidecar_path(video).unlink(missing_ok=True)
     return result.path
 
 
