@@ -247,7 +247,6 @@ class KVCache:
             cfg = self.config
             all_slots = torch.arange(cfg.slots, device=self.positions.device)[slots]
             is_sink = self.positions[slots] < cfg.sink
-            t = self.tokens_per_frame
             pseudo = self._pseudo_frames()  # (C,) pseudo-frame of each non-frame token, or None
             reserved = 0 if pseudo is None else int(pseudo.max()) + 1
             keys = window_positions(self.timeline[slots], is_sink, cfg.positions, reserved=reserved)
