@@ -52,3 +52,19 @@ def test_bad_bench_arguments(capsys):
     assert "prompts = 0 is out of range" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["bench", "--seeds", "many"])
+
+
+def test_bench_runs_a_storyboard_with_every_preset_and_caches_it(tmp_path, tiny_model):
+    from longroll.bench.storyboard import run_storyboard
+
+    script = "a red circle on a black background [1s] | two blue squares on a navy background [1s#]"
+    report = run_storyboard(script, tmp_path, presets=["sink", "infinity-rope"], model=tiny_model)
+    text = report.read_text()
+    assert "`sink`" in text and "`infinity-rope`" in text and "shot 2 presence" in text
+    cached = sorted((tmp_path / "storyboard").glob("*.json"))
+    assert len(cached) == 2
+    stamp = [p.stat().st_mtime for p in cached]
+    run_storyboard(script, tmp_path, presets=["sink", "infinity-rope"], model=tiny_model)
+    assert [p.stat().st_mtime for p in cached] == stamp  # nothing made twice
+    with pytest.raises(ValueError, match="Shot 2"):
+        run_storyboard("a red circle [1s] | [1s]", tmp_path, model=tiny_model)

@@ -13,6 +13,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prompts", type=int, default=4, help="random prompts of the world")
     parser.add_argument("--seeds", type=int, default=1, help="seeds per prompt")
     parser.add_argument("--weights", default=None, help="weights file (default: the shipped weights)")
+    parser.add_argument("--script", default=None,
+                        help="instead of the matrix: this storyboard ('shot [4s] | shot [6s#]') with every preset, "
+                             "evaluated per shot (STORYBOARD.md)")
+    parser.add_argument("--presets", default=None, help="with --script: comma-separated presets (default: all)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -21,6 +25,17 @@ def run(args: argparse.Namespace) -> int:
 
     check_int("prompts", args.prompts, low=1, high=1000)
     check_int("seeds", args.seeds, low=1, high=100)
+    if args.script:
+        from longroll._validate import check_choice
+        from longroll.bench.storyboard import run_storyboard
+        from longroll.pipelines.presets import PRESETS
+
+        presets = [p.strip() for p in args.presets.split(",")] if args.presets else None
+        for name in presets or []:
+            check_choice("preset", name, PRESETS)
+        report = run_storyboard(args.script, args.out, presets=presets, seeds=args.seeds, weights=args.weights)
+        print(f"report written to {report}")
+        return 0
     report = run_bench(BenchConfig(out=args.out, quick=args.quick, prompts=args.prompts, seeds=args.seeds,
                                    weights=args.weights))
     print(f"report written to {report}")

@@ -41,6 +41,24 @@ def _require_av():
     return av
 
 
+@contextlib.contextmanager
+def _signals_held():
+    """Hold SIGINT / SIGTERM for the block (delivered right after it), so that a frame is never written
+    without being counted; a no-op off the main thread or where the platform cannot block signals."""
+    import signal
+    import threading
+
+    held = {signal.SIGINT, signal.SIGTERM}
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
+
+
 def output_kind(path: str | Path) -> str:
     """'mp4', 'gif' or 'png' (a folder of frames, written with a trailing '/') for an output path;
     anything else is an error naming the allowed forms."""
@@ -78,11 +96,13 @@ class VideoWriter:
             raise ValueError(f"Frames must be uint8 (N, H, W, 3), got {frames.dtype} {frames.shape}.")
         if self.upscale > 1:
             frames = frames.repeat(self.upscale, axis=1).repeat(self.upscale, axis=2)
-        if self.kind == "png":
-            self._write_png(frames)
-        else:
-            self._write_av(frames)
-        self.frames_written += len(frames)
+        for frame in frames:  # one by one, each written and counted with signals held: count == file
+            with _signals_held():
+                if self.kind == "png":
+                    self._write_png(frame[None])
+                else:
+                    self._write_av(frame[None])
+                self.frames_written += 1
 
     def _open_av(self, height: int, width: int) -> None:
         av = _require_av()
