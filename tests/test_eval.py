@@ -145,3 +145,18 @@ def test_truncated_and_short_videos(tmp_path: Path, capsys):
     assert main(["eval", str(video), "--prompt", "a red dragon", "--json", str(out)]) == 2
     assert "unknown shape 'dragon'" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_too_short_videos_and_empty_folders_say_what_was_found(tmp_path, capsys):
+    from longroll.cli import main
+    from longroll.io.video import VideoWriter
+
+    gif = tmp_path / "short.gif"
+    with VideoWriter(gif, 8.0) as w:
+        w.write(np.zeros((16, 16, 16, 3), np.uint8))
+    assert main(["eval", str(gif), "--json", str(tmp_path / "e.json")]) == 2
+    assert "has 16 frames" in capsys.readouterr().err and not (tmp_path / "e.json").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["eval", str(empty), "--json", str(tmp_path / "e.json")]) == 2
+    assert "has no videos" in capsys.readouterr().err

@@ -38,8 +38,16 @@ def is_video_folder(path: str) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     if is_video_folder(args.video):
         return _run_folder(args)
+    folder = Path(args.video)
+    if folder.is_dir() and not any(folder.glob("*.png")):
+        from longroll.io.video import READABLE_SUFFIXES
+
+        raise ValueError(f"The folder {args.video!r} has no videos ({', '.join(READABLE_SUFFIXES)}), no batch manifest "
+                         f"and no PNG frames.")
     from longroll.eval.evaluate import evaluate_video, parse_duration, plot_result, write_json
     from longroll.io.atomic import check_output_path
 

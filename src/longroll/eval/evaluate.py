@@ -84,8 +84,14 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
         from longroll.eval.world_metrics import WorldTrack
 
         world = WorldTrack(world_prompt)
-    frames = iter(frames)
-    for start, seg in _segments(frames, seg_len):
+    seen = [0]
+
+    def counted(it):
+        for frame in it:
+            seen[0] += 1
+            yield frame
+
+    for start, seg in _segments(counted(frames), seg_len):
         if first_frame is None:
             first_frame = seg[0]
         row = {"index": len(segments), "start_frame": start, "end_frame": start + len(seg),
@@ -96,7 +102,7 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
         segments.append(row)
         total = max(total, start + len(seg))
     if len(segments) < min_segments:
-        raise ValueError(f"The video has {total} frames, fewer than {min_segments} segments of {seg_len} frames "
+        raise ValueError(f"The video has {seen[0]} frames, fewer than {min_segments} segments of {seg_len} frames "
                          f"({segment_seconds:g} s at {fps:g} fps); use a shorter --segment.")
     world_keys: list[str] = []
     if world is not None:  # hidden objects are confirmed over time, so world keys wait for the end

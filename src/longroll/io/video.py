@@ -210,7 +210,8 @@ def read_video(path: str | Path) -> tuple[float, Iterator[np.ndarray]]:
         return 8.0, frames_png()
     container = av.open(str(path))
     stream = container.streams.video[0]
-    fps = float(stream.average_rate or stream.base_rate or 8)
+    # FFmpeg's guess of the nominal rate first: a GIF's average rate is skewed by its whole-centisecond delays.
+    fps = float(stream.guessed_rate or stream.base_rate or stream.average_rate or 8)
 
     def frames_av():
         try:
