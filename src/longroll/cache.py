@@ -184,6 +184,7 @@ class KVCache:
         self._chunk_positions: torch.Tensor | None = None  # (f,) frames of that chunk
         self._read_slots: torch.Tensor | None = None  # (n,) slots to read when they are not a prefix
         self._rope: tuple[torch.Tensor, torch.Tensor] | None = None  # (key positions, query positions) memo
+        self._refresh()
 
     # ------------------------------------------------------------------ queries
     @property
@@ -194,7 +195,7 @@ class KVCache:
     @property
     def num_frames(self) -> int:
         """Frames currently in the window (at most W)."""
-        return sum(f is not None for f in self._frames)
+        return self._count
 
     @property
     def num_compressed(self) -> int:
@@ -245,21 +246,22 @@ class KVCache:
         if self._rope is None:
             slots = self._slots()
             cfg = self.config
-            all_slots = torch.arange(cfg.slots, device=self.positions.device)[slots]
             is_sink = self.positions[slots] < cfg.sink
             pseudo = self._pseudo_frames()  # (C,) pseudo-frame of each non-frame token, or None
-            reserved = 0 if pseudo is None else int(pseudo.max()) + 1
+            # Host-side counts (no device sync in the forward): pseudo-frames of the block, sink frames held.
+            t = self.tokens_per_frame
+            reserved = 0 if pseudo is None else 2 if self.memory is not None else -(-self.num_compressed // t)
             keys = window_positions(self.timeline[slots], is_sink, cfg.positions, reserved=reserved)
             block = None
             if cfg.positions == "relative" and pseudo is not None:
                 # The kept tokens (Temporal RoPE Unification) or the memory streams right after the sink.
-                block = int(is_sink.sum()) + pseudo.to(torch.float64)
+                sinks = sum(f is not None and f < cfg.sink for f in self._frames)
+                block = sinks + pseudo.to(torch.float64)
             if cfg.anchor is not None and keys.numel():
                 shift = float(cfg.anchor) - float(keys.max())  # the newest frame at the anchor, all moved alike
                 keys = keys + shift
                 block = None if block is None else block + shift
-            where = {int(s): i for i, s in enumerate(all_slots.tolist())}
-            query = keys[torch.tensor([where[int(s)] for s in self._chunk_slots.tolist()], device=keys.device)]
+            query = keys[self._chunk_read_index]  # the chunk's frames within the read order
             self._rope = (keys, query, block)
         return self._rope[0], self._rope[1]
 
@@ -325,6 +327,7 @@ class KVCache:
         device = self.positions.device
         self._chunk = (start_frame, num_frames)
         self._chunk_slots = torch.tensor(slots, dtype=torch.long, device=device)
+        self._chunk_slot_list = slots
         self._chunk_positions = torch.tensor(frames, dtype=torch.long, device=device)
         new = [(f, s) for f, s in zip(frames, slots) if f >= self._end]
         if new:
@@ -494,6 +497,12 @@ class KVCache:
     def _refresh(self) -> None:
         """Recompute the read order after the set of held slots changed."""
         held = [s for s, f in enumerate(self._frames) if f is not None]
+        self._count = len(held)
         prefix = held == list(range(len(held)))
-        self._read_slots = None if prefix else torch.tensor(held, dtype=torch.long, device=self.positions.device)
+        device = self.positions.device
+        self._read_slots = None if prefix else torch.tensor(held, dtype=torch.long, device=device)
+        # Where the claimed chunk's slots stand in the read order (computed here, on the host, once per begin).
+        order = {s: i for i, s in enumerate(held)}
+        chunk = [] if self._chunk_slots is None else self._chunk_slot_list
+        self._chunk_read_index = torch.tensor([order[s] for s in chunk if s in order], dtype=torch.long, device=device)
         self._rope = None

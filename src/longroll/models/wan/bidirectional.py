@@ -136,7 +136,12 @@ class DiffusersWanDenoiser(nn.Module):
             proc.bias = frame_bias
         dtype = next(self.transformer.parameters()).dtype
         timestep = (t * 1000.0).repeat_interleave(tokens, dim=1)  # (B, F*T): one timestep per token
-        out = self.transformer(x.transpose(1, 2).to(dtype), timestep, cond.to(dtype), return_dict=False)[0]
+        try:
+            out = self.transformer(x.transpose(1, 2).to(dtype), timestep, cond.to(dtype), return_dict=False)[0]
+        finally:  # the wrapped transformer is left as a plain call would find it: positions 0.., its own RoPE
+            self.frame_rope.set(None, None, 1.0)
+            for proc in self.processors.values():
+                proc.bias = None
         return out.transpose(1, 2).to(x.dtype)
 
 
