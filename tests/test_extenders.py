@@ -198,8 +198,8 @@ def test_causal_wan_runs_every_cache_policy_chunkwise_and_framewise(wan_transfor
 
     causal = CausalWan.from_diffusers(wan_transformer)
     cond = causal.encode_context(torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(3)))
-    for chunk, window, sink, train_len in ((3, 8, 3, 12), (1, 4, 1, 6)):
-        den = CausalWanDenoiser(causal, WanRolloutSpec(height=32, width=48, train_len=train_len, chunk_size=chunk,
+    for flavour, window, sink, train_len in (("self-forcing", 8, 3, 12), ("causal-forcing-frame", 4, 1, 6)):
+        den = CausalWanDenoiser(causal, WanRolloutSpec(flavour=flavour, height=32, width=48, train_len=train_len,
                                                        window=window, sink=sink))
         for preset in ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope"):
             config = resolve_preset(preset, den, steps=1)

@@ -24,6 +24,12 @@ frames of the window recomputed after a prompt switch); ``write(layer, k, v)`` s
 ``cut(gap)`` makes the frames written from now on ``gap`` positions later (RoPE Cut); ``reset()``
 empties it.
 
+EMA-Sink (Reward Forcing, arXiv 2512.04678; ``sink_ema = a``): when frames leave the ring, the sink
+becomes ``a sink + (1 - a) leaving``, keys and values alike, frame by frame when as many frames leave
+as the sink holds (the released model: chunk 3, sink 3, a = 0.999); otherwise (our reading) the mean
+of the leaving frames is folded into every sink frame. Keys are cached un-rotated, since averaging
+keys rotated at different positions would mix their phases.
+
 Legend: L layers, B batch, H heads, W window frames, T tokens per frame, D head dim.
 """
 
@@ -58,6 +64,7 @@ class CacheConfig:
     memory_rates: tuple[float, float] = (0.01, 0.1)  # MemRoPE: (alpha_L, alpha_S) of the two streams
     memory_pool: str = "frame"  # MemRoPE: pool evicted keys over the whole frame ("frame") or per token ("token")
     rolling: bool = False  # Rolling Sink: earlier chunks' content replaced by the first window's, replayed
+    sink_ema: float | None = None  # EMA-Sink: sink <- a sink + (1 - a) leaving frames (Reward Forcing: 0.999)
 
     def __post_init__(self) -> None:
         check_int("window", self.window, low=1)
@@ -107,6 +114,14 @@ class CacheConfig:
                                  "un-rotated: set rotated = False.")
             if self.budget is not None:
                 raise ValueError("Participative Compression and Rolling Sink each rewrite the window: use one.")
+        if self.sink_ema is not None:
+            check_float("sink_ema", self.sink_ema, low=0.0, high=1.0)
+            if self.sink < 1:
+                raise ValueError(f"sink_ema = {self.sink_ema} folds leaving frames into the sink, but sink = 0: give a "
+                                 "sink of at least 1 frame.")
+            if self.rotated:
+                raise ValueError("An EMA sink averages keys written at different positions, so keys must be cached "
+                                 "un-rotated: set rotated = False.")
         if self.ring < 1:
             raise ValueError(f"window = {self.window} leaves no slot for recent frames after the sink ({self.sink}) "
                              f"and {'the memory streams (2)' if self.memory else 'the compressed frames'}.")
@@ -322,6 +337,8 @@ class KVCache:
             self._compress()  # the window is full: keep the Top-C tokens of the candidates before evicting
         if self.memory is not None and evicted:
             self._remember(evicted)  # fold the frames about to leave into the memory streams
+        if self.config.sink_ema is not None and evicted:
+            self._fold_into_sink(evicted)  # EMA-Sink: the frames about to leave update the sink
         if self.archive is not None and start_frame == self._end and start_frame >= self.config.window:
             self._roll(start_frame - num_frames, num_frames)
         device = self.positions.device
@@ -436,6 +453,22 @@ class KVCache:
         """MemRoPE: fold the frames about to be overwritten into the memory streams (``longroll.memory``)."""
         slots = torch.tensor([self.slot(f) for f in evicted], device=self.k.device)
         self.memory.update(self.k[:, :, :, slots], self.v[:, :, :, slots])
+
+    def _fold_into_sink(self, evicted: list[int]) -> None:
+        """EMA-Sink: ``sink <- a sink + (1 - a) leaving`` for the sink frames held (see the module docstring)."""
+        sinks = [f for f in range(self.config.sink) if self.holds(f)]
+        if not sinks:
+            return
+        a = self.config.sink_ema
+        device = self.k.device
+        dst = torch.tensor([self.slot(f) for f in sinks], device=device)
+        src = torch.tensor([self.slot(f) for f in evicted], device=device)
+        for store in (self.k, self.v):
+            leaving = store.index_select(3, src).float()  # (L, B, H, n, T, D)
+            if len(evicted) != len(sinks):
+                leaving = leaving.mean(dim=3, keepdim=True).expand(-1, -1, -1, len(sinks), -1, -1)
+            folded = a * store.index_select(3, dst).float() + (1 - a) * leaving
+            store.index_copy_(3, dst, folded.to(store.dtype))
 
     def _roll(self, start: int, length: int) -> None:
         """Rolling Sink (arXiv 2602.07775): the previous chunk's frames ``[start, start + length)`` keep their

@@ -53,10 +53,14 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     w = parser.add_argument_group("causal-wan and wan (local paths only)")
     w.add_argument("--base", default=None,
                    help="Wan2.1 directory in diffusers layout (text_encoder/, tokenizer/, vae/)")
-    w.add_argument("--flavour", default=None, help="checkpoint family: self-forcing, longlive, causvid")
+    w.add_argument("--flavour", default=None,
+                   help="checkpoint family: self-forcing (default), longlive, causvid, causal-forcing, "
+                        "causal-forcing-frame, causal-forcing-frame-2step, causal-forcing-frame-1step, reward-forcing")
     w.add_argument("--lora", default=None, help="PEFT LoRA file merged into the weights (LongLive's lora.pt)")
     w.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default: the rank, scale 1)")
-    w.add_argument("--ema", action="store_true", help="use generator_ema from a training checkpoint")
+    w.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
+                   help="use (--ema) or not (--no-ema) generator_ema from a training checkpoint (default: as the "
+                        "flavour's own inference, where the file has it)")
     w.add_argument("--trust-pickle", action="store_true",
                    help="allow checkpoints that need full unpickling (only for files you trust)")
     w.add_argument("--height", type=int, default=None, help="video height in pixels (default 480)")
@@ -110,8 +114,13 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--rolling", action="store_const", const=True, default=None,
                    help="Rolling Sink: earlier chunks replay the first window's content")
     o.add_argument("--jitter", type=float, default=None, help="LoL: per-head RoPE base jitter in [0, 1)")
-    o.add_argument("--switch-mode", default=None, choices=["recache", "flush"], dest="switch_mode",
-                   help="what a prompt switch does: LongLive's re-cache or Infinity-RoPE's KV Flush")
+    o.add_argument("--sink-ema", type=float, default=None, dest="sink_ema",
+                   help="Reward Forcing's EMA-Sink: frames leaving the window are folded into the sink at this rate "
+                        "(Reward Forcing: 0.999; keys are then cached un-rotated)")
+    o.add_argument("--switch-mode", default=None, choices=["recache", "longlive", "flush"], dest="switch_mode",
+                   help="what a prompt switch does: re-run the window, sink included (recache), LongLive's own "
+                        "re-cache of the recent frames in one forward keeping the sink (longlive), or "
+                        "Infinity-RoPE's KV Flush (flush); default: the model family's own")
     o.add_argument("--flush-keep", type=int, default=None, help="KV Flush: recent frames kept besides the sink")
     o.add_argument("--cut-gap", type=int, default=None, help="RoPE Cut: timeline positions skipped at a scene cut")
 
@@ -125,7 +134,7 @@ def collect_overrides(args: argparse.Namespace) -> dict:
                 bias=bias, steps=args.steps, cfg=args.cfg, rotated=False if args.dynamic else None,
                 positions=args.positions, anchor=args.anchor, budget=args.budget, recent=args.recent,
                 memory=args.memory, memory_pool=args.memory_pool, rolling=args.rolling, jitter=args.jitter,
-                switch=args.switch_mode, flush_keep=args.flush_keep, cut_gap=args.cut_gap)
+                sink_ema=args.sink_ema, switch=args.switch_mode, flush_keep=args.flush_keep, cut_gap=args.cut_gap)
 
 
 def collect_diagonal(args: argparse.Namespace) -> dict:
@@ -196,7 +205,9 @@ def model_options(args: argparse.Namespace) -> dict:
 
     options = {k: getattr(args, k) for k in ("base", "flavour", "lora", "lora_alpha", "height", "width")
                if getattr(args, k) is not None}
-    options.update({k: True for k in ("ema", "trust_pickle") if getattr(args, k)})
+    options.update({"trust_pickle": True} if args.trust_pickle else {})
+    if args.ema is not None:
+        options["ema"] = args.ema
     if args.model == "causal-wan":
         from longroll.models.causal_wan.rollout_spec import spec_for
 

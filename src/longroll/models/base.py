@@ -6,6 +6,8 @@
 - ``ModelDefaults``: what a family was trained for and how it is rolled out by default (horizon,
   chunk, window, sink, sampler, diagonal schedule defaults, display). Presets and schedules
   resolve against it.
+- ``NativeRollout``: the attention window of the family's own released inference (what ``none``
+  and the other presets without a sink reproduce), apart from the window the sink presets use.
 - ``VideoModel``: a loaded model: denoiser plus prompt encoder and decoder, for the pipelines.
 """
 
@@ -47,6 +49,32 @@ class DiagonalDefaults:
             check_float("shift", self.shift, low=0.0, low_open=True)
 
 
+POSITIONS = ("absolute", "relative")
+NATIVE_SWITCHES = ("recache", "longlive", "flush")
+
+
+@dataclass(frozen=True)
+class NativeRollout:
+    """The cache of a family's own released inference (``models/causal_wan/flavours.py`` records them)."""
+
+    window: int | None = None  # latent frames attended, sink and current chunk included (None: ModelDefaults.window)
+    sink: int = 0  # first frames kept for the whole rollout
+    positions: str = "absolute"  # temporal RoPE positions: timeline ("absolute") or slot in the window ("relative")
+    sink_ema: float | None = None  # EMA-Sink: sink <- a sink + (1 - a) leaving frames (Reward Forcing: 0.999)
+    switch: str = "recache"  # what a prompt switch does to the cache (LongLive's own: "longlive")
+
+    def __post_init__(self) -> None:
+        if self.window is not None:
+            check_int("native window", self.window, low=1)
+        check_int("native sink", self.sink, low=0)
+        if self.positions not in POSITIONS:
+            raise ValueError(f"native positions = {self.positions!r} is not one of {', '.join(POSITIONS)}.")
+        if self.sink_ema is not None:
+            check_float("sink_ema", self.sink_ema, low=0.0, high=1.0)
+        if self.switch not in NATIVE_SWITCHES:
+            raise ValueError(f"native switch = {self.switch!r} is not one of {', '.join(NATIVE_SWITCHES)}.")
+
+
 @dataclass(frozen=True)
 class ModelDefaults:
     """What a model family was trained for and how it is rolled out by default."""
@@ -54,7 +82,7 @@ class ModelDefaults:
     train_len: int  # L_train: latent frames of a training clip (the horizon)
     chunk_size: int | None  # latent frames denoised together; None: bidirectional (no chunk-wise rollout)
     window: int  # latent frames attended by default (sink and current chunk included)
-    sink: int  # sink frames of the sink presets
+    sink: int  # sink frames of the sink presets (window above is theirs too)
     schedule: FewStepSchedule  # how a chunk is denoised by default
     context_timestep: float  # timestep of the clean-context pass (writes a finished chunk into the cache)
     rho: float = FLEX_RHO  # antiphase correlation of the flex preset
@@ -66,6 +94,7 @@ class ModelDefaults:
     upscale: int = 1  # default nearest-neighbour enlargement of written videos (for viewing)
     preset: str = "flex"  # default horizon-extension preset
     diagonal: DiagonalDefaults = field(default_factory=DiagonalDefaults)
+    native: NativeRollout = field(default_factory=NativeRollout)  # the family's own window (presets without a sink)
 
     def __post_init__(self) -> None:
         check_int("train_len", self.train_len, low=1)
@@ -76,6 +105,14 @@ class ModelDefaults:
         check_float("rho", self.rho, low=-1.0, high=1.0)
         check_int("frames_per_latent", self.frames_per_latent, low=1)
         check_int("upscale", self.upscale, low=1, high=64)
+        if self.native.sink >= self.native_window:
+            raise ValueError(f"native sink = {self.native.sink} must be smaller than the native window = "
+                             f"{self.native_window} (allowed range [0, {self.native_window - 1}]).")
+
+    @property
+    def native_window(self) -> int:
+        """Latent frames the family's own inference attends."""
+        return self.window if self.native.window is None else self.native.window
 
     @property
     def chunkwise(self) -> bool:

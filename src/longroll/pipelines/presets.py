@@ -2,20 +2,26 @@
 
 | preset           | temporal RoPE  | positions          | initial noise  | window                      | switch    |
 |------------------|----------------|--------------------|----------------|-----------------------------|-----------|
-| `none`           | extrapolate    | absolute           | i.i.d.         | sliding, no sink            | re-cache  |
-| `pi`             | PI             | absolute           | i.i.d.         | sliding, no sink            | re-cache  |
-| `ntk`            | NTK-aware      | absolute           | i.i.d.         | sliding, no sink            | re-cache  |
-| `yarn`           | YaRN           | absolute           | i.i.d.         | sliding, no sink            | re-cache  |
-| `riflex`         | RIFLEx         | absolute           | i.i.d.         | sliding, no sink            | re-cache  |
-| `flexrope`       | extrapolate    | absolute           | i.i.d.         | sliding, no sink, FAR bias  | re-cache  |
-| `sink`           | extrapolate    | absolute           | i.i.d.         | sink + sliding              | re-cache  |
-| `flex`           | NTK-by-parts   | absolute           | antiphase      | sink + sliding              | re-cache  |
-| `cache-relative` | extrapolate    | in the window      | i.i.d.         | sink + sliding              | re-cache  |
+| `none`           | extrapolate    | family's own       | i.i.d.         | family's own                | family's  |
+| `pi`             | PI             | family's own       | i.i.d.         | family's own                | family's  |
+| `ntk`            | NTK-aware      | family's own       | i.i.d.         | family's own                | family's  |
+| `yarn`           | YaRN           | family's own       | i.i.d.         | family's own                | family's  |
+| `riflex`         | RIFLEx         | family's own       | i.i.d.         | family's own                | family's  |
+| `flexrope`       | extrapolate    | family's own       | i.i.d.         | family's own, FAR bias      | family's  |
+| `sink`           | extrapolate    | absolute           | i.i.d.         | sink + sliding              | family's  |
+| `flex`           | NTK-by-parts   | absolute           | antiphase      | sink + sliding              | family's  |
+| `cache-relative` | extrapolate    | in the window      | i.i.d.         | sink + sliding              | family's  |
 | `infinity-rope`  | extrapolate    | newest at L_train-1| i.i.d.         | sink + sliding              | KV Flush  |
-| `deep-forcing`   | extrapolate    | in the window      | i.i.d.         | deep sink + Top-C tokens    | re-cache  |
-| `rolling-sink`   | extrapolate    | absolute (sliding) | i.i.d.         | L_train, first window replayed | re-cache |
-| `memrope`        | extrapolate    | in the window      | i.i.d.         | sink + 2 EMA memory streams | re-cache  |
-| `lol`            | per-head jitter| absolute           | i.i.d.         | sink + sliding              | re-cache  |
+| `deep-forcing`   | extrapolate    | in the window      | i.i.d.         | deep sink + Top-C tokens    | family's  |
+| `rolling-sink`   | extrapolate    | absolute (sliding) | i.i.d.         | L_train, first window replayed | family's |
+| `memrope`        | extrapolate    | in the window      | i.i.d.         | sink + 2 EMA memory streams | family's  |
+| `lol`            | per-head jitter| absolute           | i.i.d.         | sink + sliding              | family's  |
+
+"Family's own" is the model's ``NativeRollout``: the window, sink, positions and prompt-switch policy
+of the family's released inference (Self Forcing: 21 frames, no sink; LongLive: 12 with a 3-frame
+sink and its own re-cache; Reward Forcing: 9 with an EMA sink, positions in the window), so `none`
+reproduces it and the RoPE presets start from it. The sink presets use the model's sink window
+(``ModelDefaults.window`` / ``sink``: LongLive's 12 / 3 on every causal Wan).
 
 Everything model-relative comes from the model's ``ModelDefaults``: the window, the sink, the
 sampler and the antiphase correlation. FLEX states alpha 0.1 / beta 2.5 for L_train = 21; since
@@ -61,12 +67,15 @@ class PresetSpec:
 
     rope: str = "none"  # temporal frequency scaling (longroll.rope.scaling.ROPE_METHODS)
     noise: str = "iid"  # initial noise kind (longroll.noise)
-    sink: str = "none"  # "none", "model" (the model's sink) or "deep" (Deep Sink: ~half of L_train)
+    # "native" (the family's own sink, EMA and positions), "none", "model" (the sink presets' sink)
+    # or "deep" (Deep Sink: ~half of L_train)
+    sink: str = "native"
     bias: str = "none"  # additive temporal bias (longroll.rope.bias.BIAS_KINDS)
-    positions: str = "absolute"  # temporal RoPE positions of the cache (longroll.rope.positions)
+    positions: str = "native"  # temporal RoPE positions of the cache (longroll.rope.positions), or the family's own
     anchor: bool = False  # relative positions with the newest frame at L_train - 1 (Block-Relativistic RoPE)
-    switch: str = "recache"  # what a smooth prompt switch does: "recache" (LongLive) or "flush" (KV Flush)
-    window: str = "model"  # "model" (the model's window) or "horizon" (L_train, Self Forcing's own cache)
+    switch: str = "native"  # smooth prompt switch: the family's own, or one of SWITCH_MODES ("flush": KV Flush)
+    # "native" (the family's own window), "model" (the sink presets' window) or "horizon" (L_train)
+    window: str = "native"
     memory: bool = False  # MemRoPE's memory streams between sink and recent frames
     rolling: bool = False  # Rolling Sink: earlier chunks replay the first window's content
     jitter: bool = False  # LoL's multi-head RoPE jitter at its stated strength
@@ -74,8 +83,8 @@ class PresetSpec:
     @property
     def cache_only(self) -> bool:
         """Whether the preset acts on the chunk-wise rollout's KV cache (no meaning for FIFO / MIGA)."""
-        return (self.positions != "absolute" or self.switch != "recache" or self.sink == "deep" or self.memory
-                or self.rolling)
+        return (self.positions not in ("absolute", "native") or self.switch != "native" or self.sink == "deep"
+                or self.memory or self.rolling)
 
 
 PRESETS: dict[str, PresetSpec] = {
@@ -85,17 +94,20 @@ PRESETS: dict[str, PresetSpec] = {
     "yarn": PresetSpec(rope="yarn"),
     "riflex": PresetSpec(rope="riflex"),
     "flexrope": PresetSpec(bias="flexrope"),
-    "sink": PresetSpec(sink="model"),
-    "flex": PresetSpec(rope="flex", noise="antiphase", sink="model"),
-    "cache-relative": PresetSpec(sink="model", positions="relative"),
-    "infinity-rope": PresetSpec(sink="model", positions="relative", anchor=True, switch="flush"),
+    "sink": PresetSpec(sink="model", positions="absolute", window="model"),
+    "flex": PresetSpec(rope="flex", noise="antiphase", sink="model", positions="absolute", window="model"),
+    "cache-relative": PresetSpec(sink="model", positions="relative", window="model"),
+    "infinity-rope": PresetSpec(sink="model", positions="relative", anchor=True, switch="flush", window="model"),
     "deep-forcing": PresetSpec(sink="deep", positions="relative", window="horizon"),
-    "rolling-sink": PresetSpec(window="horizon", rolling=True),
-    "memrope": PresetSpec(sink="model", positions="relative", memory=True),
-    "lol": PresetSpec(sink="model", jitter=True),
+    "rolling-sink": PresetSpec(sink="none", positions="absolute", window="horizon", rolling=True),
+    "memrope": PresetSpec(sink="model", positions="relative", memory=True, window="model"),
+    "lol": PresetSpec(sink="model", positions="absolute", jitter=True, window="model"),
 }
 
-SWITCH_MODES = ("recache", "flush")
+# "recache": the window (sink included) re-run under the new prompt in chunk-sized runs (longroll's
+# first policy); "longlive": LongLive's own re-cache, the recent frames in one forward, the sink kept
+# as it was written; "flush": Infinity-RoPE's KV Flush.
+SWITCH_MODES = ("recache", "longlive", "flush")
 
 
 @dataclass(frozen=True)
@@ -116,8 +128,8 @@ class SceneConfig:
 METHOD_OVERRIDES = ("rope", "alpha", "beta", "riflex_n", "dynamic", "jitter", "jitter_seed", "noise", "rho",
                     "renoise", "bias", "flexrope_lambda", "cfg")
 CHUNK_OVERRIDES = ("sink", "window", "rotated", "positions", "anchor", "budget", "recent", "memory", "alpha_long",
-                   "alpha_short", "memory_pool", "rolling", "switch", "flush_keep", "cut_gap", "steps", "shift",
-                   "sampler")
+                   "alpha_short", "memory_pool", "rolling", "sink_ema", "switch", "flush_keep", "cut_gap", "steps",
+                   "shift", "sampler")
 OVERRIDES = METHOD_OVERRIDES + CHUNK_OVERRIDES
 
 
@@ -220,19 +232,23 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     parts = method_parts(name, d, **overrides)
     o = {k: v for k, v in overrides.items() if v is not None}
     spec = PRESETS[name]
-    # Window and sink: the model's, or for Deep Forcing its stated share of Self Forcing's own cache.
-    window = o.get("window", d.train_len if spec.window == "horizon" else d.window)
+    # Window and sink: the family's own, the sink presets', or for Deep Forcing its stated share of
+    # Self Forcing's own cache.
+    native = d.native
+    window = o.get("window", {"native": d.native_window, "model": d.window, "horizon": d.train_len}[spec.window])
     deep_sink = max(1, round(DEEP_FORCING_SINK * window / DEEP_FORCING_WINDOW))
-    sink = o.get("sink", {"none": 0, "model": d.sink, "deep": deep_sink}[spec.sink])
-    positions = o.get("positions", spec.positions)
+    sink = o.get("sink", {"native": native.sink, "none": 0, "model": d.sink, "deep": deep_sink}[spec.sink])
+    positions = o.get("positions", native.positions if spec.positions == "native" else spec.positions)
+    sink_ema = o.get("sink_ema", native.sink_ema if spec.sink == "native" else None)
     anchor = o.get("anchor", (d.train_len - 1 if spec.anchor else None) if positions == "relative" else None)
     budget, recent = _compression(spec, window, sink, d.chunk_size, o)
     memory, rolling = o.get("memory", spec.memory), o.get("rolling", spec.rolling)
     rates = (o.get("alpha_long", MEMROPE_RATES[0]), o.get("alpha_short", MEMROPE_RATES[1]))
     cache = CacheConfig(window=window, sink=sink, positions=positions, anchor=anchor, budget=budget, recent=recent,
                         memory=memory, memory_rates=rates, memory_pool=o.get("memory_pool", "frame"),
-                        rolling=rolling, rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute"
-                                                       and not rolling))
+                        rolling=rolling, sink_ema=sink_ema,
+                        rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute" and not rolling
+                                      and sink_ema is None))
     if cache.ring < d.chunk_size + (cache.recent if cache.budget is not None else 0):
         taken = " and the 2 memory streams" if cache.memory else ""
         raise ValueError(f"window = {window} with sink = {sink}{taken} leaves {cache.ring} frames for recent "
@@ -245,10 +261,11 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     if flush_keep > room:
         raise ValueError(f"flush_keep = {flush_keep} leaves no room for the next chunk of {d.chunk_size} frames in "
                          f"the {cache.ring} recent slots of the window (allowed range [0, {room}]).")
-    scene = SceneConfig(switch=o.get("switch", spec.switch), flush_keep=flush_keep,
+    scene = SceneConfig(switch=o.get("switch", native.switch if spec.switch == "native" else spec.switch),
+                        flush_keep=flush_keep,
                         cut_gap=o.get("cut_gap", INFINITY_ROPE_CUT_GAP * d.train_len))
     schedule = replace(d.schedule, cfg=parts.cfg, **{k: o[k] for k in ("steps", "shift", "sampler") if k in o},
-                       **({"timesteps": None} if "steps" in o else {}))  # --steps asks for the uniform grid
+                       **({"timesteps": None, "first_timesteps": None} if "steps" in o else {}))  # a uniform grid
     return RolloutConfig(rope=parts.rope, noise=parts.noise, cache=cache, bias=parts.bias, schedule=schedule,
                          scene=scene)
 

@@ -59,9 +59,9 @@ class _LatentWindow:
         for frame in [f for f in self.frames if f not in frames]:
             del self.frames[frame]
 
-    def runs(self, max_len: int) -> list[tuple[int, torch.Tensor]]:
-        """The stored frames as contiguous runs of at most ``max_len`` frames, in time order."""
-        out, frames = [], sorted(self.frames)
+    def runs(self, max_len: int, skip: int = 0) -> list[tuple[int, torch.Tensor]]:
+        """The stored frames from frame ``skip`` on as contiguous runs of at most ``max_len`` frames, in time order."""
+        out, frames = [], sorted(f for f in self.frames if f >= skip)
         i = 0
         while i < len(frames):
             j = i
@@ -70,6 +70,17 @@ class _LatentWindow:
             out.append((frames[i], torch.stack([self.frames[f] for f in frames[i:j + 1]], dim=1)))
             i = j + 1
         return out
+
+
+class _StepLevels:
+    """The model's levels and the sampler's sigmas of the first chunk and of every later one."""
+
+    def __init__(self, schedule) -> None:
+        self.first = (schedule.levels(0).tolist(), schedule.sigmas(0).tolist())
+        self.later = (schedule.levels(1).tolist(), schedule.sigmas(1).tolist())
+
+    def __call__(self, first: bool) -> tuple[list[float], list[float]]:
+        return self.first if first else self.later
 
 
 def planned_chunks(num_frames: int, chunk_size: int) -> int:
@@ -103,7 +114,7 @@ def rollout(
     cache = denoiser.new_cache(config.cache, batch_size, device=device, dtype=dtype)
     window = _LatentWindow(config.cache.sink, config.cache.ring)
     noise = config.noise.sampler(generator)
-    sigmas = config.schedule.sigmas().tolist()
+    steps_of = _StepLevels(config.schedule)
     shape = (batch_size, f, *denoiser.latent_shape)
     pending = sorted(switches, key=lambda s: s.frame)
 
@@ -142,7 +153,12 @@ def rollout(
                 if switch.cut:
                     cache.cut(scene.cut_gap)
                 continue
-            for run_start, latents in window.runs(f):
+            # "recache": the window, sink included, in chunk-sized runs; "longlive": LongLive's own, the
+            # recent frames in one forward (its last min(12, t) frames: the ones its window still reads),
+            # the sink keeping the keys it was written with.
+            longlive = scene.switch == "longlive"
+            runs = window.runs(config.cache.ring, skip=config.cache.sink) if longlive else window.runs(f)
+            for run_start, latents in runs:
                 t = torch.full(latents.shape[:2], float(d.context_timestep), device=device)
                 denoiser(latents, t, cond, cache=cache, start_frame=run_start, rope=rope,
                          attention_scale=attn_scale, bias=config.bias)
@@ -151,9 +167,12 @@ def rollout(
             rope, attn_scale = rope_for(start + f)
         # 4. Initial noise of the chunk (i.i.d., antiphase or FreeNoise).
         x = noise.sample(start, shape, device=device, dtype=dtype)
-        # 5. Few-step denoising against the window (each step rewrites this chunk's keys in the cache).
-        for i, (sigma, sigma_next) in enumerate(zip(sigmas[:-1], sigmas[1:])):
-            t = torch.full((batch_size, f), sigma, device=device)
+        # 5. Few-step denoising against the window (each step rewrites this chunk's keys in the cache):
+        #    the model is asked at ``level``; re-noising and x0 use ``sigma`` (the same unless the family's
+        #    scheduler rounds to its training grid).
+        levels, sigmas = steps_of(start == n0)
+        for i, (level, sigma, sigma_next) in enumerate(zip(levels, sigmas[:-1], sigmas[1:])):
+            t = torch.full((batch_size, f), level, device=device)
             v = denoiser(x, t, cond, cache=cache, start_frame=start, rope=rope, attention_scale=attn_scale,
                          bias=config.bias, **({"jump": t} if jumps else {}))
             if config.schedule.sampler == "euler":

@@ -89,11 +89,15 @@ def _torch_load(path: Path, *, weights_only: bool):
         return torch.load(path, map_location="cpu", weights_only=weights_only)
 
 
-def select_generator(data: Mapping, path: Path, *, ema: bool = False) -> dict[str, torch.Tensor]:
-    """The generator's state dict inside a training checkpoint (or the mapping itself)."""
+def select_generator(data: Mapping, path: Path, *, ema: bool | None = False) -> dict[str, torch.Tensor]:
+    """The generator's state dict inside a training checkpoint (or the mapping itself).
+
+    ``ema``: True takes ``generator_ema`` (an error when there is none), False the plain generator,
+    None ``generator_ema`` where the file has one (a flavour whose own inference uses the EMA weights).
+    """
     if not isinstance(data, Mapping):
         raise CheckpointError(f"{path} holds a {type(data).__name__}, not a state dict.")
-    keys = (("generator_ema",) if ema else ()) + GENERATOR_KEYS
+    keys = (("generator_ema",) if ema or ema is None else ()) + GENERATOR_KEYS
     if ema and "generator_ema" not in data:
         raise CheckpointError(f"{path} has no 'generator_ema' entry (it has {sorted(data)[:8]}); drop --ema.")
     for key in keys:
@@ -200,7 +204,7 @@ def load_causal_wan_state(
     base: str | Path | None = None,
     lora: str | Path | None = None,
     lora_alpha: float | None = None,
-    ema: bool = False,
+    ema: bool | None = False,
     trust_pickle: bool = False,
     config: CausalWanConfig | None = None,
 ) -> tuple[CausalWanConfig, dict[str, torch.Tensor]]:

@@ -38,7 +38,7 @@ def load_causal_wan(
     flavour: str = "self-forcing",
     lora: str | Path | None = None,
     lora_alpha: float | None = None,
-    ema: bool = False,
+    ema: bool | None = None,
     trust_pickle: bool = False,
     height: int | None = None,
     width: int | None = None,
@@ -46,7 +46,9 @@ def load_causal_wan(
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
 ) -> VideoModel:
-    """Load a Self Forcing / LongLive / CausVid (or any causal Wan2.1) checkpoint from local paths."""
+    """Load a causal Wan2.1 checkpoint (Self Forcing, LongLive, CausVid, Causal Forcing, Reward Forcing, ...)
+    from local paths. ``ema`` None: the EMA weights where the flavour's own inference uses them and the
+    file has them."""
     # 1. Cheap checks first: the rollout spec and every path.
     spec = spec_for(flavour, height=height, width=width, train_len=train_len)
     checkpoint = Path(checkpoint)
@@ -58,6 +60,8 @@ def load_causal_wan(
     device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     dtype = dtype or (torch.bfloat16 if device.type == "cuda" else torch.float32)
     # 2. Transformer (LoRA merged), checked key by key.
+    if ema is None:
+        ema = None if spec.record.ema else False
     config, state = load_causal_wan_state(checkpoint, base=base, lora=lora, lora_alpha=lora_alpha, ema=ema,
                                           trust_pickle=trust_pickle)
     model = build_causal_wan(config, state, str(checkpoint), chunk_size=spec.chunk_size).cast(dtype).to(device)

@@ -1,17 +1,24 @@
 """How each family of causal Wan checkpoints is rolled out, and the adapter the rollout drives.
 
-| flavour        | L_train | chunk | window / sink | steps (sigmas)                          | FLEX alpha / beta |
-|----------------|---------|-------|---------------|-----------------------------------------|-------------------|
-| `self-forcing` | 21      | 3     | 12 / 3        | 4, shift 5: 1, .9375, .8333, .625       | 0.1 / 2.5         |
-| `longlive`     | 240     | 3     | 12 / 3        | 4, shift 5                              | 1 / 15            |
-| `causvid`      | 21      | 3     | 12 / 3        | 3, shift 5                              | 0.1 / 2.5         |
+A flavour's defaults come from its record (``flavours.RECORDS``: the family's own released
+inference, read from its repository), so ``--preset none`` reproduces it:
 
-Self Forcing and LongLive: ``denoising_step_list [1000, 750, 500, 250]`` warped through shift 5
-(``configs/*.yaml``), fresh noise between steps, a clean-context pass at t = 0. LongLive is tuned
-on streams of up to 240 latent frames with a 12-frame window and a 3-frame sink (its own
-``L_train`` is therefore 240, and FLEX's gate is stated for it as alpha 1, beta 15). Self Forcing
-checkpoints are trained on 21 frames with full attention; the 12 / 3 window is LongLive's,
-the one that keeps memory flat. Everything here is a default: presets and overrides refine it.
+| flavour                      | chunk | own window / sink         | timesteps (warp shift)         | switch   |
+|------------------------------|-------|---------------------------|--------------------------------|----------|
+| `self-forcing`               | 3     | 21 / 0                    | 1000 750 500 250 (5)           | -        |
+| `longlive`                   | 3     | 12 / 3                    | 1000 750 500 250 (5)           | longlive |
+| `causvid`                    | 3     | 21 / 0                    | 1000 757 522 (as written, grid 8) | -     |
+| `causal-forcing`             | 3     | 21 / 0                    | 1000 750 500 250 (5)           | -        |
+| `causal-forcing-frame`       | 1     | 21 / 0                    | 1000 750 500 250 (5)           | -        |
+| `causal-forcing-frame-2step` | 1     | 21 / 0                    | 1000 500 (5), first chunk 4    | -        |
+| `causal-forcing-frame-1step` | 1     | 21 / 0                    | 1000 (5), first chunk 4        | -        |
+| `reward-forcing`             | 3     | 9 / 3, EMA sink, relative | 1000 750 500 250 (5)           | -        |
+
+The sink presets (``sink``, ``flex``, ``cache-relative``, ...) use LongLive's 12 / 3 on every
+flavour: it is the window that keeps memory flat and was trained in by LongLive. FLEX states its
+gate for L_train = 21 (alpha 0.1, beta 2.5) and, for LongLive, whose streams are tuned to 240
+frames, alpha 1 and beta 15. Families without a prompt switch of their own re-cache the window
+under the new prompt (``recache``). Everything here is a default: presets and overrides refine it.
 """
 
 from __future__ import annotations
@@ -21,9 +28,10 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from longroll._validate import check_choice, check_float, check_int
-from longroll.constants import MIGA_WAN_DIAGONAL, SELF_FORCING_TRAIN_LEN, WAN21_FPS
-from longroll.models.base import DiagonalDefaults, ModelDefaults
+from longroll._validate import check_choice, check_int
+from longroll.constants import LONGLIVE_SINK, LONGLIVE_WINDOW, MIGA_WAN_DIAGONAL, SELF_FORCING_TRAIN_LEN, WAN21_FPS
+from longroll.models.base import DiagonalDefaults, ModelDefaults, NativeRollout
+from longroll.models.causal_wan.flavours import RECORDS, FlavourRecord, record_for
 from longroll.models.causal_wan.model import CausalWan, WanContext
 from longroll.schedule import FewStepSchedule
 
@@ -35,15 +43,12 @@ WAN_FPS = WAN21_FPS  # Wan2.1 video frame rate
 class WanRolloutSpec:
     """What a causal Wan checkpoint was trained for and how to roll it out by default."""
 
-    flavour: str = "self-forcing"  # one of FLAVOURS
+    flavour: str = "self-forcing"  # one of FLAVOURS (its record gives chunk, steps, own window, switch)
     height: int = 480  # video height in pixels (multiple of 16)
     width: int = 832  # video width in pixels (multiple of 16)
-    chunk_size: int = 3  # latent frames per block (num_frame_per_block)
-    train_len: int = 21  # L_train in latent frames
-    window: int = 12  # default attention window in latent frames, sink and current chunk included
-    sink: int = 3  # default sink frames for the sink presets
-    steps: int = 4  # denoising steps per chunk
-    shift: float = 5.0  # timestep shift of the few-step schedule
+    train_len: int | None = None  # L_train in latent frames (None: the record's)
+    window: int = LONGLIVE_WINDOW  # window of the sink presets, sink and current chunk included
+    sink: int = LONGLIVE_SINK  # sink frames of the sink presets
     flex_alpha: float | None = None  # FLEX gate alpha for this model (None: 0.1 scaled by L_train / 21)
     flex_beta: float | None = None  # FLEX gate beta (None: 2.5 scaled by L_train / 21)
 
@@ -53,39 +58,58 @@ class WanRolloutSpec:
             check_int(name, getattr(self, name), low=16)
             if getattr(self, name) % 16:
                 raise ValueError(f"{name} = {getattr(self, name)} must be a multiple of 16 (VAE stride 8 x patch 2).")
-        check_int("chunk_size", self.chunk_size, low=1)
-        check_int("train_len", self.train_len, low=self.chunk_size)
+        if self.train_len is not None:
+            check_int("train_len", self.train_len, low=self.chunk_size)
         check_int("window", self.window, low=self.chunk_size)
         check_int("sink", self.sink, low=0, high=self.window - self.chunk_size)
-        check_int("steps", self.steps, low=1, high=1000)
-        check_float("shift", self.shift, low=0.0, low_open=True)
+
+    @property
+    def record(self) -> FlavourRecord:
+        return RECORDS[self.flavour]
+
+    @property
+    def chunk_size(self) -> int:
+        return self.record.chunk
+
+    @property
+    def horizon(self) -> int:
+        """L_train in latent frames."""
+        return self.record.train_len if self.train_len is None else self.train_len
 
     @property
     def latent_hw(self) -> tuple[int, int]:
         return self.height // VAE_STRIDE[1], self.width // VAE_STRIDE[2]
 
+    def schedule(self) -> FewStepSchedule:
+        """The family's own sampler: its timestep list (warped by its shift, or as written), fresh noise
+        between steps (``renoise``)."""
+        r = self.record
+        return FewStepSchedule(timesteps=r.timesteps, first_timesteps=r.first_timesteps,
+                               shift=1.0 if r.warp_shift is None else r.warp_shift, grid_shift=r.grid_shift,
+                               sampler="renoise")
+
     def defaults(self) -> ModelDefaults:
-        """The family's rollout defaults (Self Forcing's sampler: fresh noise between steps, a
-        clean-context pass at t = 0; MIGA's diagonal settings for Wan2.1)."""
+        """The family's rollout defaults: its own window, sink and sampler (``none``), the sink presets'
+        window, a clean-context pass at its context timestep, MIGA's diagonal settings for Wan2.1."""
+        r = self.record
         return ModelDefaults(
-            train_len=self.train_len, chunk_size=self.chunk_size, window=self.window, sink=self.sink,
-            schedule=FewStepSchedule(steps=self.steps, shift=self.shift, sampler="renoise"),
-            context_timestep=0.0, flex_alpha=self.flex_alpha, flex_beta=self.flex_beta,
-            frames_per_latent=VAE_STRIDE[0], upscale=1,
+            train_len=self.horizon, chunk_size=r.chunk, window=self.window, sink=self.sink,
+            schedule=self.schedule(), context_timestep=r.context_timestep, flex_alpha=self.flex_alpha,
+            flex_beta=self.flex_beta, frames_per_latent=VAE_STRIDE[0], upscale=1,
+            native=NativeRollout(window=r.window, sink=r.sink, positions=r.positions, sink_ema=r.sink_ema,
+                                 switch=r.switch or "recache"),
             # FIFO / MIGA see the 21-frame clip every flavour was trained on (LongLive's 240 is its stream).
             diagonal=DiagonalDefaults(window=SELF_FORCING_TRAIN_LEN, **MIGA_WAN_DIAGONAL))
 
 
-FLAVOURS: dict[str, dict] = {
-    "self-forcing": {},
-    "longlive": {"train_len": 240, "flex_alpha": 1.0, "flex_beta": 15.0},
-    "causvid": {"steps": 3},
-}
+# Flavours longroll reproduces; the FLEX gate LongLive's paper states for its 240-frame streams.
+FLAVOURS: dict[str, dict] = {name: {} for name, r in RECORDS.items() if r.reproduced}
+FLAVOURS["longlive"] = {"flex_alpha": 1.0, "flex_beta": 15.0}
 
 
 def spec_for(flavour: str, **overrides) -> WanRolloutSpec:
     """The default spec of a checkpoint family, with field overrides (None keeps the default)."""
-    check_choice("flavour", flavour, FLAVOURS)
+    record_for(flavour)  # a clear error for an unknown flavour, or one recorded but not reproduced
     fields = {**FLAVOURS[flavour], **{k: v for k, v in overrides.items() if v is not None}}
     return WanRolloutSpec(flavour=flavour, **fields)
 
