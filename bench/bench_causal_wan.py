@@ -1,13 +1,13 @@
 """Causal Wan2.1 rollout speed and memory (the GPU target of the real-checkpoints issue).
 
 Full-size Wan2.1-T2V-1.3B shapes with random weights (speed does not depend on the values), bf16,
-480 x 832, chunk 3, 4 steps (Self Forcing's sampler), window 12 with sink 3, one clean-context
-pass per chunk, prompt keys/values computed once. Reports latent frames per second, video frames
+480 x 832, for every flavour (its chunk, steps and own window under ``--preset none``, or the
+preset given), one clean-context pass per chunk, prompt keys/values computed once. Reports latent frames per second, video frames
 per second (4 per latent frame), per-chunk time early vs late in a long rollout (flat, or does it
 grow like LongLive's cache clone?), and peak GPU memory. The VAE and the text encoder are not
 timed (the transformer is what the FPS claims compare).
 
-Run on a GPU: python bench/bench_causal_wan.py [--seconds 240] [--compile]
+Run on a GPU: python bench/bench_causal_wan.py [--seconds 240] [--preset flex] [--flavour longlive] [--compile]
 On CPU for a smoke run: python bench/bench_causal_wan.py --small --seconds 4
 """
 
@@ -22,16 +22,16 @@ import time
 import torch
 
 
-def build(small: bool, device: torch.device, dtype: torch.dtype):
+def build(flavour: str, small: bool, device: torch.device, dtype: torch.dtype):
     from longroll.models.causal_wan import CausalWan, CausalWanConfig
     from longroll.models.causal_wan.rollout_spec import CausalWanDenoiser, spec_for
 
     if small:
         config = CausalWanConfig(dim=128, ffn_dim=256, num_heads=1, num_layers=2, text_dim=64)
-        spec = spec_for("self-forcing", height=64, width=96)
+        spec = spec_for(flavour, height=64, width=96)
     else:
         config = CausalWanConfig()  # Wan2.1-T2V-1.3B
-        spec = spec_for("self-forcing")
+        spec = spec_for(flavour)
     with torch.device(device):
         model = CausalWan(config, chunk_size=spec.chunk_size)
     with torch.no_grad():
@@ -41,23 +41,16 @@ def build(small: bool, device: torch.device, dtype: torch.dtype):
     return CausalWanDenoiser(model, spec)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--seconds", type=float, default=240.0, help="video length to roll out")
-    parser.add_argument("--small", action="store_true", help="a small config (CPU smoke run)")
-    parser.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks")
-    parser.add_argument("--json", default=None)
-    args = parser.parse_args()
+def measure(flavour: str, args, device: torch.device, dtype: torch.dtype) -> dict:
+    """One flavour's rollout: time per chunk (median, early vs late) and peak GPU memory."""
     from longroll.pipelines.presets import resolve_preset
     from longroll.pipelines.rollout import rollout
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
-    den = build(args.small, device, dtype)
+    den = build(flavour, args.small, device, dtype)
     if args.compile:
         for block in den.model.blocks:
             block.compile()
-    config = resolve_preset("flex", den)  # window 12, sink 3, 4 renoise steps, FLEX RoPE + antiphase
+    config = resolve_preset(args.preset, den)
     latents = 1 + int((args.seconds * 16 - 1) // 4)
     text = torch.randn(1, 512, den.model.config.text_dim, device=device)
     with torch.no_grad():
@@ -77,15 +70,35 @@ def main() -> None:
     k = max(1, len(warm) // 10)
     early, late = statistics.median(warm[:k]), statistics.median(warm[-k:])
     f = den.defaults.chunk_size
-    result = {
-        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
-        "config": "small" if args.small else "Wan2.1-T2V-1.3B 480x832",
-        "dtype": str(dtype), "chunks": len(times), "latent_frames": len(times) * f,
+    return {
+        "flavour": flavour, "preset": args.preset, "window": config.cache.window, "sink": config.cache.sink,
+        "steps": config.schedule.steps, "chunk": f, "chunks": len(times), "latent_frames": len(times) * f,
         "seconds_per_chunk": round(per_chunk, 4),
         "latent_fps": round(f / per_chunk, 2), "video_fps": round(4 * f / per_chunk, 2),
         "late_over_early_chunk_time": round(late / early, 3),
         "peak_gpu_memory_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2) if device.type == "cuda" else None,
-        "compile": args.compile,
+    }
+
+
+def main() -> None:
+    from longroll.models.causal_wan.rollout_spec import FLAVOURS
+
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=float, default=240.0, help="video length to roll out")
+    parser.add_argument("--flavour", default="all", help=f"one of {', '.join(FLAVOURS)}, or all (default)")
+    parser.add_argument("--preset", default="none", help="preset (default none: each family's own inference)")
+    parser.add_argument("--small", action="store_true", help="a small config (CPU smoke run)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks")
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    flavours = list(FLAVOURS) if args.flavour == "all" else [args.flavour]
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    result = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else platform.processor() or "cpu",
+        "config": "small" if args.small else "Wan2.1-T2V-1.3B 480x832", "dtype": str(dtype),
+        "seconds": args.seconds, "compile": args.compile,
+        "flavours": [measure(f, args, device, dtype) for f in flavours],
     }
     print(json.dumps(result, indent=2))
     if args.json:
