@@ -119,14 +119,16 @@ CLEAN_T = -1.0  # timestep value that marks a clean context frame (FAR's dedicat
 
 def tiny_defaults(config: DiTConfig, inference: dict | None = None):
     """The built-in family's rollout defaults: a scale model of a Self Forcing checkpoint, so its
-    window, sink, sampler and antiphase correlation are the ``self-forcing`` flavour's.
+    window, sink, sampler and antiphase correlation are the ``self-forcing`` flavour's: its own
+    inference (``none``) attends its whole training clip with no sink, as Self Forcing's 21 frames;
+    the sink presets use LongLive's 12 / 3.
 
     ``inference`` (from the weights' JSON) overrides fields for weights trained for another
     sampler: {"window", "sink", "rho", "preset", "schedule": {FewStepSchedule fields},
     "diagonal": {DiagonalDefaults fields}}."""
     from dataclasses import replace
 
-    from longroll.models.base import DiagonalDefaults, ModelDefaults
+    from longroll.models.base import DiagonalDefaults, ModelDefaults, NativeRollout
     from longroll.schedule import FewStepSchedule
 
     inference = dict(inference or {})
@@ -138,7 +140,7 @@ def tiny_defaults(config: DiTConfig, inference: dict | None = None):
     base = ModelDefaults(train_len=config.train_len, chunk_size=config.chunk_size, window=window,
                          sink=min(LONGLIVE_SINK, max(0, window - config.chunk_size)), schedule=schedule,
                          context_timestep=CLEAN_T, rho=FLEX_RHO, jumps=config.jump, frames_per_latent=1,
-                         upscale=TINY_UPSCALE, diagonal=diagonal)
+                         upscale=TINY_UPSCALE, diagonal=diagonal, native=NativeRollout(window=config.train_len))
     unknown = sorted(set(inference) - {"window", "sink", "rho", "preset"})
     if unknown:
         raise ValueError(f"Unknown inference setting(s) {', '.join(unknown)} in the weights' JSON; known: "
