@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 
 from longroll import __version__
-from longroll.cli import batch, bench, extend, generate, rope_report, train_tiny, world
+from longroll.cli import batch, bench, extend, generate, rope_report, studio, train_tiny, world
 from longroll.cli import eval as eval_cmd
 
 # Each command module exposes register(subparsers) and run(args) -> int.
@@ -19,6 +19,7 @@ COMMANDS = {
     "extend": extend,
     "generate": generate,
     "rope-report": rope_report,
+    "studio": studio,
     "train-tiny": train_tiny,
     "world": world,
 }

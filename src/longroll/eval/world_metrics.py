@@ -53,6 +53,7 @@ class WorldTrack:
     def __init__(self, prompt: Prompt) -> None:
         self.prompt = prompt
         self.detections: dict[int, Detection] = {}  # frame index -> detection (a few numbers each)
+        self._truth: float | None = None  # the world's own touching share for the prompt (live view)
 
     def add(self, start: int, frames: np.ndarray) -> None:
         """Detect frames ``start .. start + len(frames)`` (already seen frames are skipped)."""
@@ -73,6 +74,22 @@ class WorldTrack:
             first = first or summary
             rows.append(_keys(summary, first, truth))
         return rows
+
+
+    def live_segment(self, start: int, end: int, first: dict | None, context: int) -> tuple[dict, dict]:
+        """Metrics of frames ``[start, end)`` as a live view sees them: hidden objects confirmed only
+        from the detections of ``[start - context, end)`` (the end-of-video summary also looks ahead).
+        ``first``: the first segment's summary (None: this is the first). Returns (metrics, summary);
+        detections before ``start - context`` are forgotten, so memory stays flat."""
+        for i in [i for i in self.detections if i < start - context]:
+            del self.detections[i]
+        order = sorted(i for i in self.detections if i < end)
+        tracked = dict(zip(order, track([self.detections[i] for i in order])))
+        frames = range(start, end)
+        summary = _summary([tracked[i] for i in frames], [self.detections[i] for i in frames])
+        if self._truth is None and len(self.prompt.objects) > 1:  # the world's own rate, rendered once
+            self._truth = ground_truth_touching(self.prompt)
+        return _keys(summary, first or summary, self._truth), summary
 
 
 def _summary(tracked, dets) -> dict:

@@ -98,8 +98,12 @@ def rollout(
     batch_size: int = 1,
     dtype: torch.dtype = torch.float32,
     init: torch.Tensor | None = None,
+    live=None,
 ) -> Iterator[Chunk]:
     """Yield clean latent chunks of a ``num_frames``-frame video (the last chunk may run past it).
+
+    ``live``: a ``longroll.pipelines.live.LiveSwitches``; switches asked for while the video is made
+    are taken at the start of the next chunk, as ``switches`` at that frame would be.
 
     ``init (1 or B, n, C, S, S)``: clean latents of frames to continue from; they become frames
     ``0..n-1`` of the cache (as clean context, the sink among them) and generation starts at frame n.
@@ -141,6 +145,8 @@ def rollout(
     for start in range(n0, planned, f):
         # 2. Prompt switch: from this chunk on use the new prompt. Smooth: re-cache the window under it
         #    (LongLive) or KV Flush (Infinity-RoPE); a cut: KV Flush, then RoPE Cut.
+        if live is not None:
+            pending = sorted([*pending, *live.due(start)], key=lambda s: s.frame)
         while pending and pending[0].frame <= start:
             switch = pending.pop(0)
             cond = switch.cond

@@ -56,8 +56,9 @@ class GenerationResult:
     video: np.ndarray | None = None  # all frames (N, H, W, 3), when no file was asked for
 
 
-def stream(plan: GenerationPlan, model: VideoModel, *, stats=None) -> Iterator[np.ndarray]:
-    """Decoded uint8 frames (n, H, W, 3) of the plan's video, chunk by chunk, exactly its length."""
+def stream(plan: GenerationPlan, model: VideoModel, *, stats=None, live=None) -> Iterator[np.ndarray]:
+    """Decoded uint8 frames (n, H, W, 3) of the plan's video, chunk by chunk, exactly its length.
+    ``live``: switches asked for while it runs (``longroll.pipelines.live.LiveSwitches``)."""
     from longroll.pipelines.guidance import with_guidance
 
     # 1. The schedule's pieces: guided denoiser, seeded generator, the schedule's own rollout.
@@ -66,7 +67,8 @@ def stream(plan: GenerationPlan, model: VideoModel, *, stats=None) -> Iterator[n
     init = plan.init
     chunks = SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames, plan.num_latent, plan.config,
                                           generator, stats, cuts=plan.prompts.cuts[1:],
-                                          **({"init": init.latents} if init is not None else {}))
+                                          **({"init": init.latents} if init is not None else {}),
+                                          **({"live": live} if live is not None else {}))
     # 2. The frames continued from, when the output starts with them.
     if init is not None and init.in_output:
         yield init.frames
@@ -84,12 +86,16 @@ def stream(plan: GenerationPlan, model: VideoModel, *, stats=None) -> Iterator[n
 
 
 def sidecar(plan: GenerationPlan, model: VideoModel, *, frames: int, wall_seconds: float, complete: bool,
-            frames_sha256: str, stats: dict | None = None) -> dict:
-    """Everything needed to make the same frames again."""
+            frames_sha256: str, stats: dict | None = None, live=None) -> dict:
+    """Everything needed to make the same frames again (``live``: switches taken while it ran)."""
     r = plan.request
+    schedule = plan.prompts.to_list()
+    if live is not None and live.taken:
+        schedule = sorted(schedule + live.schedule(model.fps / model.frames_per_latent),
+                          key=lambda e: e["at_seconds"])
     return {
         "longroll": __version__,
-        "prompt_schedule": plan.prompts.to_list(),
+        "prompt_schedule": schedule,
         "script": r.script,
         "init": None if plan.init is None else {"path": plan.init.path, "sha256": plan.init.sha256,
                                                 "frames": len(plan.init.frames), "init_frames": r.init_frames,
@@ -122,10 +128,11 @@ def sidecar_path(out: str | Path) -> Path:
 
 
 def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEvent], None] | None = None,
-        progress: bool = False) -> GenerationResult:
+        progress: bool = False, live=None) -> GenerationResult:
     """Make the plan's video: to its output file with a sidecar, or into ``result.video``.
 
-    ``on_chunk`` is called after every chunk; ``progress`` adds a tqdm bar (one such callback)."""
+    ``on_chunk`` is called after every chunk; ``progress`` adds a tqdm bar (one such callback);
+    ``live`` takes prompt switches while it runs (``longroll.pipelines.live.LiveSwitches``)."""
     from longroll.pipelines.fifo import DiagonalStats
     from longroll.progress import progress_bar
 
@@ -148,16 +155,16 @@ def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEve
 
     try:
         if plan.out is None:
-            for frames in stream(plan, model, stats=stats):
+            for frames in stream(plan, model, stats=stats, live=live):
                 parts.append(frames)
                 consume(frames)
             return result(None, True, np.concatenate(parts))
-        return _write(plan, model, stats, consume, result)
+        return _write(plan, model, stats, consume, result, live, hashed=lambda: made)
     finally:
         bar.close()
 
 
-def _write(plan, model, stats, consume, result) -> GenerationResult:
+def _write(plan, model, stats, consume, result, live=None, *, hashed) -> GenerationResult:
     """Stream to the file; an interruption still leaves a finalised, playable prefix and its sidecar."""
     from longroll.io.atomic import write_json
     from longroll.io.video import VideoWriter
@@ -169,25 +176,25 @@ def _write(plan, model, stats, consume, result) -> GenerationResult:
     early = sidecar_path(writer.tmp)
     write_json(early, {**sidecar(plan, model, frames=0, wall_seconds=0.0, complete=False, frames_sha256=""),
                        "partial": writer.tmp.name})
-    counted = 0  # frames hashed so far (the writer may hold more if a signal lands between the two)
     last = None
     try:
         with writer:
-            for frames in stream(plan, model, stats=stats):
+            for frames in stream(plan, model, stats=stats, live=live):
                 last = frames
                 writer.write(frames)
-                consume(frames)
-                counted += len(frames)
+                consume(frames)  # hashes, then calls on_chunk (which may end the run: a studio's stop)
             complete = True
     finally:
-        extra = writer.frames_written - counted
+        # The writer may hold frames not yet hashed if a signal landed between the two.
+        extra = writer.frames_written - hashed()
         if last is not None and 0 < extra <= len(last):
             consume(last[:extra])  # the sidecar describes exactly the frames in the file
         if writer.frames_written:
             done = result(plan.out, complete)
             write_json(sidecar_path(plan.out), sidecar(plan, model, frames=done.frames,
                                                        wall_seconds=time.time() - t0, complete=complete,
-                                                       frames_sha256=done.frames_sha256, stats=done.stats))
+                                                       frames_sha256=done.frames_sha256, stats=done.stats,
+                                                       live=live))
         early.unlink(missing_ok=True)
     log.info("wrote %d frames to %s in %.1f s", writer.frames_written, plan.out, time.time() - t0)
     return result(plan.out, complete)

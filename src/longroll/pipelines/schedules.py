@@ -45,7 +45,8 @@ class Schedule:
     switches: bool  # takes prompt switches
     options: tuple[str, ...]  # names of its own settings (``schedule_options``)
     resolve: Callable[..., object]  # (preset, model, overrides, options) -> its config
-    run: Callable[..., Iterator]  # (den, conds, switch_frames, num_frames, config, generator, stats, cuts) -> chunks
+    run: Callable[..., Iterator]  # (den, conds, switch_frames, num_frames, config, generator, stats, cuts, init,
+    #                               live) -> chunks
     load: Callable[[dict], object]  # sidecar dict -> its config
 
     def check_options(self, options: dict, overrides: dict) -> None:
@@ -72,13 +73,13 @@ def _resolve_chunk(preset: str, model, overrides: dict, options: dict) -> Rollou
 
 
 def _run_chunk(den, conds: Sequence, switch_frames: Sequence[int], num_frames: int, config: RolloutConfig,
-               generator: torch.Generator, stats=None, cuts: Sequence[bool] = (), init=None) -> Iterator:
+               generator: torch.Generator, stats=None, cuts: Sequence[bool] = (), init=None, live=None) -> Iterator:
     from longroll.pipelines.rollout import Switch, rollout
 
     cuts = tuple(cuts) or (False,) * len(switch_frames)
     switches = [Switch(frame, cond, cut) for frame, cond, cut in zip(switch_frames, conds[1:], cuts)]
     return rollout(den, conds[0], num_frames=num_frames, config=config, generator=generator, switches=switches,
-                   init=init)
+                   init=init, live=live)
 
 
 # -------------------------------------------------------------------------------------- diagonal
@@ -97,8 +98,11 @@ def _resolve_diagonal(kind: str):
 
 
 def _run_diagonal(den, conds: Sequence, switch_frames: Sequence[int], num_frames: int, config: DiagonalRollout,
-                  generator: torch.Generator, stats=None, cuts: Sequence[bool] = (), init=None) -> Iterator:
+                  generator: torch.Generator, stats=None, cuts: Sequence[bool] = (), init=None, live=None) -> Iterator:
     from longroll.pipelines.fifo import diagonal_rollout
+
+    if live is not None:
+        raise ValueError(f"The {config.diagonal.kind} schedule takes no prompt switches: use schedule 'chunk'.")
 
     d, method, diag = den.defaults, config.method, config.diagonal
     # RoPE is scaled for what the model sees at once: its window.
