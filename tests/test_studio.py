@@ -1,6 +1,7 @@
 """The studio's API and WebSocket, with the framework's test client and a tiny random model."""
 
 import hashlib
+import itertools
 import json
 import time
 
@@ -10,10 +11,10 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from longroll.studio.app import create_app  # noqa: E402
-from longroll.studio.session import parse_frames_message  # noqa: E402
+from longroll.studio.app import create_app
+from longroll.studio.session import parse_frames_message
 
 PROMPT = "a red circle and a blue square on a navy background"
 OTHER = "two yellow triangles on a black background"
@@ -61,10 +62,10 @@ def test_a_stream_delivers_every_frame_in_order_and_equals_generate(studio, tiny
     assert kinds[0] == "queued" and "started" in kinds and kinds[-1] == "done"
     starts = [s for s, _ in frames]
     assert starts == sorted(starts) and starts[0] == 0
-    assert all(a + len(f) == b for (a, f), (b, _) in zip(frames, frames[1:]))  # contiguous, nothing lost
+    assert all(a + len(f) == b for (a, f), (b, _) in itertools.pairwise(frames))  # contiguous, nothing lost
     assert sum(len(f) for _, f in frames) == 24 and frames[0][1].shape[1:] == (32, 32, 3)
     done = events[-1]
-    want, video = _generate_frames(tiny_model, seconds=3, seed=4, preset="flex")
+    want, _ = _generate_frames(tiny_model, seconds=3, seed=4, preset="flex")
     assert done["frames_sha256"] == _sha(frames) == want
     progress = [e for e in events if e["type"] == "progress"]
     assert progress[-1]["done"] == 24 and progress[-1]["realtime"] > 0
@@ -110,7 +111,7 @@ def test_stop_frees_the_worker_and_keeps_a_playable_prefix(studio):
         while message.get("bytes") is None:
             message = ws.receive()
         ws.send_json({"type": "stop"})
-        events, frames = _events(ws)
+        events, _ = _events(ws)
     assert events[-1]["type"] == "stopped"
     _wait_idle(app)
     side = json.loads((out / f"{events[-1]['video']}.json").read_text())
@@ -189,7 +190,7 @@ def test_a_full_queue_says_so_and_a_queued_job_knows_its_place(tiny_model, tmp_p
     app = create_app(tiny_model, tmp_path / "out", workers=1, max_queue=1)
     with TestClient(app) as client:
         with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b, \
-                client.websocket_connect("/ws") as c:
+                client.websocket_connect("/ws") as c:  # noqa: SIM117
             a.send_json({"type": "generate", "prompt": PROMPT, "seconds": 600})
             message = a.receive()
             while message.get("bytes") is None:

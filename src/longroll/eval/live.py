@@ -24,7 +24,7 @@ class LiveEvaluator:
     def __init__(self, fps: float, *, segment_seconds: float | str = 2.0, prompt: str | None = None) -> None:
         self.fps = float(fps)
         self.segment_seconds = parse_duration(segment_seconds)
-        self.seg_len = max(3, int(round(self.segment_seconds * self.fps)))
+        self.seg_len = max(3, round(self.segment_seconds * self.fps))
         self.buffer: list[np.ndarray] = []
         self.start = 0  # first frame of the buffered segment
         self.index = 0  # segments completed
@@ -68,7 +68,7 @@ class LiveEvaluator:
         if self.world is not None:
             track, first = self.world
             track.add(start, seg)
-            context = int(round(HIDDEN_CONTEXT_SECONDS * self.fps))
+            context = round(HIDDEN_CONTEXT_SECONDS * self.fps)
             values, summary = track.live_segment(start, end, first, context)
             self.world[1] = first or summary
             row.update(values)

@@ -23,6 +23,9 @@ averaging blocks, so any video written by ``longroll generate`` can be measured.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from functools import lru_cache
+
 import numpy as np
 
 from longroll.world.detect import Detection, detect
@@ -53,7 +56,7 @@ class WorldTrack:
     def __init__(self, prompt: Prompt) -> None:
         self.prompt = prompt
         self.detections: dict[int, Detection] = {}  # frame index -> detection (a few numbers each)
-        self._truth: float | None = None  # the world's own touching share for the prompt (live view)
+        self._truth = None  # (live view) a future of the world's own touching share for the prompt
 
     def add(self, start: int, frames: np.ndarray) -> None:
         """Detect frames ``start .. start + len(frames)`` (already seen frames are skipped)."""
@@ -87,9 +90,22 @@ class WorldTrack:
         tracked = dict(zip(order, track([self.detections[i] for i in order])))
         frames = range(start, end)
         summary = _summary([tracked[i] for i in frames], [self.detections[i] for i in frames])
-        if self._truth is None and len(self.prompt.objects) > 1:  # the world's own rate, rendered once
-            self._truth = ground_truth_touching(self.prompt)
-        return _keys(summary, first or summary, self._truth), summary
+        return _keys(summary, first or summary, self._truth_now()), summary
+
+    def _truth_now(self) -> float | None:
+        """The world's own touching rate for the prompt once it is known (it takes seconds to render:
+        a live view asks for it in the background and shows no separation until then)."""
+        if len(self.prompt.objects) < 2:
+            return None
+        if self._truth is None:
+            self._truth = _truth_pool().submit(ground_truth_touching, self.prompt)
+        return self._truth.result() if self._truth.done() else None
+
+
+@lru_cache(maxsize=1)
+def _truth_pool() -> ThreadPoolExecutor:
+    """One background thread for the live views' ground-truth renders (made on first use)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="world-truth")
 
 
 def _summary(tracked, dets) -> dict:
