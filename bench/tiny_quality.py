@@ -1,13 +1,14 @@
 """Quality of the built-in model, measured with the world's detector (reported in MODEL_CARD.md).
 
-1. Autoencoder: detector agreement between rendered frames and their reconstructions.
-2. Within the horizon (first 2 s, default sampler): on N random prompts, the share of frames in
-   which each prompted object is found, the share of frames with every object found, and whether
-   sprites move (centroid travel per frame).
-3. Beyond the horizon: presence per 2 s segment at 4x, 8x, 16x the horizon, plain extrapolation
-   (`none`) and `flex`.
+1. Autoencoder: object presence on rendered frames and on their reconstructions.
+2. Within the horizon (the first L_train latent frames, the default sampler unless told): on N
+   random prompts (seeds 0..N-1), through ``longroll.eval``: object presence (overall and by number
+   of objects), colour fidelity, separation (touching share over the world's own rate), object
+   motion, and the share of videos whose sprites move.
+3. Beyond the horizon: for each preset and length (4x, 16x, 120x), per-segment presence,
+   separation, identity colour drift, motion and static fraction, averaged over prompts.
 
-Run: python bench/tiny_quality.py [--weights PATH] [--prompts 50] [--json out.json]
+Run: python bench/tiny_quality.py [--weights PATH] [--prompts 100] [--presets none] [--json out.json]
 """
 
 from __future__ import annotations
@@ -19,93 +20,112 @@ import time
 import numpy as np
 import torch
 
-
-def motion(frames: np.ndarray, prompt) -> float:
-    """Mean centroid travel per frame (pixels) of the found objects."""
-    from longroll.world import detect
-
-    dets = [detect(f, prompt) for f in frames]
-    steps = []
-    for a, b in zip(dets, dets[1:]):
-        for x, y in zip(a.found, b.found):
-            if x is not None and y is not None:
-                steps.append(np.hypot(x.centroid[0] - y.centroid[0], x.centroid[1] - y.centroid[1]))
-    return float(np.mean(steps)) if steps else 0.0
+KEYS = ("object_presence", "colour_fidelity", "separation", "object_motion", "static_fraction",
+        "identity_colour_drift")
 
 
-def presence_stats(frames: np.ndarray, prompt) -> tuple[float, float]:
-    from longroll.world import presence
+def _video_metrics(frames: np.ndarray, fps: float, prompt: str, segment_seconds: float) -> dict:
+    from longroll.eval.evaluate import evaluate_frames
 
-    shares = presence(frames, prompt)  # hidden sprites count only when seen whole within 2 s
-    return float(shares.mean()), float((shares == 1).mean())
+    return evaluate_frames(list(frames), fps, segment_seconds=segment_seconds, prompt=prompt, min_segments=1)
+
+
+def _f(value, spec: str = ".3f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _mean(values) -> float | None:
+    vals = [v for v in values if v is not None and np.isfinite(v)]
+    return float(np.mean(vals)) if vals else None
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weights", default=None)
-    parser.add_argument("--prompts", type=int, default=50)
-    parser.add_argument("--horizon-prompts", type=int, default=8)
+    parser.add_argument("--prompts", type=int, default=100)
+    parser.add_argument("--beyond-prompts", type=int, default=8, help="prompts per preset and length beyond the horizon")
+    parser.add_argument("--presets", default="none", help="comma-separated presets measured beyond the horizon")
+    parser.add_argument("--multiples", default="4,16,120", help="lengths beyond the horizon, in horizons")
     parser.add_argument("--json", default=None)
     parser.add_argument("--steps", type=int, default=None, help="denoising steps per chunk (default: the model's)")
+    parser.add_argument("--shift", type=float, default=None, help="timestep shift (default: the model's)")
+    parser.add_argument("--sampler", default=None, help="euler or renoise (default: the model's)")
     parser.add_argument("--preset", default=None, help="preset within the horizon (default: the default preset)")
-    parser.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the model's)")
     parser.add_argument("--skip-beyond", action="store_true", help="only the autoencoder and the horizon")
+    parser.add_argument("--skip-autoencoder", action="store_true")
     args = parser.parse_args()
     from longroll.models.registry import load_model
     from longroll.models.tiny.autoencoder import frames_to_tensor, tensor_to_frames
     from longroll.pipelines.generate import generate
-    from longroll.world import random_prompt, render, scene_from_prompt
+    from longroll.world import presence, random_prompt, render, scene_from_prompt
 
     model = load_model("tiny", weights=args.weights)
-    ae = model.autoencoder
+    sampling = {k: v for k, v in (("steps", args.steps), ("shift", args.shift), ("sampler", args.sampler)) if v}
     rng = np.random.default_rng(12345)
-    report: dict = {}
+    report: dict = {"sampling": sampling or "the model's default", "preset": args.preset or model.defaults.preset}
 
     # 1. Autoencoder agreement on held-out scenes.
-    gt, rec = [], []
-    with torch.no_grad():
-        for i in range(40):
-            p = random_prompt(rng)
-            frames = render(scene_from_prompt(p, 10_000 + i), int(rng.integers(0, 500)), 8)
-            recon = tensor_to_frames(ae.decode(ae.encode(frames_to_tensor(frames)))).numpy()
-            gt.append(presence_stats(frames, p)[0])
-            rec.append(presence_stats(recon, p)[0])
-    report["autoencoder"] = {"presence_ground_truth": float(np.mean(gt)), "presence_reconstruction": float(np.mean(rec))}
-    print(f"autoencoder: object presence {np.mean(gt):.3f} on rendered frames, {np.mean(rec):.3f} on reconstructions")
+    if not args.skip_autoencoder:
+        gt, rec = [], []
+        with torch.no_grad():
+            for i in range(40):
+                p = random_prompt(rng)
+                frames = render(scene_from_prompt(p, 10_000 + i), int(rng.integers(0, 500)), 8)
+                recon = tensor_to_frames(model.autoencoder.decode(model.autoencoder.encode(frames_to_tensor(frames))))
+                gt.append(float(presence(frames, p).mean()))
+                rec.append(float(presence(recon.numpy(), p).mean()))
+        report["autoencoder"] = {"presence_ground_truth": float(np.mean(gt)),
+                                 "presence_reconstruction": float(np.mean(rec))}
+        print(f"autoencoder: presence {np.mean(gt):.3f} on rendered frames, {np.mean(rec):.3f} on reconstructions")
 
     # 2. Within the horizon.
     horizon_s = model.defaults.train_len / model.fps
-    pres, allf, moves = [], [], []
-    t0 = time.time()
+    rng = np.random.default_rng(2026)
     prompts = [random_prompt(rng) for _ in range(args.prompts)]
+    rows, t0 = [], time.time()
     for i, p in enumerate(prompts):
-        frames = generate(p.text(), seconds=horizon_s, seed=i, model=model, steps=args.steps, cfg=args.cfg,
-                          **({'preset': args.preset} if args.preset else {}))
-        a, b = presence_stats(frames, p)
-        pres.append(a)
-        allf.append(b)
-        moves.append(motion(frames, p))
-    report["horizon"] = {"prompts": args.prompts, "seconds": horizon_s, "object_presence": float(np.mean(pres)),
-                         "all_objects_frames": float(np.mean(allf)), "motion_px_per_frame": float(np.mean(moves)),
-                         "moving_share": float(np.mean(np.array(moves) > 0.2)), "wall_s": time.time() - t0}
-    print(f"within {horizon_s:g} s, {args.prompts} prompts: object presence {np.mean(pres):.3f}, "
-          f"frames with every object {np.mean(allf):.3f}, centroid travel {np.mean(moves):.2f} px/frame "
-          f"(moving in {np.mean(np.array(moves) > 0.2):.0%} of videos)")
+        frames = generate(p.text(), seconds=horizon_s, seed=i, model=model, progress=False, **sampling,
+                          **({"preset": args.preset} if args.preset else {}))
+        seg = _video_metrics(frames, model.fps, p.text(), horizon_s)["segments"][0]
+        rows.append({"objects": len(p.objects), **{k: seg.get(k) for k in KEYS}})
+    by_count = {n: _mean(r["object_presence"] for r in rows if r["objects"] == n) for n in (1, 2, 3)}
+    report["horizon"] = {
+        "prompts": len(prompts), "seconds": horizon_s, "wall_s": round(time.time() - t0, 1),
+        "object_presence": _mean(r["object_presence"] for r in rows),
+        "presence_by_objects": by_count,
+        "colour_fidelity": _mean(r["colour_fidelity"] for r in rows),
+        "separation": _mean(r["separation"] for r in rows),
+        "object_motion": _mean(r["object_motion"] for r in rows),
+        "moving_share": float(np.mean([(r["object_motion"] or 0) > 0.2 for r in rows])),
+        "static_fraction": _mean(r["static_fraction"] for r in rows),
+    }
+    h = report["horizon"]
+    print(f"within {horizon_s:g} s, {len(prompts)} prompts: presence {_f(h['object_presence'])} "
+          f"(1/2/3 objects: {_f(by_count[1])} / {_f(by_count[2])} / {_f(by_count[3])}), colour fidelity "
+          f"{_f(h['colour_fidelity'])}, separation {_f(h['separation'], '.2f')}x the world's, motion "
+          f"{_f(h['object_motion'], '.2f')} px/frame (moving in {h['moving_share']:.0%}), static "
+          f"{_f(h['static_fraction'], '.2f')}")
 
-    # 3. Beyond the horizon.
+    # 3. Beyond the horizon: per-segment curves, averaged over prompts.
     report["beyond"] = {}
-    for preset in () if args.skip_beyond else ("none", "flex"):
-        for mult in (4, 8, 16):
+    for preset in () if args.skip_beyond else args.presets.split(","):
+        for mult in (int(m) for m in args.multiples.split(",")):
             seconds = horizon_s * mult
-            segs = []
-            for i, p in enumerate(prompts[: args.horizon_prompts]):
-                frames = generate(p.text(), seconds=seconds, seed=i, model=model, preset=preset, steps=args.steps, cfg=args.cfg)
-                seg = int(horizon_s * model.fps)
-                segs.append([presence_stats(frames[s:s + seg], p)[0] for s in range(0, len(frames), seg)])
-            curve = np.mean(np.array(segs), axis=0)
-            report["beyond"][f"{preset}_{mult}x"] = [round(float(v), 3) for v in curve]
-            print(f"{preset:>5} {mult:>2}x ({seconds:g} s): presence per {horizon_s:g} s segment: "
-                  + " ".join(f"{v:.2f}" for v in curve))
+            curves, t0 = [], time.time()
+            for i, p in enumerate(prompts[: args.beyond_prompts]):
+                frames = generate(p.text(), seconds=seconds, seed=i, model=model, preset=preset, progress=False,
+                                  **sampling)
+                segs = _video_metrics(frames, model.fps, p.text(), horizon_s)["segments"]
+                curves.append([{k: s.get(k) for k in KEYS} for s in segs])
+            n = min(len(c) for c in curves)
+            curve = {k: [_mean(c[j][k] for c in curves) for j in range(n)] for k in KEYS}
+            means = {k: _mean(v for v in curve[k]) for k in KEYS}
+            report["beyond"][f"{preset}_{mult}x"] = {"seconds": seconds, "means": means,
+                                                     "curve": {k: [None if v is None else round(v, 3) for v in vals]
+                                                               for k, vals in curve.items()},
+                                                     "wall_s": round(time.time() - t0, 1)}
+            print(f"{preset:>14} {mult:>3}x ({seconds:g} s): " + ", ".join(f"{k} {_f(means[k])}" for k in KEYS)
+                  + f"; presence last segment {_f(curve['object_presence'][-1])}")
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(report, fh, indent=2)
