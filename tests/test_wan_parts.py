@@ -33,6 +33,27 @@ def test_streaming_decode_equals_whole_video_decode():
     assert frames.dtype == np.uint8 and frames.shape == (9, 32, 32, 3)
 
 
+def test_wan_frame_encoder_and_a_primed_decoder_continue_the_same_causal_state():
+    from wan_fixtures import tiny_vae
+
+    from longroll.models.wan.vae import StreamingWanDecoder, WanFrameEncoder
+
+    vae = tiny_vae()
+    frames = np.random.default_rng(0).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    z = WanFrameEncoder(vae)(frames)
+    assert z.shape == (1, 2, 16, 4, 4)  # 1 + 4k frames -> 1 + k latents
+    with pytest.raises(ValueError, match="1 \\+ 4k frames"):
+        WanFrameEncoder(vae)(frames[:4])
+    g = torch.Generator().manual_seed(1)
+    new = torch.randn(1, 3, 16, 4, 4, generator=g)
+    primed = StreamingWanDecoder(vae)
+    primed.prime(z)
+    continued = primed(new)
+    whole = StreamingWanDecoder(vae)(torch.cat([z, new], dim=1))
+    assert continued.shape == (12, 32, 32, 3) and whole.shape == (5 + 12, 32, 32, 3)
+    assert np.array_equal(continued, whole[5:])
+
+
 def test_umt5_prompts_are_padded_with_zeros(wan_base_dir):
     from longroll.models.wan.text import UMT5TextEncoder
 
@@ -73,6 +94,23 @@ def test_causal_wan_generates_a_video_with_sidecar_and_replays_it(wan_base_dir, 
     again = replay(sidecar_path(out), model=vm)
     direct = generate("a red cat runs on the beach", seconds=2.0, seed=3, model=vm, upscale=1, steps=2)
     assert np.array_equal(again, direct)
+
+
+@pytest.mark.slow
+def test_causal_wan_continues_from_an_init_clip(wan_base_dir, tmp_path):
+    from longroll.io.init_frames import read_init
+    from longroll.io.video import VideoWriter
+    from longroll.pipelines.generate import generate
+
+    vm = _load(wan_base_dir)
+    clip = tmp_path / "clip.mp4"
+    with VideoWriter(clip, 16.0) as w:
+        w.write(np.random.default_rng(0).integers(0, 256, (7, 32, 32, 3), dtype=np.uint8))
+    assert vm.latent_frames(1.0, continuing=True) == 4 and vm.latent_frames(1.0) == 1 + 4
+    frames = generate("a red cat runs on the beach", seconds=1.0, seed=3, model=vm, init=str(clip), steps=1,
+                      progress=False)
+    init = read_init(clip, size=(32, 32), fps=16.0)[2:]  # the last 1 + 4k = 5 of 7 frames
+    assert frames.shape == (5 + 16, 32, 32, 3) and np.array_equal(frames[:5], init)
 
 
 def test_causal_wan_load_errors_come_before_any_weights(wan_base_dir, tmp_path):

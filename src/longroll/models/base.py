@@ -158,7 +158,8 @@ class VideoModel:
     weights_path: str | None = None
     autoencoder: torch.nn.Module | None = None  # the latent codec, where the model has its own
     causal_first_frame: bool = False  # latent 0 decodes to 1 frame, later ones to frames_per_latent (Wan VAE)
-    new_decoder: Callable[[], Callable[[torch.Tensor], np.ndarray]] | None = None  # per-video stateful decoder
+    # Per-video stateful decoder: called on each chunk; ``prime(latents)`` takes the init's latents first.
+    new_decoder: Callable[[], Callable[[torch.Tensor], np.ndarray]] | None = None
     load_options: dict = field(default_factory=dict)  # what load_model needs besides the weights (for replay)
     encode_frames: Callable[[np.ndarray], torch.Tensor] | None = None  # uint8 (n, H, W, 3) -> latents (1, f, C, S, S)
     frame_size: tuple[int, int] | None = None  # (H, W) of decoded frames before any upscale (what encode_frames takes)
@@ -171,12 +172,19 @@ class VideoModel:
     def frames_per_latent(self) -> int:
         return self.defaults.frames_per_latent
 
-    def latent_frames(self, seconds: float) -> int:
-        """Latent frames needed for ``seconds`` of video."""
+    def latent_frames(self, seconds: float, *, continuing: bool = False) -> int:
+        """Latent frames needed for ``seconds`` of video (``continuing``: after frames already made, so a
+        causal codec's single first frame is behind)."""
         frames = max(1, int(np.ceil(seconds * self.fps - 1e-9)))
-        if self.causal_first_frame:
+        if self.causal_first_frame and not continuing:
             return 1 + int(np.ceil((frames - 1) / self.frames_per_latent))
         return max(1, int(np.ceil(frames / self.frames_per_latent)))
+
+    def usable_init_frames(self, count: int) -> int:
+        """How many of ``count`` init frames the codec can take (a causal codec: the last 1 + 4k)."""
+        if not self.causal_first_frame:
+            return count
+        return 1 + (count - 1) // self.frames_per_latent * self.frames_per_latent
 
     def stream_decoder(self) -> Callable[[torch.Tensor], np.ndarray]:
         """A decoder for one video's chunks in order (stateful for causal VAEs, else ``decode``)."""

@@ -8,6 +8,8 @@ and complete: ``longroll.pipelines.run`` executes it without checking anything a
 
 from __future__ import annotations
 
+import logging
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,8 @@ import torch
 from longroll.models.base import VideoModel
 from longroll.pipelines.request import GenerationRequest, PromptSchedule, check_length
 from longroll.pipelines.schedules import SCHEDULES, method_of
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,7 +89,7 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
     # 3. Lengths and output.
     return GenerationPlan(
         request=request, prompts=prompts, conds=conds, switch_frames=switch_frames,
-        num_latent=model.latent_frames(request.seconds),
+        num_latent=model.latent_frames(request.seconds, continuing=init is not None),
         total_frames=total_frames + (init.output_frames if init is not None else 0),
         preset=preset, schedule=request.schedule, config=config,
         upscale=request.upscale if request.upscale is not None else defaults.upscale, out=request.out_path,
@@ -103,6 +107,11 @@ def _init(request: GenerationRequest, model: VideoModel) -> InitFrames | None:
     from longroll.io.init_frames import read_init
 
     frames = read_init(request.init, size=model.frame_size, fps=model.fps, max_frames=request.init_frames)
+    usable = model.usable_init_frames(len(frames))
+    if usable < len(frames):  # a causal codec (Wan's VAE) takes 1 + 4k frames: the clip's end is kept
+        log.info("continuing from the last %d of the %d init frames (the %s codec takes 1 + %dk frames)", usable,
+                 len(frames), model.name, model.frames_per_latent)
+        frames = frames[len(frames) - usable:]
     path = Path(request.init)
     sha = file_sha256(path) if path.is_file() else _folder_sha256(path)
     return InitFrames(str(path), sha, frames, model.encode_frames(frames), request.init_in_output)

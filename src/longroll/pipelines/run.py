@@ -72,8 +72,12 @@ def stream(plan: GenerationPlan, model: VideoModel, *, stats=None, live=None) ->
     # 2. The frames continued from, when the output starts with them.
     if init is not None and init.in_output:
         yield init.frames
-    # 3. Decode each chunk as it comes; stop at the planned number of video frames.
+    # 3. Decode each chunk as it comes; stop at the planned number of video frames. A causal decoder
+    #    first takes the init's latents, so the new frames continue its state.
     decode, emitted = model.stream_decoder(), 0
+    if init is not None and model.new_decoder is not None:
+        with torch.no_grad():
+            decode.prime(init.latents)
     with torch.no_grad():
         for chunk in chunks:
             interrupts.check()  # a Ctrl-C swallowed by an import ends the run here, one chunk later

@@ -69,7 +69,7 @@ def load_causal_wan(
     denoiser = CausalWanDenoiser(model, spec)
     # 3. Text encoder and VAE.
     from longroll.models.wan.text import UMT5TextEncoder
-    from longroll.models.wan.vae import StreamingWanDecoder, load_wan_vae
+    from longroll.models.wan.vae import StreamingWanDecoder, WanFrameEncoder, load_wan_vae
 
     text = UMT5TextEncoder.from_directory(parts, device=device)
     if text.text_dim != config.text_dim:
@@ -86,6 +86,7 @@ def load_causal_wan(
     return VideoModel(name="causal-wan", denoiser=denoiser, encode_prompt=encode_prompt, decode=None, fps=WAN_FPS,
                       weights_sha256=weights_hash, weights_path=str(checkpoint),
                       causal_first_frame=True, new_decoder=lambda: StreamingWanDecoder(vae),
+                      encode_frames=WanFrameEncoder(vae), frame_size=(spec.height, spec.width),
                       load_options={"base": None if base is None else str(base), "flavour": flavour,
                                     "lora": None if lora is None else str(lora), "lora_alpha": lora_alpha, "ema": ema,
                                     "height": spec.height, "width": spec.width, "train_len": spec.train_len})

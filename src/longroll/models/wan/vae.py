@@ -6,7 +6,11 @@ per-convolution feature caches. ``AutoencoderKLWan.decode`` clears those caches 
 decoding chunk by chunk through it would restart the causal state at every chunk (the seam
 LongLive's chunked decode has). ``StreamingWanDecoder`` keeps its own caches across calls, so a
 chunk's frames leave for the writer as soon as the chunk is denoised and the result equals
-decoding the whole latent video at once.
+decoding the whole latent video at once. A continuation (``--init``) first runs the init's latents
+through it (``prime``), so the new frames continue the same causal state.
+
+``WanFrameEncoder`` is the other direction, for ``--init``: ``1 + 4k`` video frames to ``1 + k``
+normalised latents (the posterior mean, as Self Forcing's ``encode_to_latent`` takes).
 
 Legend: B batch, C latent channels (16), f latent frames, H x W latent grid.
 """
@@ -73,10 +77,37 @@ class StreamingWanDecoder:
         self.frames_out += out.shape[2]
         return out.clamp(-1.0, 1.0)
 
+    def prime(self, latents: torch.Tensor) -> None:
+        """Run the frames a video continues from, ``(1, f, C, H, W)``, through the causal state (their
+        frames are not returned: the output already holds them)."""
+        self.decode(latents.transpose(1, 2))
+
     def __call__(self, latents: torch.Tensor) -> np.ndarray:
         """The rollout's chunk ``(1, f, C, H, W)`` -> uint8 frames ``(f', 8H, 8W, 3)``."""
         video = self.decode(latents.transpose(1, 2))[0]  # (3, f', 8H, 8W)
         return ((video.float() + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 3, 0).cpu().numpy()
 
 
-__all__ = ["StreamingWanDecoder", "load_wan_vae"]
+class WanFrameEncoder:
+    """uint8 video frames ``(1 + 4k, H, W, 3)`` -> normalised latents ``(1, 1 + k, C, H/8, W/8)``."""
+
+    def __init__(self, vae) -> None:
+        self.vae = vae
+        cfg = vae.config
+        self.mean = torch.tensor(cfg.latents_mean, dtype=torch.float32).view(1, -1, 1, 1, 1)
+        self.std = torch.tensor(cfg.latents_std, dtype=torch.float32).view(1, -1, 1, 1, 1)
+
+    @torch.no_grad()
+    def __call__(self, frames: np.ndarray) -> torch.Tensor:
+        n = len(frames)
+        if n < 1 or (n - 1) % 4:
+            raise ValueError(f"The Wan VAE encodes 1 + 4k frames (1, 5, 9, ...), got {n}.")
+        param = next(self.vae.parameters())
+        x = torch.from_numpy(np.ascontiguousarray(frames)).to(param.device).permute(3, 0, 1, 2)[None]  # (1, 3, n, H, W)
+        x = (x.float() / 127.5 - 1.0).to(param.dtype)
+        mu = self.vae.encode(x).latent_dist.mode().float()  # (1, C, 1 + k, H/8, W/8)
+        z = (mu - self.mean.to(mu.device)) / self.std.to(mu.device)
+        return z.transpose(1, 2).contiguous()
+
+
+__all__ = ["StreamingWanDecoder", "WanFrameEncoder", "load_wan_vae"]
