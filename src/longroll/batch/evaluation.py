@@ -136,7 +136,10 @@ class EvaluationJob(Job):
         write_json(result, self.result_path(item))
         return {"key": item.key, "video": item.key, "json": self.result_path(item).name, "prompt": item.prompt,
                 "settings_hash": self.item_hash(item), "frames": result["frames"], "metrics": result["metrics"],
-                "drift": result["drift"], "wall_s": round(time.time() - t0, 3), "worker": f"pid {os.getpid()}"}
+                "drift": result["drift"], "framepack_drift": result["framepack_drift"],
+                "consistency_at_distance": result["consistency_at_distance"],
+                "time_to_failure_s": result["time_to_failure_s"], "wall_s": round(time.time() - t0, 3),
+                "worker": f"pid {os.getpid()}"}
 
     def finish(self) -> Path:
         """Write the aggregate (``summary.json``, ``summary.md``) over every evaluated video."""

@@ -73,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
         if m[key] is not None:
             drift = "" if d[key] is None else f"  drift {d[key]:+.4f}"
             print(f"  {key:<28} {m[key]:.4f}{drift}")
+    ttf = result["time_to_failure_s"]
+    print("  consistency at distance     " + ", ".join(
+        f"{dt} fr {v:.3f}" for dt, v in result["consistency_at_distance"].items() if v is not None))
+    print(f"  time to failure             {'none within the video' if ttf is None else f'{ttf:g} s'}")
     for shot in result.get("shots", []):
         presence = shot["metrics"].get("object_presence")
         cut = shot.get("cut_check")

@@ -4,7 +4,8 @@ The video is decoded once, frame by frame; only the current segment (plus the fi
 held. Segments are consecutive clips of ``segment_seconds`` as in VBench-Long; a last partial clip
 is extended backwards to full length. The result has ``fps``, ``frames``, ``segments`` (one dict
 per segment with its time range and every metric), ``metrics`` (mean over segments) and ``drift``
-(last segment minus first, per metric).
+(last segment minus first, per metric), and the long-video measures of ``long_metrics``
+(FramePack's drift, consistency at distance, time to failure).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 
 from longroll._validate import check_float
 from longroll.eval import metrics as M
+from longroll.eval.long_metrics import DistanceConsistency, framepack_drift, time_to_failure
 
 WEIGHT_FREE = ("temporal_flickering", "dynamic_degree", "motion_energy", "motion_smoothness",
                "first_frame_consistency", "previous_frame_consistency", "saturation", "saturation_drift",
@@ -85,10 +87,12 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
 
         world = WorldTrack(world_prompt)
     seen = [0]
+    distance = DistanceConsistency()
 
     def counted(it):
         for frame in it:
             seen[0] += 1
+            distance.add(frame)
             yield frame
 
     for start, seg in _segments(counted(frames), seg_len):
@@ -118,7 +122,9 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
     metrics = {k: _nanmean([row[k] for row in segments]) for k in keys}
     drift = {k: _difference(segments[-1][k], segments[0][k]) for k in keys}
     return {"fps": fps, "frames": total, "segment_seconds": segment_seconds, "prompt": prompt,
-            "segments": segments, "metrics": metrics, "drift": drift}
+            "segments": segments, "metrics": metrics, "drift": drift,
+            "framepack_drift": framepack_drift(segments, keys, seen[0] / fps),
+            "consistency_at_distance": distance.result(), "time_to_failure_s": time_to_failure(segments)}
 
 
 def _nanmean(values) -> float | None:

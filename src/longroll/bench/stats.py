@@ -1,0 +1,58 @@
+"""Intervals for the horizon benchmark: bootstrap over prompts, paired differences, verdicts.
+
+The unit of resampling is the prompt (its seeds averaged first): prompts are what a user varies,
+seeds are repeated measurements of one prompt. A method is compared with another on the same
+prompts and seeds (paired design), so the difference is taken per prompt before resampling.
+A difference is *better* or *worse* only when its 95% interval excludes zero; otherwise *not
+separable*. Everything is deterministic (a fixed resampling seed).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+BOOTSTRAP = 2000  # resamples
+LEVEL = 0.95  # interval coverage
+
+
+def per_unit(values: Mapping[tuple, float | None]) -> dict:
+    """{(prompt, seed): v} -> {prompt: mean over its seeds} (None and NaN dropped)."""
+    units: dict = {}
+    for (unit, _seed), v in values.items():
+        if v is not None and np.isfinite(v):
+            units.setdefault(unit, []).append(float(v))
+    return {u: float(np.mean(vs)) for u, vs in units.items()}
+
+
+def bootstrap_mean(values, *, seed: int = 0) -> tuple[float, float, float] | None:
+    """(mean, low, high) of the mean of ``values`` with a percentile bootstrap interval; None if empty."""
+    x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
+    if not len(x):
+        return None
+    if len(x) == 1:
+        return float(x[0]), float(x[0]), float(x[0])
+    rng = np.random.default_rng(seed)
+    means = x[rng.integers(0, len(x), size=(BOOTSTRAP, len(x)))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - LEVEL) / 2, 1 - (1 - LEVEL) / 2])
+    return float(x.mean()), float(lo), float(hi)
+
+
+def paired_difference(a: Mapping, b: Mapping, *, seed: int = 0) -> tuple[float, float, float, int] | None:
+    """Mean of ``a[u] - b[u]`` over the units both have, with its interval, and the unit count."""
+    common = [u for u in a if u in b]
+    ci = bootstrap_mean([a[u] - b[u] for u in common], seed=seed)
+    return None if ci is None else (*ci, len(common))
+
+
+def verdict(low: float, high: float, higher_is_better: bool) -> str:
+    """'better', 'worse' or 'not separable' for a difference interval (method minus baseline)."""
+    if low > 0:
+        return "better" if higher_is_better else "worse"
+    if high < 0:
+        return "worse" if higher_is_better else "better"
+    return "not separable"
+
+
+__all__ = ["BOOTSTRAP", "LEVEL", "bootstrap_mean", "paired_difference", "per_unit", "verdict"]

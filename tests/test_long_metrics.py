@@ -1,0 +1,90 @@
+"""Long-video measures (FramePack drift, consistency at distance, time to failure), the benchmark's
+stratified prompts and its bootstrap intervals."""
+
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from longroll.bench.prompts import stratified_prompts
+from longroll.bench.stats import bootstrap_mean, paired_difference, per_unit, verdict
+from longroll.eval.long_metrics import DistanceConsistency, framepack_drift, time_to_failure
+from longroll.world.vocab import parse_prompt
+
+
+def _segments(values, key="object_presence", seconds=2.0):
+    return [{"start_s": i * seconds, "end_s": (i + 1) * seconds, key: v} for i, v in enumerate(values)]
+
+
+def test_framepack_drift_compares_the_first_and_last_15_percent():
+    segs = _segments([1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1])  # 20 s, 2 s segments
+    # first 15% = 3 s: the segment with middle 1 s; last 15%: the segment with middle 19 s.
+    assert framepack_drift(segs, ["object_presence"], 20.0)["object_presence"] == pytest.approx(0.9)
+    assert framepack_drift(_segments([0.5]), ["object_presence"], 2.0)["object_presence"] == 0.0
+    assert framepack_drift(_segments([None, None]), ["object_presence"], 4.0)["object_presence"] is None
+
+
+def test_consistency_at_distance_sees_what_changes_and_what_repeats():
+    a = np.zeros((16, 16, 3), np.uint8)
+    b = np.full((16, 16, 3), 255, np.uint8)
+    static = DistanceConsistency((1, 2, 5))
+    for _ in range(10):
+        static.add(a)
+    assert static.result() == {"1": 1.0, "2": 1.0, "5": 1.0}
+    flip = DistanceConsistency((1, 2))
+    for i in range(10):
+        flip.add(a if i % 2 else b)
+    assert flip.result() == {"1": 0.0, "2": 1.0}
+    assert DistanceConsistency((50,)).result() == {"50": None}  # a video shorter than the distance
+
+
+def test_time_to_failure_is_the_first_halved_or_frozen_segment():
+    assert time_to_failure(_segments([1.0, 0.8, 0.6, 0.4])) == 6.0
+    frozen = _segments([1.0, 1.0, 1.0])
+    frozen[1]["static_fraction"] = 0.8
+    assert time_to_failure(frozen) == 2.0
+    assert time_to_failure(_segments([1.0, 0.9])) is None
+
+
+def test_evaluate_reports_the_long_video_measures(tiny_model):
+    from longroll.eval.evaluate import evaluate_frames
+    from longroll.pipelines.generate import generate
+
+    frames = generate("a red circle on a black background", seconds=4, seed=0, model=tiny_model, progress=False)
+    result = evaluate_frames(list(frames), tiny_model.fps, prompt="a red circle on a black background")
+    assert set(result["consistency_at_distance"]) == {"1", "2", "5", "10", "20", "50"}
+    assert result["consistency_at_distance"]["50"] is None and 0 < result["consistency_at_distance"]["1"] <= 1
+    assert set(result["framepack_drift"]) >= {"object_presence", "static_fraction", "temporal_flickering"}
+    assert "time_to_failure_s" in result
+
+
+def test_stratified_prompts_balance_object_counts_colours_shapes_and_backgrounds():
+    prompts = stratified_prompts(48)
+    parsed = [parse_prompt(p) for p in prompts]
+    objects = [o for p in parsed for o in p.objects]
+    assert Counter(len(p.objects) for p in parsed) == {1: 16, 2: 16, 3: 16}
+    assert set(Counter(o.colour for o in objects).values()) == {12}
+    assert set(Counter(o.shape for o in objects).values()) == {32}
+    assert set(Counter(p.background for p in parsed).values()) == {12}
+    assert all(len({o.colour for o in p.objects}) == len(p.objects) for p in parsed)  # no repeated colour
+    assert stratified_prompts(48) == prompts
+    from pathlib import Path
+
+    committed = Path(__file__).parents[1] / "bench" / "horizon" / "prompts.txt"
+    assert committed.read_text().split("\n")[:-1] == stratified_prompts(32)
+
+
+def test_bootstrap_intervals_and_paired_verdicts():
+    rng = np.random.default_rng(0)
+    x = rng.normal(0.5, 0.1, 64)
+    mean, lo, hi = bootstrap_mean(x)
+    assert lo < mean < hi and mean == pytest.approx(x.mean()) and hi - lo < 0.08
+    assert bootstrap_mean(x) == (mean, lo, hi)  # deterministic
+    base = {i: float(v) for i, v in enumerate(x)}
+    same = paired_difference(base, base)
+    assert same[:3] == (0.0, 0.0, 0.0) and verdict(*same[1:3], True) == "not separable"
+    up = paired_difference({k: v + 0.05 for k, v in base.items()}, base)
+    assert verdict(up[1], up[2], True) == "better" and verdict(up[1], up[2], False) == "worse"
+    noisy = paired_difference({k: v + rng.normal(0, 0.1) for k, v in base.items()}, base)
+    assert verdict(noisy[1], noisy[2], True) == "not separable"
+    assert per_unit({("p", 0): 1.0, ("p", 1): 0.0, ("q", 0): None}) == {"p": 0.5}
