@@ -68,3 +68,16 @@ def test_bench_runs_a_storyboard_with_every_preset_and_caches_it(tmp_path, tiny_
     assert [p.stat().st_mtime for p in cached] == stamp  # nothing made twice
     with pytest.raises(ValueError, match="Shot 2"):
         run_storyboard("a red circle [1s] | [1s]", tmp_path, model=tiny_model)
+
+
+def test_the_report_gives_intervals_paired_verdicts_and_the_default_by_the_rule(tiny_model, tmp_path, monkeypatch):
+    rows = [v for v in variants(True) if v.group == "presets"]
+    monkeypatch.setattr(bench, "variants", lambda quick: rows)
+    cfg = BenchConfig(out=tmp_path, quick=True, prompts=3)
+    cfg.seeds, cfg.multiples = 2, (1, 16)
+    text = run_bench(cfg, model=tiny_model, progress=False).read_text()
+    assert "## Intervals at 16x (2 prompts x 2 seed(s); 95% bootstrap over prompts)" in text
+    assert "- At 16x, presence against `none`: better:" in text
+    assert "## Default preset by the rule" in text and "Chosen: `" in text
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    assert {r["prompt"] for r in runs} == set(bench._prompts(2)) and {r["seed"] for r in runs} == {0, 1}

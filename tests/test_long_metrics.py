@@ -1,6 +1,7 @@
 """Long-video measures (FramePack drift, consistency at distance, time to failure), the benchmark's
 stratified prompts and its bootstrap intervals."""
 
+import zlib
 from collections import Counter
 
 import numpy as np
@@ -88,3 +89,29 @@ def test_bootstrap_intervals_and_paired_verdicts():
     noisy = paired_difference({k: v + rng.normal(0, 0.1) for k, v in base.items()}, base)
     assert verdict(noisy[1], noisy[2], True) == "not separable"
     assert per_unit({("p", 0): 1.0, ("p", 1): 0.0, ("q", 0): None}) == {"p": 0.5}
+
+
+def _runs(variant, multiple, presence, static=0.0, drift=1.0, prompts=12, seeds=2, noise=0.01):
+    rng = np.random.default_rng(zlib.crc32(f"{variant}{multiple}".encode()))
+    return [{"variant": variant, "multiple": multiple, "prompt": f"p{p}", "seed": s,
+             "metrics": {"object_presence": presence + rng.normal(0, noise), "static_fraction": static + rng.normal(0, noise),
+                         "identity_colour_drift": drift + rng.normal(0, noise)}}
+            for p in range(prompts) for s in range(seeds)]
+
+
+def test_the_default_preset_rule_picks_the_best_presence_not_separably_worse_elsewhere():
+    from longroll.bench.defaults import choose_default
+
+    results = []
+    for m in (16, 120):
+        results += _runs("none", m, 0.70)
+        results += _runs("flex", m, 0.90, static=0.6)  # best presence, but frozen: excluded
+        results += _runs("sink", m, 0.80)
+        results += _runs("pi", m, 0.60)
+    best, reasons = choose_default(results, ["none", "flex", "sink", "pi"])
+    assert best == "sink"
+    assert any(r.startswith("`flex`: excluded") and "static_fraction at 16x" in r for r in reasons)
+    only_none, _ = choose_default([r for r in results if r["variant"] == "none"], ["none"])
+    assert only_none == "none"
+    with pytest.raises(ValueError, match="nothing to judge"):
+        choose_default(_runs("none", 4, 0.7), ["none"])

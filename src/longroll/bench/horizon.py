@@ -83,10 +83,12 @@ class BenchConfig:
     """Size of the matrix."""
 
     out: Path  # folder for runs/, REPORT.md and plots
-    quick: bool = False  # a small matrix that fits in about 10 minutes on 2 cores
-    multiples: tuple[float, ...] = (1, 4, 8, 16, 120)  # lengths in multiples of the horizon (120x = 4 min at 2 s)
-    prompts: int = 4  # random prompts of the world's vocabulary (fixed seed)
-    seeds: int = 1
+    quick: bool = False  # a small matrix that fits in a few minutes on 2 cores
+    multiples: tuple[float, ...] = (1, 4, 16, 120)  # lengths in multiples of the horizon
+    prompts: int = 32  # prompts by the stratified rule (longroll.bench.prompts) at every length but the longest
+    seeds: int = 3  # seeds per prompt at those lengths
+    long_prompts: int = 16  # prompts at 120x and beyond (the first ones of the same list)
+    long_seeds: int = 2  # seeds per prompt at 120x and beyond
     segment_seconds: float = 2.0
     weights: str | None = None
     sweep_multiple: float = 16  # the length at which ablation sweeps run
@@ -97,14 +99,18 @@ class BenchConfig:
         if self.quick:
             self.multiples = (1, 4, 8)
             self.prompts = min(self.prompts, 2)
+            self.seeds = 1
             self.sweep_multiple = 8
+
+    def cell(self, multiple: float) -> tuple[int, int]:
+        """(prompts, seeds) of a cell at ``multiple`` horizons (paired: every method the same)."""
+        return (self.long_prompts, self.long_seeds) if multiple >= 120 else (self.prompts, self.seeds)
 
 
 def _prompts(n: int) -> list[str]:
-    from longroll.world.scene import random_prompt
+    from longroll.bench.prompts import stratified_prompts
 
-    rng = np.random.default_rng(2026)
-    return [random_prompt(rng).text() for _ in range(n)]
+    return stratified_prompts(n)
 
 
 def _request(variant: Variant, seconds: float, prompt: str, seed: int):
@@ -151,15 +157,16 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True) -> Path:
 
     model = model or load_model("tiny", weights=cfg.weights)
     horizon = model.defaults.train_len * model.frames_per_latent / model.fps
-    prompts = _prompts(cfg.prompts)
+    prompts = _prompts(max(cfg.prompts, cfg.long_prompts))
     runs_dir = cfg.out / "runs"
     runs_dir.mkdir(parents=True, exist_ok=True)
     jobs = []
     for v in variants(cfg.quick):
         mults = cfg.multiples if v.group in ("presets", "schedules") else (cfg.sweep_multiple,)
         for m in mults:
-            for p in prompts:
-                for s in range(cfg.seeds):
+            n_prompts, n_seeds = cfg.cell(m)
+            for p in prompts[:n_prompts]:
+                for s in range(n_seeds):
                     jobs.append((v, m, p, s))
     bar = progress_bar(len(jobs), desc="bench", unit="video", enabled=progress)
     results = []

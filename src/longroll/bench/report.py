@@ -104,6 +104,56 @@ def _schedule_sections(results: list[dict], agg: dict, horizon: float) -> list[s
     return lines
 
 
+INTERVAL_METRICS = ("object_presence", "separation", "identity_colour_drift", "static_fraction", "motion_energy",
+                    "temporal_flickering")
+
+
+def interval_sections(results: list[dict], presets: list[str], multiples) -> list[str]:
+    """Per length: each preset's mean with a 95% bootstrap interval over prompts, and its paired
+    difference against `none`, marked better / worse / not separable; then sentences generated from
+    those verdicts (no hand-written reading)."""
+    from longroll.bench.defaults import unit_values
+    from longroll.bench.stats import bootstrap_mean, paired_difference, verdict
+
+    lines: list[str] = []
+    for m in multiples:
+        if not any(r["multiple"] == m and r["variant"] == "none" for r in results):
+            continue
+        units = len({r["prompt"] for r in results if r["multiple"] == m and r["variant"] == "none"})
+        seeds = len({r["seed"] for r in results if r["multiple"] == m and r["variant"] == "none"})
+        lines += [f"## Intervals at {m:g}x ({units} prompts x {seeds} seed(s); 95% bootstrap over prompts)", "",
+                  "| preset | " + " | ".join(f"{TABLE_METRICS[k][0]} (vs none)" for k in INTERVAL_METRICS) + " |",
+                  "|---|" + "---|" * len(INTERVAL_METRICS)]
+        verdicts: dict[str, dict[str, list[str]]] = {k: {"better": [], "worse": [], "not separable": []}
+                                                     for k in INTERVAL_METRICS}
+        for p in presets:
+            cells = []
+            for k in INTERVAL_METRICS:
+                vals = unit_values(results, p, m, k)
+                ci = bootstrap_mean(vals.values())
+                if ci is None:
+                    cells.append("-")
+                    continue
+                cell = f"{ci[0]:.3f} [{ci[1]:.3f}, {ci[2]:.3f}]"
+                if p != "none":
+                    d = paired_difference(vals, unit_values(results, "none", m, k))
+                    if d is not None and d[3] > 1:
+                        v = verdict(d[1], d[2], TABLE_METRICS[k][1])
+                        cell += f" ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}] {v})"
+                        verdicts[k][v].append(f"`{p}` ({d[0]:+.3f})")
+                cells.append(cell)
+            lines.append(f"| {p} | " + " | ".join(cells) + " |")
+        lines.append("")
+        for k in INTERVAL_METRICS:
+            v = verdicts[k]
+            if any(v.values()):
+                lines.append(f"- At {m:g}x, {TABLE_METRICS[k][0].lower()} against `none`: better: "
+                             f"{', '.join(v['better']) or 'none'}; worse: {', '.join(v['worse']) or 'none'}; "
+                             f"not separable: {', '.join(v['not separable']) or 'none'}.")
+        lines.append("")
+    return lines
+
+
 def findings(agg, presets, multiples) -> list[str]:
     """Plain statements: which variants beat plain extrapolation on object presence, per length."""
     lines = []
@@ -136,7 +186,8 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
         "# Horizon benchmark",
         "",
         f"Model `{model.name}` (weights sha256 `{model.weights_sha256[:12]}`), training horizon {horizon:g} s; "
-        f"{cfg.prompts} prompts x {cfg.seeds} seed(s); segments of {cfg.segment_seconds:g} s; "
+        f"{cfg.prompts} prompts x {cfg.seeds} seed(s) below 120x, {cfg.long_prompts} x {cfg.long_seeds} at 120x "
+        f"(stratified prompts, paired: every method the same); segments of {cfg.segment_seconds:g} s; "
         f"{'quick' if cfg.quick else 'full'} matrix; {platform.machine()}, {time.strftime('%Y-%m-%d')}.",
         "",
         "Metrics are means over segments, prompts and seeds; Δ is last segment minus first (quality drift, "
@@ -149,6 +200,13 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
         *findings(agg, presets, multiples),
         "",
     ]
+    lines += interval_sections(results, presets, multiples)
+    if any(r["multiple"] in (16, 120) for r in results):
+        from longroll.bench.defaults import choose_default
+
+        best, reasons = choose_default([r for r in results if r["group"] == "presets"], presets)
+        lines += ["## Default preset by the rule (`longroll.bench.defaults`)", "",
+                  f"Chosen: `{best}`.", "", *[f"- {r}" for r in reasons], ""]
     for m in multiples:
         lines += [f"## Presets at {m:g}x the horizon ({m * horizon:g} s)", "", *_table(agg, presets, m), ""]
     for group, title in (("components", "FLEX components one at a time (FLEX Table 3)"),

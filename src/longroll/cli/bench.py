@@ -10,8 +10,11 @@ HELP = "benchmark presets and ablations over lengths on the built-in model; writ
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="bench/horizon", help="folder for cached runs, REPORT.md and plots")
     parser.add_argument("--quick", action="store_true", help="a small matrix (about 10 minutes on 2 cores)")
-    parser.add_argument("--prompts", type=int, default=4, help="random prompts of the world")
-    parser.add_argument("--seeds", type=int, default=1, help="seeds per prompt")
+    parser.add_argument("--prompts", type=int, default=32,
+                        help="prompts by the stratified rule (bench/horizon/prompts.txt), below 120x")
+    parser.add_argument("--seeds", type=int, default=3, help="seeds per prompt, below 120x")
+    parser.add_argument("--long-prompts", type=int, default=16, help="prompts at 120x")
+    parser.add_argument("--long-seeds", type=int, default=2, help="seeds per prompt at 120x")
     parser.add_argument("--weights", default=None, help="weights file (default: the shipped weights)")
     parser.add_argument("--script", default=None,
                         help="instead of the matrix: this storyboard ('shot [4s] | shot [6s#]') with every preset, "
@@ -25,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
 
     check_int("prompts", args.prompts, low=1, high=1000)
     check_int("seeds", args.seeds, low=1, high=100)
+    check_int("long_prompts", args.long_prompts, low=1, high=1000)
+    check_int("long_seeds", args.long_seeds, low=1, high=100)
     if args.script:
         from longroll._validate import check_choice
         from longroll.bench.storyboard import run_storyboard
@@ -37,6 +42,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"report written to {report}")
         return 0
     report = run_bench(BenchConfig(out=args.out, quick=args.quick, prompts=args.prompts, seeds=args.seeds,
-                                   weights=args.weights))
+                                   long_prompts=args.long_prompts, long_seeds=args.long_seeds, weights=args.weights))
     print(f"report written to {report}")
     return 0
