@@ -81,3 +81,28 @@ def test_the_report_gives_intervals_paired_verdicts_and_the_default_by_the_rule(
     assert "## Default preset by the rule" in text and "Chosen: `" in text
     runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
     assert {r["prompt"] for r in runs} == set(bench._prompts(2)) and {r["seed"] for r in runs} == {0, 1}
+
+
+def test_the_matrix_runs_through_a_batch_backend_and_resumes_after_a_kill(tiny_model, tmp_path, monkeypatch):
+    rows = [v for v in variants(True) if v.group == "presets"][:2]
+    monkeypatch.setattr(bench, "variants", lambda quick: rows)
+    cfg = BenchConfig(out=tmp_path, quick=True, prompts=2)
+    cfg.multiples = (1,)
+    calls = []
+    real = bench.run_one
+
+    def killed_after_one(*args, **kwargs):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "run_one", killed_after_one)
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(cfg, model=tiny_model, progress=False)
+    assert len(list((tmp_path / "runs").glob("*.json"))) == 1  # the finished video is kept
+    monkeypatch.setattr(bench, "run_one", real)
+    with pytest.raises(ValueError, match="workers = 2 needs --backend torchrun or ray"):
+        run_bench(cfg, model=tiny_model, progress=False, workers=2)
+    run_bench(cfg, model=tiny_model, progress=False)
+    assert len(list((tmp_path / "runs").glob("*.json"))) == 4

@@ -17,11 +17,9 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 
 from longroll.eval.evaluate import evaluate_frames
 from longroll.io.atomic import write_json
-from longroll.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -150,40 +148,100 @@ def run_one(model, plan, segment_seconds: float) -> dict:
     return result
 
 
-def run_bench(cfg: BenchConfig, model=None, progress: bool = True) -> Path:
-    """Run (or resume) the matrix and write the report; returns the report path."""
+@dataclass(frozen=True)
+class BenchItem:
+    """One video of the matrix (picklable: Ray and torchrun workers get these)."""
+
+    variant: Variant
+    multiple: float
+    prompt: str
+    seed: int
+    key: str  # run_key of its resolved plan (the cache file's name)
+
+
+class BenchJob:
+    """The matrix as a ``longroll batch`` job: items are videos, each item's output is its run JSON
+    (``runs/KEY.json``, written atomically), done when that file exists, so any backend resumes after
+    a kill and a changed default or weights file makes new keys."""
+
+    what = "bench"
+
+    def __init__(self, cfg: BenchConfig, model, items: list[BenchItem], horizon: float) -> None:
+        self.cfg, self.model, self.items, self.horizon = cfg, model, items, horizon
+        self.out = str(cfg.out)
+
+    def folder_settings(self) -> dict:
+        return {"bench": "horizon", "weights_sha256": self.model.weights_sha256}
+
+    def item_hash(self, item: BenchItem) -> str:
+        return item.key
+
+    def output_path(self, item: BenchItem, record: dict | None = None) -> Path:
+        return Path(self.out) / "runs" / f"{item.key}.json"
+
+    def plan(self) -> tuple[list, list]:
+        todo = [i for i in self.items if not self.output_path(i).is_file()]
+        return todo, [i for i in self.items if i not in todo]
+
+    def prepare(self) -> None:
+        (Path(self.out) / "runs").mkdir(parents=True, exist_ok=True)
+
+    def record(self, record: dict) -> None:
+        """The run JSON is the record: nothing else to append."""
+
+    def open_worker(self, device: str | None = None):
+        from longroll.models.registry import load_model
+        from longroll.pipelines.plan import resolve
+
+        model = self.model if device is None and self.model is not None else \
+            load_model("tiny", weights=self.cfg.weights, device=device)
+        segment = min(self.cfg.segment_seconds, self.horizon)
+
+        def worker(item: BenchItem) -> dict:
+            v = item.variant
+            plan = resolve(_request(v, self.horizon * item.multiple, item.prompt, item.seed), model)
+            res = run_one(model, plan, segment)
+            res.update({"preset": v.preset, "overrides": dict(v.overrides), "multiple": item.multiple,
+                        "seed": item.seed, "schedule": v.schedule, "schedule_options": dict(v.schedule_options)})
+            write_json(self.output_path(item), res)
+            return {"key": item.key}
+
+        return worker
+
+
+def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: str = "local", workers: int = 1,
+              ray_address: str | None = None, argv=None) -> Path:
+    """Run (or resume) the matrix through a batch backend and write the report; returns the report path."""
+    from longroll.batch.backends import run_job
     from longroll.models.registry import load_model
     from longroll.pipelines.plan import resolve
 
     model = model or load_model("tiny", weights=cfg.weights)
     horizon = model.defaults.train_len * model.frames_per_latent / model.fps
     prompts = _prompts(max(cfg.prompts, cfg.long_prompts))
-    runs_dir = cfg.out / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    jobs = []
+    rows, items = [], {}
     for v in variants(cfg.quick):
         mults = cfg.multiples if v.group in ("presets", "schedules") else (cfg.sweep_multiple,)
         for m in mults:
             n_prompts, n_seeds = cfg.cell(m)
             for p in prompts[:n_prompts]:
                 for s in range(n_seeds):
-                    jobs.append((v, m, p, s))
-    bar = progress_bar(len(jobs), desc="bench", unit="video", enabled=progress)
-    results = []
-    for v, m, p, s in jobs:
-        plan = resolve(_request(v, horizon * m, p, s), model)
-        path = runs_dir / f"{run_key(plan, model.weights_sha256)}.json"
-        if path.exists():
-            res = json.loads(path.read_text())
-        else:
-            res = run_one(model, plan, min(cfg.segment_seconds, horizon))
-            res.update({"preset": v.preset, "overrides": dict(v.overrides), "multiple": m, "seed": s,
-                        "schedule": v.schedule, "schedule_options": dict(v.schedule_options)})
-            write_json(path, res)
-        # A run shared by two rows (e.g. the `flex` preset and "FLEX (all three)") is generated once.
-        results.append({**res, "variant": v.name, "group": v.group})
-        bar.update(1)
-    bar.close()
+                    key = run_key(resolve(_request(v, horizon * m, p, s), model), model.weights_sha256)
+                    # A run shared by two rows (the `flex` preset and "FLEX (all three)") is made once.
+                    items.setdefault(key, BenchItem(v, m, p, s, key))
+                    rows.append((v, key))
+    job = BenchJob(cfg, model, list(items.values()), horizon)
+    job.prepare()
+    summary = run_job(job, backend=backend, workers=workers, ray_address=ray_address, show_progress=progress,
+                      argv=argv)
+    if not summary.ok:
+        raise RuntimeError(summary.text())
+    from longroll.batch.distributed import reports_here
+
+    if not reports_here():
+        return Path(cfg.out) / "REPORT.md"
+    results = [{**json.loads(job.output_path(items[key]).read_text()), "variant": v.name, "group": v.group}
+               for v, key in rows]
     from longroll.bench.report import write_report
 
     return write_report(results, cfg, horizon, model)

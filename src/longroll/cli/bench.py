@@ -16,6 +16,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--long-prompts", type=int, default=16, help="prompts at 120x")
     parser.add_argument("--long-seeds", type=int, default=2, help="seeds per prompt at 120x")
     parser.add_argument("--weights", default=None, help="weights file (default: the shipped weights)")
+    parser.add_argument("--backend", default="local", choices=["local", "torchrun", "ray"],
+                        help="how the videos are made: one process, torchrun ranks or Ray actors (as longroll batch)")
+    parser.add_argument("--workers", type=int, default=1, help="workers for torchrun or ray")
+    parser.add_argument("--ray-address", default=None, help="Ray cluster address (default: a local Ray)")
     parser.add_argument("--script", default=None,
                         help="instead of the matrix: this storyboard ('shot [4s] | shot [6s#]') with every preset, "
                              "evaluated per shot (STORYBOARD.md)")
@@ -42,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"report written to {report}")
         return 0
     report = run_bench(BenchConfig(out=args.out, quick=args.quick, prompts=args.prompts, seeds=args.seeds,
-                                   long_prompts=args.long_prompts, long_seeds=args.long_seeds, weights=args.weights))
+                                   long_prompts=args.long_prompts, long_seeds=args.long_seeds, weights=args.weights),
+                       backend=args.backend, workers=args.workers, ray_address=args.ray_address, argv=args.argv)
     print(f"report written to {report}")
     return 0
