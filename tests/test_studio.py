@@ -42,6 +42,12 @@ def _events(ws, until=("done", "stopped"), limit=100_000):
     raise AssertionError("the stream did not end")
 
 
+def _until_frames(ws) -> None:
+    """Receive until the first frames message (the video is being made)."""
+    while ws.receive().get("bytes") is None:
+        pass
+
+
 def _sha(frames):
     return hashlib.sha256(b"".join(np.ascontiguousarray(f).tobytes() for _, f in frames)).hexdigest()
 
@@ -81,9 +87,7 @@ def test_a_live_switch_takes_effect_at_the_next_chunk_and_equals_generate_switch
     client, _, out = studio
     with client.websocket_connect("/ws") as ws:
         ws.send_json({"type": "generate", "prompt": PROMPT, "seconds": 40, "seed": 2, "preset": "flex"})
-        message = ws.receive()
-        while message.get("bytes") is None:  # wait for the first frames
-            message = ws.receive()
+        _until_frames(ws)
         ws.send_json({"type": "pause"})
         ws.send_json({"type": "switch", "prompt": OTHER})
         ws.send_json({"type": "resume"})
@@ -107,9 +111,7 @@ def test_stop_frees_the_worker_and_keeps_a_playable_prefix(studio):
     client, app, out = studio
     with client.websocket_connect("/ws") as ws:
         ws.send_json({"type": "generate", "prompt": PROMPT, "seconds": 600, "seed": 0})
-        message = ws.receive()
-        while message.get("bytes") is None:
-            message = ws.receive()
+        _until_frames(ws)
         ws.send_json({"type": "stop"})
         events, _ = _events(ws)
     assert events[-1]["type"] == "stopped"
@@ -131,9 +133,7 @@ def test_a_page_closed_mid_stream_frees_its_worker_and_the_server_goes_on(studio
     client, app, _ = studio
     with client.websocket_connect("/ws") as ws:
         ws.send_json({"type": "generate", "prompt": PROMPT, "seconds": 600, "seed": 0})
-        message = ws.receive()
-        while message.get("bytes") is None:
-            message = ws.receive()
+        _until_frames(ws)
     _wait_idle(app)
     with client.websocket_connect("/ws") as ws:
         ws.send_json({"type": "generate", "prompt": PROMPT, "seconds": 1, "seed": 0})
@@ -192,9 +192,7 @@ def test_a_full_queue_says_so_and_a_queued_job_knows_its_place(tiny_model, tmp_p
         with client.websocket_connect("/ws") as a, client.websocket_connect("/ws") as b, \
                 client.websocket_connect("/ws") as c:  # noqa: SIM117
             a.send_json({"type": "generate", "prompt": PROMPT, "seconds": 600})
-            message = a.receive()
-            while message.get("bytes") is None:
-                message = a.receive()
+            _until_frames(a)
             b.send_json({"type": "generate", "prompt": PROMPT, "seconds": 1})
             assert json.loads(b.receive()["text"]) | {"job": None, "video": None} == {
                 "type": "queued", "job": None, "position": 1, "video": None}

@@ -44,14 +44,19 @@ def _decoder_conv_count(vae) -> int:
     return sum(isinstance(m, WanCausalConv3d) for m in vae.decoder.modules())
 
 
+def _latent_stats(vae) -> tuple[torch.Tensor, torch.Tensor]:
+    """The VAE's per-channel latent mean and std, shaped to broadcast over ``(B, C, f, H, W)``."""
+    cfg = vae.config
+    return (torch.tensor(cfg.latents_mean, dtype=torch.float32).view(1, -1, 1, 1, 1),
+            torch.tensor(cfg.latents_std, dtype=torch.float32).view(1, -1, 1, 1, 1))
+
+
 class StreamingWanDecoder:
     """Decodes one video's normalised latents chunk by chunk, keeping the causal state in between."""
 
     def __init__(self, vae) -> None:
         self.vae = vae
-        cfg = vae.config
-        self.mean = torch.tensor(cfg.latents_mean, dtype=torch.float32).view(1, -1, 1, 1, 1)
-        self.std = torch.tensor(cfg.latents_std, dtype=torch.float32).view(1, -1, 1, 1, 1)
+        self.mean, self.std = _latent_stats(vae)
         self._feat: list = [None] * _decoder_conv_count(vae)
         self._first = True
         self.frames_out = 0  # video frames decoded so far
@@ -93,9 +98,7 @@ class WanFrameEncoder:
 
     def __init__(self, vae) -> None:
         self.vae = vae
-        cfg = vae.config
-        self.mean = torch.tensor(cfg.latents_mean, dtype=torch.float32).view(1, -1, 1, 1, 1)
-        self.std = torch.tensor(cfg.latents_std, dtype=torch.float32).view(1, -1, 1, 1, 1)
+        self.mean, self.std = _latent_stats(vae)
 
     @torch.no_grad()
     def __call__(self, frames: np.ndarray) -> torch.Tensor:
