@@ -217,3 +217,18 @@ def test_live_evaluation_rows_equal_the_end_of_video_evaluation(tiny_model):
         for key in WEIGHT_FREE:
             assert row[key] == pytest.approx(want[key], nan_ok=True), key
         assert set(row) >= {"object_presence", "colour_fidelity", "separation"}
+
+
+def test_a_timed_script_plays_as_a_storyboard_and_its_cut_is_in_the_sidecar(studio, tiny_model):
+    from longroll.pipelines.generate import generate
+
+    client, _, out = studio
+    script = f"{PROMPT} [1s] | {OTHER} [1s#]"
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "generate", "prompt": script, "seconds": 8, "seed": 5})  # the script's 2 s win
+        events, frames = _events(ws)
+    assert events[-1]["type"] == "done" and sum(len(f) for _, f in frames) == 16
+    side = json.loads((out / f"{events[-1]['video']}.json").read_text())
+    assert side["script"] and [e["cut"] for e in side["prompt_schedule"]] == [False, True]
+    video = generate(script, seed=5, model=tiny_model, progress=False)
+    assert events[-1]["frames_sha256"] == hashlib.sha256(np.ascontiguousarray(video).tobytes()).hexdigest()

@@ -48,8 +48,11 @@ def parse_generate(message: dict, model, out_dir: Path, name: str):
         raise ValueError("Type a prompt.")
     if len(prompt) > MAX_PROMPT_CHARS:
         raise ValueError(f"The prompt has {len(prompt)} characters (allowed: at most {MAX_PROMPT_CHARS}).")
-    seconds = check_float("seconds", _number(message.get("seconds", 8), "seconds"), low=0.0,
-                          high=MAX_STUDIO_SECONDS, low_open=True)
+    from longroll.pipelines.script import is_script
+
+    # A timed script ("shot [4s] | shot [6s#]") brings its own length; the page's seconds are ignored.
+    seconds = None if is_script(prompt) else check_float(
+        "seconds", _number(message.get("seconds", 8), "seconds"), low=0.0, high=MAX_STUDIO_SECONDS, low_open=True)
     seed = check_int("seed", _number(message.get("seed", 0), "seed", integer=True), low=0, high=2**63 - 1)
     overrides = message.get("overrides") or {}
     if not isinstance(overrides, dict):
@@ -59,6 +62,8 @@ def parse_generate(message: dict, model, out_dir: Path, name: str):
     request = GenerationRequest(prompt=prompt, seconds=seconds, seed=seed, preset=preset, schedule=schedule,
                                 overrides={k: v for k, v in overrides.items() if v not in (None, "")},
                                 out=str(out_dir / name))
+    if request.seconds > MAX_STUDIO_SECONDS:
+        raise ValueError(f"The script lasts {request.seconds:g} s (allowed: at most {MAX_STUDIO_SECONDS:g} s).")
     return resolve(request, model)
 
 
