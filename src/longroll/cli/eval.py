@@ -16,6 +16,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--segment", default="2s", help="segment length (VBench-Long uses 2s)")
     parser.add_argument("--json", default=None, help="output JSON path (one video)")
     parser.add_argument("--plot", default=None, help="also plot every metric over time to this PNG (one video)")
+    parser.add_argument("--dino", default=None, metavar="DIR",
+                        help="local DINO model directory (save_pretrained layout): adds VBench's subject consistency")
+    parser.add_argument("--clip", default=None, metavar="DIR",
+                        help="local CLIP model directory: adds VBench's background consistency")
     b = parser.add_argument_group("a folder of videos")
     b.add_argument("--out", default=None, help="results folder (default: VIDEOS/eval)")
     b.add_argument("--backend", default="local", choices=BACKENDS, help="local, torchrun or ray")
@@ -57,7 +61,10 @@ def run(args: argparse.Namespace) -> int:
     check_output_path(args.json)
     if args.plot:
         check_output_path(args.plot)
-    result = evaluate_video(args.video, segment_seconds=args.segment, prompt=args.prompt)
+    from longroll.eval.model_metrics import load_feature_models
+
+    models = load_feature_models(args.dino, args.clip) if (args.dino or args.clip) else []
+    result = evaluate_video(args.video, segment_seconds=args.segment, prompt=args.prompt, feature_models=models)
     if args.prompt is None:  # a scripted longroll video is also evaluated shot by shot
         from longroll.eval.shots import evaluate_scripted_video
 

@@ -71,8 +71,9 @@ def _segments(frames: Iterable[np.ndarray], seg_len: int):
 
 
 def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds: float = 2.0,
-                    prompt: str | None = None, min_segments: int = 2) -> dict:
-    """Evaluate an iterable of uint8 frames (H, W, 3); fewer than ``min_segments`` segments is an error."""
+                    prompt: str | None = None, min_segments: int = 2, feature_models=()) -> dict:
+    """Evaluate an iterable of uint8 frames (H, W, 3); fewer than ``min_segments`` segments is an error.
+    ``feature_models``: ``model_metrics.FeatureConsistency`` objects (VBench's DINO / CLIP consistency)."""
     segment_seconds = parse_duration(segment_seconds)
     world_prompt = None
     if prompt is not None:
@@ -101,6 +102,8 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
         row = {"index": len(segments), "start_frame": start, "end_frame": start + len(seg),
                "start_s": round(start / fps, 4), "end_s": round((start + len(seg)) / fps, 4)}
         row.update(segment_metrics(seg, first_frame, fps))
+        for fm in feature_models:
+            row[fm.key] = fm.segment(seg)
         if world is not None:
             world.add(start, seg)  # detections only; summarised once the whole video is seen
         segments.append(row)
@@ -118,7 +121,7 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
     base_sat = segments[0]["saturation"]
     for row in segments:
         row["saturation_drift"] = row["saturation"] - base_sat
-    keys = list(WEIGHT_FREE) + world_keys
+    keys = list(WEIGHT_FREE) + world_keys + [fm.key for fm in feature_models]
     metrics = {k: _nanmean([row[k] for row in segments]) for k in keys}
     drift = {k: _difference(segments[-1][k], segments[0][k]) for k in keys}
     return {"fps": fps, "frames": total, "segment_seconds": segment_seconds, "prompt": prompt,
@@ -139,7 +142,8 @@ def _difference(last, first) -> float | None:
     return float(last - first)
 
 
-def evaluate_video(path: str | Path, *, segment_seconds: float | str = 2.0, prompt: str | None = None) -> dict:
+def evaluate_video(path: str | Path, *, segment_seconds: float | str = 2.0, prompt: str | None = None,
+                   feature_models=()) -> dict:
     """Evaluate a video file (MP4, GIF, ...) or a folder of PNG frames."""
     from longroll.io.video import read_video
 
@@ -157,7 +161,8 @@ def evaluate_video(path: str | Path, *, segment_seconds: float | str = 2.0, prom
 
     try:
         fps, frames = read_video(path)
-        result = evaluate_frames(frames, fps, segment_seconds=segment_seconds, prompt=prompt)
+        result = evaluate_frames(frames, fps, segment_seconds=segment_seconds, prompt=prompt,
+                                 feature_models=feature_models)
     except (av.FFmpegError, OSError) as err:  # files that are not (complete) videos
         raise ValueError(f"{str(path)!r} is not a readable video ({type(err).__name__}: {err}).") from err
     result["video"] = str(path)

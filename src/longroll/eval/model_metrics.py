@@ -1,0 +1,70 @@
+"""VBench's model-based consistency dimensions, per segment, from weights the user has locally.
+
+- ``subject_consistency``: DINO features (VBench uses ViT-B/16 DINO); ``background_consistency``:
+  CLIP image features (VBench: ViT-B/32). For every frame after a segment's first, the cosine
+  similarity of its feature to the segment's first frame and to the previous frame, each clipped
+  at 0, averaged; then averaged over the segment (VBench's formula, per VBench-Long clip).
+- Weights come from a local directory in Hugging Face layout (``save_pretrained``): the model and
+  its image processor (``preprocessor_config.json``), loaded with ``local_files_only``; nothing is
+  downloaded. ``transformers`` is imported only here, when asked for (the ``eval-models`` extra).
+- MUSIQ (imaging quality) has no implementation in ``transformers``; it is not computed.
+
+Legend: n frames, D feature size.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+KINDS = {"dino": "subject_consistency", "clip": "background_consistency"}
+
+
+class FeatureConsistency:
+    """One image model and the consistency it measures."""
+
+    def __init__(self, kind: str, path: str | Path, *, device: str | torch.device = "cpu") -> None:
+        if kind not in KINDS:
+            raise ValueError(f"kind = {kind!r} is not one of {', '.join(KINDS)}.")
+        path = Path(path)
+        if not (path / "config.json").is_file() or not (path / "preprocessor_config.json").is_file():
+            raise ValueError(f"{path} is not a local {kind.upper()} model directory (expected config.json, its "
+                             "weights and preprocessor_config.json, as save_pretrained writes them; longroll never "
+                             "downloads weights).")
+        try:
+            from transformers import AutoImageProcessor, AutoModel, CLIPVisionModelWithProjection
+        except ImportError as err:  # pragma: no cover - depends on the environment
+            raise ValueError("Model-based metrics need transformers: pip install 'longroll[eval-models]'.") from err
+        self.kind, self.key, self.device = kind, KINDS[kind], torch.device(device)
+        self.processor = AutoImageProcessor.from_pretrained(str(path), local_files_only=True)
+        loader = CLIPVisionModelWithProjection if kind == "clip" else AutoModel
+        self.model = loader.from_pretrained(str(path), local_files_only=True).to(self.device).eval()
+
+    @torch.no_grad()
+    def features(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 frames (n, H, W, 3) -> L2-normalised features (n, D)."""
+        inputs = self.processor(images=list(frames), return_tensors="pt").to(self.device)
+        out = self.model(**inputs)
+        feats = out.image_embeds if self.kind == "clip" else out.last_hidden_state[:, 0]  # CLIP projection / CLS
+        return torch.nn.functional.normalize(feats.float(), dim=-1)
+
+    def segment(self, frames: np.ndarray) -> float | None:
+        """VBench's consistency of one segment (None for a single frame)."""
+        if len(frames) < 2:
+            return None
+        f = self.features(frames)
+        to_first = (f[1:] @ f[0]).clamp(min=0)
+        to_previous = (f[1:] * f[:-1]).sum(dim=-1).clamp(min=0)
+        return float(((to_first + to_previous) / 2).mean())
+
+
+def load_feature_models(dino: str | Path | None = None, clip: str | Path | None = None, *,
+                        device: str | torch.device = "cpu") -> list[FeatureConsistency]:
+    """The models the user gave (none: an empty list, the weight-free metrics only)."""
+    return [FeatureConsistency(kind, path, device=device) for kind, path in (("dino", dino), ("clip", clip))
+            if path is not None]
+
+
+__all__ = ["KINDS", "FeatureConsistency", "load_feature_models"]
