@@ -19,6 +19,7 @@ def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch
     assert "Findings" in text and (tmp_path / "over_time_2x.png").exists()
     assert "## Three ways to roll out at 2x" in text and "| MIGA |" in text and "| FIFO-Diffusion |" in text
     assert "## Cost and self-reflection" in text
+    assert "## The papers' claims, checked on this model" not in text  # one prompt: no interval to judge by
     runs = list((tmp_path / "runs").glob("*.json"))
     rows = sum(len(cfg.multiples) if v.group in ("presets", "schedules") else 1 for v in variants(True))
     # "+ sink" and "FLEX (all three)" reuse the sink and flex runs, "chunk-wise (none)" the none runs.
@@ -106,3 +107,18 @@ def test_the_matrix_runs_through_a_batch_backend_and_resumes_after_a_kill(tiny_m
         run_bench(cfg, model=tiny_model, progress=False, workers=2)
     run_bench(cfg, model=tiny_model, progress=False)
     assert len(list((tmp_path / "runs").glob("*.json"))) == 4
+
+
+def test_the_papers_claims_are_judged_from_paired_intervals():
+    from longroll.bench.report import claims_section
+
+    def runs(variant, presence):
+        return [{"variant": variant, "multiple": 16, "prompt": f"p{p}", "seed": 0,
+                 "metrics": {"object_presence": presence + 0.01 * (p % 3)}} for p in range(8)]
+
+    lines = claims_section(runs("none", 0.5) + runs("+ sink", 0.7) + runs("+ NTK-by-parts", 0.3) + runs("flexrope", 0.5))
+    text = "\n".join(lines)
+    assert "the sink alone beats plain extrapolation (presence, 16x, 8 prompts): **holds**" in text
+    assert "NTK-by-parts alone beats plain extrapolation (presence, 16x, 8 prompts): **does not hold**" in text
+    assert "FlexRoPE beats plain extrapolation (presence, 16x, 8 prompts): **not separable**" in text
+    assert "MIGA" not in text  # rows not run are not judged

@@ -154,6 +154,66 @@ def interval_sections(results: list[dict], presets: list[str], multiples) -> lis
     return lines
 
 
+# The papers' claims the matrix can check: (section, claim, variant, baseline, metric). A claim "A beats
+# B" holds when the paired interval of A - B on the metric is on the better side of zero, does not
+# hold when it is on the worse side, and is not separable otherwise.
+CLAIMS = (
+    ("FLEX Table 3 (each component helps)", "NTK-by-parts alone beats plain extrapolation", "+ NTK-by-parts", "none",
+     "object_presence"),
+    ("FLEX Table 3 (each component helps)", "antiphase noise alone beats plain extrapolation",
+     "+ antiphase noise (rho -1)", "none", "object_presence"),
+    ("FLEX Table 3 (each component helps)", "the sink alone beats plain extrapolation", "+ sink", "none",
+     "object_presence"),
+    ("FLEX Table 3 (each component helps)", "FLEX (all three) beats plain extrapolation", "FLEX (all three)", "none",
+     "object_presence"),
+    ("FLEX Table 3 (each component helps)", "FLEX (all three) keeps colours better than plain extrapolation",
+     "FLEX (all three)", "none", "identity_colour_drift"),
+    ("FLEX Table 4 (the stated alpha 0.1, beta 2.5 is best)", "beats alpha 0.01, beta 0.5", "flex",
+     "alpha 0.01, beta 0.5", "object_presence"),
+    ("FLEX Table 4 (the stated alpha 0.1, beta 2.5 is best)", "beats alpha 0.5, beta 8", "flex", "alpha 0.5, beta 8",
+     "object_presence"),
+    ("FLEX Fig. 5 (rho -1 is best)", "rho -1 beats rho 0 (i.i.d.)", "flex", "rho 0", "motion_energy"),
+    ("FLEX Fig. 5 (rho -1 is best)", "rho -1 beats rho 0.5", "flex", "rho 0.5", "object_presence"),
+    ("MIGA Table 3 (each part helps)", "MIGA beats FIFO-Diffusion", "MIGA", "FIFO-Diffusion", "object_presence"),
+    ("MIGA Table 3 (each part helps)", "MIGA beats MIGA without self-reflection", "MIGA", "MIGA w/o self-reflection",
+     "object_presence"),
+    ("MIGA Table 3 (each part helps)", "MIGA beats MIGA without guidance", "MIGA", "MIGA w/o guidance",
+     "object_presence"),
+    ("FAR (FlexRoPE helps past the horizon)", "FlexRoPE beats plain extrapolation", "flexrope", "none",
+     "object_presence"),
+    *(("Training-free extenders (each beats plain extrapolation)", f"{p} beats plain extrapolation", p, "none",
+       "object_presence") for p in ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope",
+                                    "lol")),
+)
+
+
+def claims_section(results: list[dict]) -> list[str]:
+    """One line per checkable claim: holds / does not hold / not separable, with the paired interval,
+    at the longest length both rows were run at (generated, not written by hand)."""
+    from longroll.bench.defaults import unit_values
+    from longroll.bench.stats import paired_difference, verdict
+
+    lines, section = [], None
+    for title, claim, a, b, metric in CLAIMS:
+        common = sorted({r["multiple"] for r in results if r["variant"] == a}
+                        & {r["multiple"] for r in results if r["variant"] == b})
+        if not common:
+            continue
+        m = common[-1]
+        d = paired_difference(unit_values(results, a, m, metric), unit_values(results, b, m, metric))
+        if d is None or d[3] < 2:
+            continue
+        if title != section:
+            lines += ["", f"### {title}", ""]
+            section = title
+        v = verdict(d[1], d[2], TABLE_METRICS[metric][1])
+        outcome = {"better": "holds", "worse": "does not hold", "not separable": "not separable"}[v]
+        lines.append(f"- {claim} ({TABLE_METRICS[metric][0].lower()}, {m:g}x, {d[3]} prompts): **{outcome}** "
+                     f"({a} - {b} = {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
+    return (["## The papers' claims, checked on this model (generated from paired 95% intervals)", *lines, ""]
+            if lines else [])
+
+
 def findings(agg, presets, multiples) -> list[str]:
     """Plain statements: which variants beat plain extrapolation on object presence, per length."""
     lines = []
@@ -201,6 +261,7 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
         "",
     ]
     lines += interval_sections(results, presets, multiples)
+    lines += claims_section(results)
     if any(r["multiple"] in (16, 120) for r in results):
         from longroll.bench.defaults import choose_default
 
