@@ -73,7 +73,7 @@ def test_the_toy_implements_the_protocol():
 @pytest.mark.parametrize("schedule", list(SCHEDULES))
 def test_a_denoiser_with_only_the_protocol_runs_through_every_schedule(schedule, tmp_path: Path):
     model = _toy_model()
-    options = {"chunk": {}, "fifo": dict(window=4, partitions=1), "miga": dict(window=6, steps=6, stage2_steps=2,
+    options = {"chunk": {}, "rolling": {}, "fifo": dict(window=4, partitions=1), "miga": dict(window=6, steps=6, stage2_steps=2,
                                                                             k=2, guidance=1)}[schedule]
     request = GenerationRequest(prompt="a toy", seconds=3, seed=1, schedule=schedule, schedule_options=options,
                                 out=str(tmp_path / "v.mp4"), upscale=1)
@@ -85,7 +85,7 @@ def test_a_denoiser_with_only_the_protocol_runs_through_every_schedule(schedule,
     assert sum(n for _, n, _ in seen) == 12 and {t for _, _, t in seen} == {12}
     meta = json.loads((tmp_path / "v.mp4.json").read_text())
     assert meta["schedule"] == schedule and meta["frames_sha256"] == result.frames_sha256
-    if schedule == "chunk":
+    if schedule in ("chunk", "rolling"):
         assert set(meta["config"]) == {"rope", "noise", "cache", "bias", "schedule", "scene"}
     else:  # a diagonal run records its own settings, no cache or few-step sampler it never used
         assert set(meta["config"]) == {"diagonal", "method"} and meta["config"]["diagonal"]["kind"] == schedule
@@ -149,6 +149,19 @@ def test_every_family_resolves_every_preset(tiny_model, wan_transformer):
                 if schedule == "chunk" and not den.defaults.chunkwise:
                     with pytest.raises(ValueError, match="bidirectional"):
                         spec.resolve(preset, den, {}, {})
+                    continue
+                if schedule == "rolling":  # needs a window that holds its anchor and all its levels' chunks
+                    if not den.defaults.chunkwise:
+                        with pytest.raises(ValueError, match="bidirectional"):
+                            spec.resolve(preset, den, {}, {})
+                        continue
+                    try:
+                        config = spec.resolve(preset, den, {}, {})
+                    except ValueError as err:
+                        assert any(m in str(err) for m in ("cannot hold the anchor", "needs an anchor",
+                                                           "builds its own caches")), err
+                    else:
+                        assert config.to_dict()
                     continue
                 if schedule != "chunk" and PRESETS[preset].cache_only:
                     with pytest.raises(ValueError, match="has no cache"):

@@ -143,11 +143,21 @@ def test_the_chunkwise_recache_policy_stays_available_and_rewrites_the_sink(wan_
     assert not torch.equal(calls[first_step][4], calls[recache[0]][4])
 
 
-def test_rolling_forcing_is_recorded_but_refused_as_a_flavour():
-    record = RECORDS["rolling-forcing"]
-    assert not record.reproduced and record.timesteps == (1000.0, 800.0, 600.0, 400.0, 200.0)
-    with pytest.raises(ValueError, match="recorded but not reproduced: Not a chunk-wise rollout"):
-        spec_for("rolling-forcing")
+def test_a_flavour_not_reproduced_would_be_refused_and_unknown_ones_are():
+    from dataclasses import replace
+
+    import longroll.models.causal_wan.flavours as fl
+
+    assert RECORDS["rolling-forcing"].reproduced and RECORDS["rolling-forcing"].schedule == "rolling"
+    fake = replace(RECORDS["self-forcing"], name="x", reproduced=False, differences="Its own sampler.")
+    old = dict(fl.RECORDS)
+    fl.RECORDS["x"] = fake
+    try:
+        with pytest.raises(ValueError, match="recorded but not reproduced: Its own sampler"):
+            record_for("x")
+    finally:
+        fl.RECORDS.clear()
+        fl.RECORDS.update(old)
     with pytest.raises(ValueError, match="flavour must be one of"):
         record_for("wan2.2")
 
@@ -205,3 +215,76 @@ def test_reward_forcing_rollout_moves_its_sink_and_stays_in_its_9_frame_window(w
         sink_at.setdefault(c[0], c[4])
     torch.testing.assert_close(sink_at[3], sink_at[9], rtol=0, atol=0)  # nothing left the window before frame 9
     assert not torch.equal(sink_at[9], sink_at[12])  # frames 3-5 left at frame 9 and moved the sink
+
+
+# ------------------------------------------------------------------------------------- Rolling Forcing
+class _CtxSpy(_Spy):
+    """Also records, for each call, the frames its cache holds before the call."""
+
+    def __call__(self, x, t, cond, **kwargs):
+        cache = kwargs["cache"]
+        self.calls.append((kwargs["start_frame"], x.shape[1], t[0].tolist(), cache.held_frames(),
+                           cache.config.window))
+        return self.den(x, t, cond, **kwargs)
+
+    def new_cache(self, *args, **kwargs):
+        return self.den.new_cache(*args, **kwargs)
+
+
+def test_rolling_forcing_moves_a_window_of_chunks_through_its_levels(wan_transformer):
+    den = _CtxSpy(_den(wan_transformer, "rolling-forcing"))
+    cfg = resolve_preset("none", den.den)
+    assert (cfg.cache.window, cfg.cache.sink, cfg.schedule.steps) == (21, 3, 5)
+    levels = cfg.schedule.levels().tolist()
+    cond = den.den.model.encode_context(torch.randn(1, 5, 16))
+    from longroll.pipelines.rolling import rolling_rollout
+
+    with torch.no_grad():
+        chunks = list(rolling_rollout(den, cond, num_frames=27, config=cfg, generator=torch.Generator().manual_seed(0)))
+    assert [c.start for c in chunks] == [0, 3, 6, 9, 12, 15, 18, 21, 24]
+    windows = [c for c in den.calls if c[4] != 21 or c[1] != 3 or c[2][0] > 0]  # the window forwards
+    assert len(windows) == 9 + 5 - 1
+    start, n, t, held, _ = windows[2]  # growing: chunks 0-2 at levels 2, 1, 0
+    assert (start, n) == (0, 9) and t == pytest.approx([levels[2]] * 3 + [levels[1]] * 3 + [levels[0]] * 3)
+    start, n, t, held, _ = windows[5]  # full: chunks 1-5; context = the anchor only
+    assert (start, n, held) == (3, 15, [0, 1, 2]) and t[0] == pytest.approx(levels[4])
+    assert windows[6][3] == [0, 1, 2, 3, 4, 5] and windows[7][3] == [0, 1, 2, 6, 7, 8]  # anchor + 3 recent clean
+    assert windows[-1][:2] == (24, 3) and windows[-1][2] == pytest.approx([levels[4]] * 3)  # shrinking at the end
+    again = list(rolling_rollout(den.den, cond, num_frames=27, config=cfg, generator=torch.Generator().manual_seed(0)))
+    assert all(torch.equal(a.latents, b.latents) for a, b in zip(chunks, again))
+
+
+def test_rolling_with_one_level_and_no_eviction_equals_the_chunkwise_rollout(wan_transformer):
+    from longroll.pipelines.rolling import rolling_rollout
+
+    den = _den(wan_transformer, "rolling-forcing")
+    cond = den.model.encode_context(torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(4)))
+    cfg = resolve_preset("none", den, steps=1, window=15)  # one level; 12 frames never leave 15
+    with torch.no_grad():
+        rolled = torch.cat([c.latents for c in rolling_rollout(den, cond, num_frames=12, config=cfg,
+                                                               generator=torch.Generator().manual_seed(0))], dim=1)
+        chunked = torch.cat([c.latents for c in rollout(den, cond, num_frames=12, config=cfg,
+                                                        generator=torch.Generator().manual_seed(0))], dim=1)
+    torch.testing.assert_close(rolled, chunked, rtol=1e-4, atol=1e-4)
+
+
+def test_the_rolling_schedule_refuses_what_it_cannot_do(wan_transformer):
+    from longroll.pipelines.schedules import SCHEDULES
+
+    den = _den(wan_transformer, "rolling-forcing")
+    with pytest.raises(ValueError, match="window = 12 cannot hold the anchor .*allowed: window >= 18"):
+        SCHEDULES["rolling"].resolve("flex", den, {}, {})
+    with pytest.raises(ValueError, match="Participative Compression"):
+        SCHEDULES["rolling"].resolve("deep-forcing", den, {"window": 30}, {})
+
+
+def test_the_command_line_takes_the_flavours_own_schedule():
+    from longroll.cli import build_parser
+    from longroll.cli.generate import schedule_of
+
+    parse = build_parser().parse_args
+    assert schedule_of(parse(["generate", "x", "--model", "causal-wan", "--flavour", "rolling-forcing"])) == "rolling"
+    assert schedule_of(parse(["generate", "x", "--model", "causal-wan", "--flavour", "rolling-forcing",
+                              "--schedule", "chunk"])) == "chunk"
+    assert schedule_of(parse(["generate", "x", "--model", "causal-wan", "--flavour", "longlive"])) == "chunk"
+    assert schedule_of(parse(["generate", "x"])) == "chunk"

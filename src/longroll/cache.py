@@ -507,6 +507,39 @@ class KVCache:
         self._chunk = self._chunk_slots = self._chunk_positions = None
         self._refresh()
 
+    def frames_kv(self, frames: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of held ``frames`` over every layer, as stored: (L, B, H, n, T, D) each."""
+        missing = [f for f in frames if not self.holds(f)]
+        if missing:
+            raise ValueError(f"Frames {missing} are not in the window (it holds {self.held_frames()}).")
+        slots = torch.tensor([self.slot(f) for f in frames], device=self.k.device)
+        return self.k.index_select(3, slots), self.v.index_select(3, slots)
+
+    def load(self, frames: list[int], k: torch.Tensor, v: torch.Tensor, *, end: int | None = None) -> None:
+        """Put given keys and values ``(L, B, H, n, T, D)`` in as ``frames`` (increasing, from the current
+        end on; gaps allowed), as if they had been written there: for a window assembled from other
+        caches' frames (Rolling Forcing's anchor and recent frames). Keys as ``frames_kv`` gives them.
+        ``end``: the next frame to write, when it is not right after the last one loaded."""
+        if any(b <= a for a, b in zip(frames, frames[1:])) or (frames and frames[0] < self._end):
+            raise ValueError(f"Frames to load must increase from the window's end ({self._end}), got {frames}.")
+        if len(frames) > self.config.slots or k.shape[3] != len(frames) or v.shape != k.shape:
+            raise ValueError(f"Cannot load {len(frames)} frames ({tuple(k.shape)}) into a window of "
+                             f"{self.config.slots} slots.")
+        slots = [self.slot(f) for f in frames]
+        if len(set(slots)) != len(slots):
+            raise ValueError(f"Frames {frames} would share slots of the ring of {self.config.ring}.")
+        device = self.k.device
+        index = torch.tensor(slots, device=device)
+        self.k.index_copy_(3, index, k.to(self.k.dtype))
+        self.v.index_copy_(3, index, v.to(self.v.dtype))
+        self.positions.index_copy_(0, index, torch.tensor(frames, dtype=torch.long, device=device))
+        self.timeline.index_copy_(0, index, torch.tensor([f + self._offset for f in frames], dtype=torch.long,
+                                                         device=device))
+        for f, slot in zip(frames, slots):
+            self._frames[slot] = f
+        self._end = max(frames[-1] + 1 if frames else self._end, end if end is not None else 0)
+        self._refresh()
+
     def cut(self, gap: int) -> None:
         """RoPE Cut (Infinity-RoPE §3.3): frames written from now on sit ``gap`` timeline positions later."""
         check_int("gap", gap, low=0)

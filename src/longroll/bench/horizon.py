@@ -143,7 +143,7 @@ def run_one(model, plan, segment_seconds: float) -> dict:
     result = evaluate_frames(frames(), model.fps, segment_seconds=segment_seconds, prompt=plan.request.prompt,
                              min_segments=1)
     result["wall_seconds"] = time.time() - t0
-    if plan.schedule != "chunk":
+    if plan.schedule in ("fifo", "miga"):
         result["diagonal"] = stats.to_dict()
     return result
 

@@ -38,6 +38,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from longroll.cli.generate import schedule_of
+
     from longroll.batch.backends import run_job
     from longroll.batch.distributed import reports_here
     from longroll.batch.generation import BatchSettings, GenerationJob
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     # 1. Everything cheap: settings, prompt file, items, output folder, its batch.json.
     overrides = {k: v for k, v in collect_overrides(args).items() if v is not None}
-    settings = BatchSettings(seconds=args.seconds, preset=args.preset, schedule=args.schedule, overrides=overrides,
+    settings = BatchSettings(seconds=args.seconds, preset=args.preset, schedule=schedule_of(args), overrides=overrides,
                              schedule_options=collect_diagonal(args), model=args.model, weights=args.weights,
                              model_options=model_options(args), base_seed=args.seed, upscale=args.upscale)
     job = GenerationJob(args.prompts, args.out, args.seeds, settings, force=args.force)

@@ -71,8 +71,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     """--schedule with the FIFO / MIGA settings, and the preset overrides (shared with ``longroll batch``)."""
     d = parser.add_argument_group("diagonal schedules (FIFO-Diffusion, MIGA)")
-    d.add_argument("--schedule", default="chunk", choices=["chunk", "fifo", "miga"],
-                   help="chunk: chunk-wise autoregressive (default); fifo / miga: diagonal denoising")
+    d.add_argument("--schedule", default=None, choices=["chunk", "rolling", "fifo", "miga"],
+                   help="chunk: chunk-wise autoregressive (default); rolling: Rolling Forcing's window of chunks at "
+                        "staggered levels (the rolling-forcing flavour's default); fifo / miga: diagonal denoising")
     d.add_argument("--diag-steps", type=int, default=None, dest="diag_steps",
                    help="MIGA T: steps from noise to clean (FIFO's is window x partitions)")
     d.add_argument("--partitions", type=int, default=None, help="FIFO n: queue = window x n frames")
@@ -137,13 +138,26 @@ def collect_overrides(args: argparse.Namespace) -> dict:
                 sink_ema=args.sink_ema, switch=args.switch_mode, flush_keep=args.flush_keep, cut_gap=args.cut_gap)
 
 
+def schedule_of(args: argparse.Namespace) -> str:
+    """``--schedule``, or the flavour's own (Rolling Forcing: rolling), or chunk."""
+    if args.schedule is not None:
+        return args.schedule
+    if getattr(args, "model", None) == "causal-wan" and getattr(args, "flavour", None):
+        from longroll.models.causal_wan.flavours import RECORDS
+
+        record = RECORDS.get(args.flavour)
+        if record is not None:
+            return record.schedule
+    return "chunk"
+
+
 def collect_diagonal(args: argparse.Namespace) -> dict:
     """FIFO / MIGA settings given on the command line; an error with the chunk schedule."""
     diagonal = {k: getattr(args, k) for k in ("partitions", "lookahead", "k", "stage2_steps", "guidance",
                                                "reflection", "candidates", "delta")}
     diagonal["steps"] = args.diag_steps
     diagonal = {k: v for k, v in diagonal.items() if v is not None}
-    if diagonal and args.schedule == "chunk":
+    if diagonal and schedule_of(args) not in ("fifo", "miga"):
         flag = "--diag-steps" if next(iter(diagonal)) == "steps" else f"--{next(iter(diagonal)).replace('_', '-')}"
         raise ValueError(f"{flag} needs --schedule fifo or miga.")
     return diagonal
@@ -161,7 +175,7 @@ def build_request(args: argparse.Namespace, fps: float):
     seconds = args.seconds if args.seconds is not None or is_script(args.prompt) else 8.0
     return GenerationRequest(prompt=args.prompt, seconds=seconds, seed=args.seed,
                              switches=tuple(parse_switch(s, fps) for s in args.switch), preset=args.preset,
-                             overrides=overrides, schedule=args.schedule, schedule_options=collect_diagonal(args),
+                             overrides=overrides, schedule=schedule_of(args), schedule_options=collect_diagonal(args),
                              out=args.out, upscale=args.upscale, overwrite=args.overwrite, init=args.init,
                              init_frames=args.init_frames, init_in_output=args.init_in_output)
 

@@ -140,7 +140,7 @@ def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEve
     from longroll.pipelines.fifo import DiagonalStats
     from longroll.progress import progress_bar
 
-    stats = DiagonalStats() if plan.schedule != "chunk" else None
+    stats = DiagonalStats() if plan.schedule in ("fifo", "miga") else None
     bar = progress_bar(plan.total_frames, desc="generate", unit="frame", enabled=progress)
     digest, parts, made, t0 = hashlib.sha256(), [], 0, time.time()
 

@@ -1,4 +1,4 @@
-"""The schedules a video can be rolled out with, one table: ``chunk``, ``fifo``, ``miga``.
+"""The schedules a video can be rolled out with, one table: ``chunk``, ``rolling``, ``fifo``, ``miga``.
 
 Each entry knows its own options (checked without a model), how to resolve a preset and its
 options against a model into its own config (and nothing else: a MIGA run records no cache or
@@ -57,7 +57,7 @@ class Schedule:
                              f"to schedule 'fifo' or 'miga'.")
         if unknown:
             raise ValueError(f"Unknown {self.name} setting(s) {', '.join(unknown)}; valid: {', '.join(self.options)}.")
-        if self.name != "chunk":
+        if self.name not in ("chunk", "rolling"):  # the rolling schedule takes the chunk-wise settings
             chunk_only = sorted(k for k, v in overrides.items() if v is not None and k in CHUNK_OVERRIDES)
             if chunk_only:
                 raise ValueError(f"{', '.join(chunk_only)} set(s) the chunk-wise rollout's window or sampler; the "
@@ -80,6 +80,25 @@ def _run_chunk(den, conds: Sequence, switch_frames: Sequence[int], num_frames: i
     switches = [Switch(frame, cond, cut) for frame, cond, cut in zip(switch_frames, conds[1:], cuts)]
     return rollout(den, conds[0], num_frames=num_frames, config=config, generator=generator, switches=switches,
                    init=init, live=live)
+
+
+# --------------------------------------------------------------------------------------- rolling
+def _resolve_rolling(preset: str, model, overrides: dict, options: dict) -> RolloutConfig:
+    from longroll.pipelines.rolling import check_rolling
+
+    config = resolve_preset(preset, model, **overrides)
+    check_rolling(config, model.defaults.chunk_size)
+    return config
+
+
+def _run_rolling(den, conds: Sequence, switch_frames: Sequence[int], num_frames: int, config: RolloutConfig,
+                 generator: torch.Generator, stats=None, cuts: Sequence[bool] = (), init=None, live=None) -> Iterator:
+    from longroll.pipelines.rolling import rolling_rollout
+
+    if init is not None or live is not None:
+        raise ValueError("The rolling schedule starts from noise with one prompt: --init and live switches need "
+                         "schedule 'chunk'.")
+    return rolling_rollout(den, conds[0], num_frames=num_frames, config=config, generator=generator)
 
 
 # -------------------------------------------------------------------------------------- diagonal
@@ -116,6 +135,7 @@ _DIAGONAL_OPTIONS = tuple(f for f in DiagonalConfig.__dataclass_fields__ if f !=
 
 SCHEDULES: dict[str, Schedule] = {s.name: s for s in (
     Schedule("chunk", True, (), _resolve_chunk, _run_chunk, RolloutConfig.from_dict),
+    Schedule("rolling", False, (), _resolve_rolling, _run_rolling, RolloutConfig.from_dict),
     Schedule("fifo", False, _DIAGONAL_OPTIONS, _resolve_diagonal("fifo"), _run_diagonal, DiagonalRollout.from_dict),
     Schedule("miga", False, _DIAGONAL_OPTIONS, _resolve_diagonal("miga"), _run_diagonal, DiagonalRollout.from_dict),
 )}

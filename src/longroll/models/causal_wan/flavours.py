@@ -19,8 +19,9 @@ every other preset starts from it. Terms, as the repositories spell them:
 - The text context: UMT5-XXL, 512 tokens, padding zeroed; every family's model pads a shorter
   context with zeros to ``text_len = 512`` (``CausalWan`` does the same).
 
-Families not reproduced are recorded too, with what differs (``reproduced = False``): loading one
-as a flavour is refused with that reason rather than run as something it is not.
+A family reproduced by another schedule than the chunk-wise rollout names it (``schedule``: Rolling
+Forcing's ``rolling``). A family not reproduced would be recorded with ``reproduced = False`` and
+refused as a flavour with the reason, rather than run as something it is not.
 """
 
 from __future__ import annotations
@@ -57,7 +58,8 @@ class FlavourRecord:
     context_timestep: float = 0.0  # context_noise
     text_len: int = 512  # text tokens, zero-padded
     lora: tuple[int, float] | None = None  # (rank, alpha) of the LoRA its inference merges, if any
-    reproduced: bool = True  # whether longroll's chunk-wise rollout reproduces its inference
+    schedule: str = "chunk"  # longroll's schedule that reproduces it ("rolling": Rolling Forcing's window)
+    reproduced: bool = True  # whether longroll reproduces its inference
     differences: str = ""  # what longroll does not reproduce, or where it goes past the released code
 
     def __post_init__(self) -> None:
@@ -150,12 +152,13 @@ RECORDS: dict[str, FlavourRecord] = {
         sources=("configs/rolling_forcing_dmd.yaml", "pipeline/rolling_forcing_inference.py",
                  "wan/modules/causal_model.py"),
         chunk=3, timesteps=(1000.0, 800.0, 600.0, 400.0, 200.0), warp_shift=5.0, window=21, sink=3,
-        positions="relative", reproduced=False,
-        differences="Not a chunk-wise rollout: a rolling window of 5 chunks at the 5 levels is denoised jointly "
-                    "in one forward, each chunk advancing one level per forward; only the chunk leaving the "
-                    "window is cached (clean, in a second pass that attends the last 21 clean frames without "
-                    "the anchor), and the 3-frame anchor is rotated just before the 3 most recent clean frames. "
-                    "longroll has no such schedule yet."),
+        positions="relative", schedule="rolling",
+        differences="Not a chunk-wise rollout: a window of 5 chunks at the 5 levels is denoised jointly in one "
+                    "forward (longroll's `rolling` schedule, its default for this flavour). Its window forward reads "
+                    "the anchor chunk and the 3 most recent clean frames; the clean-cache pass reads the last 21 "
+                    "clean frames. Its cache keeps the first chunk's keys written at the noise level of each main "
+                    "forward before the clean pass overwrites them; nothing reads them in between, so longroll "
+                    "does not write them."),
 }
 
 

@@ -13,6 +13,7 @@ inference, read from its repository), so ``--preset none`` reproduces it:
 | `causal-forcing-frame-2step` | 1     | 21 / 0                    | 1000 500 (5), first chunk 4    | -        |
 | `causal-forcing-frame-1step` | 1     | 21 / 0                    | 1000 (5), first chunk 4        | -        |
 | `reward-forcing`             | 3     | 9 / 3, EMA sink, relative | 1000 750 500 250 (5)           | -        |
+| `rolling-forcing`            | 3     | 21 / 3, `rolling` schedule| 1000 800 600 400 200 (5)       | -        |
 
 The sink presets (``sink``, ``flex``, ``cache-relative``, ...) use LongLive's 12 / 3 on every
 flavour: it is the window that keeps memory flat and was trained in by LongLive. FLEX states its
