@@ -250,6 +250,7 @@ def test_rolling_forcing_moves_a_window_of_chunks_through_its_levels(wan_transfo
     assert (start, n, held) == (3, 15, [0, 1, 2]) and t[0] == pytest.approx(levels[4])
     assert windows[6][3] == [0, 1, 2, 3, 4, 5] and windows[7][3] == [0, 1, 2, 6, 7, 8]  # anchor + 3 recent clean
     assert windows[-1][:2] == (24, 3) and windows[-1][2] == pytest.approx([levels[4]] * 3)  # shrinking at the end
+    assert windows[-1][3] == [0, 1, 2, *range(9, 24)]  # a shrinking window reads more clean frames (21 in all)
     again = list(rolling_rollout(den.den, cond, num_frames=27, config=cfg, generator=torch.Generator().manual_seed(0)))
     assert all(torch.equal(a.latents, b.latents) for a, b in zip(chunks, again))
 

@@ -8,8 +8,9 @@ the lowest; one forward predicts x0 for all of them (per-frame timesteps), each 
 with fresh noise to its next level, and the chunk at the lowest level leaves the window finished.
 
 - Context of that forward: the *anchor* (the first chunk's clean keys) rotated just before the
-  most recent clean frames, and those frames, at most ``window - K f - anchor`` of them (21 - 15 - 3
-  = 3 in the released model), then the window's own frames, attended bidirectionally. Keys are kept
+  most recent clean frames, and those frames, at most ``window - n f - anchor`` of them for a window
+  of ``n`` chunks (21 - 15 - 3 = 3 in the released model's full window; more as the window shrinks
+  at the end), then the window's own frames, attended bidirectionally. Keys are kept
   un-rotated and placed by ``relative`` positions (anchor first, then the tail with its own
   spacing), which gives exactly the released relative distances.
 - Clean cache: after each forward the window's *first* chunk is run again at the context level on
@@ -70,10 +71,9 @@ def rolling_rollout(
     levels, sigmas = config.schedule.levels(1).tolist(), config.schedule.sigmas(1).tolist()
     k = len(levels) - 1  # chunks in a full window (one per level)
     anchor = config.cache.sink
-    recent = config.cache.window - k * f - anchor  # clean frames the window's forward sees besides the anchor
     clean = denoiser.new_cache(CacheConfig(window=config.cache.window, sink=0, rotated=False),
                                batch_size, dtype=dtype)
-    view = CacheConfig(window=anchor + recent + k * f, sink=anchor, positions="relative", rotated=False)
+    view = CacheConfig(window=config.cache.window, sink=anchor, positions="relative", rotated=False)
     device = next(denoiser.parameters()).device
     rope = config.rope.freqs(denoiser.rope_freqs, train_len=d.train_len, length=n_chunks * f)
     scale = config.rope.attention_scale(train_len=d.train_len, length=n_chunks * f)
@@ -94,7 +94,8 @@ def rolling_rollout(
         # 3. One forward over the window against the anchor and the most recent clean frames.
         ctx = denoiser.new_cache(view, batch_size, dtype=dtype)
         if first > 0:
-            frames = list(range(anchor)) + [j for j in range(max(anchor, first * f - recent), first * f)]
+            recent = config.cache.window - len(chunks) * f - anchor  # clean frames besides the anchor (more as
+            frames = list(range(anchor)) + [j for j in range(max(anchor, first * f - recent), first * f)]  # it shrinks)
             tail = [j for j in frames if j >= anchor]
             k_tail, v_tail = clean.frames_kv(tail) if tail else (None, None)
             kk = anchor_kv[0] if k_tail is None else torch.cat([anchor_kv[0], k_tail], dim=3)
