@@ -161,6 +161,7 @@ def test_bad_requests_are_refused_before_any_work(studio, message, error):
         assert "refused" in json.loads(ws.receive()["text"])["message"]
         ws.send_text("not json")
         assert json.loads(ws.receive()["text"])["type"] == "error"
+        ws.send_json({"type": "watching", "frame": 3})  # a page still playing a finished video: ignored
         ws.send_json({"type": "switch", "prompt": OTHER})
         assert "Nothing is being made" in json.loads(ws.receive()["text"])["message"]
     assert list(out.iterdir()) == [] and app.state.pool.busy() == 0
@@ -232,3 +233,30 @@ def test_a_timed_script_plays_as_a_storyboard_and_its_cut_is_in_the_sidecar(stud
     assert side["script"] and [e["cut"] for e in side["prompt_schedule"]] == [False, True]
     video = generate(script, seed=5, model=tiny_model, progress=False)
     assert events[-1]["frames_sha256"] == hashlib.sha256(np.ascontiguousarray(video).tobytes()).hexdigest()
+
+
+def test_a_paced_run_stays_within_its_lead_of_what_the_page_shows(studio):
+    client, app, _ = studio
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "generate", "prompt": PROMPT, "seconds": 600, "seed": 0, "lead_seconds": 1})
+        made, t0 = 0, time.time()
+        while time.time() - t0 < 2.0:  # nobody watches: the run stops one chunk past its 8-frame lead
+            message = ws.receive()
+            if message.get("text") and json.loads(message["text"])["type"] == "progress":
+                made = json.loads(message["text"])["done"]
+                if made > 8:
+                    break
+        time.sleep(0.5)
+        job = next(iter(app.state.jobs.values()))
+        assert 8 <= made <= 8 + 2 and job.state == "running"
+        ws.send_json({"type": "watching", "frame": 40})  # the page caught up: the run goes on to 48 + a chunk
+        while made < 48:
+            message = ws.receive()
+            if message.get("text") and json.loads(message["text"])["type"] == "progress":
+                made = json.loads(message["text"])["done"]
+        ws.send_json({"type": "stop"})
+        events, _ = _events(ws)
+    assert events[-1]["type"] == "stopped" and made <= 48 + 2
+    with client.websocket_connect("/ws") as ws:
+        ws.send_json({"type": "generate", "prompt": PROMPT, "seconds": 1, "lead_seconds": 0.1})
+        assert "lead_seconds = 0.1" in json.loads(ws.receive()["text"])["message"]

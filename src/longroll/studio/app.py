@@ -4,8 +4,10 @@
   for the built-in world, its vocabulary; ``POST /api/check``: validate a request without running
   it (the same messages as the CLI).
 - ``WS /ws``: the page's session. Client messages (JSON): ``generate`` {prompt, seconds, seed,
-  preset, overrides, schedule}, ``switch`` {prompt, cut}, ``pause``, ``resume``, ``stop``,
-  ``replay`` {name}. Server messages: JSON events (``queued``, ``started``, ``progress``,
+  preset, overrides, schedule, lead_seconds}, ``switch`` {prompt, cut}, ``pause``, ``resume``,
+  ``stop``, ``watching`` {frame}, ``replay`` {name}. With ``lead_seconds`` (the page sends 3) the run
+  stays at most that far ahead of the frame the page reports showing, so a switch lands near what
+  is being watched; without it (an API client) the run goes as fast as it can. Server messages: JSON events (``queued``, ``started``, ``progress``,
   ``segments``, ``timeline``, ``paused``, ``resumed``, ``done``, ``stopped``, ``error``) and binary
   frame messages (``session.frames_message``). Closing the page cancels its job.
 - ``GET /api/videos``: the gallery (this server's outputs with their sidecars and replay commands);
@@ -65,6 +67,16 @@ def parse_generate(message: dict, model, out_dir: Path, name: str):
     if request.seconds > MAX_STUDIO_SECONDS:
         raise ValueError(f"The script lasts {request.seconds:g} s (allowed: at most {MAX_STUDIO_SECONDS:g} s).")
     return resolve(request, model)
+
+
+def _lead(message: dict, fps: float) -> int | None:
+    """``lead_seconds`` of a generate message -> frames the run may be ahead of playback (None: unpaced)."""
+    from longroll._validate import check_float
+
+    lead = message.get("lead_seconds")
+    if lead is None:
+        return None
+    return round(check_float("lead_seconds", _number(lead, "lead_seconds"), low=0.5, high=600.0) * fps)
 
 
 def _number(value, name: str, integer: bool = False):
@@ -213,13 +225,17 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
                 raise ValueError("A video is being made on this page: stop it first.")
             name = new_name()
             plan = parse_generate(message, model, out_dir, name)
-            job = Job(id=name[: -len(".mp4")], plan=plan, send=send)
+            job = Job(id=name[: -len(".mp4")], plan=plan, send=send, lead=_lead(message, model.fps))
             position = pool.submit(job)
             jobs[job.id] = job
             send({"type": "queued", "job": job.id, "position": position, "video": name})
             return job
         if kind == "replay":
             await _replay(str(message.get("name", "")), send)
+            return job
+        if kind == "watching":  # the page's playback position (paces a run that asked for it)
+            if active:
+                job.watching(_number(message.get("frame", 0), "frame", integer=True))
             return job
         if not active:
             raise ValueError(f"Nothing is being made on this page to {kind}." if kind in

@@ -42,8 +42,11 @@ class Job:
     send: Callable[[object], None]  # thread-safe: a dict (JSON message) or bytes (frames) to the page
     live: LiveSwitches = field(default_factory=LiveSwitches)
     state: str = "queued"  # queued, running, paused, done, stopped, failed
+    lead: int | None = None  # frames the run may be ahead of what the page shows (None: as fast as it can)
+    watched: int = 0  # the last frame the page reported showing
     _running: threading.Event = field(default_factory=threading.Event)  # cleared while paused
     _stop: threading.Event = field(default_factory=threading.Event)
+    _pace: threading.Condition = field(default_factory=threading.Condition)
 
     def __post_init__(self) -> None:
         self._running.set()
@@ -61,14 +64,28 @@ class Job:
     def stop(self) -> None:
         self._stop.set()
         self._running.set()  # a paused job wakes up to stop
+        with self._pace:
+            self._pace.notify_all()
+
+    def watching(self, frame: int) -> None:
+        """The page shows ``frame`` now (a paced run goes on while it is within ``lead`` of it)."""
+        with self._pace:
+            self.watched = max(self.watched, int(frame))
+            self._pace.notify_all()
 
     @property
     def stopping(self) -> bool:
         return self._stop.is_set()
 
-    def checkpoint(self) -> None:
-        """Between chunks: wait while paused; raise ``Stopped`` once stopped."""
+    def checkpoint(self, made: int = 0) -> None:
+        """Between chunks: wait while paused, and while ``made`` frames are more than ``lead`` ahead of
+        what the page shows (so a live switch lands near what is being watched); raise ``Stopped``
+        once stopped."""
         self._running.wait()
+        if self.lead is not None:
+            with self._pace:
+                while made - self.watched > self.lead and not self._stop.is_set():
+                    self._pace.wait(timeout=1.0)
         if self._stop.is_set():
             raise Stopped
 

@@ -60,7 +60,7 @@ def execute(job: Job, model) -> None:
         job.send({"type": "progress", "done": event.done, "total": event.total, "elapsed": round(elapsed, 3),
                   "video_seconds": round(event.done / model.fps, 3),
                   "realtime": round(event.done / model.fps / elapsed, 3)})
-        job.checkpoint()  # pause here (between chunks); a stop ends the run, keeping what was made
+        job.checkpoint(event.done)  # pause or keep pace here (between chunks); a stop ends the run, keeping files
 
     try:
         result = run(plan, model, on_chunk=on_chunk, live=job.live)

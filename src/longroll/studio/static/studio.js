@@ -8,6 +8,7 @@ const CHART_KEYS = [
   ["first_frame_consistency", "drift: SSIM to frame 0"], ["identity_colour_drift", "identity colour drift"],
 ];
 
+const LEAD_SECONDS = 3;  // the run stays this far ahead of what is shown, so a switch lands soon after it is asked
 const state = {
   info: null, ws: null, job: null, video: null, fps: 8, total: 0, made: 0, seconds: 0,
   queue: [], shown: 0, clock: null, awaiting: false, paused: false, series: {}, switches: [], replaying: false,
@@ -97,7 +98,7 @@ function request() {
 function generate() {
   resetView();
   state.awaiting = true;
-  send({ type: "generate", ...request() });
+  send({ type: "generate", ...request(), lead_seconds: LEAD_SECONDS });
   setMessage("");
 }
 
@@ -168,6 +169,7 @@ function play(now) {
       if (screen.width !== frame.image.width) { screen.width = frame.image.width; screen.height = frame.image.height; }
       screen.getContext("2d").putImageData(frame.image, 0, 0);
       state.shown = frame.index + 1;
+      if (!state.replaying && now - (state.lastReport || 0) > 250) { send({ type: "watching", frame: state.shown }); state.lastReport = now; }
       $("video-time").textContent = `${(state.shown / state.fps).toFixed(1)} s`;
       drawTimeline();
     }
@@ -205,7 +207,7 @@ function drawTimeline() {
   const seconds = state.seconds || (state.total / state.fps) || 1;
   for (const s of state.switches) {
     const mark = document.createElement("div");
-    mark.className = "mark" + (s.cut ? " cut" : "");
+    mark.className = "mark" + (s.cut ? " cut" : "") + (s.at_seconds / seconds > 0.5 ? " right" : "");
     mark.style.left = `${(100 * s.at_seconds) / seconds}%`;
     const label = document.createElement("span");
     label.textContent = `${s.at_seconds.toFixed(1)}s ${s.cut ? "cut" : "→"} ${s.prompt}`;
