@@ -44,6 +44,7 @@ class Job:
     state: str = "queued"  # queued, running, paused, done, stopped, failed
     lead: int | None = None  # frames the run may be ahead of what the page shows (None: as fast as it can)
     watched: int = 0  # the last frame the page reported showing
+    waited: float = 0.0  # seconds spent paused or keeping pace (not making video)
     _running: threading.Event = field(default_factory=threading.Event)  # cleared while paused
     _stop: threading.Event = field(default_factory=threading.Event)
     _pace: threading.Condition = field(default_factory=threading.Condition)
@@ -81,11 +82,13 @@ class Job:
         """Between chunks: wait while paused, and while ``made`` frames are more than ``lead`` ahead of
         what the page shows (so a live switch lands near what is being watched); raise ``Stopped``
         once stopped."""
+        t0 = time.perf_counter()
         self._running.wait()
         if self.lead is not None:
             with self._pace:
                 while made - self.watched > self.lead and not self._stop.is_set():
                     self._pace.wait(timeout=1.0)
+        self.waited += time.perf_counter() - t0
         if self._stop.is_set():
             raise Stopped
 

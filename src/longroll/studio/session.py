@@ -57,9 +57,10 @@ def execute(job: Job, model) -> None:
         if rows:
             job.send({"type": "segments", "rows": [_finite(row) for row in rows]})
         elapsed = max(time.time() - t0, 1e-9)
+        working = max(elapsed - job.waited, 1e-9)  # the real-time factor of making, not of waiting
         job.send({"type": "progress", "done": event.done, "total": event.total, "elapsed": round(elapsed, 3),
                   "video_seconds": round(event.done / model.fps, 3),
-                  "realtime": round(event.done / model.fps / elapsed, 3)})
+                  "realtime": round(event.done / model.fps / working, 3)})
         job.checkpoint(event.done)  # pause or keep pace here (between chunks); a stop ends the run, keeping files
 
     try:
