@@ -117,8 +117,8 @@ class CacheConfig:
         if self.sink_ema is not None:
             check_float("sink_ema", self.sink_ema, low=0.0, high=1.0)
             if self.sink < 1:
-                raise ValueError(f"sink_ema = {self.sink_ema} folds leaving frames into the sink, but sink = 0: give a "
-                                 "sink of at least 1 frame.")
+                raise ValueError(f"sink_ema = {self.sink_ema} folds leaving frames into the sink, but sink = 0: "
+                                 "give a sink of at least 1 frame.")
             if self.rotated:
                 raise ValueError("An EMA sink averages keys written at different positions, so keys must be cached "
                                  "un-rotated: set rotated = False.")

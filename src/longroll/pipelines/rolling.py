@@ -94,8 +94,9 @@ def rolling_rollout(
         # 3. One forward over the window against the anchor and the most recent clean frames.
         ctx = denoiser.new_cache(view, batch_size, dtype=dtype)
         if first > 0:
-            recent = config.cache.window - len(chunks) * f - anchor  # clean frames besides the anchor (more as
-            frames = list(range(anchor)) + [j for j in range(max(anchor, first * f - recent), first * f)]  # it shrinks)
+            # Clean frames besides the anchor: the window less the anchor and the chunks (more as it shrinks).
+            recent = config.cache.window - len(chunks) * f - anchor
+            frames = list(range(anchor)) + [j for j in range(max(anchor, first * f - recent), first * f)]
             tail = [j for j in frames if j >= anchor]
             k_tail, v_tail = clean.frames_kv(tail) if tail else (None, None)
             kk = anchor_kv[0] if k_tail is None else torch.cat([anchor_kv[0], k_tail], dim=3)

@@ -5,11 +5,12 @@
   it (the same messages as the CLI).
 - ``WS /ws``: the page's session. Client messages (JSON): ``generate`` {prompt, seconds, seed,
   preset, overrides, schedule, lead_seconds}, ``switch`` {prompt, cut}, ``pause``, ``resume``,
-  ``stop``, ``watching`` {frame}, ``replay`` {name}. With ``lead_seconds`` (the page sends 3) the run
-  stays at most that far ahead of the frame the page reports showing, so a switch lands near what
-  is being watched; without it (an API client) the run goes as fast as it can. Server messages: JSON events (``queued``, ``started``, ``progress``,
-  ``segments``, ``timeline``, ``paused``, ``resumed``, ``done``, ``stopped``, ``error``) and binary
-  frame messages (``session.frames_message``). Closing the page cancels its job.
+  ``stop``, ``watching`` {frame}, ``replay`` {name}. With ``lead_seconds`` (the page sends 3) the
+  run stays at most that far ahead of the frame the page reports showing, so a switch lands near
+  what is being watched; without it (an API client) the run goes as fast as it can. Server messages:
+  JSON events (``queued``, ``started``, ``progress``, ``segments``, ``timeline``, ``paused``,
+  ``resumed``, ``done``, ``stopped``, ``error``) and binary frame messages
+  (``session.frames_message``). Closing the page cancels its job.
 - ``GET /api/videos``: the gallery (this server's outputs with their sidecars and replay commands);
   ``GET /files/{name}``: a video or sidecar of the gallery, or the file of a job still running (what
   exists so far: fragmented MP4 plays as far as it got).

@@ -106,7 +106,8 @@ class WanFrameEncoder:
         if n < 1 or (n - 1) % 4:
             raise ValueError(f"The Wan VAE encodes 1 + 4k frames (1, 5, 9, ...), got {n}.")
         param = next(self.vae.parameters())
-        x = torch.from_numpy(np.ascontiguousarray(frames)).to(param.device).permute(3, 0, 1, 2)[None]  # (1, 3, n, H, W)
+        x = torch.from_numpy(np.ascontiguousarray(frames)).to(param.device)
+        x = x.permute(3, 0, 1, 2)[None]  # (1, 3, n, H, W)
         x = (x.float() / 127.5 - 1.0).to(param.dtype)
         mu = self.vae.encode(x).latent_dist.mode().float()  # (1, C, 1 + k, H/8, W/8)
         z = (mu - self.mean.to(mu.device)) / self.std.to(mu.device)
