@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import re
 import secrets
 import shutil
@@ -173,7 +174,9 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
         partial = sorted(out_dir.glob(f"{stem}.partial-*.mp4")) if stem else []
         if not partial:
             raise HTTPException(404, "No such file.")
-        tmp = Path(tempfile.mkstemp(suffix=".mp4")[1])
+        fd, tmp = tempfile.mkstemp(suffix=".mp4")
+        os.close(fd)  # one snapshot per download: its descriptor must not stay open
+        tmp = Path(tmp)
         shutil.copyfile(partial[0], tmp)
         return FileResponse(tmp, filename=name, background=BackgroundTask(tmp.unlink, missing_ok=True))
 
@@ -265,7 +268,10 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
         return job
 
     async def _replay(name: str, send) -> None:
+        import numpy as np
+
         from longroll.io.video import read_video
+        from longroll.studio.session import frames_message
 
         if not NAME.match(name) or not name.endswith(".mp4") or not (out_dir / name).is_file():
             raise ValueError(f"No video {name!r} in this studio's gallery.")
@@ -282,10 +288,6 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
             if batch:
                 send(frames_message(start, np.stack(batch)))
             send({"type": "replayed", "video": name, "frames": start + len(batch)})
-
-        import numpy as np
-
-        from longroll.studio.session import frames_message
 
         await asyncio.to_thread(stream)
 
