@@ -172,3 +172,57 @@ def test_damaged_weights_and_configs_are_one_clear_sentence(tiny_model, tmp_path
     path.with_suffix(".json").write_text("{\n")
     with pytest.raises(ValueError, match="tiny.json' is not a valid built-in model config"):
         load_tiny(path)
+
+
+def _cross_model(seed=0):
+    from longroll.models.tiny.dit import TinyDiT
+
+    model = TinyDiT(DiTConfig(width=48, depth=2, heads=2, chunk_size=2, train_len=8, temporal_rope_dim=None,
+                              cross_attention=True))
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+    return model.eval()
+
+
+def test_cross_attention_reads_the_prompt_as_a_set_of_objects():
+    """Each object is its own token: the order of the objects in the prompt does not matter, which
+    object has which colour does, and padding slots are not attended."""
+    model = _cross_model()
+    x, t, _ = _inputs(batch=1)
+    ids = lambda text: encode_prompt(parse_prompt(text))[None]
+    with torch.no_grad():
+        a = model(x, t, ids("a red circle and a blue square on a navy background"))
+        b = model(x, t, ids("a blue square and a red circle on a navy background"))
+        swapped = model(x, t, ids("a blue circle and a red square on a navy background"))
+        tokens, mask = model.prompt_tokens(ids("a red circle on a navy background"))
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    assert (a - swapped).abs().max() > 1e-3
+    assert tokens.shape == (1, 4, 48) and mask.tolist() == [[True, False, False, True]]
+
+
+def test_cached_chunk_forward_equals_the_uncached_pass_with_cross_attention():
+    model = _cross_model()
+    x, t, cond = _inputs(frames=8)
+    with torch.no_grad():
+        full = model(x, t, cond)
+        cache = model.new_cache(CacheConfig(window=8, sink=0), batch_size=2)
+        parts = [model(x[:, s:s + 2], t[:, s:s + 2], cond, cache=cache, start_frame=s) for s in range(0, 8, 2)]
+    torch.testing.assert_close(torch.cat(parts, dim=1), full, atol=2e-5, rtol=1e-4)
+
+
+def test_a_model_given_cross_attention_starts_as_the_model_without_it(tiny_model):
+    """Zero-initialised outputs: the warm start of a second training stage begins from the same function."""
+    import dataclasses
+
+    from longroll.models.tiny.dit import TinyDiT
+
+    base = tiny_model.denoiser
+    grown = TinyDiT(dataclasses.replace(base.config, cross_attention=True))
+    missing, unexpected = grown.load_state_dict(base.state_dict(), strict=False)
+    assert not unexpected and missing and all("cross" in k or "text_mlp" in k or "norm3" in k or k == "null_token"
+                                              for k in missing)
+    x, t, cond = _inputs()
+    with torch.no_grad():
+        torch.testing.assert_close(grown(x, t, cond), base(x, t, cond), atol=0, rtol=0)

@@ -111,3 +111,36 @@ def test_one_file_checkpoint_resumes_the_run(tmp_path):
     with pytest.raises(ValueError, match="not a longroll train-tiny resume file"):
         torch.save({"x": 1}, tmp_path / "junk.pt")
         unpack(tmp_path / "junk.pt", tmp_path / "x")
+
+
+def test_warm_start_grows_cross_attention_and_refuses_another_shape(tmp_path):
+    import dataclasses
+
+    from longroll.models.tiny.dit import TinyDiT
+    from longroll.models.tiny.train import warm_start
+
+    first = _cfg(1)
+    train(first, tmp_path / "a")
+    ema = torch.load(tmp_path / "a" / "dit_ckpt.pt", weights_only=False)["ema"]
+    grown = TinyDiT(dataclasses.replace(first.dit, cross_attention=True))
+    warm_start(grown, tmp_path / "a")
+    assert all(torch.equal(grown.state_dict()[k], v) for k, v in ema.items())
+    # A second stage from the first: trains, and its config records where it started.
+    second = dataclasses.replace(first, dit=grown.config, steps=1, prompt_dropout=0.5, init_from=str(tmp_path / "a"))
+    train(second, tmp_path / "b")
+    assert json.loads((tmp_path / "b" / "config.json").read_text())["init_from"] == str(tmp_path / "a")
+    with pytest.raises(ValueError, match="init_from = .* does not fit this denoiser"):
+        warm_start(TinyDiT(dataclasses.replace(first.dit, width=64)), tmp_path / "a")
+    with pytest.raises(FileNotFoundError, match="neither a training run folder"):
+        warm_start(grown, tmp_path / "nowhere")
+
+
+def test_the_command_resumes_a_run_with_its_own_config(tmp_path):
+    """``train-tiny --out RUN`` on an existing run keeps that run's settings instead of the defaults."""
+    from longroll.cli import main
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text(json.dumps(_cfg(2).to_dict()))
+    assert main(["train-tiny", "--out", str(out), "--stop-after", "data"]) == 0
+    assert json.loads((out / "config.json").read_text())["clips"] == 6

@@ -10,7 +10,9 @@ DEFAULT_OUT = Path.home() / ".cache" / "longroll" / "train-tiny"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=None, help="JSON or TOML file overriding TrainConfig fields")
+    parser.add_argument("--config", default=None,
+                        help="JSON or TOML file overriding TrainConfig fields (default: the config.json of the run "
+                             "already in --out, else the recipe's defaults)")
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="working folder for data and checkpoints")
     parser.add_argument("--export", default=None, help="folder to write tiny.safetensors and tiny.json into")
     parser.add_argument("--steps", type=int, default=None, help="override the denoiser steps")
@@ -43,8 +45,13 @@ def run(args: argparse.Namespace) -> int:
         from longroll.models.tiny.resume import unpack
 
         cfg = TrainConfig.from_dict(unpack(args.resume_from, args.out))
+    elif args.config:
+        cfg = TrainConfig.from_file(args.config)
+    elif (Path(args.out) / "config.json").exists():  # resuming a run: its own settings, not the defaults
+        cfg = TrainConfig.from_file(Path(args.out) / "config.json")
+        print(f"resuming the run in {args.out} with its own config.json")
     else:
-        cfg = TrainConfig.from_file(args.config) if args.config else TrainConfig()
+        cfg = TrainConfig()
     if args.steps is not None:
         cfg = replace(cfg, steps=args.steps)
     train(cfg, args.out, args.export, stop_after=args.stop_after)

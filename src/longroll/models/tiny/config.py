@@ -70,6 +70,10 @@ class DiTConfig:
     # also receives the size d of the step it is asked to take, d = 0 being the instantaneous
     # velocity; trained with self-consistency so that d = t predicts a sample in one jump.
     jump: bool = True
+    # Prompt tokens read by cross-attention in every block (Wan's text cross-attention, scaled down:
+    # one token per (colour, shape) object and one for the background), next to the pooled prompt in
+    # the AdaLN conditioning. Lets each patch bind to one object rather than to a sum of all of them.
+    cross_attention: bool = False
 
     def __post_init__(self) -> None:
         for name in ("latent_channels", "latent_size", "patch", "width", "depth", "heads", "chunk_size", "train_len"):

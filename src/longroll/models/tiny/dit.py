@@ -7,6 +7,8 @@
 - Conditioning: per-frame AdaLN-zero from the frame's timestep (diffusion forcing: every frame
   has its own noise level) plus the parsed prompt (sum of (colour, shape) embeddings and the
   background). A negative timestep marks a clean context frame (FAR's dedicated clean timestep).
+  With ``config.cross_attention`` every block also cross-attends to the prompt's tokens (one per
+  object, one for the background), as Wan's blocks attend to the text encoder's tokens.
 - Output: the flow-matching velocity ``v = noise - x0`` for ``x_t = (1 - t) x0 + t noise``.
 
 Legend: B batch, F frames, C latent channels, S latent size, g token grid, T = g*g tokens per
@@ -85,10 +87,30 @@ class Block(nn.Module):
             nn.init.zeros_(self.ada.bias)
         else:
             self.table = nn.Parameter(torch.zeros(6 * d))
+        if config.cross_attention:  # Wan's order: self-attention, cross-attention, FFN
+            self.norm3 = nn.LayerNorm(d, eps=1e-6)  # affine, as Wan's cross_attn_norm
+            self.cross_q = nn.Linear(d, d)
+            self.cross_kv = nn.Linear(d, 2 * d)
+            self.cross_q_norm = nn.RMSNorm(config.head_dim, eps=1e-6)
+            self.cross_k_norm = nn.RMSNorm(config.head_dim, eps=1e-6)
+            self.cross_proj = nn.Linear(d, d)
+            nn.init.zeros_(self.cross_proj.weight)  # zero at init: the block starts as one without it
+            nn.init.zeros_(self.cross_proj.bias)
 
-    def forward(self, x, c, layer, ctx) -> torch.Tensor:
+    def cross_attend(self, x: torch.Tensor, text: torch.Tensor, text_mask: torch.Tensor) -> torch.Tensor:
+        """Cross-attention of x (B, F, T, D) to prompt tokens text (B, L, D) where text_mask (B, L) is
+        True: (B, F, T, D), added to the residual stream (no gate, as Wan)."""
+        b, f, t, d = x.shape
+        q = self.cross_q(self.norm3(x)).reshape(b, f * t, self.heads, -1).transpose(1, 2)  # (B, H, F*T, Dh)
+        k, v = self.cross_kv(text).reshape(b, -1, 2, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        q, k = self.cross_q_norm(q), self.cross_k_norm(k.to(q.dtype))  # (B, H, L, Dh)
+        out = F.scaled_dot_product_attention(q, k, v.to(q.dtype), attn_mask=text_mask[:, None, None, :])
+        return self.cross_proj(out.transpose(1, 2).reshape(b, f, t, d))
+
+    def forward(self, x, c, layer, ctx, text=None) -> torch.Tensor:
         """x (B, F, T, D) tokens; c (B, F, D) per-frame conditioning, or (B, F, 6D) shared modulations
-        for adaLN-single; ctx: the forward's attention context."""
+        for adaLN-single; ctx: the forward's attention context; text: (prompt tokens (B, L, D), their
+        mask (B, L)) for blocks with cross-attention."""
         b, f, t, d = x.shape
         mod = self.ada(F.silu(c)) if hasattr(self, "ada") else c + self.table  # (B, F, 6D)
         shift1, scale1, gate1, shift2, scale2, gate2 = mod[:, :, None].chunk(6, dim=-1)
@@ -98,6 +120,8 @@ class Block(nn.Module):
         out = ctx.attend(layer, q, k, v)  # (B, H, F*T, Dh)
         out = out.transpose(1, 2).reshape(b, f, t, d)
         x = x + gate1 * self.proj(out)
+        if text is not None:
+            x = x + self.cross_attend(x, *text)
         x = x + gate2 * self.mlp(modulate(self.norm2(x), shift2, scale2))
         return x
 
@@ -125,6 +149,9 @@ class TinyDiT(nn.Module):
         self.cond_mlp = nn.Sequential(nn.SiLU(), nn.Linear(d, d))
         self.null_cond = nn.Parameter(torch.zeros(d))  # the "no prompt" conditioning (prompt dropout, guidance)
         self.null_trained = True  # False for weights trained without prompt dropout (no guidance then)
+        if config.cross_attention:  # prompt tokens for cross-attention (Wan's text_embedding, scaled down)
+            self.text_mlp = nn.Sequential(nn.Linear(d, d), nn.GELU(approximate="tanh"), nn.Linear(d, d))
+            self.null_token = nn.Parameter(torch.zeros(d))  # the background token of the "no prompt" row
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.depth))
         self.final_norm = nn.LayerNorm(d, elementwise_affine=False, eps=1e-6)
         self.final_ada = nn.Linear(d, 2 * d)
@@ -153,6 +180,18 @@ class TinyDiT(nn.Module):
         background = cond[:, MAX_OBJECTS]
         vec = self.cond_mlp(pairs + self.bg_embed(background.clamp(min=0)))
         return torch.where((background == NULL_BACKGROUND)[:, None], self.null_cond.to(vec.dtype), vec)
+
+    def prompt_tokens(self, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prompt ids (B, MAX_OBJECTS + 1) -> tokens (B, MAX_OBJECTS + 1, D) and mask (B, MAX_OBJECTS + 1):
+        one token per object (padding slots masked out) and the background token, always present
+        (for null rows it is ``null_token`` and it is the only one)."""
+        objects = self.pair_embed(cond[:, :MAX_OBJECTS])  # (B, K, D)
+        background = cond[:, MAX_OBJECTS]
+        bg = torch.where((background == NULL_BACKGROUND)[:, None], self.null_token.to(objects.dtype),
+                         self.bg_embed(background.clamp(min=0)))  # (B, D)
+        tokens = self.text_mlp(torch.cat([objects, bg[:, None]], dim=1))
+        mask = torch.cat([cond[:, :MAX_OBJECTS] != NUM_PAIRS, torch.ones_like(background[:, None], dtype=torch.bool)], 1)
+        return tokens, mask
 
     def null_condition(self, cond: torch.Tensor) -> torch.Tensor:
         """The unconditional counterpart of ``cond`` (for classifier-free guidance)."""
@@ -204,8 +243,9 @@ class TinyDiT(nn.Module):
                              chunk_size=cfg.chunk_size, bias=bias)
         # 4. Transformer blocks (adaLN-single: the modulations are computed once for all of them).
         mod = self.ada(F.silu(cvec)) if self.config.modulation == "single" else cvec  # (B, F, 6D) or (B, F, D)
+        text = self.prompt_tokens(cond) if cfg.cross_attention else None
         for layer, block in enumerate(self.blocks):
-            h = block(h, mod, layer, ctx)
+            h = block(h, mod, layer, ctx, text)
         # 5. Output norm, projection and unpatchify.
         shift, scale = self.final_ada(F.silu(cvec))[:, :, None].chunk(2, dim=-1)
         out = self.head(modulate(self.final_norm(h), shift, scale))  # (B, F, T, C*p*p)

@@ -62,6 +62,11 @@ class TrainConfig:
     shortcut_start: int = 2000  # steps of flow matching alone before self-consistency starts
     full_jump_p: float = 0.5  # share of jumps that go all the way to 0 (what the sampler asks for)
     min_jump: float = 1.0 / 64  # half jumps below this use the instantaneous velocity (d = 0)
+    # Warm start (a second stage, as Self Forcing starts from an ODE-initialised CausVid): the EMA
+    # denoiser of an earlier run (its folder or its ``dit_ckpt.pt``) initialises this one; layers it
+    # lacks (cross-attention, the null prompt) keep their zero-initialised outputs, so training starts
+    # from that model's function. The step count, lr schedule and optimiser start afresh.
+    init_from: str | None = None
     checkpoint_every: int = 200
     bf16: bool = True  # bf16 autocast for the denoiser where the hardware makes it fast (see fast_bf16)
     threads: int = 0  # torch threads; 0 = all cores
@@ -274,6 +279,9 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
     gen = torch.Generator().manual_seed(cfg.seed + 2)
     ckpt_path = out / "dit_ckpt.pt"
     step, history, elapsed = 0, [], 0.0
+    if cfg.init_from and not ckpt_path.exists():
+        warm_start(model, cfg.init_from)
+        ema.load_state_dict(model.state_dict())
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
         _load_dit(model, ckpt["model"])
@@ -367,6 +375,32 @@ def _load_dit(dit: TinyDiT, state: dict) -> None:
     if [k for k in missing if k != "null_cond"] or unexpected:
         raise ValueError(f"The denoiser checkpoint does not match its config: missing {missing[:5]}, "
                          f"unexpected {unexpected[:5]}.")
+
+
+# Parameters a warm start may lack: those of features added since (their outputs start at zero).
+WARM_START_NEW = ("null_cond", "null_token", "text_mlp.", ".norm3.", ".cross_")
+
+
+def warm_start(dit: TinyDiT, source: str | Path) -> None:
+    """Load the EMA weights of an earlier run (folder or ``dit_ckpt.pt``) into ``dit``; only parameters of
+    features added since may be missing (see ``WARM_START_NEW``), nothing may be unexpected."""
+    path = Path(source)
+    path = path / "dit_ckpt.pt" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"init_from = {str(source)!r} is neither a training run folder with a dit_ckpt.pt "
+                                f"nor such a file.")
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        missing, unexpected = dit.load_state_dict(ckpt["ema"], strict=False)
+    except RuntimeError as err:  # a tensor of another shape
+        raise ValueError(f"init_from = {str(source)!r} does not fit this denoiser: {str(err).splitlines()[-1].strip()}"
+                         ) from None
+    foreign = [k for k in missing if not any(tag in k or k.startswith(tag) for tag in WARM_START_NEW)]
+    if foreign or unexpected:
+        raise ValueError(f"init_from = {str(source)!r} does not fit this denoiser: missing {foreign[:5]}, "
+                         f"unexpected {unexpected[:5]}; only layers added since ({', '.join(WARM_START_NEW)}) may "
+                         f"be missing.")
+    log.info("warm start from %s (its step %s); %d new parameter tensors", path, ckpt.get("step"), len(missing))
 
 
 def _write_losses(path: Path, losses: list[float]) -> None:
