@@ -47,6 +47,17 @@ def test_timestep_sampling_has_clean_chunks_and_shared_levels():
     assert np.isclose(float(noisy.median()), 0.5, atol=0.03)  # logit-normal around 0.5
 
 
+def test_train_shift_warps_the_levels_towards_noise():
+    """s t / (1 + (s - 1) t) of the same logit-normal draws: median 0.5 -> s / (1 + s) ... = 0.75 for s = 3."""
+    plain = sample_timesteps(TrainConfig(clean_p=0.0), 4000, torch.Generator().manual_seed(0))
+    shifted = sample_timesteps(TrainConfig(clean_p=0.0, train_shift=3.0), 4000, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(shifted, 3 * plain / (1 + 2 * plain))
+    assert np.isclose(float(shifted.median()), 0.75, atol=0.03)
+    assert float((shifted > 0.9).float().mean()) > 5 * float((plain > 0.9).float().mean())
+    with pytest.raises(ValueError, match="train_shift"):
+        TrainConfig(train_shift=0.0)
+
+
 def test_lr_warms_up_holds_then_decays_to_zero():
     from longroll.models.tiny.train import TrainConfig, denoiser_lr
 

@@ -72,7 +72,7 @@ class FewStepSchedule:
             grid = torch.tensor([*listed, 0.0], dtype=torch.float64) / 1000.0
         else:
             grid = torch.linspace(1.0, 0.0, self.steps + 1, dtype=torch.float64)
-        return _warp(grid, self.shift)
+        return warp(grid, self.shift)
 
     def sigmas(self, chunk: int = 0) -> torch.Tensor:
         """Noise levels of re-noising and the x0 estimate for chunk number ``chunk``: the levels, or
@@ -82,7 +82,7 @@ class FewStepSchedule:
             return levels
         # The grid of a flow-matching scheduler set to 1000 training timesteps with sigma_min 0 and
         # one extra step: 1000 uniform points from 1 down to 0.001, warped; 0 stays 0.
-        grid = _warp(torch.linspace(1.0, 0.0, GRID_POINTS + 1, dtype=torch.float64)[:-1], self.grid_shift)
+        grid = warp(torch.linspace(1.0, 0.0, GRID_POINTS + 1, dtype=torch.float64)[:-1], self.grid_shift)
         nearest = (grid[None, :] - levels[:-1, None]).abs().argmin(dim=1)
         return torch.cat([grid[nearest], levels[-1:]])
 
@@ -90,7 +90,7 @@ class FewStepSchedule:
 GRID_POINTS = 1000  # training timesteps of the Wan families' flow-matching scheduler
 
 
-def _warp(sigma: torch.Tensor, shift: float) -> torch.Tensor:
+def warp(sigma: torch.Tensor, shift: float) -> torch.Tensor:
     """The shift warp ``s sigma / (1 + (s - 1) sigma)``."""
     return shift * sigma / (1 + (shift - 1) * sigma)
 
