@@ -48,6 +48,27 @@ print(json.dumps({{"wall": time.time() - t, "rss_mb": resource.getrusage(resourc
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+def main_job_cli_vs_api(seconds: float, weights: str | None, rounds: int) -> dict:
+    """The README's main job end to end in fresh processes (start-up and model load included), the
+    command line and the Python API alternately: {"cli": [walls], "api": [walls]}."""
+    walls: dict = {"cli": [], "api": []}
+    longroll = os.path.join(os.path.dirname(sys.executable), "longroll")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "v.mp4")
+        weights_arg = ["--weights", weights] if weights else []
+        cli = [longroll, "generate", PROMPT, "--seconds", f"{seconds:g}", "--out", out, "--overwrite", *weights_arg]
+        api = [sys.executable, "-c", "import longroll; longroll.generate("
+               f"{PROMPT!r}, seconds={seconds!r}, out={out!r}, overwrite=True"
+               + (f", model=__import__('longroll.models.registry').models.registry.load_model('tiny', weights={weights!r})"
+                  if weights else "") + ")"]
+        for _ in range(rounds):
+            for name, cmd in (("cli", cli), ("api", api)):
+                t = time.perf_counter()
+                subprocess.run(cmd, check=True, capture_output=True)
+                walls[name].append(time.perf_counter() - t)
+    return walls
+
+
 def _stream(model, preset: str, chunks: int):
     import torch
 
@@ -131,6 +152,13 @@ def main() -> None:
     print(f"peak RSS: 8 s {short['rss_mb']:.0f} MB, {long_s:.0f} s {long['rss_mb']:.0f} MB, "
           f"ratio {long['rss_mb'] / short['rss_mb']:.3f} (target <= 1.1); "
           f"{long_s:.0f} s took {long['wall']:.1f} s ({long_s / long['wall']:.1f}x real time)")
+
+    # 5. The README's main job (60 s) in fresh processes: command line vs Python API, alternately.
+    job_s, rounds = (20.0, 1) if args.quick else (60.0, 3)
+    walls = main_job_cli_vs_api(job_s, args.weights, rounds)
+    cli, api = statistics.median(walls["cli"]), statistics.median(walls["api"])
+    print(f"main job {job_s:g} s, fresh process, medians of {rounds} alternating runs: command line {cli:.1f} s "
+          f"({job_s / cli:.1f}x real time), Python API {api:.1f} s ({job_s / api:.1f}x), API / CLI {api / cli:.3f}")
 
 
 if __name__ == "__main__":
