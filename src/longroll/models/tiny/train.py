@@ -53,8 +53,8 @@ class TrainConfig:
     ema: float = 0.999  # EMA decay of the shipped weights
     clean_p: float = 0.1  # FAR stochastic clean context: probability a chunk is clean
     chunk_level_p: float = 0.5  # probability a clip uses one noise level per chunk instead of per frame
-    # Shift warp ``s t / (1 + (s - 1) t)`` applied to the logit-normal levels (SD3's shift for
-    # higher-dimensional latents; Wan trains on shifted levels too). 1 = none. Above 1 the model
+    # Shift warp ``s t / (1 + (s - 1) t)`` applied to the logit-normal levels (SD3's timestep shift
+    # for higher-dimensional inputs, arXiv 2403.03206). 1 = none. Above 1 the model
     # trains more where the shifted few-step sampler asks it first and where the layout of a
     # scene is decided (3: 14% of the levels above 0.9 instead of 1.4%).
     train_shift: float = 1.0
