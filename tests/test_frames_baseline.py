@@ -7,6 +7,9 @@ differently), so each case records one hash per instruction set it was recorded 
 (``torch.backends.cpu.get_cpu_capability()``); the frames must match one of them. Running this file
 adds (or replaces) the entry of this machine's instruction set. New weights make new frames: re-record
 the file with them (``python tests/test_frames_baseline.py --fresh``) in the commit that ships them.
+An AVX-512 machine also records the AVX2 entry when run again (without ``--fresh``) under
+``ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2``: that reproduces the
+hashes an AVX2-only machine recorded (checked in session 7 on the shipped weights).
 """
 
 import hashlib
