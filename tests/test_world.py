@@ -54,6 +54,22 @@ def test_bad_prompts_name_the_word_and_list_the_vocabulary(prompt, word):
     assert word in str(err.value)
 
 
+def test_the_vocabulary_words_make_up_every_prompt():
+    """What the studio offers as one types: every word (or two-word background) of any prompt."""
+    import re
+
+    from longroll.world import vocabulary_words
+
+    words = vocabulary_words()
+    assert words == tuple(sorted(words)) and {"dark green", "circles", "and"} <= set(words)
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        text = random_prompt(rng).text().replace(",", " ")
+        for phrase in sorted(words, key=len, reverse=True):
+            text = re.sub(rf"\b{phrase}\b", " ", text)
+        assert not text.strip(), text
+
+
 def test_canonical_text_round_trips():
     rng = np.random.default_rng(1)
     for _ in range(50):

@@ -148,7 +148,7 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
         return {"model": model.name, "fps": model.fps, "frame_size": model.frame_size,
                 "default_preset": model.defaults.preset, "presets": list(PRESETS), "schedules": list(SCHEDULES),
                 "overrides": {"method": list(METHOD_OVERRIDES), "chunk": list(CHUNK_OVERRIDES)},
-                "max_seconds": MAX_STUDIO_SECONDS, "vocabulary": vocabulary(model), "workers": len(pool.threads)}
+                "max_seconds": MAX_STUDIO_SECONDS, "vocabulary": model.vocabulary, "workers": len(pool.threads)}
 
     @app.post("/api/check")
     async def check(body: dict):
@@ -292,15 +292,6 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
         await asyncio.to_thread(stream)
 
     return app
-
-
-def vocabulary(model) -> list[str] | None:
-    """Words a prompt of the built-in world is made of (offered as the user types); None for free text."""
-    if model.name != "tiny":
-        return None
-    from longroll.world.vocab import BACKGROUNDS, COLOURS, COUNTS, SHAPES
-
-    return sorted({*COUNTS, *COLOURS, *SHAPES, *(s + "s" for s in SHAPES), *BACKGROUNDS, "and", "on", "background"})
 
 
 def _plain(value):

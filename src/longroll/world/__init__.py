@@ -13,10 +13,11 @@ from longroll.world.vocab import (
     PromptError,
     parse_prompt,
     vocabulary_text,
+    vocabulary_words,
 )
 
 __all__ = [
     "BACKGROUNDS", "COLOURS", "FPS", "RESOLUTION", "SHAPES", "Blob", "Detection", "ObjectSpec", "Prompt",
     "PromptError", "Scene", "Sprite", "detect", "find_blobs", "parse_prompt", "presence", "random_prompt",
-    "render", "scene_from_prompt", "separation", "track", "vocabulary_text",
+    "render", "scene_from_prompt", "separation", "track", "vocabulary_text", "vocabulary_words",
 ]

@@ -76,6 +76,12 @@ def vocabulary_text() -> str:
     )
 
 
+def vocabulary_words() -> tuple[str, ...]:
+    """Every word a prompt of the built-in world is made of, sorted (offered as a user types)."""
+    return tuple(sorted({*COUNTS, *COLOURS, *SHAPES, *(s + "s" for s in SHAPES), *BACKGROUNDS,
+                         "and", "on", "background"}))
+
+
 class PromptError(ValueError):
     """A prompt outside the built-in world's vocabulary or grammar."""
 

@@ -15,7 +15,7 @@ from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor, tens
 from longroll.models.tiny.config import AutoencoderConfig, DiTConfig, tiny_defaults
 from longroll.models.tiny.dit import TinyDiT, encode_prompt
 from longroll.world.scene import FPS
-from longroll.world.vocab import parse_prompt
+from longroll.world.vocab import parse_prompt, vocabulary_words
 
 
 def shipped_weights() -> Path:
@@ -44,7 +44,7 @@ def _build(ae: Autoencoder, dit: TinyDiT, sha: str, path: str | None) -> VideoMo
 
     r = ae.config.resolution
     return VideoModel("tiny", dit, encode, decode, float(FPS), sha, path, autoencoder=ae, encode_frames=encode_frames,
-                      frame_size=(r, r))
+                      frame_size=(r, r), vocabulary=vocabulary_words())
 
 
 def load_tiny(weights: str | Path | None = None, *, device: str | torch.device = "cpu") -> VideoModel:
