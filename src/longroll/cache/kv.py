@@ -36,115 +36,17 @@ Legend: L layers, B batch, H heads, W window frames, T tokens per frame, D head 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
-from longroll._validate import check_float, check_int
+from longroll._validate import check_int
+from longroll.cache.config import CacheConfig
 from longroll.compression import CompressedTokens, participation_scores, top_tokens
-from longroll.memory import POOLINGS, MemoryTokens
-from longroll.rope.positions import POSITION_POLICIES, window_positions
+from longroll.memory import MemoryTokens
+from longroll.rope.positions import window_positions
 
 # rotate(x (B, H, n*T, D), frame_positions (n,)) -> rotated x
 KeyRotation = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-
-
-@dataclass(frozen=True)
-class CacheConfig:
-    """Size and policy of the attention window."""
-
-    window: int = 12  # W: latent frames attended in total, sink and current chunk included
-    sink: int = 3  # N: first frames kept for the whole rollout (0 = plain sliding window)
-    rotated: bool = True  # store keys rotated at write time (False: rotate on read, for dynamic RoPE)
-    positions: str = "absolute"  # temporal RoPE positions: "absolute" (timeline) or "relative" (in the window)
-    anchor: int | None = None  # relative positions only: the newest frame's position (Infinity-RoPE: L_train - 1)
-    budget: int | None = None  # Participative Compression: N frames kept after a compression (None: off)
-    recent: int = 4  # Participative Compression: R newest frames never compressed (Deep Forcing: 4)
-    memory: bool = False  # MemRoPE: evicted frames folded into a long- and a short-term EMA stream
-    memory_rates: tuple[float, float] = (0.01, 0.1)  # MemRoPE: (alpha_L, alpha_S) of the two streams
-    memory_pool: str = "frame"  # MemRoPE: pool evicted keys over the whole frame ("frame") or per token ("token")
-    rolling: bool = False  # Rolling Sink: earlier chunks' content replaced by the first window's, replayed
-    sink_ema: float | None = None  # EMA-Sink: sink <- a sink + (1 - a) leaving frames (Reward Forcing: 0.999)
-
-    def __post_init__(self) -> None:
-        check_int("window", self.window, low=1)
-        check_int("sink", self.sink, low=0)
-        if self.sink >= self.window:
-            raise ValueError(
-                f"sink = {self.sink} must be smaller than window = {self.window} "
-                f"(allowed range [0, {self.window - 1}]): the window also holds the chunk being generated."
-            )
-        if self.positions not in POSITION_POLICIES:
-            raise ValueError(f"rope positions = {self.positions!r} is not one of {', '.join(POSITION_POLICIES)}.")
-        if self.positions != "absolute" and self.rotated:
-            raise ValueError(f"rope positions = {self.positions!r} move as the window slides, so keys must be cached "
-                             "un-rotated: set rotated = False.")
-        if self.anchor is not None:
-            check_int("anchor", self.anchor, low=0)
-            if self.positions != "relative":
-                raise ValueError(f"anchor = {self.anchor} places the newest frame of a relative window; it needs "
-                                 f"positions = 'relative', got {self.positions!r}.")
-
-        if self.budget is not None:
-            check_int("recent", self.recent, low=1)
-            low, high = self.sink + self.recent + 1, self.window - 1
-            if not low <= self.budget <= high:
-                raise ValueError(
-                    f"Participative Compression budget = {self.budget} frames must keep the {self.sink} sink and "
-                    f"{self.recent} recent frames plus at least one frame of compressed tokens, and stay below the "
-                    f"window of {self.window} (allowed range [{low}, {high}])."
-                )
-
-        if self.memory:
-            if self.positions != "relative":
-                raise ValueError("MemRoPE's memory tokens are averaged un-rotated keys and need positions inside the "
-                                 f"window: set positions = 'relative' (got {self.positions!r}).")
-            if self.budget is not None or self.rolling:
-                raise ValueError("Memory tokens, Participative Compression and Rolling Sink each fill the window "
-                                 "between sink and recent frames: use one of them.")
-            if len(self.memory_rates) != 2:
-                raise ValueError(f"memory_rates must be two EMA rates (long, short), got {self.memory_rates!r}.")
-            for name, rate in zip(("alpha_long", "alpha_short"), self.memory_rates):
-                check_float(name, rate, low=0.0, high=1.0, low_open=True)
-            if self.memory_pool not in POOLINGS:
-                raise ValueError(f"memory_pool = {self.memory_pool!r} is not one of {', '.join(POOLINGS)}.")
-        if self.rolling:
-            if self.rotated:
-                raise ValueError("Rolling Sink re-places earlier content at new positions, so keys must be cached "
-                                 "un-rotated: set rotated = False.")
-            if self.budget is not None:
-                raise ValueError("Participative Compression and Rolling Sink each rewrite the window: use one.")
-        if self.sink_ema is not None:
-            check_float("sink_ema", self.sink_ema, low=0.0, high=1.0)
-            if self.sink < 1:
-                raise ValueError(f"sink_ema = {self.sink_ema} folds leaving frames into the sink, but sink = 0: "
-                                 "give a sink of at least 1 frame.")
-            if self.rotated:
-                raise ValueError("An EMA sink averages keys written at different positions, so keys must be cached "
-                                 "un-rotated: set rotated = False.")
-        if self.ring < 1:
-            raise ValueError(f"window = {self.window} leaves no slot for recent frames after the sink ({self.sink}) "
-                             f"and {'the memory streams (2)' if self.memory else 'the compressed frames'}.")
-
-    @property
-    def reserved(self) -> int:
-        """Frames of the window given to tokens that are not frames: compressed tokens or the two memory streams."""
-        return 2 if self.memory else self.compressed
-
-    @property
-    def compressed(self) -> int:
-        """C: frames' worth of tokens kept by Participative Compression (0 when it is off)."""
-        return 0 if self.budget is None else self.budget - self.sink - self.recent
-
-    @property
-    def ring(self) -> int:
-        """Slots for recent frames (the current chunk included): the window less the sink and the compressed tokens."""
-        return self.window - self.sink - self.reserved
-
-    @property
-    def slots(self) -> int:
-        """Frame slots allocated: sink + ring."""
-        return self.sink + self.ring
 
 
 class KVCache:
@@ -572,3 +474,6 @@ class KVCache:
         chunk = [] if self._chunk_slots is None else self._chunk_slot_list
         self._chunk_read_index = torch.tensor([order[s] for s in chunk if s in order], dtype=torch.long, device=device)
         self._rope = None
+
+
+__all__ = ["KVCache", "KeyRotation"]
