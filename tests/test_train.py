@@ -35,6 +35,20 @@ def test_training_resumes_and_exports(tmp_path):
         assert torch.equal(a, b)
 
 
+def test_a_paused_run_resumes_as_if_it_had_not_stopped(tmp_path):
+    train(_cfg(3), tmp_path / "paused", until=2)
+    ckpt = torch.load(tmp_path / "paused" / "dit_ckpt.pt", weights_only=False)
+    assert ckpt["step"] == 2
+    train(_cfg(3), tmp_path / "paused")
+    train(_cfg(3), tmp_path / "straight")
+    a = torch.load(tmp_path / "paused" / "dit_ckpt.pt", weights_only=False)
+    b = torch.load(tmp_path / "straight" / "dit_ckpt.pt", weights_only=False)
+    assert a["step"] == b["step"] == 3
+    assert all(torch.equal(a["ema"][k], b["ema"][k]) for k in b["ema"])
+    with pytest.raises(ValueError, match="until"):
+        train(_cfg(3), tmp_path / "x", until=4)
+
+
 def test_timestep_sampling_has_clean_chunks_and_shared_levels():
     cfg = TrainConfig(clean_p=0.5, chunk_level_p=1.0)
     t = sample_timesteps(cfg, 4000, torch.Generator().manual_seed(0))  # (B, F)

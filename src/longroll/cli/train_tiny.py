@@ -16,6 +16,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="working folder for data and checkpoints")
     parser.add_argument("--export", default=None, help="folder to write tiny.safetensors and tiny.json into")
     parser.add_argument("--steps", type=int, default=None, help="override the denoiser steps")
+    parser.add_argument("--until", type=int, default=None, metavar="STEP",
+                        help="pause the denoiser at this step, checkpointed, its schedule unchanged (resume later)")
     parser.add_argument("--stop-after", default=None, choices=("data", "autoencoder", "latents", "denoiser"),
                         help="end after this stage (e.g. check the autoencoder alone before the denoiser)")
     parser.add_argument("--resume-from", default=None, metavar="FILE",
@@ -54,5 +56,5 @@ def run(args: argparse.Namespace) -> int:
         cfg = TrainConfig()
     if args.steps is not None:
         cfg = replace(cfg, steps=args.steps)
-    train(cfg, args.out, args.export, stop_after=args.stop_after)
+    train(cfg, args.out, args.export, stop_after=args.stop_after, until=args.until)
     return 0

@@ -150,6 +150,7 @@ def stage_autoencoder(cfg: TrainConfig, out: Path, clips: torch.Tensor) -> Autoe
 
     final = out / "ae.pt"
     device = _device()
+    torch.manual_seed(cfg.seed)  # the initial weights from the recipe's seed, not from whatever ran before
     ae = Autoencoder(cfg.ae).to(device)
     if final.exists():
         ae.load_state_dict(torch.load(final, map_location=device))
@@ -275,7 +276,10 @@ def denoiser_lr(cfg: TrainConfig, step: int) -> float:
     return float(lr)
 
 
-def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: torch.Tensor) -> TinyDiT:
+def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: torch.Tensor, *,
+                   until: int | None = None) -> TinyDiT:
+    """Train (or resume) the denoiser to ``cfg.steps``, or pause at step ``until`` (checkpointed there, the
+    schedule unchanged, so a later resume goes on exactly as if it had not stopped); returns the EMA."""
     from tqdm import tqdm
 
     device = _device()
@@ -307,7 +311,8 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
     autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16)
     bar = tqdm(total=cfg.steps, initial=step, desc="denoiser", unit="step")
     t_start = time.time() - elapsed
-    while step < cfg.steps:
+    end = cfg.steps if until is None else min(until, cfg.steps)
+    while step < end:
         _follow_thread_file(out)  # every step: pinned to one core with two threads, a step is 6x slower
         idx = torch.randint(len(latents), (cfg.batch,), generator=gen)
         x0 = latents[idx].float().to(device)  # (B, F, C, S, S)
@@ -358,7 +363,7 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
         history.append((step, float(loss.detach()), time.time() - t_start))
         bar.update(1)
         bar.set_postfix(loss=f"{float(loss.detach()):.4f}")
-        if step % cfg.checkpoint_every == 0 or step == cfg.steps:
+        if step % cfg.checkpoint_every == 0 or step == end:
             _atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                           "gen": gen.get_state(), "step": step, "history": history,
                           "elapsed": time.time() - t_start}, ckpt_path)
@@ -494,12 +499,15 @@ STAGES = ("data", "autoencoder", "latents", "denoiser")
 
 
 def train(cfg: TrainConfig, out: str | Path, export_to: str | Path | None = None, *,
-          stop_after: str | None = None) -> None:
+          stop_after: str | None = None, until: int | None = None) -> None:
     """Run (or resume) every stage; write weights to ``export_to`` when the denoiser is done.
 
-    ``stop_after`` ends the run after that stage (e.g. to check the autoencoder alone first)."""
+    ``stop_after`` ends the run after that stage (e.g. to check the autoencoder alone first); ``until``
+    pauses the denoiser at that step (a session's share of a long run; nothing is exported then)."""
     if stop_after is not None:
         check_choice("stop_after", stop_after, STAGES)
+    if until is not None:
+        check_int("until", until, low=1, high=cfg.steps)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     out = Path(out)
@@ -514,8 +522,8 @@ def train(cfg: TrainConfig, out: str | Path, export_to: str | Path | None = None
     latents = stage_latents(cfg, out, ae, data["clips"])
     if stop_after == "latents":
         return
-    dit = stage_denoiser(cfg, out, latents, data["cond"])
-    if export_to is not None:
+    dit = stage_denoiser(cfg, out, latents, data["cond"], until=until)
+    if export_to is not None and (until is None or until == cfg.steps):
         export(cfg, ae, dit, Path(export_to))
         plot_losses(out, Path(export_to) / "loss_curves.png")
 
