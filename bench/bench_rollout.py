@@ -57,10 +57,9 @@ def main_job_cli_vs_api(seconds: float, weights: str | None, rounds: int) -> dic
         out = os.path.join(tmp, "v.mp4")
         weights_arg = ["--weights", weights] if weights else []
         cli = [longroll, "generate", PROMPT, "--seconds", f"{seconds:g}", "--out", out, "--overwrite", *weights_arg]
-        api = [sys.executable, "-c", "import longroll; longroll.generate("
-               f"{PROMPT!r}, seconds={seconds!r}, out={out!r}, overwrite=True"
-               + (f", model=__import__('longroll.models.registry').models.registry.load_model('tiny', weights={weights!r})"
-                  if weights else "") + ")"]
+        api = [sys.executable, "-c", "import longroll\nfrom longroll.models.registry import load_model\n"
+               f"longroll.generate({PROMPT!r}, seconds={seconds!r}, out={out!r}, overwrite=True, "
+               f"model=load_model('tiny', weights={weights!r}))"]
         for _ in range(rounds):
             for name, cmd in (("cli", cli), ("api", api)):
                 t = time.perf_counter()

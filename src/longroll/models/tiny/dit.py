@@ -208,7 +208,6 @@ class TinyDiT(nn.Module):
         rope: RopeFreqs | None = None,
         attention_scale: float = 1.0,
         bias: TemporalBias | None = None,
-        cond_embedding: torch.Tensor | None = None,
         jump: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Velocity for latents ``x (B, F, C, S, S)`` at per-frame timesteps ``t (B, F)`` (negative = clean).
@@ -232,7 +231,7 @@ class TinyDiT(nn.Module):
         elif jump is not None:
             raise ValueError("This model was not trained with jump conditioning (config.jump is false).")
         t_emb = torch.where((t < 0)[..., None], self.clean_embed.to(t_emb.dtype), t_emb)
-        cvec = self.condition(cond) if cond_embedding is None else cond_embedding
+        cvec = self.condition(cond)
         cvec = t_emb + cvec[:, None]
         # 3. Attention context: positions, RoPE, mask or cache, temporal bias.
         frames = torch.arange(start_frame, start_frame + f, device=x.device)

@@ -28,6 +28,7 @@ from longroll.io.atomic import atomic_output
 from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor
 from longroll.models.tiny.config import CLEAN_T, AutoencoderConfig, DiTConfig
 from longroll.models.tiny.dit import TinyDiT, encode_prompt, null_prompt
+from longroll.schedule import warp
 
 log = logging.getLogger(__name__)
 
@@ -222,8 +223,6 @@ def stage_latents(cfg: TrainConfig, out: Path, ae: Autoencoder, clips: torch.Ten
 def sample_timesteps(cfg: TrainConfig, b: int, gen: torch.Generator) -> torch.Tensor:
     """Per-frame noise levels (B, F) in (0, 1): logit-normal (shift-warped by ``train_shift``), per frame or
     shared per chunk, some chunks clean."""
-    from longroll.schedule import warp
-
     f, chunk = cfg.dit.train_len, cfg.dit.chunk_size
     per_frame = warp(torch.sigmoid(torch.randn(b, f, generator=gen)), cfg.train_shift)
     per_chunk = warp(torch.sigmoid(torch.randn(b, f // chunk, generator=gen)), cfg.train_shift)
@@ -410,7 +409,7 @@ def warm_start(dit: TinyDiT, source: str | Path) -> None:
     except RuntimeError as err:  # a tensor of another shape
         raise ValueError(f"init_from = {str(source)!r} does not fit this denoiser: {str(err).splitlines()[-1].strip()}"
                          ) from None
-    foreign = [k for k in missing if not any(tag in k or k.startswith(tag) for tag in WARM_START_NEW)]
+    foreign = [k for k in missing if not any(tag in k for tag in WARM_START_NEW)]
     if foreign or unexpected:
         raise ValueError(f"init_from = {str(source)!r} does not fit this denoiser: missing {foreign[:5]}, "
                          f"unexpected {unexpected[:5]}; only layers added since ({', '.join(WARM_START_NEW)}) may "
