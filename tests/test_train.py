@@ -30,9 +30,27 @@ def test_training_resumes_and_exports(tmp_path):
     assert model.denoiser.config.train_len == 4
     meta = json.loads((tmp_path / "w" / "tiny.json").read_text())
     assert meta["train"]["steps"] == 3
+    assert "inference" not in meta and model.defaults.schedule.first_timesteps is None  # no sampler chosen
     again = load_tiny(export_checkpoint(out, tmp_path / "w2"))
     for a, b in zip(again.denoiser.state_dict().values(), model.denoiser.state_dict().values()):
         assert torch.equal(a, b)
+
+
+def test_the_exported_weights_carry_the_chosen_sampler(tmp_path):
+    from dataclasses import replace
+
+    sampler = {"schedule": {"timesteps": [1000, 500], "shift": 3.0, "sampler": "renoise",
+                            "first_timesteps": [1000, 750, 500, 250], "cfg": 2.0}}
+    cfg = replace(_cfg(1), inference=sampler, prompt_dropout=0.5)
+    train(cfg, tmp_path / "run", tmp_path / "w")
+    for weights in (tmp_path / "w", export_checkpoint(tmp_path / "run", tmp_path / "w2").parent):
+        schedule = load_tiny(weights / "tiny.safetensors").defaults.schedule
+        assert schedule.timesteps == (1000.0, 500.0) and schedule.first_timesteps == (1000.0, 750.0, 500.0, 250.0)
+        assert (schedule.shift, schedule.cfg, schedule.sampler) == (3.0, 2.0, "renoise")
+    with pytest.raises(ValueError, match="inference = .*first_timesteps"):
+        replace(_cfg(1), inference={"schedule": {"first_timesteps": [500, 1000]}})
+    with pytest.raises(ValueError, match="inference = .*Unknown inference setting"):
+        replace(_cfg(1), inference={"windows": 3})
 
 
 def test_a_paused_run_resumes_as_if_it_had_not_stopped(tmp_path):

@@ -73,6 +73,10 @@ class TrainConfig:
     # lacks (cross-attention, the null prompt) keep their zero-initialised outputs, so training starts
     # from that model's function. The step count, lr schedule and optimiser start afresh.
     init_from: str | None = None
+    # The sampler the exported weights ship with (``tiny.json``'s "inference": the overrides of
+    # ``tiny_defaults``, e.g. a longer first chunk and guidance), chosen by measuring the trained
+    # weights; it does not change training. None: the family's defaults (Self Forcing's sampler).
+    inference: dict | None = None
     checkpoint_every: int = 200
     bf16: bool = True  # bf16 autocast for the denoiser where the hardware makes it fast (see fast_bf16)
     threads: int = 0  # torch threads; 0 = all cores
@@ -89,6 +93,16 @@ class TrainConfig:
         for name in ("clean_p", "chunk_level_p", "prompt_dropout", "shortcut_p", "full_jump_p"):
             check_float(name, getattr(self, name), low=0.0, high=1.0)
         check_float("ema", self.ema, low=0.0, high=1.0, high_open=True)
+        if self.inference is not None:
+            from longroll.models.tiny.config import tiny_defaults
+
+            if not isinstance(self.inference, dict):
+                raise ValueError(f"inference = {self.inference!r} must be a table of sampler settings or None.")
+            try:
+                tiny_defaults(self.dit, self.inference)
+            except (TypeError, ValueError) as err:
+                raise ValueError(f"inference = {self.inference!r} is not a valid sampler for the built-in model: "
+                                 f"{err}") from err
         if self.ae.latent_channels != self.dit.latent_channels or self.ae.latent_size != self.dit.latent_size:
             raise ValueError("The autoencoder's latent shape must match the denoiser's "
                              "(latent_channels, latent_size).")
@@ -459,7 +473,15 @@ def export(cfg: TrainConfig, ae: Autoencoder, dit: TinyDiT, target: Path) -> Pat
     """Write ``tiny.safetensors`` (autoencoder + EMA denoiser) and ``tiny.json`` into ``target``."""
     from longroll.models.tiny.weights import save_tiny
 
-    return save_tiny(ae, dit, target, extra={"train": cfg.to_dict()})
+    return save_tiny(ae, dit, target, extra=_export_meta(cfg))
+
+
+def _export_meta(cfg: TrainConfig, **extra) -> dict:
+    """What ``tiny.json`` records beside the architecture: the recipe, and the sampler to ship if chosen."""
+    meta = {"train": cfg.to_dict(), **extra}
+    if cfg.inference is not None:
+        meta["inference"] = cfg.inference
+    return meta
 
 
 def export_checkpoint(out: str | Path, target: str | Path) -> Path:
@@ -474,7 +496,7 @@ def export_checkpoint(out: str | Path, target: str | Path) -> Path:
     ckpt = torch.load(out / "dit_ckpt.pt", map_location="cpu", weights_only=False)
     _load_dit(dit, ckpt["ema"])
     dit.null_trained = cfg.prompt_dropout > 0 and "null_cond" in ckpt["ema"]
-    extra = {"train": cfg.to_dict(), "steps_done": ckpt["step"], "train_seconds": ckpt.get("elapsed")}
+    extra = _export_meta(cfg, steps_done=ckpt["step"], train_seconds=ckpt.get("elapsed"))
     from longroll.models.tiny.weights import save_tiny
 
     _write_losses(out / "dit_losses.csv", [h[1] for h in ckpt["history"]])
