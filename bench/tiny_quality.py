@@ -7,8 +7,17 @@
    motion, and the share of videos whose sprites move.
 3. Beyond the horizon: for each preset and length (4x, 16x, 120x), per-segment presence,
    separation, identity colour drift, motion and static fraction, averaged over prompts.
+4. With ``--x0-run RUN`` (a training run folder: its latents and prompts): how much of a scene one
+   prediction recovers from each noise level: training latents noised to t, the model's x0
+   estimate (instantaneous velocity, and the whole jump to 0 where the model was trained for jumps)
+   decoded and passed to the detector. Where this falls, a sampler's first step is a blurred mean.
+
+The sampler within and beyond the horizon is the model's unless told: ``--first-steps N`` gives
+the first chunk N uniform re-noising steps (0: like the others), ``--cfg`` the guidance scale.
 
 Run: python bench/tiny_quality.py [--weights PATH] [--prompts 100] [--presets none] [--json out.json]
+     python bench/tiny_quality.py --skip-autoencoder --skip-beyond --prompts 48 --first-steps 0 --cfg 1
+     python bench/tiny_quality.py --skip-autoencoder --skip-beyond --prompts 0 --x0-run RUN
 """
 
 from __future__ import annotations
@@ -51,6 +60,12 @@ def main() -> None:
     parser.add_argument("--shift", type=float, default=None, help="timestep shift (default: the model's)")
     parser.add_argument("--sampler", default=None, help="euler or renoise (default: the model's)")
     parser.add_argument("--preset", default=None, help="preset within the horizon (default: the default preset)")
+    parser.add_argument("--first-steps", type=int, default=None,
+                        help="uniform re-noising steps of the first chunk (0: as the others; default: the model's)")
+    parser.add_argument("--cfg", type=float, default=None, help="guidance scale (default: the model's)")
+    parser.add_argument("--x0-run", default=None, metavar="RUN",
+                        help="training run folder: measure x0 estimates of its noised latents by noise level")
+    parser.add_argument("--x0-clips", type=int, default=24, help="clips of --x0-run per noise level")
     parser.add_argument("--skip-beyond", action="store_true", help="only the autoencoder and the horizon")
     parser.add_argument("--skip-autoencoder", action="store_true")
     args = parser.parse_args()
@@ -60,9 +75,21 @@ def main() -> None:
     from longroll.world import presence, random_prompt, render, scene_from_prompt
 
     model = load_model("tiny", weights=args.weights)
-    sampling = {k: v for k, v in (("steps", args.steps), ("shift", args.shift), ("sampler", args.sampler)) if v}
+    if args.first_steps is not None:  # the first chunk's steps are a model default, not a per-call override
+        from dataclasses import replace
+
+        d = model.denoiser.defaults
+        first = tuple(1000.0 * (1 - k / args.first_steps) for k in range(args.first_steps)) if args.first_steps else None
+        model.denoiser.defaults = replace(d, schedule=replace(d.schedule, first_timesteps=first))
+    sampling = {k: v for k, v in (("steps", args.steps), ("shift", args.shift), ("sampler", args.sampler),
+                                  ("cfg", args.cfg)) if v}
     rng = np.random.default_rng(12345)
-    report: dict = {"sampling": sampling or "the model's default", "preset": args.preset or model.defaults.preset}
+    schedule = model.defaults.schedule
+    report: dict = {"sampling": sampling or "the model's default", "preset": args.preset or model.defaults.preset,
+                    "first_chunk_steps": len(schedule.first_timesteps or ()) or schedule.steps}
+    print(f"sampler: {schedule.sampler}, {schedule.steps} steps (first chunk {report['first_chunk_steps']}), "
+          f"shift {schedule.shift:g}, guidance {sampling.get('cfg', schedule.cfg):g}; "
+          f"preset {report['preset']}")
 
     # 1. Autoencoder agreement on held-out scenes.
     if not args.skip_autoencoder:
@@ -82,6 +109,8 @@ def main() -> None:
     horizon_s = model.defaults.train_len / model.fps
     rng = np.random.default_rng(2026)
     prompts = [random_prompt(rng) for _ in range(args.prompts)]
+    if not prompts:
+        args.skip_beyond = True
     rows, t0 = [], time.time()
     for i, p in enumerate(prompts):
         frames = generate(p.text(), seconds=horizon_s, seed=i, model=model, progress=False, **sampling,
@@ -89,7 +118,7 @@ def main() -> None:
         seg = _video_metrics(frames, model.fps, p.text(), horizon_s)["segments"][0]
         rows.append({"objects": len(p.objects), **{k: seg.get(k) for k in KEYS}})
     by_count = {n: _mean(r["object_presence"] for r in rows if r["objects"] == n) for n in (1, 2, 3)}
-    report["horizon"] = {
+    report["horizon"] = {} if not rows else {
         "prompts": len(prompts), "seconds": horizon_s, "wall_s": round(time.time() - t0, 1),
         "object_presence": _mean(r["object_presence"] for r in rows),
         "presence_by_objects": by_count,
@@ -100,11 +129,12 @@ def main() -> None:
         "static_fraction": _mean(r["static_fraction"] for r in rows),
     }
     h = report["horizon"]
-    print(f"within {horizon_s:g} s, {len(prompts)} prompts: presence {_f(h['object_presence'])} "
-          f"(1/2/3 objects: {_f(by_count[1])} / {_f(by_count[2])} / {_f(by_count[3])}), colour fidelity "
-          f"{_f(h['colour_fidelity'])}, separation {_f(h['separation'], '.2f')}x the world's, motion "
-          f"{_f(h['object_motion'], '.2f')} px/frame (moving in {h['moving_share']:.0%}), static "
-          f"{_f(h['static_fraction'], '.2f')}")
+    if rows:
+        print(f"within {horizon_s:g} s, {len(prompts)} prompts: presence {_f(h['object_presence'])} "
+              f"(1/2/3 objects: {_f(by_count[1])} / {_f(by_count[2])} / {_f(by_count[3])}), colour fidelity "
+              f"{_f(h['colour_fidelity'])}, separation {_f(h['separation'], '.2f')}x the world's, motion "
+              f"{_f(h['object_motion'], '.2f')} px/frame (moving in {h['moving_share']:.0%}), static "
+              f"{_f(h['static_fraction'], '.2f')}")
 
     # 3. Beyond the horizon: per-segment curves, averaged over prompts.
     report["beyond"] = {}
@@ -126,9 +156,62 @@ def main() -> None:
                                                      "wall_s": round(time.time() - t0, 1)}
             print(f"{preset:>14} {mult:>3}x ({seconds:g} s): " + ", ".join(f"{k} {_f(means[k])}" for k in KEYS)
                   + f"; presence last segment {_f(curve['object_presence'][-1])}")
+    # 4. x0 estimates of noised training latents, by noise level.
+    if args.x0_run:
+        report["x0_by_level"] = x0_by_level(model, args.x0_run, args.x0_clips)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(report, fh, indent=2)
+
+
+X0_LEVELS = (0.3, 0.6, 0.8, 0.9, 0.95, 0.99)  # noise levels t of x_t = (1 - t) x0 + t noise
+
+
+def x0_by_level(model, run: str, clips: int) -> dict:
+    """Presence in the decoded x0 estimates of ``clips`` training latents of ``run`` noised to each level."""
+    from pathlib import Path
+
+    from longroll.models.tiny.autoencoder import tensor_to_frames
+    from longroll.models.tiny.dit import NUM_PAIRS
+    from longroll.world import presence
+    from longroll.world.vocab import BACKGROUNDS, COLOURS, MAX_OBJECTS, SHAPES, ObjectSpec, Prompt
+
+    run_dir = Path(run)
+    missing = [n for n in ("latents.pt", "data.pt") if not (run_dir / n).exists()]
+    if missing:
+        raise FileNotFoundError(f"--x0-run {run!r} has no {' or '.join(missing)}: pass a training run folder.")
+    latents = torch.load(run_dir / "latents.pt", weights_only=False, mmap=True)  # (N, F, C, h, w)
+    cond = torch.load(run_dir / "data.pt", weights_only=False, mmap=True)["cond"]  # (N, MAX_OBJECTS + 1) ids
+    colours, shapes, backgrounds = list(COLOURS), list(SHAPES), list(BACKGROUNDS)
+
+    def prompt_of(ids: torch.Tensor) -> Prompt:
+        objects = tuple(ObjectSpec(colours[i // len(shapes)], shapes[i % len(shapes)])
+                        for i in ids[:MAX_OBJECTS].tolist() if i != NUM_PAIRS)
+        return Prompt(objects, backgrounds[int(ids[MAX_OBJECTS])])
+
+    dit, ae = model.denoiser.eval(), model.autoencoder
+    g = torch.Generator().manual_seed(0)
+    idx = torch.randint(0, latents.shape[0], (clips,), generator=g)
+    x0, c = latents[idx].float(), cond[idx]  # (clips, F, C, h, w)
+    prompts = [prompt_of(c[i]) for i in range(clips)]
+
+    def found(z: torch.Tensor) -> float:
+        return float(np.mean([presence(tensor_to_frames(ae.decode(z[i])).numpy(), prompts[i]).mean()
+                              for i in range(clips)]))
+
+    with torch.no_grad():
+        result = {"clips": clips, "latents": found(x0), "levels": {}}
+        print(f"x0 by noise level ({clips} training clips of {run}): presence {result['latents']:.3f} in the "
+              f"latents themselves")
+        for t in X0_LEVELS:
+            xt = (1 - t) * x0 + t * torch.randn(x0.shape, generator=g)
+            level = torch.full(x0.shape[:2], t)
+            row = {"instantaneous": found(xt - t * dit(xt, level, c))}
+            if model.defaults.jumps:
+                row["whole_jump"] = found(xt - t * dit(xt, level, c, jump=level))
+            result["levels"][str(t)] = row
+            print(f"  t = {t}: presence of the x0 estimate " + ", ".join(f"{k} {v:.3f}" for k, v in row.items()))
+    return result
 
 
 if __name__ == "__main__":
