@@ -123,3 +123,32 @@ def test_rendered_videos_score_as_the_ground_truth():
     assert np.mean(faithful) >= 0.99
     assert 0.5 < np.mean(ratios) < 1.5
     assert 0.3 < np.median(speeds) < 1.5
+
+
+def test_template_correlation_counts_every_placement_that_touches_the_sprite():
+    """The detector correlates templates only around a sprite: at every placement that overlaps it,
+    the counts equal a direct sum over the whole (zero-padded) frame, and the placement maps back to
+    frame coordinates."""
+    from longroll.world.detect import _Frame, _templates
+
+    rng = np.random.default_rng(3)
+    mask = np.zeros((R, R), dtype=bool)
+    mask[2:11, 20:31] = rng.random((9, 11)) < 0.7  # near the frame's edge: placements hang outside
+    other = rng.random((R, R)) < 0.3
+    masks, matrix, counts = _templates("triangle", 12.0)
+    k = masks.shape[1]
+    visible, inside = _Frame(mask, other).correlate(matrix, k)
+    assert visible.shape == inside.shape and visible.shape[0] == len(masks) == len(counts) == 16
+    frame = _Frame(mask, other)
+    padded_mask, padded_other = np.pad(mask, k), np.pad(other, k)
+    for t in (0, 5, 15):
+        for i in range(visible.shape[1]):
+            for j in range(visible.shape[2]):
+                top, left = frame.top_left(k, i, j)
+                window = (slice(top + k, top + 2 * k), slice(left + k, left + 2 * k))
+                assert visible[t, i, j] == (padded_mask[window] & masks[t]).sum()
+                assert inside[t, i, j] == (padded_other[window] & masks[t]).sum()
+    # Placements outside the cut do not touch the sprite: the cut is the box grown by k - 1 each way.
+    rows, cols = np.nonzero(mask)
+    assert frame.top_left(k, 0, 0) == (rows.min() - k + 1, cols.min() - k + 1)
+    assert visible.shape[1:] == (rows.max() - rows.min() + k, cols.max() - cols.min() + k)

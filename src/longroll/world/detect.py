@@ -118,12 +118,44 @@ def template(shape: str, size: float, fx: float, fy: float) -> np.ndarray:
     return fine.reshape(k, SUPERSAMPLE, k, SUPERSAMPLE).mean(axis=(1, 3)) >= COVERAGE
 
 
-def _correlate(image: np.ndarray, kernel: np.ndarray, pad: int) -> np.ndarray:
-    """Sum of ``image`` under ``kernel`` placed with its top-left at (r - pad, c - pad): float (H+2p-k+1, ...)."""
-    import cv2
+@lru_cache(maxsize=1024)
+def _templates(shape: str, size: float) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """Every sub-pixel placement of one template (FRACTIONS x FRACTIONS, fx major): the masks bool
+    (n, k, k), the same as a float32 matrix (k * k, n) for correlation, and their pixel counts."""
+    masks = np.stack([template(shape, size, fx, fy) for fx in FRACTIONS for fy in FRACTIONS])
+    return masks, masks.reshape(len(masks), -1).T.astype(np.float32), tuple(int(m.sum()) for m in masks)
 
-    padded = np.pad(image.astype(np.float32), pad)
-    return cv2.matchTemplate(padded, kernel.astype(np.float32), cv2.TM_CCORR)
+
+class _Frame:
+    """A mask (and others of its frame) ready for correlating templates at every position where a
+    template overlaps the mask's pixels: padded once, and each correlation cut to the mask's
+    bounding box grown by the template, so the cost follows the sprite, not the frame."""
+
+    PAD = 32  # >= the largest template (size at most ~SIZE_RANGE[1] * 1.15 + 4)
+
+    def __init__(self, mask: np.ndarray, *others: np.ndarray) -> None:
+        rows, cols = np.nonzero(mask)
+        self.box = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
+        self.padded = [np.pad(m.astype(np.float32), self.PAD) for m in (mask, *others)]
+
+    def correlate(self, matrix: np.ndarray, k: int) -> list[np.ndarray]:
+        """For each image, the pixels under each of the n templates of ``matrix`` (k * k, n) with its
+        top-left corner at (r0 - k + 1 + i, c0 - k + 1 + j) of the frame, (r0, c0) the box's top-left:
+        float64 (n, i, j), exact counts (sums of 0/1 products are exact in float32 below 2**24)."""
+        from numpy.lib.stride_tricks import sliding_window_view
+
+        (r0, r1, c0, c1), p = self.box, self.PAD
+        cut = (slice(p + r0 - k + 1, p + r1 + k - 1), slice(p + c0 - k + 1, p + c1 + k - 1))
+        out = []
+        for image in self.padded:
+            windows = sliding_window_view(image[cut], (k, k))  # (i, j, k, k)
+            i, j = windows.shape[:2]
+            out.append((windows.reshape(i * j, k * k) @ matrix).T.reshape(-1, i, j).astype(np.float64))
+        return out
+
+    def top_left(self, k: int, i: int, j: int) -> tuple[int, int]:
+        """Frame coordinates of a k x k template's top-left corner at correlation position (i, j)."""
+        return self.box[0] - k + 1 + i, self.box[2] - k + 1 + j
 
 
 def _size_bounds() -> tuple[float, float]:
@@ -135,12 +167,12 @@ def _area_size(shape: str, area: float) -> float:
     return {"circle": np.sqrt(4 * area / np.pi), "square": np.sqrt(area), "triangle": np.sqrt(2 * area)}[shape]
 
 
-def _place(mask_shape: tuple[int, int], kernel: np.ndarray, r: int, c: int, pad: int) -> np.ndarray:
-    """The kernel pasted into a frame-sized mask at correlation position (r, c)."""
+def _place(mask_shape: tuple[int, int], kernel: np.ndarray, top: int, left: int) -> np.ndarray:
+    """The kernel pasted into a frame-sized bool mask with its top-left corner at (top, left) (may lie outside)."""
     k = kernel.shape[0]
-    big = np.zeros((mask_shape[0] + 2 * pad, mask_shape[1] + 2 * pad), dtype=bool)
-    big[r:r + k, c:c + k] = kernel
-    return big[pad:pad + mask_shape[0], pad:pad + mask_shape[1]]
+    big = np.zeros((mask_shape[0] + 2 * k, mask_shape[1] + 2 * k), dtype=bool)
+    big[top + k:top + 2 * k, left + k:left + 2 * k] = kernel
+    return big[k:k + mask_shape[0], k:k + mask_shape[1]]
 
 
 def fit_whole(mask: np.ndarray) -> tuple[str, float, float]:
@@ -149,19 +181,18 @@ def fit_whole(mask: np.ndarray) -> tuple[str, float, float]:
     area = float(mask.sum())
     lo, hi = _size_bounds()
     best = ("circle", 0.0, 0.0)
+    canvas = _Frame(mask)
     for shape in SHAPES:
         for scale in (0.94, 1.0, 1.06, 1.12):
             size = round(_area_size(shape, area) * scale, 1)
             if not lo <= size <= hi:
                 continue
-            for fx in FRACTIONS:
-                for fy in FRACTIONS:
-                    kernel = template(shape, size, fx, fy)
-                    inter = _correlate(mask, kernel, kernel.shape[0])
-                    iou = inter / (kernel.sum() + area - inter)
-                    top = float(iou.max())
-                    if top > best[1]:
-                        best = (shape, top, size)
+            masks, matrix, counts = _templates(shape, size)
+            (inters,) = canvas.correlate(matrix, masks.shape[1])  # (n, i, j)
+            ious = inters / (np.asarray(counts, dtype=np.float64)[:, None, None] + area - inters)
+            for top in ious.reshape(len(ious), -1).max(axis=1).tolist():  # FRACTIONS order: ties go to the first
+                if top > best[1]:
+                    best = (shape, top, size)
     return best
 
 
@@ -172,22 +203,21 @@ def fit_inside(mask: np.ndarray, shape: str, allowed: np.ndarray, *, max_spill: 
     lo, hi = _size_bounds()
     area = float(mask.sum())
     best, best_score = (None, 0.0, 0.0), -1.0
+    canvas = _Frame(mask, allowed)
     for size in np.arange(np.ceil(lo), np.floor(hi) + 1, 1.0):
-        for fx in FRACTIONS:
-            for fy in FRACTIONS:
-                kernel = template(shape, float(size), fx, fy)
-                k, n = kernel.shape[0], float(kernel.sum())
-                visible = _correlate(mask, kernel, k)
-                inside = _correlate(allowed, kernel, k) / n
-                spill = 1 - visible / area
-                good = (spill <= max_spill) & (inside >= HIDDEN_COVER) & (visible >= MIN_VISIBLE * n)
-                if not good.any():
-                    continue
-                score = np.where(good, inside + (1 - spill), -1.0)  # inside what may hold it, holding the mask
-                r, c = np.unravel_index(int(score.argmax()), score.shape)
-                if score[r, c] > best_score:
-                    best_score = float(score[r, c])
-                    best = (_place(mask.shape, kernel, r, c, k), float(size), float(visible[r, c] / n))
+        masks, matrix, counts = _templates(shape, float(size))
+        k = masks.shape[1]
+        for kernel, n, visible, inside in zip(masks, counts, *canvas.correlate(matrix, k)):
+            inside = inside / n
+            spill = 1 - visible / area
+            good = (spill <= max_spill) & (inside >= HIDDEN_COVER) & (visible >= MIN_VISIBLE * n)
+            if not good.any():
+                continue
+            score = np.where(good, inside + (1 - spill), -1.0)  # inside what may hold it, holding the mask
+            r, c = np.unravel_index(int(score.argmax()), score.shape)
+            if score[r, c] > best_score:
+                best_score = float(score[r, c])
+                best = (_place(mask.shape, kernel, *canvas.top_left(k, r, c)), float(size), float(visible[r, c] / n))
     return best
 
 
