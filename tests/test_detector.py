@@ -135,9 +135,9 @@ def test_template_correlation_counts_every_placement_that_touches_the_sprite():
     mask = np.zeros((R, R), dtype=bool)
     mask[2:11, 20:31] = rng.random((9, 11)) < 0.7  # near the frame's edge: placements hang outside
     other = rng.random((R, R)) < 0.3
-    masks, matrix, counts = _templates("triangle", 12.0)
+    masks, kernels, counts = _templates("triangle", 12.0)
     k = masks.shape[1]
-    visible, inside = _Frame(mask, other).correlate(matrix, k)
+    visible, inside = _Frame(mask, other).correlate(kernels)
     assert visible.shape == inside.shape and visible.shape[0] == len(masks) == len(counts) == 16
     frame = _Frame(mask, other)
     padded_mask, padded_other = np.pad(mask, k), np.pad(other, k)

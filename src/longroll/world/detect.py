@@ -121,9 +121,9 @@ def template(shape: str, size: float, fx: float, fy: float) -> np.ndarray:
 @lru_cache(maxsize=1024)
 def _templates(shape: str, size: float) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
     """Every sub-pixel placement of one template (FRACTIONS x FRACTIONS, fx major): the masks bool
-    (n, k, k), the same as a float32 matrix (k * k, n) for correlation, and their pixel counts."""
+    (n, k, k), the same as float32 kernels for correlation, and their pixel counts."""
     masks = np.stack([template(shape, size, fx, fy) for fx in FRACTIONS for fy in FRACTIONS])
-    return masks, masks.reshape(len(masks), -1).T.astype(np.float32), tuple(int(m.sum()) for m in masks)
+    return masks, masks.astype(np.float32), tuple(int(m.sum()) for m in masks)
 
 
 class _Frame:
@@ -138,20 +138,18 @@ class _Frame:
         self.box = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
         self.padded = [np.pad(m.astype(np.float32), self.PAD) for m in (mask, *others)]
 
-    def correlate(self, matrix: np.ndarray, k: int) -> list[np.ndarray]:
-        """For each image, the pixels under each of the n templates of ``matrix`` (k * k, n) with its
+    def correlate(self, kernels: np.ndarray) -> list[np.ndarray]:
+        """For each image, the pixels under each template of ``kernels`` float32 (n, k, k) with its
         top-left corner at (r0 - k + 1 + i, c0 - k + 1 + j) of the frame, (r0, c0) the box's top-left:
-        float64 (n, i, j), exact counts (sums of 0/1 products are exact in float32 below 2**24)."""
-        from numpy.lib.stride_tricks import sliding_window_view
+        float64 (n, i, j), exact counts. (OpenCV's correlation, one template at a time: a matrix
+        product of all n at once is faster alone but thrashes when BLAS threads meet a busy core.)"""
+        import cv2
 
-        (r0, r1, c0, c1), p = self.box, self.PAD
+        k, (r0, r1, c0, c1), p = kernels.shape[1], self.box, self.PAD
         cut = (slice(p + r0 - k + 1, p + r1 + k - 1), slice(p + c0 - k + 1, p + c1 + k - 1))
-        out = []
-        for image in self.padded:
-            windows = sliding_window_view(image[cut], (k, k))  # (i, j, k, k)
-            i, j = windows.shape[:2]
-            out.append((windows.reshape(i * j, k * k) @ matrix).T.reshape(-1, i, j).astype(np.float64))
-        return out
+        # Counts of 0/1 pixels: rounding removes the transform's float noise, so ties break the same way.
+        return [np.rint(np.stack([cv2.matchTemplate(image[cut], kernel, cv2.TM_CCORR) for kernel in kernels]))
+                .astype(np.float64) for image in self.padded]
 
     def top_left(self, k: int, i: int, j: int) -> tuple[int, int]:
         """Frame coordinates of a k x k template's top-left corner at correlation position (i, j)."""
@@ -187,8 +185,10 @@ def fit_whole(mask: np.ndarray) -> tuple[str, float, float]:
             size = round(_area_size(shape, area) * scale, 1)
             if not lo <= size <= hi:
                 continue
-            masks, matrix, counts = _templates(shape, size)
-            (inters,) = canvas.correlate(matrix, masks.shape[1])  # (n, i, j)
+            _, kernels, counts = _templates(shape, size)
+            if max(min(n, area) / max(n, area) for n in counts) <= best[1]:
+                continue  # no placement can beat the best: IoU <= the smaller area over the larger
+            (inters,) = canvas.correlate(kernels)  # (n, i, j)
             ious = inters / (np.asarray(counts, dtype=np.float64)[:, None, None] + area - inters)
             for top in ious.reshape(len(ious), -1).max(axis=1).tolist():  # FRACTIONS order: ties go to the first
                 if top > best[1]:
@@ -205,9 +205,9 @@ def fit_inside(mask: np.ndarray, shape: str, allowed: np.ndarray, *, max_spill: 
     best, best_score = (None, 0.0, 0.0), -1.0
     canvas = _Frame(mask, allowed)
     for size in np.arange(np.ceil(lo), np.floor(hi) + 1, 1.0):
-        masks, matrix, counts = _templates(shape, float(size))
+        masks, kernels, counts = _templates(shape, float(size))
         k = masks.shape[1]
-        for kernel, n, visible, inside in zip(masks, counts, *canvas.correlate(matrix, k)):
+        for kernel, n, visible, inside in zip(masks, counts, *canvas.correlate(kernels)):
             inside = inside / n
             spill = 1 - visible / area
             good = (spill <= max_spill) & (inside >= HIDDEN_COVER) & (visible >= MIN_VISIBLE * n)
