@@ -152,3 +152,7 @@ def test_template_correlation_counts_every_placement_that_touches_the_sprite():
     rows, cols = np.nonzero(mask)
     assert frame.top_left(k, 0, 0) == (rows.min() - k + 1, cols.min() - k + 1)
     assert visible.shape[1:] == (rows.max() - rows.min() + k, cols.max() - cols.min() + k)
+    from longroll.world.detect import fit_inside, fit_whole
+
+    empty = np.zeros((R, R), dtype=bool)  # nothing to fit: no shape, no template
+    assert fit_whole(empty)[1] == 0.0 and fit_inside(empty, "circle", other)[0] is None

@@ -131,12 +131,11 @@ class _Frame:
     template overlaps the mask's pixels: padded once, and each correlation cut to the mask's
     bounding box grown by the template, so the cost follows the sprite, not the frame."""
 
-    PAD = 32  # >= the largest template (size at most ~SIZE_RANGE[1] * 1.15 + 4)
-
     def __init__(self, mask: np.ndarray, *others: np.ndarray) -> None:
-        rows, cols = np.nonzero(mask)
+        rows, cols = np.nonzero(mask)  # the mask has pixels (components have at least MIN_AREA)
         self.box = (int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1)
-        self.padded = [np.pad(m.astype(np.float32), self.PAD) for m in (mask, *others)]
+        self.pad = int(np.ceil(_size_bounds()[1])) + 3  # the largest template's side (see ``template``)
+        self.padded = [np.pad(m.astype(np.float32), self.pad) for m in (mask, *others)]
 
     def correlate(self, kernels: np.ndarray) -> list[np.ndarray]:
         """For each image, the pixels under each template of ``kernels`` float32 (n, k, k) with its
@@ -145,7 +144,7 @@ class _Frame:
         product of all n at once is faster alone but thrashes when BLAS threads meet a busy core.)"""
         import cv2
 
-        k, (r0, r1, c0, c1), p = kernels.shape[1], self.box, self.PAD
+        k, (r0, r1, c0, c1), p = kernels.shape[1], self.box, self.pad
         cut = (slice(p + r0 - k + 1, p + r1 + k - 1), slice(p + c0 - k + 1, p + c1 + k - 1))
         # Counts of 0/1 pixels: rounding removes the transform's float noise, so ties break the same way.
         return [np.rint(np.stack([cv2.matchTemplate(image[cut], kernel, cv2.TM_CCORR) for kernel in kernels]))
@@ -179,6 +178,8 @@ def fit_whole(mask: np.ndarray) -> tuple[str, float, float]:
     area = float(mask.sum())
     lo, hi = _size_bounds()
     best = ("circle", 0.0, 0.0)
+    if not area:
+        return best
     canvas = _Frame(mask)
     for shape in SHAPES:
         for scale in (0.94, 1.0, 1.06, 1.12):
@@ -203,6 +204,8 @@ def fit_inside(mask: np.ndarray, shape: str, allowed: np.ndarray, *, max_spill: 
     lo, hi = _size_bounds()
     area = float(mask.sum())
     best, best_score = (None, 0.0, 0.0), -1.0
+    if not area:
+        return best
     canvas = _Frame(mask, allowed)
     for size in np.arange(np.ceil(lo), np.floor(hi) + 1, 1.0):
         masks, kernels, counts = _templates(shape, float(size))
