@@ -172,9 +172,8 @@ def x0_by_level(model, run: str, clips: int) -> dict:
     from pathlib import Path
 
     from longroll.models.tiny.autoencoder import tensor_to_frames
-    from longroll.models.tiny.dit import NUM_PAIRS
+    from longroll.models.tiny.dit import decode_prompt
     from longroll.world import presence
-    from longroll.world.vocab import BACKGROUNDS, COLOURS, MAX_OBJECTS, SHAPES, ObjectSpec, Prompt
 
     run_dir = Path(run)
     missing = [n for n in ("latents.pt", "data.pt") if not (run_dir / n).exists()]
@@ -182,18 +181,11 @@ def x0_by_level(model, run: str, clips: int) -> dict:
         raise FileNotFoundError(f"--x0-run {run!r} has no {' or '.join(missing)}: pass a training run folder.")
     latents = torch.load(run_dir / "latents.pt", weights_only=False, mmap=True)  # (N, F, C, h, w)
     cond = torch.load(run_dir / "data.pt", weights_only=False, mmap=True)["cond"]  # (N, MAX_OBJECTS + 1) ids
-    colours, shapes, backgrounds = list(COLOURS), list(SHAPES), list(BACKGROUNDS)
-
-    def prompt_of(ids: torch.Tensor) -> Prompt:
-        objects = tuple(ObjectSpec(colours[i // len(shapes)], shapes[i % len(shapes)])
-                        for i in ids[:MAX_OBJECTS].tolist() if i != NUM_PAIRS)
-        return Prompt(objects, backgrounds[int(ids[MAX_OBJECTS])])
-
     dit, ae = model.denoiser.eval(), model.autoencoder
     g = torch.Generator().manual_seed(0)
     idx = torch.randint(0, latents.shape[0], (clips,), generator=g)
     x0, c = latents[idx].float(), cond[idx]  # (clips, F, C, h, w)
-    prompts = [prompt_of(c[i]) for i in range(clips)]
+    prompts = [decode_prompt(c[i]) for i in range(clips)]
 
     def found(z: torch.Tensor) -> float:
         return float(np.mean([presence(tensor_to_frames(ae.decode(z[i])).numpy(), prompts[i]).mean()

@@ -226,3 +226,15 @@ def test_a_model_given_cross_attention_starts_as_the_model_without_it(tiny_model
     x, t, cond = _inputs()
     with torch.no_grad():
         torch.testing.assert_close(grown(x, t, cond), base(x, t, cond), atol=0, rtol=0)
+
+
+def test_prompt_ids_decode_back_to_the_prompt():
+    import numpy as np
+
+    from longroll.models.tiny.dit import decode_prompt, encode_prompt
+    from longroll.world import random_prompt
+
+    rng = np.random.default_rng(7)
+    for _ in range(50):
+        p = random_prompt(rng)
+        assert decode_prompt(encode_prompt(p)) == p

@@ -29,7 +29,7 @@ from longroll.models.tiny.config import CLEAN_T, DiTConfig, tiny_defaults
 from longroll.rope.bias import TemporalBias
 from longroll.rope.freqs import RopeFreqs, axes_rope_freqs
 from longroll.rope.rotator import FrameRotator
-from longroll.world.vocab import BACKGROUNDS, COLOURS, MAX_OBJECTS, SHAPES, Prompt
+from longroll.world.vocab import BACKGROUNDS, COLOURS, MAX_OBJECTS, SHAPES, ObjectSpec, Prompt
 
 NUM_PAIRS = len(COLOURS) * len(SHAPES)  # (colour, shape) embeddings; index NUM_PAIRS pads
 NULL_BACKGROUND = -1  # background id of the "no prompt" row (classifier-free guidance)
@@ -41,6 +41,14 @@ def encode_prompt(prompt: Prompt) -> torch.Tensor:
     ids = [colours.index(o.colour) * len(SHAPES) + SHAPES.index(o.shape) for o in prompt.objects]
     ids += [NUM_PAIRS] * (MAX_OBJECTS - len(ids))
     return torch.tensor(ids + [backgrounds.index(prompt.background)], dtype=torch.long)
+
+
+def decode_prompt(ids: torch.Tensor) -> Prompt:
+    """The inverse of ``encode_prompt``: (MAX_OBJECTS + 1,) ids -> Prompt (pads dropped)."""
+    colours, backgrounds = list(COLOURS), list(BACKGROUNDS)
+    objects = tuple(ObjectSpec(colours[i // len(SHAPES)], SHAPES[i % len(SHAPES)])
+                    for i in ids[:MAX_OBJECTS].tolist() if i != NUM_PAIRS)
+    return Prompt(objects, backgrounds[int(ids[MAX_OBJECTS])])
 
 
 def null_prompt(cond: torch.Tensor) -> torch.Tensor:
@@ -252,4 +260,4 @@ class TinyDiT(nn.Module):
         return out
 
 
-__all__ = ["CLEAN_T", "NUM_PAIRS", "TinyDiT", "encode_prompt", "null_prompt", "timestep_embedding"]
+__all__ = ["CLEAN_T", "NUM_PAIRS", "TinyDiT", "decode_prompt", "encode_prompt", "null_prompt", "timestep_embedding"]
