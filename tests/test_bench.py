@@ -122,3 +122,28 @@ def test_the_papers_claims_are_judged_from_paired_intervals():
     assert "NTK-by-parts alone beats plain extrapolation (presence, 16x, 8 prompts): **does not hold**" in text
     assert "FlexRoPE beats plain extrapolation (presence, 16x, 8 prompts): **not separable**" in text
     assert "MIGA" not in text  # rows not run are not judged
+
+
+def test_bench_restricted_to_presets_and_lengths_runs_only_those(tiny_model, tmp_path):
+    assert [v.name for v in variants(False, ("none", "flex"))] == ["none", "flex"]
+    cfg = BenchConfig(out=tmp_path, prompts=2, seeds=1, long_prompts=1, long_seeds=1, presets=("none", "sink"),
+                      multiples=(1, 2))
+    run_bench(cfg, model=tiny_model, progress=False)
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    assert sorted((r["preset"], r["multiple"]) for r in runs) == sorted(
+        (p, m) for p in ("none", "sink") for m in (1, 2) for _ in range(2))
+    assert {r["schedule"] for r in runs} == {"chunk"}
+
+
+def test_bad_bench_presets_and_lengths_are_refused_by_name(tmp_path, capsys):
+    from longroll.cli import main
+
+    with pytest.raises(ValueError, match="bogus"):
+        BenchConfig(out=tmp_path, presets=("none", "bogus"))
+    with pytest.raises(ValueError, match="multiples"):
+        BenchConfig(out=tmp_path, multiples=(16, 0))
+    assert main(["bench", "--out", str(tmp_path), "--presets", "none,bogus"]) == 2
+    assert "bogus" in capsys.readouterr().err
+    assert main(["bench", "--out", str(tmp_path), "--lengths", "16,x"]) == 2
+    assert "--lengths" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

@@ -187,3 +187,31 @@ def test_the_command_resumes_a_run_with_its_own_config(tmp_path):
     (out / "config.json").write_text(json.dumps(_cfg(2).to_dict()))
     assert main(["train-tiny", "--out", str(out), "--stop-after", "data"]) == 0
     assert json.loads((out / "config.json").read_text())["clips"] == 6
+
+
+def test_loss_chain_follows_warm_starts_oldest_first(tmp_path):
+    import json
+
+    import torch
+
+    from longroll.models.tiny.train import _write_losses, loss_chain, plot_losses
+
+    a, b, c = (tmp_path / n for n in "abc")
+    for run in (a, b, c):
+        run.mkdir()
+    _write_losses(a / "dit_losses.csv", [1.0, 0.9, 0.8])
+    (a / "config.json").write_text(json.dumps({"init_from": None}))
+    _write_losses(b / "dit_losses.csv", [0.7, 0.6])
+    (b / "config.json").write_text(json.dumps({"init_from": str(a / "dit_ckpt.pt")}))
+    torch.save({"history": [(1, 0.5), (2, 0.4)]}, c / "dit_ckpt.pt")  # no CSV: the checkpoint's history
+    (c / "config.json").write_text(json.dumps({"init_from": str(b)}))
+    chain = loss_chain(c)
+    assert [run for run, _ in chain] == [a, b, c]
+    assert [losses for _, losses in chain] == [[1.0, 0.9, 0.8], [0.7, 0.6], [0.5, 0.4]]
+    (a / "config.json").unlink()  # a copied checkpoint without its run's config ends the chain there
+    assert [run for run, _ in loss_chain(c)] == [a, b, c]
+    (b / "config.json").write_text(json.dumps({"init_from": str(c)}))  # a cycle stops instead of looping
+    assert len(loss_chain(c)) <= 3
+    pytest.importorskip("matplotlib")
+    plot_losses(c, tmp_path / "curves.png")
+    assert (tmp_path / "curves.png").stat().st_size > 0

@@ -38,13 +38,16 @@ class Variant:
         return dict(self.overrides)
 
 
-def variants(quick: bool) -> list[Variant]:
-    """Presets, FLEX components one at a time, and the sweeps of FLEX §4.3 / FAR."""
+def variants(quick: bool, only: tuple[str, ...] | None = None) -> list[Variant]:
+    """Presets, FLEX components one at a time, and the sweeps of FLEX §4.3 / FAR; with ``only``,
+    just those presets' rows (the part of the matrix the default-preset rule reads)."""
     from longroll.pipelines.presets import PRESETS
 
     presets = list(PRESETS)  # every preset, the training-free extenders of the field included
     if quick:
         presets = ["none", "pi", "sink", "flex"]
+    if only is not None:
+        return [Variant(p, p, "presets") for p in only]
     rows = [Variant(p, p, "presets") for p in presets]
     rows += [
         Variant("+ NTK-by-parts", "none", "components", (("rope", "flex"),)),
@@ -90,10 +93,24 @@ class BenchConfig:
     segment_seconds: float = 2.0
     weights: str | None = None
     sweep_multiple: float = 16  # the length at which ablation sweeps run
+    presets: tuple[str, ...] | None = None  # only these presets' rows (no ablations or schedules); None: all
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        from longroll._validate import check_choice
+
         self.out = Path(self.out)
+        self.multiples = tuple(self.multiples)
+        if not self.multiples or any(not m > 0 for m in self.multiples):
+            raise ValueError(f"multiples must be positive multiples of the horizon; got {self.multiples}.")
+        if self.presets is not None:
+            from longroll.pipelines.presets import PRESETS
+
+            self.presets = tuple(self.presets)
+            if not self.presets:
+                raise ValueError("presets must name at least one preset, or be None for the whole matrix.")
+            for name in self.presets:
+                check_choice("preset", name, PRESETS)
         if self.quick:
             self.multiples = (1, 4, 8)
             self.prompts = min(self.prompts, 2)
@@ -220,7 +237,7 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
     horizon = model.defaults.train_len * model.frames_per_latent / model.fps
     prompts = _prompts(max(cfg.prompts, cfg.long_prompts))
     rows, items = [], {}
-    for v in variants(cfg.quick):
+    for v in variants(cfg.quick, cfg.presets):
         mults = cfg.multiples if v.group in ("presets", "schedules") else (cfg.sweep_multiple,)
         for m in mults:
             n_prompts, n_seeds = cfg.cell(m)

@@ -23,7 +23,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--script", default=None,
                         help="instead of the matrix: this storyboard ('shot [4s] | shot [6s#]') with every preset, "
                              "evaluated per shot (STORYBOARD.md)")
-    parser.add_argument("--presets", default=None, help="with --script: comma-separated presets (default: all)")
+    parser.add_argument("--presets", default=None,
+                        help="comma-separated presets (default: all); without --script only these presets' rows of "
+                             "the matrix are run (no ablations or schedules: what the default-preset rule reads)")
+    parser.add_argument("--lengths", default=None,
+                        help="comma-separated lengths in multiples of the horizon (default: 1,4,16,120)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,19 +38,31 @@ def run(args: argparse.Namespace) -> int:
     check_int("seeds", args.seeds, low=1, high=100)
     check_int("long_prompts", args.long_prompts, low=1, high=1000)
     check_int("long_seeds", args.long_seeds, low=1, high=100)
-    if args.script:
-        from longroll._validate import check_choice
-        from longroll.bench.storyboard import run_storyboard
-        from longroll.pipelines.presets import PRESETS
+    from longroll._validate import check_choice
+    from longroll.pipelines.presets import PRESETS
 
-        presets = [p.strip() for p in args.presets.split(",")] if args.presets else None
-        for name in presets or []:
-            check_choice("preset", name, PRESETS)
+    presets = [p.strip() for p in args.presets.split(",")] if args.presets else None
+    for name in presets or []:
+        check_choice("preset", name, PRESETS)
+    lengths = None
+    if args.lengths:
+        try:
+            lengths = tuple(float(x) for x in args.lengths.split(","))
+        except ValueError:
+            raise ValueError(f"--lengths must be comma-separated numbers (multiples of the horizon); "
+                             f"got {args.lengths!r}.") from None
+        if any(not m > 0 for m in lengths):
+            raise ValueError(f"--lengths must be positive multiples of the horizon; got {args.lengths!r}.")
+    if args.script:
+        from longroll.bench.storyboard import run_storyboard
+
         report = run_storyboard(args.script, args.out, presets=presets, seeds=args.seeds, weights=args.weights)
         print(f"report written to {report}")
         return 0
+    sizes = {"multiples": lengths} if lengths else {}
     report = run_bench(BenchConfig(out=args.out, quick=args.quick, prompts=args.prompts, seeds=args.seeds,
-                                   long_prompts=args.long_prompts, long_seeds=args.long_seeds, weights=args.weights),
+                                   long_prompts=args.long_prompts, long_seeds=args.long_seeds, weights=args.weights,
+                                   presets=tuple(presets) if presets else None, **sizes),
                        backend=args.backend, workers=args.workers, ray_address=args.ray_address, argv=args.argv)
     print(f"report written to {report}")
     return 0

@@ -438,8 +438,31 @@ def _write_losses(path: Path, losses: list[float]) -> None:
         writer.writerows((i + 1, f"{v:.6f}") for i, v in enumerate(losses))
 
 
+def loss_chain(out: Path, limit: int = 16) -> list[tuple[Path, list[float]]]:
+    """The denoiser losses of a run and of every run it warm-started from (``init_from``), oldest first:
+    [(run folder, losses per step)]. A run's losses come from its ``dit_losses.csv``, else from its
+    checkpoint's history; a folder without ``config.json`` (a copied checkpoint) ends the chain."""
+    chain, run, seen = [], Path(out), set()
+    while run is not None and len(chain) < limit and run.resolve() not in seen:
+        seen.add(run.resolve())
+        csv_path, ckpt_path = run / "dit_losses.csv", run / "dit_ckpt.pt"
+        if csv_path.is_file():
+            losses = np.loadtxt(csv_path, delimiter=",", skiprows=1, ndmin=2)[:, 1].tolist()
+        elif ckpt_path.is_file():
+            losses = [h[1] for h in torch.load(ckpt_path, map_location="cpu", weights_only=False)["history"]]
+        else:
+            break
+        chain.append((run, losses))
+        config = run / "config.json"
+        source = json.loads(config.read_text()).get("init_from") if config.is_file() else None
+        run = None if not source else (Path(source) if Path(source).is_dir() else Path(source).parent)
+    return chain[::-1]
+
+
 def plot_losses(out: Path, path: Path) -> None:
-    """Loss curves of both stages (from the CSVs) as one PNG; skipped without matplotlib."""
+    """Loss curves (from the CSVs) as one PNG: the autoencoder's where this run trained one, and the
+    denoiser's over every warm-started stage, end to end with the stage boundaries marked; skipped
+    without matplotlib."""
     try:
         import matplotlib
 
@@ -448,19 +471,29 @@ def plot_losses(out: Path, path: Path) -> None:
     except ImportError:  # pragma: no cover
         log.warning("matplotlib is not installed; no loss-curve PNG.")
         return
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    for ax, name, title in zip(axes, ("ae_losses.csv", "dit_losses.csv"), ("autoencoder", "denoiser")):
-        if not (out / name).exists():
-            continue
-        data = np.loadtxt(out / name, delimiter=",", skiprows=1, ndmin=2)
-        steps, loss = data[:, 0], data[:, 1]
+    chain = loss_chain(out)
+    curves = []
+    if (out / "ae_losses.csv").exists():
+        data = np.loadtxt(out / "ae_losses.csv", delimiter=",", skiprows=1, ndmin=2)
+        curves.append(("autoencoder", data[:, 0], data[:, 1], []))
+    if chain:
+        offsets = np.cumsum([0] + [len(losses) for _, losses in chain])
+        steps = np.arange(1, offsets[-1] + 1)
+        loss = np.concatenate([np.asarray(losses, dtype=float) for _, losses in chain])
+        curves.append(("denoiser", steps, loss, list(offsets[1:-1])))
+    if not curves:
+        return
+    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves) + 1, 3.5), squeeze=False)
+    for ax, (title, steps, loss, bounds) in zip(axes[0], curves):
         ax.plot(steps, loss, lw=0.4, alpha=0.4, label="step")
         k = max(1, len(loss) // 50)
         if len(loss) >= k:
             smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
             ax.plot(steps[k - 1:], smooth, lw=1.5, label=f"mean of {k}")
+        for i, b in enumerate(bounds):
+            ax.axvline(b, color="k", lw=0.8, ls="--", label="warm start (new stage)" if i == 0 else None)
         ax.set_yscale("log")
-        ax.set_title(f"{title} loss")
+        ax.set_title(f"{title} loss" + (f" ({len(bounds) + 1} stages)" if bounds else ""))
         ax.set_xlabel("step")
         ax.legend(fontsize=8)
     fig.tight_layout()
@@ -549,4 +582,4 @@ def train(cfg: TrainConfig, out: str | Path, export_to: str | Path | None = None
         plot_losses(out, Path(export_to) / "loss_curves.png")
 
 
-__all__ = ["TrainConfig", "export", "replace", "sample_timesteps", "train"]
+__all__ = ["TrainConfig", "export", "loss_chain", "plot_losses", "replace", "sample_timesteps", "train"]
