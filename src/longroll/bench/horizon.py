@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-
 from longroll.eval.evaluate import evaluate_frames
 from longroll.io.atomic import write_json
 
