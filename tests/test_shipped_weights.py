@@ -13,7 +13,12 @@ pytestmark = pytest.mark.skipif(not shipped_weights().is_file(), reason="no ship
 def test_shipped_weights_load_with_their_config():
     model = load_tiny()
     assert model.weights_sha256 != "random-init" and len(model.weights_sha256) == 64
-    assert model.defaults.train_len == 16 and model.defaults.chunk_size == 4
+    # Self Forcing's geometry and sampler (issue 18): 21 latent frames, chunks of 3, 4 re-noising steps.
+    assert model.defaults.train_len == 21 and model.defaults.chunk_size == 3
+    assert model.defaults.window == 12 and model.defaults.sink == 3
+    schedule = model.defaults.schedule
+    assert schedule.sampler == "renoise" and list(schedule.timesteps) == [1000, 750, 500, 250]
+    assert len(schedule.first_timesteps) == 16 and schedule.cfg == 2.0  # the recipe's sampler (train/stage3.json)
     assert not model.denoiser.training
 
 
@@ -21,10 +26,10 @@ def test_a_sample_shows_the_prompted_objects_on_the_prompted_background():
     model = load_tiny()
     prompt = "two yellow triangles on a black background"
     shares, bg_errors = [], []
-    for seed in range(3):
-        frames = generate(prompt, seconds=2, seed=seed, model=model, preset="none")
+    for seed in range(4):
+        frames = generate(prompt, seconds=model.defaults.train_len / model.fps, seed=seed, model=model, preset="none")
         dets = [detect(f, parse_prompt(prompt)) for f in frames]
         shares.append(np.mean([d.presence for d in dets]))
         bg_errors.append(np.mean([d.background_error for d in dets]))
-    assert np.mean(shares) >= 0.75
+    assert np.mean(shares) >= 0.65  # 0.77 when recorded (seeds 0-3: 0.50, 0.76, 1.00, 0.81)
     assert np.mean(bg_errors) < 30
