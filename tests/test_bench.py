@@ -128,7 +128,8 @@ def test_bench_restricted_to_presets_and_lengths_runs_only_those(tiny_model, tmp
     assert [v.name for v in variants(False, ("none", "flex"))] == ["none", "flex"]
     cfg = BenchConfig(out=tmp_path, prompts=2, seeds=1, long_prompts=1, long_seeds=1, presets=("none", "sink"),
                       multiples=(1, 2))
-    run_bench(cfg, model=tiny_model, progress=False)
+    report = run_bench(cfg, model=tiny_model, progress=False).read_text()
+    assert "the preset rows only (2 presets at 1x, 2x" in report and "| sink |" in report
     runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
     assert sorted((r["preset"], r["multiple"]) for r in runs) == sorted(
         (p, m) for p in ("none", "sink") for m in (1, 2) for _ in range(2))

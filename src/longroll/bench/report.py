@@ -235,6 +235,14 @@ def findings(agg, presets, multiples) -> list[str]:
     return lines
 
 
+def _matrix_name(cfg) -> str:
+    """What part of the matrix ran: quick, full, or only some presets' rows at some lengths."""
+    if getattr(cfg, "presets", None):
+        return (f"the preset rows only ({len(cfg.presets)} presets at "
+                f"{', '.join(f'{m:g}x' for m in cfg.multiples)}; no ablations or schedules)")
+    return f"{'quick' if cfg.quick else 'full'} matrix"
+
+
 def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
     """Write REPORT.md and plots into cfg.out; returns the report path."""
     from longroll.eval.plots import plot_over_time
@@ -248,7 +256,7 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
         f"Model `{model.name}` (weights sha256 `{model.weights_sha256[:12]}`), training horizon {horizon:g} s; "
         f"{cfg.prompts} prompts x {cfg.seeds} seed(s) below 120x, {cfg.long_prompts} x {cfg.long_seeds} at 120x "
         f"(stratified prompts, paired: every method the same); segments of {cfg.segment_seconds:g} s; "
-        f"{'quick' if cfg.quick else 'full'} matrix; {platform.machine()}, {time.strftime('%Y-%m-%d')}.",
+        f"{_matrix_name(cfg)}; {platform.machine()}, {time.strftime('%Y-%m-%d')}.",
         "",
         "Metrics are means over segments, prompts and seeds; Δ is last segment minus first (quality drift, "
         "FLEX Table 1). Presence: share of prompted objects the world's detector finds. Colour drift: RGB "

@@ -19,11 +19,12 @@ def plot_over_time(runs: dict[str, list[dict]], keys: list[str], path: str | Pat
     rows = math.ceil(len(keys) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
     for ax, key in zip(axes.flat, keys):
-        for label, segs in runs.items():
+        for i, (label, segs) in enumerate(runs.items()):
             xs = [(s["start_s"] + s["end_s"]) / 2 for s in segs]
             ys = [s.get(key) for s in segs]
             ys = [float("nan") if y is None else y for y in ys]
-            ax.plot(xs, ys, marker=".", label=label)
+            # Past ten series the default colour cycle repeats: vary the line style with each cycle.
+            ax.plot(xs, ys, marker=".", label=label, color=f"C{i % 10}", ls=("-", "--", ":")[i // 10 % 3])
         ax.set_title(key, fontsize=9)
         ax.set_xlabel("time (s)", fontsize=8)
         ax.tick_params(labelsize=7)
