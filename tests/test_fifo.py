@@ -181,3 +181,25 @@ def test_end_to_end_on_the_shipped_weights(kind, tmp_path):
     assert np.array_equal(frames, direct) and frames.shape == (24, 32, 32, 3)
     presence = np.mean([detect(f, parse_prompt(PROMPT)).presence for f in frames])
     assert presence > 0.3  # the trained model draws the prompted objects under this schedule too
+
+
+@pytest.mark.parametrize("kind", ["fifo", "miga"])
+def test_a_default_preset_that_acts_on_the_cache_gives_way_to_none_on_a_diagonal_schedule(tiny_model, kind):
+    """The built-in model's default (`rolling-sink`) has no meaning for FIFO / MIGA: an unnamed preset
+    falls back to `none` there, while naming it is still refused."""
+    from dataclasses import replace
+
+    from longroll.pipelines.plan import resolve
+    from longroll.pipelines.request import GenerationRequest
+
+    saved = tiny_model.denoiser.defaults
+    tiny_model.denoiser.defaults = replace(saved, preset="rolling-sink")
+    try:
+        plan = resolve(GenerationRequest(prompt=PROMPT, seconds=2, seed=0, schedule=kind), tiny_model)
+        assert plan.preset == "none"
+        assert resolve(GenerationRequest(prompt=PROMPT, seconds=2, seed=0), tiny_model).preset == "rolling-sink"
+        with pytest.raises(ValueError, match="rolling-sink"):
+            resolve(GenerationRequest(prompt=PROMPT, seconds=2, seed=0, schedule=kind, preset="rolling-sink"),
+                    tiny_model)
+    finally:
+        tiny_model.denoiser.defaults = saved

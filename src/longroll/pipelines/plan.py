@@ -80,6 +80,13 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
     # 2. Method and schedule against the model's defaults.
     defaults = model.defaults
     preset = request.preset or defaults.preset
+    if request.preset is None and request.schedule != "chunk":
+        from longroll.pipelines.presets import PRESETS
+
+        if PRESETS[preset].cache_only:  # the model's default acts on a cache that FIFO / MIGA do not have
+            log.info("The model's default preset %s acts on the chunk-wise cache; %s uses `none`.", preset,
+                     request.schedule)
+            preset = "none"
     spec = SCHEDULES[request.schedule]
     if config is None:
         config = spec.resolve(preset, model.denoiser, dict(request.overrides), dict(request.schedule_options))
