@@ -73,7 +73,7 @@ def test_bench_runs_a_storyboard_with_every_preset_and_caches_it(tmp_path, tiny_
 
 def test_the_report_gives_intervals_paired_verdicts_and_the_default_by_the_rule(tiny_model, tmp_path, monkeypatch):
     rows = [v for v in variants(True) if v.group == "presets"]
-    monkeypatch.setattr(bench, "variants", lambda quick: rows)
+    monkeypatch.setattr(bench, "variants", lambda quick, only=None: rows)
     cfg = BenchConfig(out=tmp_path, quick=True, prompts=3)
     cfg.seeds, cfg.multiples = 2, (1, 16)
     text = run_bench(cfg, model=tiny_model, progress=False).read_text()
@@ -86,7 +86,7 @@ def test_the_report_gives_intervals_paired_verdicts_and_the_default_by_the_rule(
 
 def test_the_matrix_runs_through_a_batch_backend_and_resumes_after_a_kill(tiny_model, tmp_path, monkeypatch):
     rows = [v for v in variants(True) if v.group == "presets"][:2]
-    monkeypatch.setattr(bench, "variants", lambda quick: rows)
+    monkeypatch.setattr(bench, "variants", lambda quick, only=None: rows)
     cfg = BenchConfig(out=tmp_path, quick=True, prompts=2)
     cfg.multiples = (1,)
     calls = []
