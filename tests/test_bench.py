@@ -148,3 +148,11 @@ def test_bad_bench_presets_and_lengths_are_refused_by_name(tmp_path, capsys):
     assert main(["bench", "--out", str(tmp_path), "--lengths", "16,x"]) == 2
     assert "--lengths" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_bench_lengths_out_of_range_are_refused_before_any_run(tmp_path, capsys):
+    from longroll.cli import main
+
+    assert main(["bench", "--out", str(tmp_path), "--presets", "none", "--lengths", "16,-1"]) == 2
+    assert "multiples must be positive" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

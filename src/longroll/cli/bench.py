@@ -38,24 +38,21 @@ def run(args: argparse.Namespace) -> int:
     check_int("seeds", args.seeds, low=1, high=100)
     check_int("long_prompts", args.long_prompts, low=1, high=1000)
     check_int("long_seeds", args.long_seeds, low=1, high=100)
-    from longroll._validate import check_choice
-    from longroll.pipelines.presets import PRESETS
-
     presets = [p.strip() for p in args.presets.split(",")] if args.presets else None
-    for name in presets or []:
-        check_choice("preset", name, PRESETS)
     lengths = None
-    if args.lengths:
+    if args.lengths:  # parsed here; their range is checked once, by BenchConfig
         try:
             lengths = tuple(float(x) for x in args.lengths.split(","))
         except ValueError:
             raise ValueError(f"--lengths must be comma-separated numbers (multiples of the horizon); "
                              f"got {args.lengths!r}.") from None
-        if any(not m > 0 for m in lengths):
-            raise ValueError(f"--lengths must be positive multiples of the horizon; got {args.lengths!r}.")
     if args.script:
+        from longroll._validate import check_choice
         from longroll.bench.storyboard import run_storyboard
+        from longroll.pipelines.presets import PRESETS
 
+        for name in presets or []:
+            check_choice("preset", name, PRESETS)
         report = run_storyboard(args.script, args.out, presets=presets, seeds=args.seeds, weights=args.weights)
         print(f"report written to {report}")
         return 0
