@@ -119,3 +119,32 @@ def test_energy_grows_as_rho_falls():
         energies.append(float(((z[:, 1:] - z[:, :-1]) ** 2).sum(dim=(1, 2)).mean()))
     assert energies == sorted(energies)
     assert math.isclose(energies[-1], 2 * 3 * 2 * 2, rel_tol=0.03)
+
+
+def test_noise_seed_is_the_seed_without_a_salt_and_a_stable_hash_with_one():
+    from longroll.noise import noise_seed
+
+    assert [noise_seed(s) for s in (0, 1, 7)] == [0, 1, 7]  # the families' own inference: manual_seed(seed)
+    salted = [noise_seed(s, "longroll-tiny-noise") for s in range(100)]
+    assert len(set(salted)) == 100 and all(0 <= v < 2**63 for v in salted)
+    assert not set(salted) & set(range(1000))  # no salted stream is a small manual seed (a training stream)
+    assert salted[0] == noise_seed(0, "longroll-tiny-noise") and salted[0] != noise_seed(0, "another salt")
+    with pytest.raises(ValueError, match="seed"):
+        noise_seed(-1, "longroll-tiny-noise")
+
+
+def test_the_built_in_model_salts_its_noise_and_the_sidecar_says_so():
+    """The built-in recipe initialises its weights with manual_seed(0): user seed 0's noise must not be
+    that stream (it came out empty for every one-object prompt)."""
+    from longroll.models.tiny.weights import random_tiny
+    from longroll.noise import noise_seed
+    from longroll.pipelines.plan import resolve
+    from longroll.pipelines.request import GenerationRequest
+    from longroll.pipelines.run import sidecar
+
+    model = random_tiny()
+    plan = resolve(GenerationRequest(prompt="a red circle on a black background", seconds=1.0, seed=0), model)
+    assert model.defaults.seed_salt is not None
+    assert plan.noise_seed == noise_seed(0, model.defaults.seed_salt) != 0
+    side = sidecar(plan, model, frames=1, wall_seconds=0.0, complete=True, frames_sha256="")
+    assert side["seed"] == 0 and side["noise_seed"] == plan.noise_seed

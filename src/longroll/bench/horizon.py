@@ -139,7 +139,8 @@ def run_key(plan, weights_sha256: str) -> str:
     """Cache key of a run: its fully resolved settings and the weights, so that changing a model
     default or the weights invalidates it."""
     r = plan.request
-    blob = json.dumps([plan.schedule, plan.config_dict(), r.seconds, r.prompt, r.seed, weights_sha256],
+    blob = json.dumps([plan.schedule, plan.config_dict(), r.seconds, r.prompt, r.seed, plan.noise_seed,
+                       weights_sha256],
                       default=str, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

@@ -94,6 +94,9 @@ class ModelDefaults:
     upscale: int = 1  # default nearest-neighbour enlargement of written videos (for viewing)
     preset: str = "flex"  # default horizon-extension preset
     diagonal: DiagonalDefaults = field(default_factory=DiagonalDefaults)
+    # Salt of the noise stream's seed (longroll.noise.noise_seed); None: torch.manual_seed(seed), as the
+    # families' own inference. Set for weights initialised from a small manual seed (the built-in model).
+    seed_salt: str | None = None
     native: NativeRollout = field(default_factory=NativeRollout)  # the family's own window (presets without a sink)
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from longroll.models.base import VideoModel
+from longroll.noise import noise_seed
 from longroll.pipelines.request import GenerationRequest, PromptSchedule, check_length
 from longroll.pipelines.schedules import SCHEDULES, method_of
 
@@ -53,6 +54,7 @@ class GenerationPlan:
     config: object  # the schedule's own resolved config (RolloutConfig or DiagonalRollout)
     upscale: int  # enlargement of written frames
     out: Path | None  # output path (None: frames are returned)
+    noise_seed: int  # seed of the noise generator: the request's, salted where the model says (longroll.noise)
     init: InitFrames | None = None  # frames the video continues from
 
     @property
@@ -100,7 +102,7 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
         total_frames=total_frames + (init.output_frames if init is not None else 0),
         preset=preset, schedule=request.schedule, config=config,
         upscale=request.upscale if request.upscale is not None else defaults.upscale, out=request.out_path,
-        init=init)
+        noise_seed=noise_seed(request.seed, defaults.seed_salt), init=init)
 
 
 def _init(request: GenerationRequest, model: VideoModel) -> InitFrames | None:

@@ -63,7 +63,7 @@ def stream(plan: GenerationPlan, model: VideoModel, *, stats=None, live=None) ->
 
     # 1. The schedule's pieces: guided denoiser, seeded generator, the schedule's own rollout.
     den = with_guidance(model.denoiser, method_of(plan.config).cfg)
-    generator = torch.Generator(device="cpu").manual_seed(plan.request.seed)
+    generator = torch.Generator(device="cpu").manual_seed(plan.noise_seed)
     init = plan.init
     chunks = SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames, plan.num_latent, plan.config,
                                           generator, stats, cuts=plan.prompts.cuts[1:],
@@ -106,6 +106,7 @@ def sidecar(plan: GenerationPlan, model: VideoModel, *, frames: int, wall_second
                                                 "in_output": plan.init.in_output},
         "seconds": r.seconds,
         "seed": r.seed,
+        "noise_seed": plan.noise_seed,  # the generator's seed (longroll.noise.noise_seed)
         "preset": plan.preset,
         "schedule": plan.schedule,
         "config": plan.config_dict(),  # the schedule's own resolved settings, nothing else

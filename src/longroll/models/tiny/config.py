@@ -119,6 +119,9 @@ class DiTConfig:
         return asdict(self)
 
 
+# The recipe initialises its weights with torch.manual_seed(seed) (seed 0 for the shipped weights), so
+# user seeds are salted before they seed the noise (longroll.noise.noise_seed says why).
+TINY_SEED_SALT = "longroll-tiny-noise"
 CLEAN_T = -1.0  # timestep value that marks a clean context frame (FAR's dedicated clean timestep)
 
 
@@ -145,7 +148,8 @@ def tiny_defaults(config: DiTConfig, inference: dict | None = None):
     base = ModelDefaults(train_len=config.train_len, chunk_size=config.chunk_size, window=window,
                          sink=min(LONGLIVE_SINK, max(0, window - config.chunk_size)), schedule=schedule,
                          context_timestep=CLEAN_T, rho=FLEX_RHO, jumps=config.jump, frames_per_latent=1,
-                         upscale=TINY_UPSCALE, diagonal=diagonal, native=NativeRollout(window=config.train_len))
+                         upscale=TINY_UPSCALE, diagonal=diagonal, native=NativeRollout(window=config.train_len),
+                         seed_salt=TINY_SEED_SALT)
     unknown = sorted(set(inference) - {"window", "sink", "rho", "preset"})
     if unknown:
         raise ValueError(f"Unknown inference setting(s) {', '.join(unknown)} in the weights' JSON; known: "
