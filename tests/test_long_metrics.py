@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from longroll.bench.prompts import stratified_prompts
+from longroll.bench.prompts import MAX_PROMPTS, stratified_prompts
 from longroll.bench.stats import bootstrap_mean, paired_difference, per_unit, verdict
 from longroll.eval.long_metrics import DistanceConsistency, framepack_drift, time_to_failure
 from longroll.world.vocab import parse_prompt
@@ -69,6 +69,14 @@ def test_stratified_prompts_balance_object_counts_colours_shapes_and_backgrounds
     assert set(Counter(p.background for p in parsed).values()) == {12}
     assert all(len({o.colour for o in p.objects}) == len(p.objects) for p in parsed)  # no repeated colour
     assert stratified_prompts(48) == prompts
+    assert stratified_prompts(12) == prompts[:12]  # a longer list starts with a shorter one
+    # Every prompt differs (the count, background and colour-shape cycles all close after 12 prompts:
+    # without the per-block shifts, prompts 12-31 of the benchmark's 32 repeated 0-11).
+    everything = stratified_prompts(MAX_PROMPTS)
+    assert len(set(everything)) == MAX_PROMPTS
+    assert all(len({o.colour for o in parse_prompt(p).objects}) == 1 + i % 3 for i, p in enumerate(everything))
+    with pytest.raises(ValueError, match=f"1 to {MAX_PROMPTS}"):
+        stratified_prompts(MAX_PROMPTS + 1)
     from pathlib import Path
 
     committed = Path(__file__).parents[1] / "bench" / "horizon" / "prompts.txt"

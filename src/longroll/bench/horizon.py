@@ -96,9 +96,14 @@ class BenchConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from longroll._validate import check_choice
+        from longroll._validate import check_choice, check_int
+        from longroll.bench.prompts import MAX_PROMPTS
 
         self.out = Path(self.out)
+        check_int("prompts", self.prompts, low=1, high=MAX_PROMPTS)
+        check_int("seeds", self.seeds, low=1, high=100)
+        check_int("long_prompts", self.long_prompts, low=1, high=MAX_PROMPTS)
+        check_int("long_seeds", self.long_seeds, low=1, high=100)
         self.multiples = tuple(self.multiples)
         if not self.multiples or any(not m > 0 for m in self.multiples):
             raise ValueError(f"multiples must be positive multiples of the horizon; got {self.multiples}.")

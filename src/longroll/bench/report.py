@@ -269,6 +269,9 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
         "",
     ]
     lines += interval_sections(results, presets, multiples)
+    from longroll.bench.long_video import long_video_sections
+
+    lines += long_video_sections(results, presets, multiples)
     lines += claims_section(results)
     if any(r["multiple"] in (16, 120) for r in results):
         from longroll.bench.defaults import choose_default
@@ -297,6 +300,16 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
         plot = cfg.out / f"over_time_{longest:g}x.png"
         plot_over_time(runs, [k for k in TABLE_METRICS], plot)
         lines += [f"## Over time at {longest:g}x", "", f"![metrics over time]({plot.name})", ""]
+        from longroll.bench.long_video import plot_bands
+
+        for metric, label in (("object_presence", "presence"), ("identity_colour_drift", "colour drift")):
+            band = plot_bands(results, presets, longest, metric, label, cfg.out / f"{metric}_{longest:g}x_bands.png")
+            if band is not None:
+                lines += [f"{label.capitalize()} over time per preset at {longest:g}x: mean over prompts with its "
+                          "95% bootstrap band, `none` in grey.", "", f"![{label} over time]({band.name})", ""]
+    from longroll.bench.cost import cost_section
+
+    lines += cost_section(results, horizon)
     report = cfg.out / "REPORT.md"
     tmp = report.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n")

@@ -31,13 +31,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from longroll._validate import check_int
     from longroll.bench.horizon import BenchConfig, run_bench
 
-    check_int("prompts", args.prompts, low=1, high=1000)
-    check_int("seeds", args.seeds, low=1, high=100)
-    check_int("long_prompts", args.long_prompts, low=1, high=1000)
-    check_int("long_seeds", args.long_seeds, low=1, high=100)
     presets = [p.strip() for p in args.presets.split(",")] if args.presets else None
     lengths = None
     if args.lengths:  # parsed here; their range is checked once, by BenchConfig
@@ -47,12 +42,13 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--lengths must be comma-separated numbers (multiples of the horizon); "
                              f"got {args.lengths!r}.") from None
     if args.script:
-        from longroll._validate import check_choice
+        from longroll._validate import check_choice, check_int
         from longroll.bench.storyboard import run_storyboard
         from longroll.pipelines.presets import PRESETS
 
         for name in presets or []:
             check_choice("preset", name, PRESETS)
+        check_int("seeds", args.seeds, low=1, high=100)
         report = run_storyboard(args.script, args.out, presets=presets, seeds=args.seeds, weights=args.weights)
         print(f"report written to {report}")
         return 0

@@ -1,0 +1,105 @@
+"""What the horizon benchmark costs: videos per hour measured, and the projected time of the full matrix.
+
+The benchmark's cost is the sum of its videos. From the runs at hand, each (schedule, length)
+cell's mean wall time per video (generation and evaluation) gives videos per hour on this machine.
+The full matrix (``BenchConfig``'s default cell sizes, every row of ``variants``) is then projected:
+a chunk-wise video at a length not run is priced by linear interpolation between the measured
+lengths, and outside them in proportion to its frames from the nearest measured length (the
+rollout's time per chunk is flat, so cost is linear in frames); a FIFO or MIGA video by its measured cost ratio to chunk-wise at a length both ran.
+Rows that share a video (the ``flex`` preset and "FLEX (all three)") are counted once.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections import defaultdict
+
+import numpy as np
+
+
+def measured_cost(results: list[dict]) -> dict[tuple[str, float], tuple[float, int]]:
+    """{(schedule, multiple): (mean wall seconds per video, videos)} over runs that record a wall time,
+    each video once."""
+    seen, walls = set(), defaultdict(list)
+    for r in results:
+        key = (r["prompt"], r["seed"], r["multiple"], r.get("schedule", "chunk"), r.get("preset"),
+               repr(sorted(r.get("overrides", {}).items())), repr(sorted(r.get("schedule_options", {}).items())))
+        if key in seen or r.get("wall_seconds") is None:
+            continue
+        seen.add(key)
+        walls[(r.get("schedule", "chunk"), r["multiple"])].append(float(r["wall_seconds"]))
+    return {k: (float(np.mean(v)), len(v)) for k, v in walls.items()}
+
+
+def full_matrix_videos(cfg=None) -> dict[tuple[str, float], int]:
+    """{(schedule, multiple): videos} of the full matrix at ``cfg``'s cell sizes (default: the issue's)."""
+    from pathlib import Path
+
+    from longroll.bench.horizon import BenchConfig, variants
+
+    cfg = cfg or BenchConfig(out=Path("."))
+    counts, seen = defaultdict(int), set()
+    for v in variants(False):
+        for m in (cfg.multiples if v.group in ("presets", "schedules") else (cfg.sweep_multiple,)):
+            sig = (v.preset, v.overrides, v.schedule, v.schedule_options, m)
+            if sig in seen:
+                continue
+            seen.add(sig)
+            prompts, seeds = cfg.cell(m)
+            counts[(v.schedule, m)] += prompts * seeds
+    return dict(counts)
+
+
+def price(cost: dict, schedule: str, multiple: float) -> float | None:
+    """Projected wall seconds of one video: measured, else the chunk-wise line (times the schedule's
+    measured ratio to chunk-wise); None when nothing prices it."""
+    if (schedule, multiple) in cost:
+        return cost[(schedule, multiple)][0]
+    chunk = {m: c[0] for (s, m), c in cost.items() if s == "chunk"}
+    if not chunk:
+        return None
+    ms = np.array(sorted(chunk), dtype=float)
+    ws = np.array([chunk[m] for m in sorted(chunk)])
+    if ms[0] <= multiple <= ms[-1]:
+        base = float(np.interp(multiple, ms, ws))
+    else:  # outside the measured lengths: in proportion to frames from the nearest measured length
+        near = 0 if multiple < ms[0] else -1
+        base = float(ws[near] * multiple / ms[near])
+    if schedule == "chunk":
+        return base
+    ratios = [cost[(schedule, m)][0] / chunk[m] for m in chunk if (schedule, m) in cost]
+    return base * float(np.mean(ratios)) if ratios else None
+
+
+def cost_section(results: list[dict], horizon: float) -> list[str]:
+    """Markdown: videos per hour per measured cell, and the full matrix's projected time."""
+    cost = measured_cost(results)
+    if not cost:
+        return []
+    lines = ["## Cost (videos per hour, projected time of the full matrix)", "",
+             f"Measured in these runs on {platform.machine()} with {os.cpu_count()} cores (wall time per video: "
+             "generation and evaluation, one video at a time; runs of earlier invocations keep their own "
+             "times).", "",
+             "| schedule | length | videos measured | s per video | videos per hour |", "|---|---|---|---|---|"]
+    for (s, m), (wall, n) in sorted(cost.items(), key=lambda kv: (kv[0][0] != "chunk", kv[0][0], kv[0][1])):
+        lines.append(f"| {s} | {m:g}x ({m * horizon:g} s) | {n} | {wall:.1f} | {3600 / wall:.0f} |")
+    full = full_matrix_videos()
+    total, unpriced, rows = 0.0, 0, []
+    for (s, m), n in sorted(full.items(), key=lambda kv: (kv[0][0] != "chunk", kv[0][0], kv[0][1])):
+        p = price(cost, s, m)
+        if p is None:
+            unpriced += n
+            rows.append(f"| {s} | {m:g}x | {n} | - | - |")
+            continue
+        total += n * p
+        rows.append(f"| {s} | {m:g}x | {n} | {p:.1f}{'' if (s, m) in cost else ' (projected)'} | "
+                    f"{n * p / 3600:.1f} |")
+    lines += ["", f"The full matrix (32 prompts x 3 seeds at 1x-16x, 16 x 2 at 120x, every row and ablation): "
+              f"{sum(full.values())} videos, **about {total / 3600:.0f} h** on this machine one video at a time"
+              + (f", plus {unpriced} videos of schedules not yet measured" if unpriced else "") + ".", "",
+              "| schedule | length | videos | s per video | hours |", "|---|---|---|---|---|", *rows, ""]
+    return lines
+
+
+__all__ = ["cost_section", "full_matrix_videos", "measured_cost", "price"]
