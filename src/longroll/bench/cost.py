@@ -5,7 +5,8 @@ cell's mean wall time per video (generation and evaluation) gives videos per hou
 The full matrix (``BenchConfig``'s default cell sizes, every row of ``variants``) is then projected:
 a chunk-wise video at a length not run is priced by linear interpolation between the measured
 lengths, and outside them in proportion to its frames from the nearest measured length (the
-rollout's time per chunk is flat, so cost is linear in frames); a FIFO or MIGA video by its measured cost ratio to chunk-wise at a length both ran.
+rollout's time per chunk is flat, so cost is linear in frames); a FIFO or MIGA video by its
+measured cost ratio to chunk-wise at a length both ran.
 Rows that share a video (the ``flex`` preset and "FLEX (all three)") are counted once.
 """
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from longroll.world.vocab import BACKGROUNDS, COLOURS, SHAPES, ObjectSpec, Prompt
 
-
 BLOCK = 12  # prompts after which counts (3), backgrounds (4) and colour-shape slots (24) all repeat
 MAX_PROMPTS = BLOCK * len(COLOURS)  # different prompts the rule makes (one colour shift per block)
 
