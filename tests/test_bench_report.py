@@ -101,3 +101,16 @@ def test_cost_section_says_videos_per_hour_and_the_projected_total():
     assert f"plus {unpriced} videos of schedules not yet measured" in text
     assert cost_section([], 2.625) == []
     assert np.isfinite(chunk_hours)
+
+
+def test_a_report_without_none_says_the_rule_was_not_judged(tmp_path):
+    from types import SimpleNamespace
+
+    from longroll.bench.horizon import BenchConfig
+    from longroll.bench.report import write_report
+
+    runs = [dict(_run("sink", f"p{i}", 0), drift={"object_presence": 0.0}) for i in range(3)]
+    cfg = BenchConfig(out=tmp_path, prompts=3, seeds=1, presets=("sink",), multiples=(16,))
+    text = write_report(runs, cfg, 2.625, SimpleNamespace(name="tiny", weights_sha256="0" * 64)).read_text()
+    assert "Not judged: the rule compares every preset with `none`" in text
+    assert "## Cost (videos per hour" in text and (tmp_path / "object_presence_16x_bands.png").is_file()

@@ -116,9 +116,17 @@ def test_the_default_preset_rule_picks_the_best_presence_not_separably_worse_els
         results += _runs("flex", m, 0.90, static=0.6)  # best presence, but frozen: excluded
         results += _runs("sink", m, 0.80)
         results += _runs("pi", m, 0.60)
-    best, reasons = choose_default(results, ["none", "flex", "sink", "pi"])
+        results += _runs("lucky", m, 0.70, noise=0.1)  # higher or lower by chance: never displaces `none`
+    best, reasons = choose_default(results, ["none", "flex", "sink", "pi", "lucky"])
     assert best == "sink"
     assert any(r.startswith("`flex`: excluded") and "static_fraction at 16x" in r for r in reasons)
+    assert any(r.startswith("`pi`: excluded") and "object_presence at 16x" in r for r in reasons)
+    assert any(r.startswith("`lucky`: not chosen, presence not separably better") for r in reasons)
+    # Without a separably better preset, plain extrapolation stays the default, whatever the point estimates.
+    chance = [r for r in results if r["variant"] in ("none", "lucky")]
+    assert choose_default(chance, ["none", "lucky"])[0] == "none"
+    with pytest.raises(ValueError, match="`none` was not run"):
+        choose_default([r for r in results if r["variant"] == "sink"], ["sink"])
     only_none, _ = choose_default([r for r in results if r["variant"] == "none"], ["none"])
     assert only_none == "none"
     with pytest.raises(ValueError, match="nothing to judge"):

@@ -1,11 +1,15 @@
 """The rule that picks a model's default preset from the horizon benchmark's evidence.
 
-Among the presets of the benchmark (chunk-wise schedule), a candidate must not be separably worse
-than `none` (95% paired interval, over prompts) on static fraction or on identity colour drift at
-any of the judged lengths; of the candidates, the one with the best mean object presence over the
-judged lengths (16x and 120x the horizon) is the default. `none` is always a candidate, so the
-rule always answers. The rule is code (this module), tested, and its answer is written into the
-weights' JSON (``inference.preset``) that ``generate`` reads.
+Plain extrapolation (`none`, the model's own inference) is the default unless the evidence says
+otherwise. Among the presets of the benchmark (chunk-wise schedule), a preset can replace it only
+when, at the judged lengths (16x and 120x the horizon), its object presence is separably better
+than `none`'s at one length at least and separably worse at none (95% paired interval over
+prompts), and it is not separably worse than `none` on static fraction or identity colour drift at
+any of them. Of those candidates, the one with the best mean presence over the judged lengths is
+the default. A preset whose presence is only a little higher by chance (the interval spans zero)
+does not displace `none`, so the default does not flip between runs of the same benchmark. The
+rule is code (this module), tested, and its answer is written into the weights' JSON
+(``inference.preset``) that ``generate`` reads.
 """
 
 from __future__ import annotations
@@ -46,15 +50,37 @@ def choose_default(results: list[dict], presets: list[str], multiples=JUDGED_MUL
             reasons.append(f"`{preset}`: not run at every judged length")
             continue
         mean = float(np.mean([p[0] for p in presence]))
+        lengths = ", ".join(f"{m:g}x" for m in judged)
         if worse:
             reasons.append(f"`{preset}`: excluded, separably worse than `none` on {'; '.join(worse)}")
             continue
+        if preset != "none":
+            better = []
+            for m in judged:
+                d = paired_difference(unit_values(results, preset, m, "object_presence"),
+                                      unit_values(results, "none", m, "object_presence"))
+                v = "not separable" if d is None else verdict(d[1], d[2], True)
+                if v == "worse":
+                    worse.append(f"object_presence at {m:g}x ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
+                elif v == "better":
+                    better.append(f"{m:g}x ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
+            if worse:
+                reasons.append(f"`{preset}`: excluded, separably worse than `none` on {'; '.join(worse)}")
+                continue
+            if not better:
+                reasons.append(f"`{preset}`: not chosen, presence not separably better than `none`'s at "
+                               f"{lengths} (mean {mean:.3f})")
+                continue
+            reasons.append(f"`{preset}`: candidate, presence separably better than `none`'s at "
+                           f"{', '.join(better)}; mean presence {mean:.3f} over {lengths}")
+        else:
+            reasons.append(f"`{preset}`: the default unless a preset is separably better; mean presence "
+                           f"{mean:.3f} over {lengths}")
         scores[preset] = mean
-        reasons.append(f"`{preset}`: candidate, mean presence {mean:.3f} over "
-                       f"{', '.join(f'{m:g}x' for m in judged)}")
-    if not scores:
-        raise ValueError("No preset was run at every judged length, `none` included.")
-    return max(scores, key=lambda p: (scores[p], p == "none")), reasons
+    if "none" not in scores:
+        raise ValueError("`none` was not run at every judged length: the rule compares every preset with it.")
+    challengers = {p: v for p, v in scores.items() if p != "none"}
+    return (max(challengers, key=challengers.get) if challengers else "none"), reasons
 
 
 __all__ = ["GUARDS", "JUDGED_MULTIPLES", "choose_default", "unit_values"]

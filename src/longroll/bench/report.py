@@ -276,9 +276,12 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
     if any(r["multiple"] in (16, 120) for r in results):
         from longroll.bench.defaults import choose_default
 
-        best, reasons = choose_default([r for r in results if r["group"] == "presets"], presets)
-        lines += ["## Default preset by the rule (`longroll.bench.defaults`)", "",
-                  f"Chosen: `{best}`.", "", *[f"- {r}" for r in reasons], ""]
+        lines += ["## Default preset by the rule (`longroll.bench.defaults`)", ""]
+        if "none" in presets:
+            best, reasons = choose_default([r for r in results if r["group"] == "presets"], presets)
+            lines += [f"Chosen: `{best}`.", "", *[f"- {r}" for r in reasons], ""]
+        else:
+            lines += ["Not judged: the rule compares every preset with `none`, which this run left out.", ""]
     for m in multiples:
         lines += [f"## Presets at {m:g}x the horizon ({m * horizon:g} s)", "", *_table(agg, presets, m), ""]
     for group, title in (("components", "FLEX components one at a time (FLEX Table 3)"),
