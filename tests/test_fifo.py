@@ -118,6 +118,11 @@ def test_reflection_triggers_follow_delta(tiny_model):
     _, eager, _ = _run(tiny_model, "miga", 40, delta=0.0, **opts)
     assert never.judgements > 0 and never.triggers == 0
     assert eager.triggers > 0 and eager.adopted <= eager.triggers <= eager.judgements
+    # Every judged score is kept (the drops are what delta is calibrated on): a trigger at delta 0 is
+    # exactly a positive drop from the previous judged score.
+    assert len(eager.scores) == eager.judgements and len(eager.drops) == eager.judgements - 1
+    assert eager.triggers == sum(d > 0 for d in eager.drops)
+    assert eager.to_dict()["scores"] == eager.scores
     _, off, _ = _run(tiny_model, "miga", 40, reflection=False, **opts)
     assert off.judgements == 0
 

@@ -29,6 +29,12 @@ class DiagonalStats:
     triggers: int = 0  # judgements whose score drop exceeded delta
     adopted: int = 0  # triggers where a candidate beat the current chunk
     peak_queue_frames: int = 0  # largest number of latent frames held at once
+    scores: list[float] = field(default_factory=list)  # MIGA consistency score of each judged chunk, in order
+
+    @property
+    def drops(self) -> list[float]:
+        """Falls of the score between successive judgements (what ``delta`` is compared with)."""
+        return [a - b for a, b in zip(self.scores, self.scores[1:])]
 
     @property
     def trigger_share(self) -> float:
@@ -37,7 +43,8 @@ class DiagonalStats:
     def to_dict(self) -> dict:
         return {"forwards": self.forwards, "frames_in": self.frames_in, "judgements": self.judgements,
                 "triggers": self.triggers, "adopted": self.adopted, "trigger_share": round(self.trigger_share, 4),
-                "peak_queue_frames": self.peak_queue_frames, "frames_out": len(self.steps_per_frame)}
+                "peak_queue_frames": self.peak_queue_frames, "frames_out": len(self.steps_per_frame),
+                "scores": self.scores}
 
 
 class WindowRunner:

@@ -178,6 +178,7 @@ def _reflect(runner: WindowRunner, q: _Queue, j: int, cfg: DiagonalConfig, refle
     guide_levels = [q.chunk_levels[i] for i in range(j - cfg.guide_chunks, j) for _ in range(cfg.k)]
     current = float(consistency_score(q.chunk(j), guide).mean())
     stats.judgements += 1
+    stats.scores.append(current)
     if not reflector.judge(current):
         return
     stats.triggers += 1
