@@ -190,8 +190,9 @@ def test_end_to_end_on_the_shipped_weights(kind, tmp_path):
 
 @pytest.mark.parametrize("kind", ["fifo", "miga"])
 def test_a_default_preset_that_acts_on_the_cache_gives_way_to_none_on_a_diagonal_schedule(tiny_model, kind):
-    """The built-in model's default (`rolling-sink`) has no meaning for FIFO / MIGA: an unnamed preset
-    falls back to `none` there, while naming it is still refused."""
+    """A default that acts on the cache (`rolling-sink`, the built-in model's in session 9) has no
+    meaning for FIFO / MIGA: an unnamed preset falls back to `none` there, while naming it is still
+    refused."""
     from dataclasses import replace
 
     from longroll.pipelines.plan import resolve

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from longroll.bench.prompts import MAX_PROMPTS, stratified_prompts
-from longroll.bench.stats import bootstrap_mean, paired_difference, per_unit, verdict
+from longroll.bench.stats import MIN_UNITS, bootstrap_mean, paired_difference, per_unit, verdict
 from longroll.eval.long_metrics import DistanceConsistency, framepack_drift, time_to_failure
 from longroll.world.vocab import parse_prompt
 
@@ -97,6 +97,13 @@ def test_bootstrap_intervals_and_paired_verdicts():
     noisy = paired_difference({k: v + rng.normal(0, 0.1) for k, v in base.items()}, base)
     assert verdict(noisy[1], noisy[2], True) == "not separable"
     assert per_unit({("p", 0): 1.0, ("p", 1): 0.0, ("q", 0): None}) == {"p": 0.5}
+    # Four prompts that all favour one method: the bootstrap interval excludes zero, but the exact
+    # sign-flip test cannot reach 5% below six prompts, so the verdict stays "not separable".
+    four = paired_difference({f"p{i}": 0.5 + 0.1 * (i + 1) for i in range(4)}, {f"p{i}": 0.5 for i in range(4)})
+    assert four[1] > 0 and four[3] == 4
+    assert verdict(four[1], four[2], True, four[3]) == "not separable"
+    six = paired_difference({f"p{i}": 0.5 + 0.1 * (i + 1) for i in range(6)}, {f"p{i}": 0.5 for i in range(6)})
+    assert verdict(six[1], six[2], True, six[3]) == "better" and MIN_UNITS == 6
 
 
 def _runs(variant, multiple, presence, static=0.0, drift=1.0, prompts=12, seeds=2, noise=0.01):

@@ -43,7 +43,7 @@ def choose_default(results: list[dict], presets: list[str], multiples=JUDGED_MUL
                 if preset == "none":
                     continue
                 d = paired_difference(unit_values(results, preset, m, metric), unit_values(results, "none", m, metric))
-                if d is not None and verdict(d[1], d[2], higher) == "worse":
+                if d is not None and verdict(d[1], d[2], higher, d[3]) == "worse":
                     worse.append(f"{metric} at {m:g}x ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
         presence = [bootstrap_mean(unit_values(results, preset, m, "object_presence").values()) for m in judged]
         if any(p is None for p in presence):
@@ -59,7 +59,7 @@ def choose_default(results: list[dict], presets: list[str], multiples=JUDGED_MUL
             for m in judged:
                 d = paired_difference(unit_values(results, preset, m, "object_presence"),
                                       unit_values(results, "none", m, "object_presence"))
-                v = "not separable" if d is None else verdict(d[1], d[2], True)
+                v = "not separable" if d is None else verdict(d[1], d[2], True, d[3])
                 if v == "worse":
                     worse.append(f"object_presence at {m:g}x ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
                 elif v == "better":

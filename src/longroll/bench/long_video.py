@@ -71,7 +71,7 @@ def long_video_sections(results: list[dict], presets: list[str], multiples) -> l
                 if p != "none":
                     d = paired_difference(vals, _units(results, "none", m, get))
                     if d is not None and d[3] > 1:
-                        cell += f" ({d[0]:+.3f}, {verdict(d[1], d[2], higher)})"
+                        cell += f" ({d[0]:+.3f}, {verdict(d[1], d[2], higher, d[3])})"
                 cells.append(cell)
             lines.append(f"| {p} | " + " | ".join(cells) + " |")
         lines.append("")

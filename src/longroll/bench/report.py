@@ -138,7 +138,7 @@ def interval_sections(results: list[dict], presets: list[str], multiples) -> lis
                 if p != "none":
                     d = paired_difference(vals, unit_values(results, "none", m, k))
                     if d is not None and d[3] > 1:
-                        v = verdict(d[1], d[2], TABLE_METRICS[k][1])
+                        v = verdict(d[1], d[2], TABLE_METRICS[k][1], d[3])
                         cell += f" ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}] {v})"
                         verdicts[k][v].append(f"`{p}` ({d[0]:+.3f})")
                 cells.append(cell)
@@ -206,7 +206,7 @@ def claims_section(results: list[dict]) -> list[str]:
         if title != section:
             lines += ["", f"### {title}", ""]
             section = title
-        v = verdict(d[1], d[2], TABLE_METRICS[metric][1])
+        v = verdict(d[1], d[2], TABLE_METRICS[metric][1], d[3])
         outcome = {"better": "holds", "worse": "does not hold", "not separable": "not separable"}[v]
         lines.append(f"- {claim} ({TABLE_METRICS[metric][0].lower()}, {m:g}x, {d[3]} prompts): **{outcome}** "
                      f"({a} - {b} = {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")

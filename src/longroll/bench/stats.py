@@ -3,8 +3,12 @@
 The unit of resampling is the prompt (its seeds averaged first): prompts are what a user varies,
 seeds are repeated measurements of one prompt. A method is compared with another on the same
 prompts and seeds (paired design), so the difference is taken per prompt before resampling.
-A difference is *better* or *worse* only when its 95% interval excludes zero; otherwise *not
-separable*. Everything is deterministic (a fixed resampling seed).
+A difference is *better* or *worse* only when its 95% interval excludes zero and it rests on at
+least ``MIN_UNITS`` prompts; otherwise *not separable*. The floor is the exact paired sign-flip
+test's: with n prompts the smallest two-sided p-value it can reach is 2 / 2^n, below 0.05 only from
+n = 6. The percentile bootstrap knows no such floor (four prompts that all favour one method give an
+interval that excludes zero), so it would call chance differences separable on few prompts.
+Everything is deterministic (a fixed resampling seed).
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import numpy as np
 
 BOOTSTRAP = 2000  # resamples
 LEVEL = 0.95  # interval coverage
+MIN_UNITS = 6  # fewest prompts on which a difference can be separable (exact sign-flip test at 5%)
 
 
 def per_unit(values: Mapping[tuple, float | None]) -> dict:
@@ -46,8 +51,11 @@ def paired_difference(a: Mapping, b: Mapping, *, seed: int = 0) -> tuple[float, 
     return None if ci is None else (*ci, len(common))
 
 
-def verdict(low: float, high: float, higher_is_better: bool) -> str:
-    """'better', 'worse' or 'not separable' for a difference interval (method minus baseline)."""
+def verdict(low: float, high: float, higher_is_better: bool, units: int | None = None) -> str:
+    """'better', 'worse' or 'not separable' for a difference interval (method minus baseline) over
+    ``units`` prompts (fewer than ``MIN_UNITS``: never separable)."""
+    if units is not None and units < MIN_UNITS:
+        return "not separable"
     if low > 0:
         return "better" if higher_is_better else "worse"
     if high < 0:
@@ -55,4 +63,4 @@ def verdict(low: float, high: float, higher_is_better: bool) -> str:
     return "not separable"
 
 
-__all__ = ["BOOTSTRAP", "LEVEL", "bootstrap_mean", "paired_difference", "per_unit", "verdict"]
+__all__ = ["BOOTSTRAP", "LEVEL", "MIN_UNITS", "bootstrap_mean", "paired_difference", "per_unit", "verdict"]
