@@ -122,6 +122,10 @@ def test_the_papers_claims_are_judged_from_paired_intervals():
     assert "NTK-by-parts alone beats plain extrapolation (presence, 16x, 8 prompts): **does not hold**" in text
     assert "FlexRoPE beats plain extrapolation (presence, 16x, 8 prompts): **not separable**" in text
     assert "MIGA" not in text  # rows not run are not judged
+    # Judged at every length both rows ran, not only the longest (which often has the fewest prompts).
+    longer = [dict(r, multiple=120) for r in runs("none", 0.5) + runs("+ sink", 0.7)]
+    text = "\n".join(claims_section(runs("none", 0.5) + runs("+ sink", 0.7) + longer))
+    assert "(presence, 16x, 8 prompts): **holds**" in text and "(presence, 120x, 8 prompts): **holds**" in text
 
 
 def test_bench_restricted_to_presets_and_lengths_runs_only_those(tiny_model, tmp_path):

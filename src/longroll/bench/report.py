@@ -188,8 +188,8 @@ CLAIMS = (
 
 
 def claims_section(results: list[dict]) -> list[str]:
-    """One line per checkable claim: holds / does not hold / not separable, with the paired interval,
-    at the longest length both rows were run at (generated, not written by hand)."""
+    """One line per checkable claim and length both rows were run at: holds / does not hold / not
+    separable, with the paired interval (generated, not written by hand)."""
     from longroll.bench.defaults import unit_values
     from longroll.bench.stats import paired_difference, verdict
 
@@ -197,19 +197,17 @@ def claims_section(results: list[dict]) -> list[str]:
     for title, claim, a, b, metric in CLAIMS:
         common = sorted({r["multiple"] for r in results if r["variant"] == a}
                         & {r["multiple"] for r in results if r["variant"] == b})
-        if not common:
-            continue
-        m = common[-1]
-        d = paired_difference(unit_values(results, a, m, metric), unit_values(results, b, m, metric))
-        if d is None or d[3] < 2:
-            continue
-        if title != section:
-            lines += ["", f"### {title}", ""]
-            section = title
-        v = verdict(d[1], d[2], TABLE_METRICS[metric][1], d[3])
-        outcome = {"better": "holds", "worse": "does not hold", "not separable": "not separable"}[v]
-        lines.append(f"- {claim} ({TABLE_METRICS[metric][0].lower()}, {m:g}x, {d[3]} prompts): **{outcome}** "
-                     f"({a} - {b} = {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
+        for m in common:
+            d = paired_difference(unit_values(results, a, m, metric), unit_values(results, b, m, metric))
+            if d is None or d[3] < 2:
+                continue
+            if title != section:
+                lines += ["", f"### {title}", ""]
+                section = title
+            v = verdict(d[1], d[2], TABLE_METRICS[metric][1], d[3])
+            outcome = {"better": "holds", "worse": "does not hold", "not separable": "not separable"}[v]
+            lines.append(f"- {claim} ({TABLE_METRICS[metric][0].lower()}, {m:g}x, {d[3]} prompts): **{outcome}** "
+                         f"({a} - {b} = {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
     return (["## The papers' claims, checked on this model (generated from paired 95% intervals)", *lines, ""]
             if lines else [])
 
