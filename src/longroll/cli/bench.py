@@ -9,7 +9,7 @@ HELP = "benchmark presets and ablations over lengths on the built-in model; writ
 
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="bench/horizon", help="folder for cached runs, REPORT.md and plots")
-    parser.add_argument("--quick", action="store_true", help="a small matrix (about 10 minutes on 2 cores)")
+    parser.add_argument("--quick", action="store_true", help="a small matrix (about 4 minutes on 2 cores)")
     parser.add_argument("--prompts", type=int, default=32,
                         help="prompts by the stratified rule (bench/horizon/prompts.txt), below 120x")
     parser.add_argument("--seeds", type=int, default=3, help="seeds per prompt, below 120x")
