@@ -119,3 +119,20 @@ def test_switch_syntax():
     assert parse_switch('12s:"a red circle on a navy background"', 8) == (12.0, "a red circle on a navy background")
     assert parse_switch("96f:a red circle", 8) == (12.0, "a red circle")
     assert parse_switch("2.5:a red circle", 8) == (2.5, "a red circle")
+
+
+def test_replaying_a_sidecar_from_before_the_salted_seeds_says_the_frames_will_differ(tiny_model, tmp_path, caplog):
+    from longroll.pipelines.generate import replay
+
+    out = tmp_path / "v.mp4"
+    generate(PROMPT, seconds=1, seed=0, model=tiny_model, out=out, upscale=1, progress=False)
+    meta = json.loads(sidecar_path(out).read_text())
+    assert meta["noise_seed"] != 0  # the built-in family salts its seeds
+    with caplog.at_level("WARNING"):
+        replay(sidecar_path(out), model=tiny_model)
+    assert "salted" not in caplog.text
+    del meta["noise_seed"]  # as a sidecar written before session 10
+    sidecar_path(out).write_text(json.dumps(meta))
+    with caplog.at_level("WARNING"):
+        replay(sidecar_path(out), model=tiny_model)
+    assert "made before tiny's seeds were salted" in caplog.text

@@ -104,8 +104,16 @@ def replay(sidecar_file: str | Path, *, out: str | Path | None = None, model: Vi
     if meta.get("weights_sha256") not in (None, vm.weights_sha256):
         log.warning("The weights differ from the ones that made %s (sha256 %s, now %s); frames will differ.",
                     sidecar_file, meta["weights_sha256"][:12], vm.weights_sha256[:12])
+    _warn_unsalted(meta, vm, sidecar_file)
     result = generate_request(request, vm, progress=progress, config=config)
     return result.video if out is None else result.path
+
+
+def _warn_unsalted(meta: dict, vm: VideoModel, what) -> None:
+    """A sidecar written before the model's seeds were salted (no ``noise_seed``) drew other noise."""
+    if "noise_seed" not in meta and vm.defaults.seed_salt is not None:
+        log.warning("%s was made before %s's seeds were salted (longroll.noise.noise_seed): the noise, and so "
+                    "the frames, will differ.", what, vm.name)
 
 
 def _read_sidecar(video: Path) -> dict:
@@ -179,6 +187,7 @@ def resume(video: str | Path, *, model: VideoModel | str | None = None, progress
     final = video.with_name(video.name.split(PARTIAL_MARK)[0] + video.suffix) if is_partial(video) else video
     request = _request_of(meta, seconds=meta["seconds"], out=final, overwrite=True)
     vm = _model_of(meta, model)
+    _warn_unsalted(meta, vm, video)
     made, want = int(meta.get("frames") or 0), meta.get("frames_sha256")
     digest, seen = hashlib.sha256(), [0]
 
