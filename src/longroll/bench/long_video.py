@@ -49,7 +49,7 @@ def _units(results: list[dict], variant: str, multiple: float, get) -> dict:
 
 def long_video_sections(results: list[dict], presets: list[str], multiples) -> list[str]:
     """Markdown: per length, a table of the long-video measures with intervals and paired differences."""
-    from longroll.bench.stats import bootstrap_mean, paired_difference, verdict
+    from longroll.bench.stats import compare_cell
 
     lines: list[str] = []
     for m in multiples:
@@ -60,19 +60,8 @@ def long_video_sections(results: list[dict], presets: list[str], multiples) -> l
                   "| preset | " + " | ".join(c[0] for c in LONG_COLUMNS) + " |",
                   "|---|" + "---|" * len(LONG_COLUMNS)]
         for p in presets:
-            cells = []
-            for _label, get, higher in LONG_COLUMNS:
-                vals = _units(results, p, m, get)
-                ci = bootstrap_mean(vals.values())
-                if ci is None:
-                    cells.append("-")
-                    continue
-                cell = f"{ci[0]:.3f} [{ci[1]:.3f}, {ci[2]:.3f}]"
-                if p != "none":
-                    d = paired_difference(vals, _units(results, "none", m, get))
-                    if d is not None and d[3] > 1:
-                        cell += f" ({d[0]:+.3f}, {verdict(d[1], d[2], higher, d[3])})"
-                cells.append(cell)
+            cells = [compare_cell(_units(results, p, m, get), None if p == "none" else _units(results, "none", m, get),
+                                  higher, interval=False)[0] for _label, get, higher in LONG_COLUMNS]
             lines.append(f"| {p} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines

@@ -113,7 +113,7 @@ def interval_sections(results: list[dict], presets: list[str], multiples) -> lis
     difference against `none`, marked better / worse / not separable; then sentences generated from
     those verdicts (no hand-written reading)."""
     from longroll.bench.defaults import unit_values
-    from longroll.bench.stats import bootstrap_mean, paired_difference, verdict
+    from longroll.bench.stats import compare_cell
 
     lines: list[str] = []
     for m in multiples:
@@ -129,18 +129,10 @@ def interval_sections(results: list[dict], presets: list[str], multiples) -> lis
         for p in presets:
             cells = []
             for k in INTERVAL_METRICS:
-                vals = unit_values(results, p, m, k)
-                ci = bootstrap_mean(vals.values())
-                if ci is None:
-                    cells.append("-")
-                    continue
-                cell = f"{ci[0]:.3f} [{ci[1]:.3f}, {ci[2]:.3f}]"
-                if p != "none":
-                    d = paired_difference(vals, unit_values(results, "none", m, k))
-                    if d is not None and d[3] > 1:
-                        v = verdict(d[1], d[2], TABLE_METRICS[k][1], d[3])
-                        cell += f" ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}] {v})"
-                        verdicts[k][v].append(f"`{p}` ({d[0]:+.3f})")
+                base = None if p == "none" else unit_values(results, "none", m, k)
+                cell, v, diff = compare_cell(unit_values(results, p, m, k), base, TABLE_METRICS[k][1])
+                if v is not None:
+                    verdicts[k][v].append(f"`{p}` ({diff:+.3f})")
                 cells.append(cell)
             lines.append(f"| {p} | " + " | ".join(cells) + " |")
         lines.append("")

@@ -63,4 +63,22 @@ def verdict(low: float, high: float, higher_is_better: bool, units: int | None =
     return "not separable"
 
 
-__all__ = ["BOOTSTRAP", "LEVEL", "MIN_UNITS", "bootstrap_mean", "paired_difference", "per_unit", "verdict"]
+def compare_cell(values: Mapping, baseline: Mapping | None, higher_is_better: bool, *,
+                 interval: bool = True) -> tuple[str, str | None, float | None]:
+    """A report cell for one method: its mean [interval] and, against ``baseline`` (None: it is the
+    baseline), the paired difference with its verdict (the difference's interval too when
+    ``interval``). Returns (cell, verdict or None, mean difference or None)."""
+    ci = bootstrap_mean(values.values())
+    if ci is None:
+        return "-", None, None
+    cell = f"{ci[0]:.3f} [{ci[1]:.3f}, {ci[2]:.3f}]"
+    d = None if baseline is None else paired_difference(values, baseline)
+    if d is None or d[3] < 2:
+        return cell, None, None
+    v = verdict(d[1], d[2], higher_is_better, d[3])
+    spread = f" [{d[1]:+.3f}, {d[2]:+.3f}]" if interval else ","
+    return f"{cell} ({d[0]:+.3f}{spread} {v})", v, d[0]
+
+
+__all__ = ["BOOTSTRAP", "LEVEL", "MIN_UNITS", "bootstrap_mean", "compare_cell", "paired_difference", "per_unit",
+           "verdict"]
