@@ -85,7 +85,12 @@ def cost_section(results: list[dict], horizon: float) -> list[str]:
              "| schedule | length | videos measured | s per video | videos per hour |", "|---|---|---|---|---|"]
     for (s, m), (wall, n) in sorted(cost.items(), key=lambda kv: (kv[0][0] != "chunk", kv[0][0], kv[0][1])):
         lines.append(f"| {s} | {m:g}x ({m * horizon:g} s) | {n} | {wall:.1f} | {3600 / wall:.0f} |")
-    full = full_matrix_videos()
+    from pathlib import Path
+
+    from longroll.bench.horizon import BenchConfig
+
+    sizes = BenchConfig(out=Path("."))  # the full matrix's cell sizes, stated once there
+    full = full_matrix_videos(sizes)
     total, unpriced, rows = 0.0, 0, []
     for (s, m), n in sorted(full.items(), key=lambda kv: (kv[0][0] != "chunk", kv[0][0], kv[0][1])):
         p = price(cost, s, m)
@@ -96,7 +101,9 @@ def cost_section(results: list[dict], horizon: float) -> list[str]:
         total += n * p
         rows.append(f"| {s} | {m:g}x | {n} | {p:.1f}{'' if (s, m) in cost else ' (projected)'} | "
                     f"{n * p / 3600:.1f} |")
-    lines += ["", f"The full matrix (32 prompts x 3 seeds at 1x-16x, 16 x 2 at 120x, every row and ablation): "
+    short = ", ".join(f"{m:g}x" for m in sizes.multiples if m < 120)
+    lines += ["", f"The full matrix ({sizes.prompts} prompts x {sizes.seeds} seeds at {short}, "
+              f"{sizes.long_prompts} x {sizes.long_seeds} at 120x, every row and ablation): "
               f"{sum(full.values())} videos, **about {total / 3600:.0f} h** on this machine one video at a time"
               + (f", plus {unpriced} videos of schedules not yet measured" if unpriced else "") + ".", "",
               "| schedule | length | videos | s per video | hours |", "|---|---|---|---|---|", *rows, ""]
