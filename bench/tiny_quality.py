@@ -127,6 +127,7 @@ def main() -> None:
         "object_motion": _mean(r["object_motion"] for r in rows),
         "moving_share": float(np.mean([(r["object_motion"] or 0) > 0.2 for r in rows])),
         "static_fraction": _mean(r["static_fraction"] for r in rows),
+        "presence_per_video": [r["object_presence"] for r in rows],  # seed i = prompt i: paired across runs
     }
     h = report["horizon"]
     if rows:
