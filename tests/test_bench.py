@@ -160,3 +160,13 @@ def test_bench_lengths_out_of_range_are_refused_before_any_run(tmp_path, capsys)
     assert main(["bench", "--out", str(tmp_path), "--presets", "none", "--lengths", "16,-1"]) == 2
     assert "multiples must be positive" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_quick_bench_writes_beside_the_main_report_never_over_it(monkeypatch, tmp_path):
+    from longroll.cli import main
+
+    seen = []
+    monkeypatch.setattr(bench, "run_bench", lambda cfg, **kw: seen.append(cfg) or tmp_path / "REPORT.md")
+    assert main(["bench", "--quick"]) == 0 and main(["bench", "--presets", "none"]) == 0
+    assert main(["bench", "--quick", "--out", str(tmp_path)]) == 0
+    assert [str(c.out) for c in seen] == ["bench/horizon/quick", "bench/horizon", str(tmp_path)]

@@ -114,3 +114,24 @@ def test_a_report_without_none_says_the_rule_was_not_judged(tmp_path):
     text = write_report(runs, cfg, 2.625, SimpleNamespace(name="tiny", weights_sha256="0" * 64)).read_text()
     assert "Not judged: the rule compares every preset with `none`" in text
     assert "## Cost (videos per hour" in text and (tmp_path / "object_presence_16x_bands.png").is_file()
+
+
+def test_a_hand_written_reading_is_shown_only_for_the_run_it_was_written_for(tmp_path):
+    from types import SimpleNamespace
+
+    from longroll.bench.horizon import BenchConfig
+    from longroll.bench.report import READING, run_signature, write_report
+
+    runs = [dict(_run(v, f"p{i}", 0), drift={"object_presence": 0.0}) for i in range(3) for v in ("none", "sink")]
+    cfg = BenchConfig(out=tmp_path, prompts=3, seeds=1, presets=("none", "sink"), multiples=(16,))
+    model = SimpleNamespace(name="tiny", weights_sha256="ab" * 32)
+    assert "Reading" not in write_report(runs, cfg, 2.625, model).read_text()  # none written
+    (tmp_path / READING).write_text(f"<!-- run: {run_signature(cfg, model)} -->\nSink reads like none here.\n")
+    text = write_report(runs, cfg, 2.625, model).read_text()
+    assert "## Reading (written by hand, not generated)\n\nSink reads like none here." in text
+    assert text.index("## Reading") < text.index("## Findings")
+    bigger = BenchConfig(out=tmp_path, prompts=4, seeds=1, presets=("none", "sink"), multiples=(16,))
+    text = write_report(runs, bigger, 2.625, model).read_text()  # the reading is of the 3-prompt run
+    assert "Sink reads like none" not in text and "was written for another run" in text
+    other = SimpleNamespace(name="tiny", weights_sha256="cd" * 32)
+    assert "was written for another run" in write_report(runs, cfg, 2.625, other).read_text()

@@ -204,24 +204,29 @@ def claims_section(results: list[dict]) -> list[str]:
             if lines else [])
 
 
-def findings(agg, presets, multiples) -> list[str]:
-    """Plain statements: which variants beat plain extrapolation on object presence, per length."""
+def findings(results: list[dict], presets: list[str], multiples) -> list[str]:
+    """Per length past the horizon: which presets find separably more or fewer prompted objects than
+    `none` (paired 95% interval over prompts, as the interval tables), generated, never by threshold."""
+    from longroll.bench.defaults import unit_values
+    from longroll.bench.stats import bootstrap_mean, paired_difference, verdict
+
     lines = []
     for m in multiples:
-        base = agg.get(("none", m))
-        if base is None or m <= 1:
+        base = unit_values(results, "none", m, "object_presence")
+        mean = bootstrap_mean(base.values())
+        if m <= 1 or mean is None:
             continue
-        b = base["metrics"].get("object_presence")
-        better, worse, same = [], [], []
+        out: dict[str, list[str]] = {"better": [], "worse": [], "not separable": []}
         for p in presets:
-            a = agg.get((p, m))
-            if p == "none" or a is None or b is None or a["metrics"].get("object_presence") is None:
+            if p == "none":
                 continue
-            d = a["metrics"]["object_presence"] - b
-            (better if d > 0.02 else worse if d < -0.02 else same).append(f"{p} ({d:+.3f})")
-        lines.append(f"- at {m:g}x the horizon, object presence against `none` ({b:.3f}): "
-                     f"better: {', '.join(better) or 'none'}; worse: {', '.join(worse) or 'none'}; "
-                     f"within ±0.02: {', '.join(same) or 'none'}.")
+            d = paired_difference(unit_values(results, p, m, "object_presence"), base)
+            if d is not None:
+                out[verdict(d[1], d[2], True, d[3])].append(f"{p} ({d[0]:+.3f})")
+        lines.append(f"- at {m:g}x the horizon ({len(base)} prompts), object presence against `none` "
+                     f"({mean[0]:.3f}): separably better: {', '.join(out['better']) or 'none'}; separably worse: "
+                     f"{', '.join(out['worse']) or 'none'}; not separable: "
+                     f"{', '.join(out['not separable']) or 'none'}.")
     return lines
 
 
@@ -231,6 +236,34 @@ def _matrix_name(cfg) -> str:
         return (f"the preset rows only ({len(cfg.presets)} presets at "
                 f"{', '.join(f'{m:g}x' for m in cfg.multiples)}; no ablations or schedules)")
     return f"{'quick' if cfg.quick else 'full'} matrix"
+
+
+READING = "READING.md"  # a hand-written reading of one run, kept beside the report (the report is generated)
+
+
+def run_signature(cfg, model) -> str:
+    """What a hand-written reading was written for: the weights and the matrix that ran."""
+    return (f"weights {model.weights_sha256[:12]}; {cfg.prompts} x {cfg.seeds} below 120x, {cfg.long_prompts} x "
+            f"{cfg.long_seeds} at 120x; {_matrix_name(cfg)}")
+
+
+def reading_section(cfg, model) -> list[str]:
+    """The hand-written reading in ``cfg.out/READING.md``, clearly marked, when it was written for this run.
+
+    Its first line names the run it reads, ``<!-- run: SIGNATURE -->`` (``run_signature``); a reading of
+    another run (other weights, other cell sizes) is not embedded: the report says that it is stale.
+    """
+    path = cfg.out / READING
+    if not path.is_file():
+        return []
+    first, _, body = path.read_text().partition("\n")
+    marked = first.startswith("<!-- run:")
+    written_for = first.removeprefix("<!-- run:").removesuffix("-->").strip() if marked else None
+    this_run = run_signature(cfg, model)
+    if written_for != this_run:
+        return [f"A hand-written reading in `{READING}` was written for another run ({written_for or 'no run named'}; "
+                f"this one: {this_run}) and is not shown; re-read this run and update it.", ""]
+    return ["## Reading (written by hand, not generated)", "", body.strip(), ""]
 
 
 def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
@@ -244,8 +277,9 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
         "# Horizon benchmark",
         "",
         f"Model `{model.name}` (weights sha256 `{model.weights_sha256[:12]}`), training horizon {horizon:g} s; "
-        f"{cfg.prompts} prompts x {cfg.seeds} seed(s) below 120x, {cfg.long_prompts} x {cfg.long_seeds} at 120x "
-        f"(stratified prompts, paired: every method the same); segments of {cfg.segment_seconds:g} s; "
+        f"{cfg.prompts} prompts x {cfg.seeds} seed(s)"
+        + (f" below 120x, {cfg.long_prompts} x {cfg.long_seeds} at 120x" if any(m >= 120 for m in multiples) else "")
+        + f" (stratified prompts, paired: every method the same); segments of {cfg.segment_seconds:g} s; "
         f"{_matrix_name(cfg)}; {platform.machine()}, {time.strftime('%Y-%m-%d')}.",
         "",
         "Metrics are means over segments, prompts and seeds; Δ is last segment minus first (quality drift, "
@@ -253,9 +287,10 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
         "distance of each object's colour to the first segment's. Motion: mean top-5% optical flow (px/frame). "
         "Static: share of near-frozen frame pairs.",
         "",
+        *reading_section(cfg, model),
         "## Findings",
         "",
-        *findings(agg, presets, multiples),
+        *findings([r for r in results if r["group"] == "presets"], presets, multiples),
         "",
     ]
     lines += interval_sections(results, presets, multiples)

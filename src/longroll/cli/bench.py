@@ -8,7 +8,9 @@ HELP = "benchmark presets and ablations over lengths on the built-in model; writ
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", default="bench/horizon", help="folder for cached runs, REPORT.md and plots")
+    parser.add_argument("--out", default=None,
+                        help="folder for cached runs, REPORT.md and plots (default: bench/horizon; with --quick "
+                             "bench/horizon/quick, so a quick run never replaces the main report)")
     parser.add_argument("--quick", action="store_true", help="a small matrix (about 4 minutes on 2 cores)")
     parser.add_argument("--prompts", type=int, default=32,
                         help="prompts by the stratified rule (bench/horizon/prompts.txt), below 120x")
@@ -49,11 +51,13 @@ def run(args: argparse.Namespace) -> int:
         for name in presets or []:
             check_choice("preset", name, PRESETS)
         check_int("seeds", args.seeds, low=1, high=100)
-        report = run_storyboard(args.script, args.out, presets=presets, seeds=args.seeds, weights=args.weights)
+        report = run_storyboard(args.script, args.out or "bench/horizon", presets=presets, seeds=args.seeds,
+                                weights=args.weights)
         print(f"report written to {report}")
         return 0
     sizes = {"multiples": lengths} if lengths else {}
-    report = run_bench(BenchConfig(out=args.out, quick=args.quick, prompts=args.prompts, seeds=args.seeds,
+    out = args.out or ("bench/horizon/quick" if args.quick else "bench/horizon")
+    report = run_bench(BenchConfig(out=out, quick=args.quick, prompts=args.prompts, seeds=args.seeds,
                                    long_prompts=args.long_prompts, long_seeds=args.long_seeds, weights=args.weights,
                                    presets=tuple(presets) if presets else None, **sizes),
                        backend=args.backend, workers=args.workers, ray_address=args.ray_address, argv=args.argv)
