@@ -108,13 +108,28 @@ INTERVAL_METRICS = ("object_presence", "separation", "identity_colour_drift", "s
                     "temporal_flickering")
 
 
+def compare_presets(results: list[dict], presets: list[str], multiple: float, metric: str
+                    ) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Each preset's report cell for ``metric`` at ``multiple`` (mean [interval], and against `none` the
+    paired difference with its verdict), and the presets by verdict ("better", "worse", "not separable")."""
+    from longroll.bench.defaults import unit_values
+    from longroll.bench.stats import compare_cell
+
+    base = unit_values(results, "none", multiple, metric)
+    cells, verdicts = {}, {"better": [], "worse": [], "not separable": []}
+    for p in presets:
+        cell, v, diff = compare_cell(unit_values(results, p, multiple, metric), None if p == "none" else base,
+                                     TABLE_METRICS[metric][1])
+        cells[p] = cell
+        if v is not None:
+            verdicts[v].append(f"`{p}` ({diff:+.3f})")
+    return cells, verdicts
+
+
 def interval_sections(results: list[dict], presets: list[str], multiples) -> list[str]:
     """Per length: each preset's mean with a 95% bootstrap interval over prompts, and its paired
     difference against `none`, marked better / worse / not separable; then sentences generated from
     those verdicts (no hand-written reading)."""
-    from longroll.bench.defaults import unit_values
-    from longroll.bench.stats import compare_cell
-
     lines: list[str] = []
     for m in multiples:
         if not any(r["multiple"] == m and r["variant"] == "none" for r in results):
@@ -124,20 +139,11 @@ def interval_sections(results: list[dict], presets: list[str], multiples) -> lis
         lines += [f"## Intervals at {m:g}x ({units} prompts x {seeds} seed(s); 95% bootstrap over prompts)", "",
                   "| preset | " + " | ".join(f"{TABLE_METRICS[k][0]} (vs none)" for k in INTERVAL_METRICS) + " |",
                   "|---|" + "---|" * len(INTERVAL_METRICS)]
-        verdicts: dict[str, dict[str, list[str]]] = {k: {"better": [], "worse": [], "not separable": []}
-                                                     for k in INTERVAL_METRICS}
-        for p in presets:
-            cells = []
-            for k in INTERVAL_METRICS:
-                base = None if p == "none" else unit_values(results, "none", m, k)
-                cell, v, diff = compare_cell(unit_values(results, p, m, k), base, TABLE_METRICS[k][1])
-                if v is not None:
-                    verdicts[k][v].append(f"`{p}` ({diff:+.3f})")
-                cells.append(cell)
-            lines.append(f"| {p} | " + " | ".join(cells) + " |")
+        compared = {k: compare_presets(results, presets, m, k) for k in INTERVAL_METRICS}
+        lines += [f"| {p} | " + " | ".join(compared[k][0][p] for k in INTERVAL_METRICS) + " |" for p in presets]
         lines.append("")
         for k in INTERVAL_METRICS:
-            v = verdicts[k]
+            v = compared[k][1]
             if any(v.values()):
                 lines.append(f"- At {m:g}x, {TABLE_METRICS[k][0].lower()} against `none`: better: "
                              f"{', '.join(v['better']) or 'none'}; worse: {', '.join(v['worse']) or 'none'}; "
@@ -206,9 +212,9 @@ def claims_section(results: list[dict]) -> list[str]:
 
 def findings(results: list[dict], presets: list[str], multiples) -> list[str]:
     """Per length past the horizon: which presets find separably more or fewer prompted objects than
-    `none` (paired 95% interval over prompts, as the interval tables), generated, never by threshold."""
+    `none` (the interval tables' own verdicts, ``compare_presets``), generated, never by threshold."""
     from longroll.bench.defaults import unit_values
-    from longroll.bench.stats import bootstrap_mean, paired_difference, verdict
+    from longroll.bench.stats import bootstrap_mean
 
     lines = []
     for m in multiples:
@@ -216,17 +222,10 @@ def findings(results: list[dict], presets: list[str], multiples) -> list[str]:
         mean = bootstrap_mean(base.values())
         if m <= 1 or mean is None:
             continue
-        out: dict[str, list[str]] = {"better": [], "worse": [], "not separable": []}
-        for p in presets:
-            if p == "none":
-                continue
-            d = paired_difference(unit_values(results, p, m, "object_presence"), base)
-            if d is not None:
-                out[verdict(d[1], d[2], True, d[3])].append(f"{p} ({d[0]:+.3f})")
+        v = compare_presets(results, [p for p in presets if p != "none"], m, "object_presence")[1]
         lines.append(f"- at {m:g}x the horizon ({len(base)} prompts), object presence against `none` "
-                     f"({mean[0]:.3f}): separably better: {', '.join(out['better']) or 'none'}; separably worse: "
-                     f"{', '.join(out['worse']) or 'none'}; not separable: "
-                     f"{', '.join(out['not separable']) or 'none'}.")
+                     f"({mean[0]:.3f}): separably better: {', '.join(v['better']) or 'none'}; separably worse: "
+                     f"{', '.join(v['worse']) or 'none'}; not separable: {', '.join(v['not separable']) or 'none'}.")
     return lines
 
 
@@ -290,7 +289,7 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
         *reading_section(cfg, model),
         "## Findings",
         "",
-        *findings([r for r in results if r["group"] == "presets"], presets, multiples),
+        *findings(results, presets, multiples),
         "",
     ]
     lines += interval_sections(results, presets, multiples)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+OUT = "bench/horizon"  # where the benchmark keeps its runs and report (--quick: OUT/quick)
 HELP = "benchmark presets and ablations over lengths on the built-in model; writes REPORT.md"
 
 
@@ -51,12 +52,12 @@ def run(args: argparse.Namespace) -> int:
         for name in presets or []:
             check_choice("preset", name, PRESETS)
         check_int("seeds", args.seeds, low=1, high=100)
-        report = run_storyboard(args.script, args.out or "bench/horizon", presets=presets, seeds=args.seeds,
+        report = run_storyboard(args.script, args.out or OUT, presets=presets, seeds=args.seeds,
                                 weights=args.weights)
         print(f"report written to {report}")
         return 0
     sizes = {"multiples": lengths} if lengths else {}
-    out = args.out or ("bench/horizon/quick" if args.quick else "bench/horizon")
+    out = args.out or (f"{OUT}/quick" if args.quick else OUT)
     report = run_bench(BenchConfig(out=out, quick=args.quick, prompts=args.prompts, seeds=args.seeds,
                                    long_prompts=args.long_prompts, long_seeds=args.long_seeds, weights=args.weights,
                                    presets=tuple(presets) if presets else None, **sizes),
