@@ -115,3 +115,27 @@ def test_resume_finishes_what_a_killed_run_left(tmp_path, tiny_weights):
     meta = json.loads((tmp_path / "v.mp4.json").read_text())
     assert meta["complete"] and meta["frames"] == 240 and _decoded_frames(tmp_path / "v.mp4") == 240
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "v.mp4.json"]
+
+
+@pytest.mark.parametrize("sig, err", [(signal.SIGINT, KeyboardInterrupt), (signal.SIGTERM, "Terminated")])
+def test_a_signal_inside_deferred_is_raised_when_the_block_ends_not_inside_it(sig, err):
+    """torch's first import runs Python code under C++ (pybind11) that aborts the process on a Python
+    exception; inside ``deferred()`` the handler records the signal, and it is raised at the block's end."""
+    from longroll import interrupts
+
+    err = interrupts.Terminated if err == "Terminated" else err
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        interrupts.install()
+        reached = []
+        with pytest.raises(err):
+            with interrupts.deferred():
+                signal.raise_signal(sig)
+                reached.append("after the signal")
+        assert reached == ["after the signal"]
+        with pytest.raises(err):  # outside the block it is raised where it lands
+            signal.raise_signal(sig)
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)
+        interrupts.clear()

@@ -4,15 +4,21 @@ A handler installed before any heavy import raises ``KeyboardInterrupt`` (``Term
 a subclass, so every clean-up a Ctrl-C runs runs too) and also records the signal. Some imports
 swallow an exception raised while they run (``import torch`` does, about 0.3 s into a process), so
 the recorded signal is raised again at the next safe point (``check``: after the model loads, at
-every chunk) unless it already reached the command's handler.
+every chunk) unless it already reached the command's handler. Inside ``deferred()`` (the first
+import of torch) the handler only records: an exception raised while torch's C++ start-up runs
+Python code aborts the process (pybind11 ``error_already_set`` -> ``std::terminate``, exit -6), so
+the signal is raised when the block ends instead.
 """
 
 from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 _pending: list[int] = []
+_deferring: list[bool] = []  # non-empty inside deferred(): record, do not raise
 
 
 class Terminated(KeyboardInterrupt):
@@ -21,7 +27,20 @@ class Terminated(KeyboardInterrupt):
 
 def _handler(signum, frame) -> None:
     _pending.append(signum)
-    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+    if not _deferring:
+        raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Record a signal that arrives inside the block without raising it there; raise it when the block
+    ends normally (for code whose native parts abort on a Python exception, like torch's first import)."""
+    _deferring.append(True)
+    try:
+        yield
+    finally:
+        _deferring.pop()
+    check()
 
 
 def install() -> None:
@@ -43,4 +62,4 @@ def clear() -> None:
     _pending.clear()
 
 
-__all__ = ["Terminated", "check", "clear", "install"]
+__all__ = ["Terminated", "check", "clear", "deferred", "install"]

@@ -45,7 +45,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     command = next((a for a in argv if a in COMMANDS), "")
     try:
-        parser = build_parser()  # imports torch (lazily, through the presets)
+        with interrupts.deferred():  # a Ctrl-C inside torch's import would abort it: raised after
+            parser = build_parser()  # imports torch (lazily, through the presets)
         args = parser.parse_args(argv)
         args.argv = argv  # for commands that relaunch themselves (torchrun)
         logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
