@@ -170,3 +170,31 @@ def test_a_quick_bench_writes_beside_the_main_report_never_over_it(monkeypatch, 
     assert main(["bench", "--quick"]) == 0 and main(["bench", "--presets", "none"]) == 0
     assert main(["bench", "--quick", "--out", str(tmp_path)]) == 0
     assert [str(c.out) for c in seen] == ["bench/horizon/quick", "bench/horizon", str(tmp_path)]
+
+
+def test_bench_restricted_to_row_groups_runs_only_those_groups(tiny_model, tmp_path):
+    rows = variants(False, groups=("presets", "rho"))
+    assert {v.group for v in rows} == {"presets", "rho"} and rows[0].group == "presets"
+    assert [v.name for v in variants(False, ("none",), ("presets", "components"))][:1] == ["none"]
+    assert {v.group for v in variants(False, ("none",), ("components",))} == {"components"}
+    cfg = BenchConfig(out=tmp_path, prompts=1, seeds=1, presets=("none",), groups=("presets", "rho"),
+                      multiples=(1,), sweep_multiple=2)
+    report = run_bench(cfg, model=tiny_model, progress=False).read_text()
+    assert "the row groups presets, rho only (1 presets" in report
+    runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    # `none` at 1x, and the rho sweep (flex with four rho) at the sweep length: nothing else.
+    assert sorted((r["preset"], r["multiple"]) for r in runs) == [("flex", 2)] * 4 + [("none", 1)]
+    assert "MIGA" not in report and "Table 3" not in report  # no claim whose rows did not run is judged
+
+
+def test_bad_bench_groups_are_refused_by_name_before_any_run(tmp_path, capsys):
+    from longroll.cli import main
+
+    with pytest.raises(ValueError, match="'bogus'"):
+        BenchConfig(out=tmp_path, groups=("presets", "bogus"))
+    assert main(["bench", "--out", str(tmp_path), "--groups", "rho,bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "bogus" in err and "flexrope_lambda" in err
+    assert main(["bench", "--out", str(tmp_path), "--groups", "rho", "--script", "a red circle [2s]"]) == 2
+    assert "--groups" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()

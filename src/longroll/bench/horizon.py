@@ -37,16 +37,32 @@ class Variant:
         return dict(self.overrides)
 
 
-def variants(quick: bool, only: tuple[str, ...] | None = None) -> list[Variant]:
+# The matrix's row groups, in report order: the presets, FLEX's components one at a time (Table 3), the
+# three ways to roll out, MIGA's ablations (Table 3), and the sweeps of FLEX §4.3 (Table 4, Fig. 5) and FAR.
+GROUPS = ("presets", "components", "schedules", "miga_ablation", "alpha_beta", "rho", "sink_size",
+          "flexrope_lambda")
+
+
+def variants(quick: bool, only: tuple[str, ...] | None = None,
+             groups: tuple[str, ...] | None = None) -> list[Variant]:
     """Presets, FLEX components one at a time, and the sweeps of FLEX §4.3 / FAR; with ``only``,
-    just those presets' rows (the part of the matrix the default-preset rule reads)."""
+    just those presets' rows (without ``groups``: no ablations, the part of the matrix the
+    default-preset rule reads); with ``groups``, just the rows of those groups (``GROUPS``)."""
+    rows = _all_variants(quick)
+    if only is not None:
+        rows = [v for v in rows if v.group != "presets"] + [Variant(p, p, "presets") for p in only]
+        groups = groups or ("presets",)
+    if groups is not None:
+        rows = [v for v in rows if v.group in groups]
+    return sorted(rows, key=lambda v: GROUPS.index(v.group))
+
+
+def _all_variants(quick: bool) -> list[Variant]:
     from longroll.pipelines.presets import PRESETS
 
     presets = list(PRESETS)  # every preset, the training-free extenders of the field included
     if quick:
         presets = ["none", "pi", "sink", "flex"]
-    if only is not None:
-        return [Variant(p, p, "presets") for p in only]
     rows = [Variant(p, p, "presets") for p in presets]
     rows += [
         Variant("+ NTK-by-parts", "none", "components", (("rope", "flex"),)),
@@ -93,6 +109,7 @@ class BenchConfig:
     weights: str | None = None
     sweep_multiple: float = 16  # the length at which ablation sweeps run
     presets: tuple[str, ...] | None = None  # only these presets' rows (no ablations or schedules); None: all
+    groups: tuple[str, ...] | None = None  # only these row groups (GROUPS); None: all (with presets: "presets")
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -115,6 +132,12 @@ class BenchConfig:
                 raise ValueError("presets must name at least one preset, or be None for the whole matrix.")
             for name in self.presets:
                 check_choice("preset", name, PRESETS)
+        if self.groups is not None:
+            self.groups = tuple(self.groups)
+            if not self.groups:
+                raise ValueError(f"groups must name at least one of {', '.join(GROUPS)}, or be None for all.")
+            for name in self.groups:
+                check_choice("group", name, GROUPS)
         if self.quick:
             self.multiples = (1, 4, 8)
             self.prompts = min(self.prompts, 2)
@@ -242,7 +265,7 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
     horizon = model.defaults.train_len * model.frames_per_latent / model.fps
     prompts = _prompts(max(cfg.prompts, cfg.long_prompts))
     rows, items = [], {}
-    for v in variants(cfg.quick, cfg.presets):
+    for v in variants(cfg.quick, cfg.presets, cfg.groups):
         mults = cfg.multiples if v.group in ("presets", "schedules") else (cfg.sweep_multiple,)
         for m in mults:
             n_prompts, n_seeds = cfg.cell(m)

@@ -231,9 +231,14 @@ def findings(results: list[dict], presets: list[str], multiples) -> list[str]:
 
 def _matrix_name(cfg) -> str:
     """What part of the matrix ran: quick, full, or only some presets' rows at some lengths."""
-    if getattr(cfg, "presets", None):
+    groups = getattr(cfg, "groups", None)
+    if getattr(cfg, "presets", None) and groups in (None, ("presets",)):
         return (f"the preset rows only ({len(cfg.presets)} presets at "
                 f"{', '.join(f'{m:g}x' for m in cfg.multiples)}; no ablations or schedules)")
+    if groups is not None:
+        which = f"{len(cfg.presets)} presets" if getattr(cfg, "presets", None) else "all presets"
+        return (f"the row groups {', '.join(groups)} only ({which}; presets and schedules at "
+                f"{', '.join(f'{m:g}x' for m in cfg.multiples)}, the other groups at {cfg.sweep_multiple:g}x)")
     return f"{'quick' if cfg.quick else 'full'} matrix"
 
 

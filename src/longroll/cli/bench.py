@@ -29,6 +29,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--presets", default=None,
                         help="comma-separated presets (default: all); without --script only these presets' rows of "
                              "the matrix are run (no ablations or schedules: what the default-preset rule reads)")
+    parser.add_argument("--groups", default=None,
+                        help="comma-separated row groups of the matrix (default: all): presets, components, "
+                             "schedules, miga_ablation, alpha_beta, rho, sink_size, flexrope_lambda; the sweeps run "
+                             "at 16x")
     parser.add_argument("--lengths", default=None,
                         help="comma-separated lengths in multiples of the horizon (default: 1,4,16,120)")
 
@@ -37,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from longroll.bench.horizon import BenchConfig, run_bench
 
     presets = [p.strip() for p in args.presets.split(",")] if args.presets else None
+    groups = tuple(g.strip() for g in args.groups.split(",")) if args.groups else None
     lengths = None
     if args.lengths:  # parsed here; their range is checked once, by BenchConfig
         try:
@@ -45,6 +50,8 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--lengths must be comma-separated numbers (multiples of the horizon); "
                              f"got {args.lengths!r}.") from None
     if args.script:
+        if groups:
+            raise ValueError(f"--groups selects rows of the matrix and does not apply to --script; got {args.groups!r}.")
         from longroll._validate import check_choice, check_int
         from longroll.bench.storyboard import run_storyboard
         from longroll.pipelines.presets import PRESETS
@@ -60,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or (f"{OUT}/quick" if args.quick else OUT)
     report = run_bench(BenchConfig(out=out, quick=args.quick, prompts=args.prompts, seeds=args.seeds,
                                    long_prompts=args.long_prompts, long_seeds=args.long_seeds, weights=args.weights,
-                                   presets=tuple(presets) if presets else None, **sizes),
+                                   presets=tuple(presets) if presets else None, groups=groups, **sizes),
                        backend=args.backend, workers=args.workers, ray_address=args.ray_address, argv=args.argv)
     print(f"report written to {report}")
     return 0
