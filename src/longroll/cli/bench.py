@@ -51,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
                              f"got {args.lengths!r}.") from None
     if args.script:
         if groups:
-            raise ValueError(f"--groups selects rows of the matrix and does not apply to --script; got {args.groups!r}.")
+            raise ValueError(f"--groups selects rows of the matrix and does not apply to --script; "
+                             f"got {args.groups!r}.")
         from longroll._validate import check_choice, check_int
         from longroll.bench.storyboard import run_storyboard
         from longroll.pipelines.presets import PRESETS
