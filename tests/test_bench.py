@@ -198,3 +198,20 @@ def test_bad_bench_groups_are_refused_by_name_before_any_run(tmp_path, capsys):
     assert main(["bench", "--out", str(tmp_path), "--groups", "rho", "--script", "a red circle [2s]"]) == 2
     assert "--groups" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_a_cached_report_generates_nothing_keeps_pairs_and_lists_what_is_missing(tiny_model, tmp_path):
+    run_bench(BenchConfig(out=tmp_path, prompts=2, seeds=1, presets=("none", "sink"), multiples=(1,)),
+              model=tiny_model, progress=False)
+    files = sorted((tmp_path / "runs").glob("*.json"))
+    assert len(files) == 4
+    sink_runs = [f for f in files if json.loads(f.read_text())["preset"] == "sink"]
+    sink_runs[0].unlink()  # one prompt of `sink` is missing: that prompt leaves `none` too (pairs only)
+    cfg = BenchConfig(out=tmp_path, prompts=2, seeds=2, presets=("none", "sink"), multiples=(1,), cached_only=True)
+    report = run_bench(cfg, model=tiny_model, progress=False).read_text()
+    assert len(list((tmp_path / "runs").glob("*.json"))) == 3  # nothing generated
+    assert "the cached part of the the preset rows only" not in report
+    assert "the cached part of the preset rows only (2 presets at 1x; no ablations or schedules): 2 of its 8 runs" \
+        in report
+    assert "## Not yet run" in report and "| presets | 1x (1 s) | 2 | 8 | 2 | 6 |" in report
+    assert "## Intervals at 1x (1 prompts x 1 seed(s)" in report

@@ -110,6 +110,7 @@ class BenchConfig:
     sweep_multiple: float = 16  # the length at which ablation sweeps run
     presets: tuple[str, ...] | None = None  # only these presets' rows (no ablations or schedules); None: all
     groups: tuple[str, ...] | None = None  # only these row groups (GROUPS); None: all (with presets: "presets")
+    cached_only: bool = False  # generate nothing: report the runs already cached, and list what is missing
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -276,17 +277,46 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
                     items.setdefault(key, BenchItem(v, m, p, s, key))
                     rows.append((v, key))
     job = BenchJob(cfg, model, list(items.values()), horizon)
-    job.prepare()
-    summary = run_job(job, backend=backend, workers=workers, ray_address=ray_address, show_progress=progress,
-                      argv=argv)
-    if not summary.ok:
-        raise RuntimeError(summary.text())
-    from longroll.batch.distributed import reports_here
+    coverage = None
+    if cfg.cached_only:
+        rows, coverage = paired_cached_rows(rows, items, {k for k, i in items.items() if job.output_path(i).is_file()})
+    else:
+        job.prepare()
+        summary = run_job(job, backend=backend, workers=workers, ray_address=ray_address, show_progress=progress,
+                          argv=argv)
+        if not summary.ok:
+            raise RuntimeError(summary.text())
+        from longroll.batch.distributed import reports_here
 
-    if not reports_here():
-        return Path(cfg.out) / "REPORT.md"
+        if not reports_here():
+            return Path(cfg.out) / "REPORT.md"
     results = [{**json.loads(job.output_path(items[key]).read_text()), "variant": v.name, "group": v.group}
                for v, key in rows]
     from longroll.bench.report import write_report
 
-    return write_report(results, cfg, horizon, model)
+    return write_report(results, cfg, horizon, model, coverage=coverage)
+
+
+def paired_cached_rows(rows: list, items: dict, cached: set) -> tuple[list, list[tuple]]:
+    """The matrix's rows whose runs are cached, kept so that every comparison stays paired.
+
+    Per row group and length, a (prompt, seed) is kept only when every variant of the group has its
+    run cached (a group with a variant not run at all drops out at that length). Returns the kept
+    rows and the coverage: (group, multiple, variants, runs in the matrix, runs reported).
+    """
+    from collections import defaultdict
+
+    have: dict = defaultdict(dict)  # (group, multiple) -> variant name -> cached (prompt, seed) units
+    need: dict = defaultdict(int)
+    for v, key in rows:
+        item = items[key]
+        cell = (v.group, item.multiple)
+        need[cell] += 1
+        units = have[cell].setdefault(v.name, set())
+        if key in cached:
+            units.add((item.prompt, item.seed))
+    complete = {cell: set.intersection(*by_variant.values()) for cell, by_variant in have.items()}
+    kept = [(v, key) for v, key in rows if (items[key].prompt, items[key].seed) in complete[(v.group, items[key].multiple)]]
+    coverage = [(g, m, len(have[(g, m)]), need[(g, m)], len(complete[(g, m)]) * len(have[(g, m)]))
+                for g, m in need]
+    return kept, coverage

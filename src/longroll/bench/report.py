@@ -229,8 +229,12 @@ def findings(results: list[dict], presets: list[str], multiples) -> list[str]:
     return lines
 
 
-def _matrix_name(cfg) -> str:
-    """What part of the matrix ran: quick, full, or only some presets' rows at some lengths."""
+def _matrix_name(cfg, coverage=None) -> str:
+    """What part of the matrix ran: quick, full, only some presets' rows or groups at some lengths, or
+    the cached part of one (``coverage``: ``horizon.paired_cached_rows``)."""
+    if coverage is not None:
+        reported, total = sum(c[4] for c in coverage), sum(c[3] for c in coverage)
+        return f"the cached part of the {_matrix_name(cfg).removeprefix('the ')}: {reported} of its {total} runs"
     groups = getattr(cfg, "groups", None)
     if getattr(cfg, "presets", None) and groups in (None, ("presets",)):
         return (f"the preset rows only ({len(cfg.presets)} presets at "
@@ -245,13 +249,27 @@ def _matrix_name(cfg) -> str:
 READING = "READING.md"  # a hand-written reading of one run, kept beside the report (the report is generated)
 
 
-def run_signature(cfg, model) -> str:
+def run_signature(cfg, model, coverage=None) -> str:
     """What a hand-written reading was written for: the weights and the matrix that ran."""
     return (f"weights {model.weights_sha256[:12]}; {cfg.prompts} x {cfg.seeds} below 120x, {cfg.long_prompts} x "
-            f"{cfg.long_seeds} at 120x; {_matrix_name(cfg)}")
+            f"{cfg.long_seeds} at 120x; {_matrix_name(cfg, coverage)}")
 
 
-def reading_section(cfg, model) -> list[str]:
+def coverage_section(coverage, horizon: float) -> list[str]:
+    """What a report of the cached part of the matrix leaves out, per row group and length."""
+    if coverage is None:
+        return []
+    lines = ["## Not yet run (this report is the cached part of the matrix)", "",
+             "Per row group and length, a (prompt, seed) is reported only when every row of the group has it, "
+             "so every comparison stays paired.", "",
+             "| rows | length | rows in group | row runs in the matrix | reported | missing |", "|---|---|---|---|---|---|"]
+    for group, m, n_rows, total, reported in sorted(coverage, key=lambda c: (c[1], c[0])):
+        lines.append(f"| {group} | {m:g}x ({m * horizon:g} s) | {n_rows} | {total} | {reported} | "
+                     f"{total - reported} |")
+    return lines + [""]
+
+
+def reading_section(cfg, model, coverage=None) -> list[str]:
     """The hand-written reading in ``cfg.out/READING.md``, clearly marked, when it was written for this run.
 
     Its first line names the run it reads, ``<!-- run: SIGNATURE -->`` (``run_signature``); a reading of
@@ -263,15 +281,16 @@ def reading_section(cfg, model) -> list[str]:
     first, _, body = path.read_text().partition("\n")
     marked = first.startswith("<!-- run:")
     written_for = first.removeprefix("<!-- run:").removesuffix("-->").strip() if marked else None
-    this_run = run_signature(cfg, model)
+    this_run = run_signature(cfg, model, coverage)
     if written_for != this_run:
         return [f"A hand-written reading in `{READING}` was written for another run ({written_for or 'no run named'}; "
                 f"this one: {this_run}) and is not shown; re-read this run and update it.", ""]
     return ["## Reading (written by hand, not generated)", "", body.strip(), ""]
 
 
-def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
-    """Write REPORT.md and plots into cfg.out; returns the report path."""
+def write_report(results: list[dict], cfg, horizon: float, model, coverage=None) -> Path:
+    """Write REPORT.md and plots into cfg.out; returns the report path. ``coverage`` (from
+    ``horizon.paired_cached_rows``): the report is of the cached part of the matrix and lists the rest."""
     from longroll.eval.plots import plot_over_time
 
     agg = aggregate(results)
@@ -284,14 +303,14 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
         f"{cfg.prompts} prompts x {cfg.seeds} seed(s)"
         + (f" below 120x, {cfg.long_prompts} x {cfg.long_seeds} at 120x" if any(m >= 120 for m in multiples) else "")
         + f" (stratified prompts, paired: every method the same); segments of {cfg.segment_seconds:g} s; "
-        f"{_matrix_name(cfg)}; {platform.machine()}, {time.strftime('%Y-%m-%d')}.",
+        f"{_matrix_name(cfg, coverage)}; {platform.machine()}, {time.strftime('%Y-%m-%d')}.",
         "",
         "Metrics are means over segments, prompts and seeds; Δ is last segment minus first (quality drift, "
         "FLEX Table 1). Presence: share of prompted objects the world's detector finds. Colour drift: RGB "
         "distance of each object's colour to the first segment's. Motion: mean top-5% optical flow (px/frame). "
         "Static: share of near-frozen frame pairs.",
         "",
-        *reading_section(cfg, model),
+        *reading_section(cfg, model, coverage),
         "## Findings",
         "",
         *findings(results, presets, multiples),
@@ -342,6 +361,7 @@ def write_report(results: list[dict], cfg, horizon: float, model) -> Path:
     from longroll.bench.cost import cost_section
 
     lines += cost_section(results, horizon)
+    lines += coverage_section(coverage, horizon)
     report = cfg.out / "REPORT.md"
     tmp = report.with_suffix(".tmp")
     tmp.write_text("\n".join(lines) + "\n")

@@ -33,6 +33,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="comma-separated row groups of the matrix (default: all): presets, components, "
                              "schedules, miga_ablation, alpha_beta, rho, sink_size, flexrope_lambda; the sweeps run "
                              "at 16x")
+    parser.add_argument("--cached", action="store_true",
+                        help="generate nothing: write the report from the runs already cached (paired: a prompt and "
+                             "seed only where every row of its group has it) and list what is missing")
     parser.add_argument("--lengths", default=None,
                         help="comma-separated lengths in multiples of the horizon (default: 1,4,16,120)")
 
@@ -68,7 +71,8 @@ def run(args: argparse.Namespace) -> int:
     out = args.out or (f"{OUT}/quick" if args.quick else OUT)
     report = run_bench(BenchConfig(out=out, quick=args.quick, prompts=args.prompts, seeds=args.seeds,
                                    long_prompts=args.long_prompts, long_seeds=args.long_seeds, weights=args.weights,
-                                   presets=tuple(presets) if presets else None, groups=groups, **sizes),
+                                   presets=tuple(presets) if presets else None, groups=groups, cached_only=args.cached,
+                                   **sizes),
                        backend=args.backend, workers=args.workers, ray_address=args.ray_address, argv=args.argv)
     print(f"report written to {report}")
     return 0
