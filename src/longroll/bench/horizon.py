@@ -316,7 +316,8 @@ def paired_cached_rows(rows: list, items: dict, cached: set) -> tuple[list, list
         if key in cached:
             units.add((item.prompt, item.seed))
     complete = {cell: set.intersection(*by_variant.values()) for cell, by_variant in have.items()}
-    kept = [(v, key) for v, key in rows if (items[key].prompt, items[key].seed) in complete[(v.group, items[key].multiple)]]
+    kept = [(v, key) for v, key in rows
+            if (items[key].prompt, items[key].seed) in complete[(v.group, items[key].multiple)]]
     coverage = [(g, m, len(have[(g, m)]), need[(g, m)], len(complete[(g, m)]) * len(have[(g, m)]))
                 for g, m in need]
     return kept, coverage

@@ -262,7 +262,8 @@ def coverage_section(coverage, horizon: float) -> list[str]:
     lines = ["## Not yet run (this report is the cached part of the matrix)", "",
              "Per row group and length, a (prompt, seed) is reported only when every row of the group has it, "
              "so every comparison stays paired.", "",
-             "| rows | length | rows in group | row runs in the matrix | reported | missing |", "|---|---|---|---|---|---|"]
+             "| rows | length | rows in group | row runs in the matrix | reported | missing |",
+             "|---|---|---|---|---|---|"]
     for group, m, n_rows, total, reported in sorted(coverage, key=lambda c: (c[1], c[0])):
         lines.append(f"| {group} | {m:g}x ({m * horizon:g} s) | {n_rows} | {total} | {reported} | "
                      f"{total - reported} |")
