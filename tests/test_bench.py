@@ -215,3 +215,4 @@ def test_a_cached_report_generates_nothing_keeps_pairs_and_lists_what_is_missing
         in report
     assert "## Not yet run" in report and "| presets | 1x (1 s) | 2 | 8 | 2 | 6 |" in report
     assert "## Intervals at 1x (1 prompts x 1 seed(s)" in report
+    assert "Not yet made: 5 videos of this matrix" in report and "chunk 1x: 5" in report

@@ -73,8 +73,9 @@ def price(cost: dict, schedule: str, multiple: float) -> float | None:
     return base * float(np.mean(ratios)) if ratios else None
 
 
-def cost_section(results: list[dict], horizon: float) -> list[str]:
-    """Markdown: videos per hour per measured cell, and the full matrix's projected time."""
+def cost_section(results: list[dict], horizon: float, remaining: dict | None = None) -> list[str]:
+    """Markdown: videos per hour per measured cell, and the full matrix's projected time; with
+    ``remaining`` ({(schedule, multiple): videos not yet made}), also the time still to run."""
     cost = measured_cost(results)
     if not cost:
         return []
@@ -107,6 +108,15 @@ def cost_section(results: list[dict], horizon: float) -> list[str]:
               f"{sum(full.values())} videos, **about {total / 3600:.0f} h** on this machine one video at a time"
               + (f", plus {unpriced} videos of schedules not yet measured" if unpriced else "") + ".", "",
               "| schedule | length | videos | s per video | hours |", "|---|---|---|---|---|", *rows, ""]
+    if remaining:
+        left = {k: n for k, n in remaining.items() if n}
+        priced = {k: price(cost, *k) for k in left}
+        hours = sum(n * priced[k] for k, n in left.items() if priced[k] is not None) / 3600
+        not_priced = sum(n for k, n in left.items() if priced[k] is None)
+        lines += [f"Not yet made: {sum(left.values())} videos of this matrix, **about {hours:.1f} h** on this "
+                  "machine" + (f", plus {not_priced} videos of schedules not yet measured" if not_priced else "")
+                  + " (" + ", ".join(f"{s} {m:g}x: {n}" for (s, m), n in sorted(left.items(), key=lambda kv: (
+                      kv[0][0] != "chunk", kv[0][0], kv[0][1]))) + ").", ""]
     return lines
 
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -277,9 +278,11 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
                     items.setdefault(key, BenchItem(v, m, p, s, key))
                     rows.append((v, key))
     job = BenchJob(cfg, model, list(items.values()), horizon)
-    coverage = None
+    coverage = remaining = None
     if cfg.cached_only:
-        rows, coverage = paired_cached_rows(rows, items, {k for k, i in items.items() if job.output_path(i).is_file()})
+        cached = {k for k, i in items.items() if job.output_path(i).is_file()}
+        rows, coverage = paired_cached_rows(rows, items, cached)
+        remaining = Counter((i.variant.schedule, i.multiple) for k, i in items.items() if k not in cached)
     else:
         job.prepare()
         summary = run_job(job, backend=backend, workers=workers, ray_address=ray_address, show_progress=progress,
@@ -294,7 +297,7 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
                for v, key in rows]
     from longroll.bench.report import write_report
 
-    return write_report(results, cfg, horizon, model, coverage=coverage)
+    return write_report(results, cfg, horizon, model, coverage=coverage, remaining=remaining)
 
 
 def paired_cached_rows(rows: list, items: dict, cached: set) -> tuple[list, list[tuple]]:

@@ -289,9 +289,10 @@ def reading_section(cfg, model, coverage=None) -> list[str]:
     return ["## Reading (written by hand, not generated)", "", body.strip(), ""]
 
 
-def write_report(results: list[dict], cfg, horizon: float, model, coverage=None) -> Path:
+def write_report(results: list[dict], cfg, horizon: float, model, coverage=None, remaining=None) -> Path:
     """Write REPORT.md and plots into cfg.out; returns the report path. ``coverage`` (from
-    ``horizon.paired_cached_rows``): the report is of the cached part of the matrix and lists the rest."""
+    ``horizon.paired_cached_rows``): the report is of the cached part of the matrix and lists the rest;
+    ``remaining`` ({(schedule, multiple): videos not yet made}) prices the rest in the cost section."""
     from longroll.eval.plots import plot_over_time
 
     agg = aggregate(results)
@@ -361,7 +362,7 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None)
                           "95% bootstrap band, `none` in grey.", "", f"![{label} over time]({band.name})", ""]
     from longroll.bench.cost import cost_section
 
-    lines += cost_section(results, horizon)
+    lines += cost_section(results, horizon, remaining)
     lines += coverage_section(coverage, horizon)
     report = cfg.out / "REPORT.md"
     tmp = report.with_suffix(".tmp")
