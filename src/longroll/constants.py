@@ -26,6 +26,9 @@ FLEX_ALPHA = 0.1  # eq. 9: planes with exposure r < alpha are fully interpolated
 FLEX_BETA = 2.5  # eq. 9: planes with exposure r > beta are kept (extrapolated)
 FLEX_RHO = -1.0  # §3.3: antiphase correlation of adjacent noise frames
 FLEX_SINK = 3  # §3.4: N sink frames
+FLEX_TABLE4_BETAS = (0.5, 1.0, 1.5, 2.0, 3.0)  # §4.3 Table 4: beta swept with alpha fixed at FLEX_ALPHA
+FLEX_TABLE4_ALPHAS = (0.001, 0.005, 0.01, 0.5)  # §4.3 Table 4: alpha swept, beta fixed at FLEX_BETA
+FLEX_FIG5_RHOS = (-1.0, -0.5, 0.0, 0.5, 1.0)  # §4.3 Fig. 5: rho swept from -1 to 1
 
 # --- Training-free extenders of Self Forcing (each paper's stated defaults) ------------------------
 INFINITY_ROPE_FLUSH_KEEP = 1  # arXiv 2511.20649 §3.2: KV Flush keeps the sink and the last latent frame

@@ -59,18 +59,33 @@ def variants(quick: bool, only: tuple[str, ...] | None = None,
 
 
 def _all_variants(quick: bool) -> list[Variant]:
+    from longroll.constants import (
+        FLEX_ALPHA,
+        FLEX_BETA,
+        FLEX_FIG5_RHOS,
+        FLEX_RHO,
+        FLEX_TABLE4_ALPHAS,
+        FLEX_TABLE4_BETAS,
+    )
     from longroll.pipelines.presets import PRESETS
 
     presets = list(PRESETS)  # every preset, the training-free extenders of the field included
     if quick:
         presets = ["none", "pi", "sink", "flex"]
     rows = [Variant(p, p, "presets") for p in presets]
+    # FLEX Table 3 removes one component at a time from the full method; each is also added alone to `none`.
     rows += [
-        Variant("+ NTK-by-parts", "none", "components", (("rope", "flex"),)),
-        Variant("+ antiphase noise (rho -1)", "none", "components", (("noise", "antiphase"), ("rho", -1.0))),
-        Variant("+ sink", "sink", "components"),
+        Variant("FLEX w/o NTK-by-parts", "flex", "components", (("rope", "none"),)),
+        Variant("FLEX w/o antiphase noise", "flex", "components", (("noise", "iid"),)),
+        Variant("FLEX w/o sink", "flex", "components", (("sink", 0),)),
         Variant("FLEX (all three)", "flex", "components"),
     ]
+    if not quick:
+        rows += [
+            Variant("+ NTK-by-parts", "none", "components", (("rope", "flex"),)),
+            Variant("+ antiphase noise (rho -1)", "none", "components", (("noise", "antiphase"), ("rho", FLEX_RHO))),
+            Variant("+ sink", "sink", "components"),
+        ]
     # The three ways to roll out (same prompts and seeds), and MIGA's ablations (MIGA Table 3).
     rows += [Variant("chunk-wise (none)", "none", "schedules"),
              Variant("FIFO-Diffusion", "none", "schedules", schedule="fifo"),
@@ -86,9 +101,12 @@ def _all_variants(quick: bool) -> list[Variant]:
                 schedule_options=(("reflection", False),)),
         Variant("MIGA w/o guidance", "none", "miga_ablation", schedule="miga", schedule_options=(("guidance", 0),)),
     ]
-    rows += [Variant(f"alpha {a:g}, beta {b:g}", "flex", "alpha_beta", (("alpha", a), ("beta", b)))
-             for a, b in ((0.01, 0.5), (0.05, 1.0), (0.2, 4.0), (0.5, 8.0))]
-    rows += [Variant(f"rho {r:g}", "flex", "rho", (("rho", r),)) for r in (-1.0, -0.5, 0.0, 0.5)]
+    # FLEX Table 4 varies one of alpha, beta with the other at its stated value; Fig. 5 sweeps rho.
+    rows += [Variant(f"alpha {FLEX_ALPHA:g}, beta {b:g}", "flex", "alpha_beta", (("beta", b),))
+             for b in FLEX_TABLE4_BETAS]
+    rows += [Variant(f"alpha {a:g}, beta {FLEX_BETA:g}", "flex", "alpha_beta", (("alpha", a),))
+             for a in FLEX_TABLE4_ALPHAS]
+    rows += [Variant(f"rho {r:g}", "flex", "rho", (("rho", r),)) for r in FLEX_FIG5_RHOS if r != FLEX_RHO]
     rows += [Variant(f"sink {s}", "flex", "sink_size", (("sink", s),)) for s in (0, 8)]
     rows += [Variant(f"FlexRoPE lambda {lam:g}", "flexrope", "flexrope_lambda", (("flexrope_lambda", lam),))
              for lam in (0.05, 0.5)]
