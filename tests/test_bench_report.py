@@ -135,3 +135,19 @@ def test_a_hand_written_reading_is_shown_only_for_the_run_it_was_written_for(tmp
     assert "Sink reads like none" not in text and "was written for another run" in text
     other = SimpleNamespace(name="tiny", weights_sha256="cd" * 32)
     assert "was written for another run" in write_report(runs, cfg, 2.625, other).read_text()
+
+
+def test_every_ablation_row_gets_intervals_paired_against_its_baseline():
+    from longroll.bench.report import paired_block
+
+    def runs(variant, presence):
+        return [{"variant": variant, "multiple": 16, "prompt": f"p{p}", "seed": 0,
+                 "metrics": {"object_presence": presence + 0.01 * (p % 3)}} for p in range(8)]
+
+    results = runs("chunk-wise (none)", 0.5) + runs("MIGA", 0.7) + runs("FIFO-Diffusion", 0.5)
+    text = "\n".join(paired_block(results, ["chunk-wise (none)", "FIFO-Diffusion", "MIGA"], 16,
+                                  baseline="chunk-wise (none)"))
+    assert "Paired against `chunk-wise (none)` (8 prompts" in text
+    miga = next(line for line in text.splitlines() if line.startswith("| MIGA |"))
+    assert "(+0.200 [+0.200, +0.200] better)" in miga
+    assert paired_block(results, ["MIGA"], 16, baseline="none") == []  # no baseline runs: no table

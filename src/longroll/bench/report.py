@@ -77,7 +77,7 @@ def _schedule_sections(results: list[dict], agg: dict, horizon: float) -> list[s
     mults = sorted({r["multiple"] for r in results if r["group"] == "schedules"})
     for m in mults:
         lines += [f"## Three ways to roll out at {m:g}x the horizon ({m * horizon:g} s)", "",
-                  *_table(agg, rows, m), ""]
+                  *_table(agg, rows, m), "", *paired_block(results, rows, m, baseline=rows[0])]
     if rows:
         lines += ["## Cost and self-reflection", "",
                   "| variant | length | compute s per video s | vs chunk-wise | reflection triggers (share of judged "
@@ -102,30 +102,53 @@ def _schedule_sections(results: list[dict], agg: dict, horizon: float) -> list[s
     if ablation:
         m = next(r["multiple"] for r in results if r["group"] == "miga_ablation")
         lines += [f"## MIGA ablations (MIGA Table 3), at {m:g}x", "",
-                  *_table(agg, [r for r in rows if (r, m) in agg] + ablation, m), ""]
+                  *_table(agg, [r for r in rows if (r, m) in agg] + ablation, m), "",
+                  *paired_block(results, ["FIFO-Diffusion"] + ablation, m, baseline="MIGA")]
     return lines
 
 
 INTERVAL_METRICS = ("object_presence", "separation", "identity_colour_drift", "static_fraction", "motion_energy",
-                    "temporal_flickering")
+                    "temporal_flickering", "first_frame_consistency", "dynamic_degree")
 
 
-def compare_presets(results: list[dict], presets: list[str], multiple: float, metric: str
+def compare_presets(results: list[dict], presets: list[str], multiple: float, metric: str, baseline: str = "none"
                     ) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """Each preset's report cell for ``metric`` at ``multiple`` (mean [interval], and against `none` the
-    paired difference with its verdict), and the presets by verdict ("better", "worse", "not separable")."""
+    """Each row's report cell for ``metric`` at ``multiple`` (mean [interval], and against ``baseline`` the
+    paired difference with its verdict), and the rows by verdict ("better", "worse", "not separable")."""
     from longroll.bench.defaults import unit_values
     from longroll.bench.stats import compare_cell
 
-    base = unit_values(results, "none", multiple, metric)
+    base = unit_values(results, baseline, multiple, metric)
     cells, verdicts = {}, {"better": [], "worse": [], "not separable": []}
     for p in presets:
-        cell, v, diff = compare_cell(unit_values(results, p, multiple, metric), None if p == "none" else base,
+        cell, v, diff = compare_cell(unit_values(results, p, multiple, metric), None if p == baseline else base,
                                      TABLE_METRICS[metric][1])
         cells[p] = cell
         if v is not None:
             verdicts[v].append(f"`{p}` ({diff:+.3f})")
     return cells, verdicts
+
+
+def interval_table(results: list[dict], rows: list[str], multiple: float, baseline: str = "none"
+                   ) -> tuple[list[str], dict]:
+    """Markdown rows: each row's mean [95% interval] per interval metric and its paired difference
+    against ``baseline`` with the verdict; and the per-metric comparisons (``compare_presets``)."""
+    compared = {k: compare_presets(results, rows, multiple, k, baseline) for k in INTERVAL_METRICS}
+    return (["| row | " + " | ".join(TABLE_METRICS[k][0] for k in INTERVAL_METRICS) + " |",
+             "|---|" + "---|" * len(INTERVAL_METRICS),
+             *[f"| {p} | " + " | ".join(compared[k][0][p] for k in INTERVAL_METRICS) + " |" for p in rows]],
+            compared)
+
+
+def paired_block(results: list[dict], rows: list[str], multiple: float, baseline: str = "none") -> list[str]:
+    """An interval table of ``rows`` against ``baseline`` at one length, titled with the prompts paired;
+    nothing when the baseline has no runs there."""
+    units = {r["prompt"] for r in results if r["multiple"] == multiple and r["variant"] == baseline}
+    if not units:
+        return []
+    table, _ = interval_table(results, [baseline] + [r for r in rows if r != baseline], multiple, baseline)
+    return [f"Paired against `{baseline}` ({len(units)} prompts; mean [95% bootstrap interval over prompts], "
+            "difference [interval], verdict):", "", *table, ""]
 
 
 def interval_sections(results: list[dict], presets: list[str], multiples) -> list[str]:
@@ -139,11 +162,10 @@ def interval_sections(results: list[dict], presets: list[str], multiples) -> lis
         units = len({r["prompt"] for r in results if r["multiple"] == m and r["variant"] == "none"})
         seeds = len({r["seed"] for r in results if r["multiple"] == m and r["variant"] == "none"})
         lines += [f"## Intervals at {m:g}x ({units} prompts x {seeds} seed(s); 95% bootstrap over prompts)", "",
-                  "| preset | " + " | ".join(f"{TABLE_METRICS[k][0]} (vs none)" for k in INTERVAL_METRICS) + " |",
-                  "|---|" + "---|" * len(INTERVAL_METRICS)]
-        compared = {k: compare_presets(results, presets, m, k) for k in INTERVAL_METRICS}
-        lines += [f"| {p} | " + " | ".join(compared[k][0][p] for k in INTERVAL_METRICS) + " |" for p in presets]
-        lines.append("")
+                  "Each row's mean [95% interval] and, against `none`, the paired difference [interval] and verdict.",
+                  ""]
+        table, compared = interval_table(results, presets, m)
+        lines += [*table, ""]
         for k in INTERVAL_METRICS:
             v = compared[k][1]
             if any(v.values()):
@@ -390,7 +412,8 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
         if group != "components":
             base = "flexrope" if group == "flexrope_lambda" else "flex"
             rows = [base] + rows
-        lines += [f"## {title}, at {m:g}x", "", *_table(agg, ["none"] + rows, m), ""]
+        lines += [f"## {title}, at {m:g}x", "", *_table(agg, ["none"] + rows, m), "",
+                  *paired_block(results, rows, m)]
     lines += _schedule_sections(results, agg, horizon)
     longest = multiples[-1] if multiples else None
     if longest is not None:
