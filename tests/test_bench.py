@@ -110,7 +110,7 @@ def test_the_matrix_runs_through_a_batch_backend_and_resumes_after_a_kill(tiny_m
 
 
 def test_the_papers_claims_are_judged_from_paired_intervals():
-    from longroll.bench.report import claims_section
+    from longroll.bench.claims import claims_section
 
     def runs(variant, presence):
         return [{"variant": variant, "multiple": 16, "prompt": f"p{p}", "seed": 0,
@@ -130,7 +130,7 @@ def test_the_papers_claims_are_judged_from_paired_intervals():
 
 
 def test_each_claim_is_judged_on_the_papers_own_measure_and_direction():
-    from longroll.bench.report import claims_section
+    from longroll.bench.claims import claims_section
 
     def runs(variant, dynamic, consistency, drift):
         return [{"variant": variant, "multiple": 16, "prompt": f"p{p}", "seed": 0, "framepack_drift": {

@@ -176,108 +176,6 @@ def interval_sections(results: list[dict], presets: list[str], multiples) -> lis
     return lines
 
 
-# What a claim is judged on: name -> (label, value of one run, higher is better). The papers measure
-# with VBench; here each dimension's weight-free stand-in on the built-in world: quality -> object
-# presence, subject consistency -> similarity to the first frame, dynamic degree -> the share of
-# segments with motion, quality drift -> FramePack's drift of presence (first vs last 15%).
-CLAIM_MEASURES = {
-    "presence": ("presence", lambda r: r["metrics"].get("object_presence"), True),
-    "consistency": ("subject consistency", lambda r: r["metrics"].get("first_frame_consistency"), True),
-    "dynamics": ("dynamic degree", lambda r: r["metrics"].get("dynamic_degree"), True),
-    "drift": ("FramePack drift of presence", lambda r: (r.get("framepack_drift") or {}).get("object_presence"),
-              False),
-}
-
-_T1 = "FLEX Table 1 (FLEX improves quality and curbs its drift past the horizon)"
-_T3 = "FLEX Table 3 (each component, removed from FLEX, costs what the paper says)"
-_T4 = "FLEX Table 4 (raising alpha or beta trades motion for consistency; 0.1 / 2.5 balances them)"
-_F5 = "FLEX Fig. 5 (raising rho trades motion for consistency)"
-_MIGA = "MIGA (more consistent than FIFO-Diffusion; each part helps)"
-
-
-def _ab(alpha=None, beta=None) -> str:
-    """The row name of FLEX Table 4's sweep (``horizon.variants``) with one of alpha, beta changed."""
-    from longroll.constants import FLEX_ALPHA, FLEX_BETA
-
-    return f"alpha {alpha if alpha is not None else FLEX_ALPHA:g}, beta {beta if beta is not None else FLEX_BETA:g}"
-
-
-# The papers' claims the matrix can check: (section, claim, variant, baseline, measure). A claim "A beats
-# B" holds when the paired interval of A - B on the measure is on the better side of zero, does not
-# hold when it is on the worse side, and is not separable otherwise.
-CLAIMS = (
-    (_T1, "FLEX finds more objects than plain extrapolation", "flex", "none", "presence"),
-    (_T1, "FLEX drifts less than plain extrapolation", "flex", "none", "drift"),
-    (_T3, "without NTK-by-parts, subjects are less consistent", "flex", "FLEX w/o NTK-by-parts", "consistency"),
-    (_T3, "without antiphase noise, there is less motion", "flex", "FLEX w/o antiphase noise", "dynamics"),
-    (_T3, "without the sink, quality falls", "flex", "FLEX w/o sink", "presence"),
-    (_T3, "NTK-by-parts alone beats plain extrapolation", "+ NTK-by-parts", "none", "presence"),
-    (_T3, "antiphase noise alone brings more motion than i.i.d. noise", "+ antiphase noise (rho -1)", "none",
-     "dynamics"),
-    (_T3, "the sink alone beats plain extrapolation", "+ sink", "none", "presence"),
-    (_T4, "beta 3 is more consistent than beta 0.5", _ab(beta=3), _ab(beta=0.5), "consistency"),
-    (_T4, "beta 0.5 has more motion than beta 3", _ab(beta=0.5), _ab(beta=3), "dynamics"),
-    (_T4, "alpha 0.5 is more consistent than alpha 0.001", _ab(alpha=0.5), _ab(alpha=0.001), "consistency"),
-    (_T4, "alpha 0.001 has more motion than alpha 0.5", _ab(alpha=0.001), _ab(alpha=0.5), "dynamics"),
-    (_T4, "the stated alpha 0.1, beta 2.5 beats beta 3 on quality", "flex", _ab(beta=3), "presence"),
-    (_T4, "the stated alpha 0.1, beta 2.5 beats alpha 0.5 on quality", "flex", _ab(alpha=0.5), "presence"),
-    (_F5, "rho -1 has more motion than rho 0 (i.i.d.)", "flex", "rho 0", "dynamics"),
-    (_F5, "rho -1 has more motion than rho 1", "flex", "rho 1", "dynamics"),
-    (_F5, "rho 1 is more consistent than rho -1", "rho 1", "flex", "consistency"),
-    (_MIGA, "MIGA is more consistent than FIFO-Diffusion", "MIGA", "FIFO-Diffusion", "consistency"),
-    (_MIGA, "MIGA finds more objects than FIFO-Diffusion", "MIGA", "FIFO-Diffusion", "presence"),
-    (_MIGA, "training-inference alignment alone beats FIFO-Diffusion", "MIGA: TTA only", "FIFO-Diffusion",
-     "presence"),
-    (_MIGA, "dual consistency enhancement alone is more consistent than FIFO-Diffusion", "MIGA: DCE only",
-     "FIFO-Diffusion", "consistency"),
-    (_MIGA, "self-reflection makes MIGA more consistent", "MIGA", "MIGA w/o self-reflection", "consistency"),
-    (_MIGA, "long-range guidance makes MIGA more consistent", "MIGA", "MIGA w/o guidance", "consistency"),
-    ("FAR (FlexRoPE helps past the horizon)", "FlexRoPE beats plain extrapolation", "flexrope", "none",
-     "presence"),
-    *(("Training-free extenders (each beats plain extrapolation)", f"{p} beats plain extrapolation", p, "none",
-       "presence") for p in ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol")),
-)
-
-
-def claim_units(results: list[dict], variant: str, multiple: float, measure: str) -> dict:
-    """{prompt: mean over seeds of ``measure``} for one row at one length."""
-    from longroll.bench.stats import per_unit
-
-    get = CLAIM_MEASURES[measure][1]
-    return per_unit({(r["prompt"], r["seed"]): get(r) for r in results
-                     if r["variant"] == variant and r["multiple"] == multiple})
-
-
-def claims_section(results: list[dict]) -> list[str]:
-    """One line per checkable claim and length both rows were run at: holds / does not hold / not
-    separable, with the paired interval (generated, not written by hand)."""
-    from longroll.bench.stats import paired_difference, verdict
-
-    lines, section = [], None
-    for title, claim, a, b, measure in CLAIMS:
-        label, _, higher = CLAIM_MEASURES[measure]
-        common = sorted({r["multiple"] for r in results if r["variant"] == a}
-                        & {r["multiple"] for r in results if r["variant"] == b})
-        for m in common:
-            d = paired_difference(claim_units(results, a, m, measure), claim_units(results, b, m, measure))
-            if d is None or d[3] < 2:
-                continue
-            if title != section:
-                lines += ["", f"### {title}", ""]
-                section = title
-            outcome = {"better": "holds", "worse": "does not hold",
-                       "not separable": "not separable"}[verdict(d[1], d[2], higher, d[3])]
-            lines.append(f"- {claim} ({label}, {m:g}x, {d[3]} prompts): **{outcome}** "
-                         f"({a} - {b} = {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
-    if not lines:
-        return []
-    return ["## The papers' claims, checked on this model (generated from paired 95% intervals)", "",
-            "Each paper's measure by its weight-free stand-in on the built-in world: quality by object presence, "
-            "subject consistency by similarity to the first frame, dynamic degree by the share of segments "
-            "with motion, quality drift by FramePack's drift of presence. Background consistency is not "
-            "judged: the world's backgrounds are flat colours (see the tables' background drift).", *lines, ""]
-
-
 def findings(results: list[dict], presets: list[str], multiples) -> list[str]:
     """Per length past the horizon: which presets find separably more or fewer prompted objects than
     `none` (the interval tables' own verdicts, ``compare_presets``), generated, never by threshold."""
@@ -390,6 +288,8 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
     from longroll.bench.long_video import long_video_sections
 
     lines += long_video_sections(results, presets, multiples)
+    from longroll.bench.claims import claims_section
+
     lines += claims_section(results)
     if any(r["multiple"] in (16, 120) for r in results):
         from longroll.bench.defaults import choose_default
