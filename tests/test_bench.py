@@ -123,6 +123,8 @@ def test_the_papers_claims_are_judged_from_paired_intervals():
     assert "NTK-by-parts alone beats plain extrapolation (presence, 16x, 8 prompts): **does not hold**" in text
     assert "FlexRoPE beats plain extrapolation (presence, 16x, 8 prompts): **not separable**" in text
     assert "MIGA" not in text  # rows not run are not judged
+    few = [r for r in runs("none", 0.5) + runs("+ sink", 0.9) if r["prompt"] in ("p0", "p1", "p2")]
+    assert claims_section(few) == []  # three prompts can never be separable: not judged at all
     # Judged at every length both rows ran, not only the longest (which often has the fewest prompts).
     longer = [dict(r, multiple=120) for r in runs("none", 0.5) + runs("+ sink", 0.7)]
     text = "\n".join(claims_section(runs("none", 0.5) + runs("+ sink", 0.7) + longer))

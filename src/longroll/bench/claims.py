@@ -83,9 +83,9 @@ def claim_units(results: list[dict], variant: str, multiple: float, measure: str
 
 
 def claims_section(results: list[dict]) -> list[str]:
-    """One line per checkable claim and length both rows were run at: holds / does not hold / not
-    separable, with the paired interval (generated, not written by hand)."""
-    from longroll.bench.stats import paired_difference, verdict
+    """One line per checkable claim and length both rows were run at on at least ``MIN_UNITS`` common
+    prompts: holds / does not hold / not separable, with the paired interval (generated, not by hand)."""
+    from longroll.bench.stats import MIN_UNITS, paired_difference, verdict
 
     lines, section = [], None
     for title, claim, a, b, measure in CLAIMS:
@@ -94,7 +94,7 @@ def claims_section(results: list[dict]) -> list[str]:
                         & {r["multiple"] for r in results if r["variant"] == b})
         for m in common:
             d = paired_difference(claim_units(results, a, m, measure), claim_units(results, b, m, measure))
-            if d is None or d[3] < 2:
+            if d is None or d[3] < MIN_UNITS:  # too few prompts to ever be separable: not judged
                 continue
             if title != section:
                 lines += ["", f"### {title}", ""]
