@@ -56,6 +56,13 @@ def test_rho_minus_one_flips_sign_exactly_and_rho_one_repeats_exactly():
     assert all(torch.equal(z[:, u], z[:, 0]) for u in range(4))
 
 
+def test_rho_zero_is_iid_noise_bit_for_bit():
+    # FLEX Table 3's "without antiphase noise" and Fig. 5's rho 0 are one sample (the benchmark found it).
+    a = antiphase_noise((2, 5, 8), 0.0, generator=torch.Generator().manual_seed(4))
+    b = iid_noise((2, 5, 8), generator=torch.Generator().manual_seed(4))
+    assert torch.equal(a, b)
+
+
 def test_same_seed_same_bits_and_dtype_honoured():
     a = antiphase_noise((2, 4, 3, 5), -0.7, generator=torch.Generator().manual_seed(11))
     b = antiphase_noise((2, 4, 3, 5), -0.7, generator=torch.Generator().manual_seed(11))
