@@ -4,6 +4,8 @@ and shape, and move over a minute (issue 18: "look at the frames").
 
 Run: python bench/contact_sheet.py --out docs/sheet.png --seconds 60 \\
          --prompt "a red circle and a blue square on a navy background" --presets none,flex
+     python bench/contact_sheet.py --out docs/sheet_schedules_16x.png --seconds 42 --presets none \\
+         --schedules chunk,fifo,miga --prompt "a red circle and a blue square on a navy background"
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="PNG file")
     parser.add_argument("--prompt", action="append", required=True, help="a prompt (repeat for more rows)")
     parser.add_argument("--presets", default=None, help="comma-separated presets (default: the model's default)")
+    parser.add_argument("--schedules", default="chunk",
+                        help="comma-separated ways to roll out, one row each: chunk, fifo, miga (default: chunk)")
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--frames", type=int, default=12, help="frames per row")
@@ -63,12 +67,17 @@ def main() -> None:
     presets = [p.strip() for p in args.presets.split(",")] if args.presets else [model.defaults.preset]
     for name in presets:
         check_choice("preset", name, PRESETS)
+    schedules = [s.strip() for s in args.schedules.split(",")]
+    for name in schedules:
+        check_choice("schedule", name, ("chunk", "fifo", "miga"))
     rows = []
     for prompt in args.prompt:
         for preset in presets:
-            video = generate(prompt, seconds=args.seconds, seed=args.seed, model=model, preset=preset,
-                             progress=False)
-            rows.append((f"{preset}, seed {args.seed}: {prompt}", np.asarray(video), model.fps))
+            for schedule in schedules:
+                video = generate(prompt, seconds=args.seconds, seed=args.seed, model=model, preset=preset,
+                                 schedule=schedule, progress=False)
+                label = preset if schedule == "chunk" else f"{schedule}, {preset}"
+                rows.append((f"{label}, seed {args.seed}: {prompt}", np.asarray(video), model.fps))
     with atomic_output(args.out) as tmp:
         sheet(rows, args.frames, args.scale).save(tmp, format="PNG")
     print(f"wrote {args.out}")
