@@ -225,7 +225,9 @@ def test_bad_bench_groups_are_refused_by_name_before_any_run(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "bogus" in err and "flexrope_lambda" in err
     assert main(["bench", "--out", str(tmp_path), "--groups", "rho", "--script", "a red circle [2s]"]) == 2
-    assert "--groups" in capsys.readouterr().err
+    assert "--groups 'rho'" in capsys.readouterr().err
+    assert main(["bench", "--out", str(tmp_path), "--cached", "--script", "a red circle [2s]"]) == 2
+    assert "--cached" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
 
 

@@ -14,7 +14,7 @@ import hashlib
 import json
 import logging
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,8 +38,9 @@ class Variant:
         return dict(self.overrides)
 
 
-# The matrix's row groups, in report order: the presets, FLEX's components one at a time (Table 3), the
-# three ways to roll out, MIGA's ablations (Table 3), and the sweeps of FLEX §4.3 (Table 4, Fig. 5) and FAR.
+# The matrix's row groups, in report order: the presets, FLEX's components (Table 3: each removed from FLEX,
+# and each alone), the three ways to roll out, MIGA's ablations, and the sweeps of FLEX §4.3 (Table 4, Fig. 5)
+# and FAR.
 GROUPS = ("presets", "components", "schedules", "miga_ablation", "alpha_beta", "rho", "sink_size",
           "flexrope_lambda")
 
@@ -277,7 +278,8 @@ class BenchJob:
 
 def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: str = "local", workers: int = 1,
               ray_address: str | None = None, argv=None) -> Path:
-    """Run (or resume) the matrix through a batch backend and write the report; returns the report path."""
+    """Run (or resume) the matrix through a batch backend and write the report; returns the report path.
+    With ``cfg.cached_only`` nothing is generated: the report is of the runs already cached."""
     from longroll.batch.backends import run_job
     from longroll.models.registry import load_model
     from longroll.pipelines.plan import resolve
@@ -326,8 +328,6 @@ def paired_cached_rows(rows: list, items: dict, cached: set) -> tuple[list, list
     run cached (a group with a variant not run at all drops out at that length). Returns the kept
     rows and the coverage: (group, multiple, variants, runs in the matrix, runs reported).
     """
-    from collections import defaultdict
-
     have: dict = defaultdict(dict)  # (group, multiple) -> variant name -> cached (prompt, seed) units
     need: dict = defaultdict(int)
     for v, key in rows:

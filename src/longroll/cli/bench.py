@@ -53,9 +53,9 @@ def run(args: argparse.Namespace) -> int:
             raise ValueError(f"--lengths must be comma-separated numbers (multiples of the horizon); "
                              f"got {args.lengths!r}.") from None
     if args.script:
-        if groups:
-            raise ValueError(f"--groups selects rows of the matrix and does not apply to --script; "
-                             f"got {args.groups!r}.")
+        if groups or args.cached:
+            raise ValueError(f"--groups and --cached apply to the matrix, not to --script; got "
+                             f"{'--groups ' + repr(args.groups) if groups else '--cached'}.")
         from longroll._validate import check_choice, check_int
         from longroll.bench.storyboard import run_storyboard
         from longroll.pipelines.presets import PRESETS
