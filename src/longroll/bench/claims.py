@@ -18,7 +18,7 @@ CLAIM_MEASURES = {
     "presence": ("presence", lambda r: r["metrics"].get("object_presence"), True),
     "consistency": ("subject consistency", lambda r: r["metrics"].get("first_frame_consistency"), True),
     "dynamics": ("dynamic degree", lambda r: r["metrics"].get("dynamic_degree"), True),
-    "drift": ("FramePack drift of presence", lambda r: (r.get("framepack_drift") or {}).get("object_presence"),
+    "drift": ("FramePack drift of presence", lambda r: r["framepack_drift"].get("object_presence"),
               False),
 }
 
@@ -75,11 +75,9 @@ CLAIMS = (
 
 def claim_units(results: list[dict], variant: str, multiple: float, measure: str) -> dict:
     """{prompt: mean over seeds of ``measure``} for one row at one length."""
-    from longroll.bench.stats import per_unit
+    from longroll.bench.stats import cell_units
 
-    get = CLAIM_MEASURES[measure][1]
-    return per_unit({(r["prompt"], r["seed"]): get(r) for r in results
-                     if r["variant"] == variant and r["multiple"] == multiple})
+    return cell_units(results, variant, multiple, CLAIM_MEASURES[measure][1])
 
 
 def claims_section(results: list[dict]) -> list[str]:

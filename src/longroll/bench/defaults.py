@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from longroll.bench.stats import bootstrap_mean, paired_difference, per_unit, verdict
+from longroll.bench.stats import bootstrap_mean, cell_units, paired_difference, verdict
 
 JUDGED_MULTIPLES = (16, 120)  # lengths (in horizons) the default is judged at
 GUARDS = (("static_fraction", False), ("identity_colour_drift", False))  # (metric, higher is better)
@@ -24,9 +24,7 @@ GUARDS = (("static_fraction", False), ("identity_colour_drift", False))  # (metr
 
 def unit_values(results: list[dict], variant: str, multiple: float, metric: str) -> dict:
     """{prompt: mean over seeds of the video's mean ``metric``} for one benchmark cell."""
-    cell = {(r["prompt"], r["seed"]): r["metrics"].get(metric) for r in results
-            if r["variant"] == variant and r["multiple"] == multiple}
-    return per_unit(cell)
+    return cell_units(results, variant, multiple, lambda r: r["metrics"].get(metric))
 
 
 def choose_default(results: list[dict], presets: list[str], multiples=JUDGED_MULTIPLES) -> tuple[str, list[str]]:

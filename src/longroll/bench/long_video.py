@@ -34,17 +34,9 @@ LONG_COLUMNS: tuple[tuple[str, Callable[[dict], float | None], bool], ...] = (
 
 
 def _units(results: list[dict], variant: str, multiple: float, get) -> dict:
-    """{prompt: mean over its seeds} of ``get(run)`` in one cell (runs without the value skipped)."""
-    from longroll.bench.stats import per_unit
+    from longroll.bench.stats import cell_units
 
-    cell = {}
-    for r in results:
-        if r["variant"] == variant and r["multiple"] == multiple:
-            try:
-                cell[(r["prompt"], r["seed"])] = get(r)
-            except (KeyError, TypeError):
-                cell[(r["prompt"], r["seed"])] = None
-    return per_unit(cell)
+    return cell_units(results, variant, multiple, get)
 
 
 def long_video_sections(results: list[dict], presets: list[str], multiples) -> list[str]:

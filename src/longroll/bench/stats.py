@@ -31,6 +31,19 @@ def per_unit(values: Mapping[tuple, float | None]) -> dict:
     return {u: float(np.mean(vs)) for u, vs in units.items()}
 
 
+def cell_units(results, variant: str, multiple: float, get) -> dict:
+    """{prompt: mean over its seeds} of ``get(run)`` over the runs of one row at one length (a run
+    whose value ``get`` cannot read, or reads as None or NaN, is skipped)."""
+    cell = {}
+    for r in results:
+        if r["variant"] == variant and r["multiple"] == multiple:
+            try:
+                cell[(r["prompt"], r["seed"])] = get(r)
+            except (KeyError, TypeError):
+                cell[(r["prompt"], r["seed"])] = None
+    return per_unit(cell)
+
+
 def bootstrap_mean(values, *, seed: int = 0) -> tuple[float, float, float] | None:
     """(mean, low, high) of the mean of ``values`` with a percentile bootstrap interval; None if empty."""
     x = np.asarray([v for v in values if v is not None and np.isfinite(v)], dtype=np.float64)
@@ -80,5 +93,5 @@ def compare_cell(values: Mapping, baseline: Mapping | None, higher_is_better: bo
     return f"{cell} ({d[0]:+.3f}{spread} {v})", v, d[0]
 
 
-__all__ = ["BOOTSTRAP", "LEVEL", "MIN_UNITS", "bootstrap_mean", "compare_cell", "paired_difference", "per_unit",
-           "verdict"]
+__all__ = ["BOOTSTRAP", "LEVEL", "MIN_UNITS", "bootstrap_mean", "cell_units", "compare_cell", "paired_difference",
+           "per_unit", "verdict"]
