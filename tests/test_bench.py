@@ -27,8 +27,13 @@ def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch
     miga = [json.loads(p.read_text()) for p in runs]
     miga = [r for r in miga if r.get("schedule") == "miga"]
     assert len(miga) == 2 and all(r["diagonal"]["frames_out"] >= 8 for r in miga)
-    first = json.loads(runs[0].read_text())
+    text0 = runs[0].read_text()
+    first = json.loads(text0)
     assert {"preset", "multiple", "segments", "metrics", "drift"} <= set(first)
+    # Committed with the repository: one line, floats rounded to RUN_DECIMALS.
+    assert text0.count("\n") == 1 and "\": " not in text0
+    floats = [v for seg in first["segments"] for v in seg.values() if isinstance(v, float)]
+    assert floats and all(v == round(v, bench.RUN_DECIMALS) for v in floats)
 
     def boom(*args, **kwargs):
         raise AssertionError("a cached run was generated again")

@@ -116,6 +116,28 @@ def test_a_report_without_none_says_the_rule_was_not_judged(tmp_path):
     assert "## Cost (videos per hour" in text and (tmp_path / "object_presence_16x_bands.png").is_file()
 
 
+def test_a_cached_report_missing_a_judged_length_does_not_judge_on_the_rest(tmp_path):
+    """With the presets cached at 16x but not yet at 120x the rule is not applied to 16x alone (it
+    could contradict the shipped default); with both it is."""
+    from types import SimpleNamespace
+
+    from longroll.bench.horizon import BenchConfig
+    from longroll.bench.report import write_report
+
+    model = SimpleNamespace(name="tiny", weights_sha256="0" * 64, defaults=SimpleNamespace(preset="riflex"))
+    runs = [dict(_run(v, f"p{i}", 0, presence=0.5 + 0.1 * (v == "sink") + 0.01 * i), drift={"object_presence": 0.0},
+                 metrics={"object_presence": 0.5 + 0.1 * (v == "sink") + 0.01 * i, "static_fraction": 0.1,
+                          "identity_colour_drift": 1.0})
+            for v in ("none", "sink") for i in range(6)]
+    cfg = BenchConfig(out=tmp_path, prompts=6, seeds=1, presets=("none", "sink"), multiples=(16, 120))
+    text = write_report(runs, cfg, 2.625, model).read_text()
+    assert "Not judged: the rule reads the presets at 16x, 120x, and none is cached at 120x yet; the weights' " \
+           "default, `riflex`, stands." in text and "Chosen:" not in text
+    longer = [dict(r, multiple=120.0) for r in runs]
+    text = write_report(runs + longer, cfg, 2.625, model).read_text()
+    assert "Chosen: `sink`." in text and "Not judged" not in text
+
+
 def test_a_hand_written_reading_is_shown_only_for_the_run_it_was_written_for(tmp_path):
     from types import SimpleNamespace
 

@@ -292,10 +292,19 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
 
     lines += claims_section(results)
     if any(r["multiple"] in (16, 120) for r in results):
-        from longroll.bench.defaults import choose_default
+        from longroll.bench.defaults import JUDGED_MULTIPLES, choose_default
 
         lines += ["## Default preset by the rule (`longroll.bench.defaults`)", ""]
-        if "none" in presets:
+        # The rule reads every judged length the matrix asks for; a cached report missing one of them
+        # (120x not yet re-run) would otherwise judge on the rest and contradict the shipped default.
+        asked = [m for m in JUDGED_MULTIPLES if m in cfg.multiples]
+        missing = [m for m in asked if m not in multiples]
+        shipped = getattr(getattr(model, "defaults", None), "preset", None)
+        if missing:
+            lines += [f"Not judged: the rule reads the presets at {', '.join(f'{m:g}x' for m in asked)}, and none "
+                      f"is cached at {', '.join(f'{m:g}x' for m in missing)} yet"
+                      + (f"; the weights' default, `{shipped}`, stands." if shipped else "."), ""]
+        elif "none" in presets:
             best, reasons = choose_default([r for r in results if r["group"] == "presets"], presets)
             lines += [f"Chosen: `{best}`.", "", *[f"- {r}" for r in reasons], ""]
         else:

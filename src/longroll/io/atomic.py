@@ -55,8 +55,10 @@ def write_text(path: str | Path, text: str) -> Path:
     return Path(path)
 
 
-def write_json(path: str | Path, data) -> Path:
-    """``data`` as indented JSON, atomically."""
+def write_json(path: str | Path, data, *, compact: bool = False) -> Path:
+    """``data`` as JSON, atomically: indented, or on one line without spaces when ``compact``."""
     import json
 
+    if compact:
+        return write_text(path, json.dumps(data, separators=(",", ":"), allow_nan=False) + "\n")
     return write_text(path, json.dumps(data, indent=2, allow_nan=False) + "\n")
