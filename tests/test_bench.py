@@ -30,6 +30,7 @@ def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch
     text0 = runs[0].read_text()
     first = json.loads(text0)
     assert {"preset", "multiple", "segments", "metrics", "drift"} <= set(first)
+    assert first["workers"] == 1 and first["threads"] >= 1  # how it was made: prices it and explains its bits
     # Committed with the repository: one line, floats rounded to RUN_DECIMALS.
     assert text0.count("\n") == 1 and "\": " not in text0
     floats = [v for seg in first["segments"] for v in seg.values() if isinstance(v, float)]

@@ -1,7 +1,8 @@
 """What the horizon benchmark costs: videos per hour measured, and the projected time of the full matrix.
 
 The benchmark's cost is the sum of its videos. From the runs at hand, each (schedule, length)
-cell's mean wall time per video (generation and evaluation) gives videos per hour on this machine.
+cell's mean wall time per video (generation and evaluation), over the videos made at once beside it,
+gives videos per hour on this machine.
 The full matrix (``BenchConfig``'s default cell sizes, every row of ``variants``) is then projected:
 a chunk-wise video at a length not run is priced by linear interpolation between the measured
 lengths, and outside them in proportion to its frames from the nearest measured length (the
@@ -20,8 +21,9 @@ import numpy as np
 
 
 def measured_cost(results: list[dict]) -> dict[tuple[str, float], tuple[float, int]]:
-    """{(schedule, multiple): (mean wall seconds per video, videos)} over runs that record a wall time,
-    each video once."""
+    """{(schedule, multiple): (mean seconds of the machine per video, videos)} over runs that record a
+    wall time, each video once: a video's wall time over the videos made at once beside it (its
+    ``workers``; runs from before it was recorded were made one at a time)."""
     seen, walls = set(), defaultdict(list)
     for r in results:
         key = (r["prompt"], r["seed"], r["multiple"], r.get("schedule", "chunk"), r.get("preset"),
@@ -29,7 +31,7 @@ def measured_cost(results: list[dict]) -> dict[tuple[str, float], tuple[float, i
         if key in seen or r.get("wall_seconds") is None:
             continue
         seen.add(key)
-        walls[(r.get("schedule", "chunk"), r["multiple"])].append(float(r["wall_seconds"]))
+        walls[(r.get("schedule", "chunk"), r["multiple"])].append(float(r["wall_seconds"]) / r.get("workers", 1))
     return {k: (float(np.mean(v)), len(v)) for k, v in walls.items()}
 
 
@@ -81,8 +83,8 @@ def cost_section(results: list[dict], horizon: float, remaining: dict | None = N
         return []
     lines = ["## Cost (videos per hour, projected time of the full matrix)", "",
              f"Measured in these runs on {platform.machine()} with {os.cpu_count()} cores (wall time per video: "
-             "generation and evaluation, one video at a time; runs of earlier invocations keep their own "
-             "times).", "",
+             "generation and evaluation, divided by the videos made at once, e.g. two torchrun ranks of one "
+             "thread each; runs of earlier invocations keep their own times).", "",
              "| schedule | length | videos measured | s per video | videos per hour |", "|---|---|---|---|---|"]
     for (s, m), (wall, n) in sorted(cost.items(), key=lambda kv: (kv[0][0] != "chunk", kv[0][0], kv[0][1])):
         lines.append(f"| {s} | {m:g}x ({m * horizon:g} s) | {n} | {wall:.1f} | {3600 / wall:.0f} |")
@@ -105,7 +107,7 @@ def cost_section(results: list[dict], horizon: float, remaining: dict | None = N
     short = ", ".join(f"{m:g}x" for m in sizes.multiples if m < 120)
     lines += ["", f"The full matrix ({sizes.prompts} prompts x {sizes.seeds} seeds at {short}, "
               f"{sizes.long_prompts} x {sizes.long_seeds} at 120x, every row and ablation): "
-              f"{sum(full.values())} videos, **about {total / 3600:.0f} h** on this machine one video at a time"
+              f"{sum(full.values())} videos, **about {total / 3600:.0f} h** of this machine"
               + (f", plus {unpriced} videos of schedules not yet measured" if unpriced else "") + ".", "",
               "| schedule | length | videos | s per video | hours |", "|---|---|---|---|---|", *rows, ""]
     if remaining:

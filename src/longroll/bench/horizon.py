@@ -250,8 +250,9 @@ class BenchJob:
 
     what = "bench"
 
-    def __init__(self, cfg: BenchConfig, model, items: list[BenchItem], horizon: float) -> None:
+    def __init__(self, cfg: BenchConfig, model, items: list[BenchItem], horizon: float, workers: int = 1) -> None:
         self.cfg, self.model, self.items, self.horizon = cfg, model, items, horizon
+        self.workers = workers  # videos made at once (torchrun ranks or Ray actors)
         self.out = str(cfg.out)
 
     def folder_settings(self) -> dict:
@@ -274,6 +275,8 @@ class BenchJob:
         """The run JSON is the record: nothing else to append."""
 
     def open_worker(self, device: str | None = None):
+        import torch
+
         from longroll.models.registry import load_model
         from longroll.pipelines.plan import resolve
 
@@ -286,7 +289,11 @@ class BenchJob:
             plan = resolve(_request(v, self.horizon * item.multiple, item.prompt, item.seed), model)
             res = run_one(model, plan, segment)
             res.update({"preset": v.preset, "overrides": dict(v.overrides), "multiple": item.multiple,
-                        "seed": item.seed, "schedule": v.schedule, "schedule_options": dict(v.schedule_options)})
+                        "seed": item.seed, "schedule": v.schedule, "schedule_options": dict(v.schedule_options),
+                        # How it was made: the cost per video is wall time over the videos made at once,
+                        # and CPU matmuls round differently with another thread count (not in the key:
+                        # the committed runs serve any machine; see bench/horizon/READING.md).
+                        "workers": self.workers, "threads": torch.get_num_threads()})
             write_json(self.output_path(item), rounded(res), compact=True)
             return {"key": item.key}
 
@@ -315,7 +322,7 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
                     # A run shared by two rows (the `flex` preset and "FLEX (all three)") is made once.
                     items.setdefault(key, BenchItem(v, m, p, s, key))
                     rows.append((v, key))
-    job = BenchJob(cfg, model, list(items.values()), horizon)
+    job = BenchJob(cfg, model, list(items.values()), horizon, workers=workers if backend != "local" else 1)
     coverage = remaining = None
     if cfg.cached_only:
         cached = {k for k, i in items.items() if job.output_path(i).is_file()}
