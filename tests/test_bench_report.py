@@ -133,8 +133,8 @@ def test_a_cached_report_missing_a_judged_length_does_not_judge_on_the_rest(tmp_
             for v in ("none", "sink") for i in range(6)]
     cfg = BenchConfig(out=tmp_path, prompts=6, seeds=1, presets=("none", "sink"), multiples=(16, 120))
     text = write_report(runs, cfg, 2.625, model).read_text()
-    assert "Not judged: the rule reads the presets at 16x, 120x, and none is cached at 120x yet; the weights' " \
-           "default, `riflex`, stands." in text and "Chosen:" not in text
+    assert "Not judged: the rule reads the presets at 16x, 120x, and no preset run is cached at 120x yet; the " \
+           "weights' default, `riflex`, stands." in text and "Chosen:" not in text
     longer = [dict(r, multiple=120.0) for r in runs]
     text = write_report(runs + longer, cfg, 2.625, model).read_text()
     assert "Chosen: `sink`." in text and "Not judged" not in text

@@ -43,8 +43,10 @@ def aggregate(results: list[dict]) -> dict:
         n_seg = min(len(r["segments"]) for r in rs)
         curve = {k: [_mean([r["segments"][i].get(k) for r in rs]) for i in range(n_seg)] for k in rs[0]["metrics"]}
         times = [((s["start_s"] + s["end_s"]) / 2) for s in rs[0]["segments"][:n_seg]]
+        # s/video: seconds of the machine, as in the cost section (wall time over the videos made at once).
+        wall = _mean([r["wall_seconds"] / r.get("workers", 1) for r in rs if r.get("wall_seconds") is not None])
         out[key] = {"metrics": metrics, "drift": drift, "curve": curve, "times": times, "runs": len(rs),
-                    "group": rs[0]["group"], "wall": _mean([r.get("wall_seconds") for r in rs])}
+                    "group": rs[0]["group"], "wall": wall}
     return out
 
 
@@ -301,8 +303,8 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
         missing = [m for m in asked if m not in multiples]
         shipped = getattr(getattr(model, "defaults", None), "preset", None)
         if missing:
-            lines += [f"Not judged: the rule reads the presets at {', '.join(f'{m:g}x' for m in asked)}, and none "
-                      f"is cached at {', '.join(f'{m:g}x' for m in missing)} yet"
+            lines += [f"Not judged: the rule reads the presets at {', '.join(f'{m:g}x' for m in asked)}, and no "
+                      f"preset run is cached at {', '.join(f'{m:g}x' for m in missing)} yet"
                       + (f"; the weights' default, `{shipped}`, stands." if shipped else "."), ""]
         elif "none" in presets:
             best, reasons = choose_default([r for r in results if r["group"] == "presets"], presets)
