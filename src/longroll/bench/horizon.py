@@ -40,6 +40,7 @@ def rounded(data, decimals: int = RUN_DECIMALS):
         return [rounded(v, decimals) for v in data]
     return data
 
+
 @dataclass(frozen=True)
 class Variant:
     """One row of the benchmark: a preset with overrides."""
