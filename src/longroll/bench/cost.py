@@ -20,10 +20,16 @@ from collections import defaultdict
 import numpy as np
 
 
+def machine_seconds(run: dict) -> float | None:
+    """Seconds of the machine one run took: its wall time over the videos made at once beside it
+    (its ``workers``; runs from before it was recorded were made one at a time)."""
+    wall = run.get("wall_seconds")
+    return None if wall is None else float(wall) / run.get("workers", 1)
+
+
 def measured_cost(results: list[dict]) -> dict[tuple[str, float], tuple[float, int]]:
     """{(schedule, multiple): (mean seconds of the machine per video, videos)} over runs that record a
-    wall time, each video once: a video's wall time over the videos made at once beside it (its
-    ``workers``; runs from before it was recorded were made one at a time)."""
+    wall time, each video once (``machine_seconds``)."""
     seen, walls = set(), defaultdict(list)
     for r in results:
         key = (r["prompt"], r["seed"], r["multiple"], r.get("schedule", "chunk"), r.get("preset"),
@@ -31,7 +37,7 @@ def measured_cost(results: list[dict]) -> dict[tuple[str, float], tuple[float, i
         if key in seen or r.get("wall_seconds") is None:
             continue
         seen.add(key)
-        walls[(r.get("schedule", "chunk"), r["multiple"])].append(float(r["wall_seconds"]) / r.get("workers", 1))
+        walls[(r.get("schedule", "chunk"), r["multiple"])].append(machine_seconds(r))
     return {k: (float(np.mean(v)), len(v)) for k, v in walls.items()}
 
 
@@ -122,4 +128,4 @@ def cost_section(results: list[dict], horizon: float, remaining: dict | None = N
     return lines
 
 
-__all__ = ["cost_section", "full_matrix_videos", "measured_cost", "price"]
+__all__ = ["cost_section", "full_matrix_videos", "machine_seconds", "measured_cost", "price"]

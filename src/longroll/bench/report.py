@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from longroll.bench.cost import machine_seconds
+
 # Metrics shown in the tables (the JSON keeps every metric): name -> (label, higher is better)
 TABLE_METRICS = {
     "object_presence": ("Presence", True),
@@ -43,8 +45,7 @@ def aggregate(results: list[dict]) -> dict:
         n_seg = min(len(r["segments"]) for r in rs)
         curve = {k: [_mean([r["segments"][i].get(k) for r in rs]) for i in range(n_seg)] for k in rs[0]["metrics"]}
         times = [((s["start_s"] + s["end_s"]) / 2) for s in rs[0]["segments"][:n_seg]]
-        # s/video: seconds of the machine, as in the cost section (wall time over the videos made at once).
-        wall = _mean([r["wall_seconds"] / r.get("workers", 1) for r in rs if r.get("wall_seconds") is not None])
+        wall = _mean([machine_seconds(r) for r in rs])  # s/video: seconds of the machine, as in the cost section
         out[key] = {"metrics": metrics, "drift": drift, "curve": curve, "times": times, "runs": len(rs),
                     "group": rs[0]["group"], "wall": wall}
     return out
