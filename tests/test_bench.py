@@ -163,6 +163,31 @@ def test_each_claim_is_judged_on_the_papers_own_measure_and_direction():
         "**does not hold**" in text
 
 
+def test_the_matrix_is_made_in_whole_paired_units_so_a_cut_run_can_be_reported(tiny_model, tmp_path, monkeypatch):
+    # Length by length, then seed and prompt, every row of the unit together: a run killed part-way
+    # leaves every method on the same prompts (here: killed after the first unit of three rows).
+    cfg = BenchConfig(out=tmp_path, prompts=2, seeds=2, presets=("none", "sink", "flex"), multiples=(2, 1))
+    made, real = [], bench.run_one
+
+    def recorded(model, plan, segment):
+        if len(made) == 3:
+            raise KeyboardInterrupt
+        made.append((plan.request.seconds, plan.request.seed, plan.request.prompt, plan.request.preset))
+        return real(model, plan, segment)
+
+    monkeypatch.setattr(bench, "run_one", recorded)
+    with pytest.raises(KeyboardInterrupt):
+        run_bench(cfg, model=tiny_model, progress=False)
+    first = bench._prompts(2)[0]
+    assert [m[3] for m in made] == ["none", "sink", "flex"]
+    horizon = tiny_model.defaults.train_len * tiny_model.frames_per_latent / tiny_model.fps
+    assert [m[:3] for m in made] == [(pytest.approx(horizon), 0, first)] * 3  # the shorter length first
+    cached = BenchConfig(out=tmp_path, prompts=2, seeds=2, presets=("none", "sink", "flex"), multiples=(1,),
+                         cached_only=True)
+    report = run_bench(cached, model=tiny_model, progress=False).read_text()
+    assert "| sink |" in report and "| flex |" in report
+
+
 def test_bench_restricted_to_presets_and_lengths_runs_only_those(tiny_model, tmp_path):
     assert [v.name for v in variants(False, ("none", "flex"))] == ["none", "flex"]
     cfg = BenchConfig(out=tmp_path, prompts=2, seeds=1, long_prompts=1, long_seeds=1, presets=("none", "sink"),

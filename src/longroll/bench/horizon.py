@@ -323,7 +323,11 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
                     # A run shared by two rows (the `flex` preset and "FLEX (all three)") is made once.
                     items.setdefault(key, BenchItem(v, m, p, s, key))
                     rows.append((v, key))
-    job = BenchJob(cfg, model, list(items.values()), horizon, workers=workers if backend != "local" else 1)
+    # Made length by length, then (seed, prompt) by (seed, prompt) with every row inside: a job cut
+    # short leaves whole paired units (every method on the same prompts), which `--cached` can report.
+    where = {v: i for i, v in enumerate(dict.fromkeys(v for v, _ in rows))}
+    order = sorted(items.values(), key=lambda i: (i.multiple, i.seed, prompts.index(i.prompt), where[i.variant]))
+    job = BenchJob(cfg, model, order, horizon, workers=workers if backend != "local" else 1)
     coverage = remaining = None
     if cfg.cached_only:
         cached = {k for k, i in items.items() if job.output_path(i).is_file()}
