@@ -125,33 +125,46 @@ def test_rendered_videos_score_as_the_ground_truth():
     assert 0.3 < np.median(speeds) < 1.5
 
 
-def test_template_correlation_counts_every_placement_that_touches_the_sprite():
-    """The detector correlates templates only around a sprite: at every placement that overlaps it,
-    the counts equal a direct sum over the whole (zero-padded) frame, and the placement maps back to
-    frame coordinates."""
-    from longroll.world.detect import _Frame, _templates
+@pytest.mark.parametrize("one_convolution", [True, False], ids=["torch convolution", "opencv per template"])
+def test_template_correlation_counts_every_placement_that_touches_the_sprite(one_convolution, monkeypatch):
+    """The detector correlates templates only around a sprite, every size at once: at every placement
+    that overlaps it, each template's counts equal a direct sum over the whole (zero-padded) frame,
+    and the placement maps back to frame coordinates; both ways of correlating give the same counts."""
+    import importlib
+
+    detect = importlib.import_module("longroll.world.detect")
+    from longroll.world.detect import _Bank, _Frame
+
+    monkeypatch.setattr(detect, "_one_convolution", lambda: one_convolution)
 
     rng = np.random.default_rng(3)
     mask = np.zeros((R, R), dtype=bool)
     mask[2:11, 20:31] = rng.random((9, 11)) < 0.7  # near the frame's edge: placements hang outside
     other = rng.random((R, R)) < 0.3
-    masks, kernels, counts = _templates("triangle", 12.0)
-    k = masks.shape[1]
-    visible, inside = _Frame(mask, other).correlate(kernels)
-    assert visible.shape == inside.shape and visible.shape[0] == len(masks) == len(counts) == 16
+    bank = _Bank([("triangle", 12.0), ("circle", 8.4), ("square", 14.9)])  # k = 15, 12, 18
+    assert [m.shape[1] for m in bank.masks] == [15, 12, 18] and bank.k == 18
     frame = _Frame(mask, other)
-    padded_mask, padded_other = np.pad(mask, k), np.pad(other, k)
-    for t in (0, 5, 15):
-        for i in range(visible.shape[1]):
-            for j in range(visible.shape[2]):
-                top, left = frame.top_left(k, i, j)
-                window = (slice(top + k, top + 2 * k), slice(left + k, left + 2 * k))
-                assert visible[t, i, j] == (padded_mask[window] & masks[t]).sum()
-                assert inside[t, i, j] == (padded_other[window] & masks[t]).sum()
-    # Placements outside the cut do not touch the sprite: the cut is the box grown by k - 1 each way.
     rows, cols = np.nonzero(mask)
-    assert frame.top_left(k, 0, 0) == (rows.min() - k + 1, cols.min() - k + 1)
-    assert visible.shape[1:] == (rows.max() - rows.min() + k, cols.max() - cols.min() + k)
+    for masks, counts, (visible, inside) in zip(bank.masks, bank.counts, frame.correlate(bank)):
+        k = masks.shape[1]
+        assert visible.shape == inside.shape and visible.shape[0] == len(masks) == len(counts) == 16
+        padded_mask, padded_other = np.pad(mask, k), np.pad(other, k)
+        for t in (0, 5, 15):
+            for i in range(visible.shape[1]):
+                for j in range(visible.shape[2]):
+                    top, left = frame.top_left(k, i, j)
+                    window = (slice(top + k, top + 2 * k), slice(left + k, left + 2 * k))
+                    assert visible[t, i, j] == (padded_mask[window] & masks[t]).sum()
+                    assert inside[t, i, j] == (padded_other[window] & masks[t]).sum()
+        # Placements outside the cut do not touch the sprite: the cut is the box grown by k - 1 each way.
+        assert frame.top_left(k, 0, 0) == (rows.min() - k + 1, cols.min() - k + 1)
+        assert visible.shape[1:] == (rows.max() - rows.min() + k, cols.max() - cols.min() + k)
+    # All at once: past a smaller template's own output the counts are zero (off the sprite).
+    whole = frame.correlate(bank, split=False)
+    assert whole.shape == (2, 48, rows.max() - rows.min() + 18, cols.max() - cols.min() + 18)
+    assert np.array_equal(whole[:, :16, :rows.max() - rows.min() + 15, :cols.max() - cols.min() + 15],
+                          frame.correlate(bank)[0])
+    assert not whole[0, :16, rows.max() - rows.min() + 15:].any()
     from longroll.world.detect import fit_inside, fit_whole
 
     empty = np.zeros((R, R), dtype=bool)  # nothing to fit: no shape, no template
