@@ -145,9 +145,9 @@ class _Bank:
 
 
 def _one_convolution() -> bool:
-    """Correlate a bank in one torch convolution (about 2x faster than OpenCV template by template)
-    only where torch runs one intra-op thread (the benchmark's torchrun ranks): a team of threads for
-    so small a convolution thrashes on a busy core (4.5x slower than OpenCV beside two busy ranks)."""
+    """Correlate a bank in one torch convolution (faster than OpenCV template by template) only
+    where torch runs one intra-op thread (the benchmark's torchrun ranks): a team of threads for so
+    small a convolution thrashes on a busy core. Measured by ``bench/bench_detector.py``."""
     import torch
 
     return torch.get_num_threads() == 1
