@@ -263,7 +263,6 @@ def fit_inside(mask: np.ndarray, shape: str, allowed: np.ndarray, *, max_spill: 
     """The template of ``shape`` at a world size that covers most of ``mask`` while lying inside
     ``allowed`` (the component plus what may hide it). Returns (template (H, W) or None, size,
     visible share of the template); at most ``max_spill`` of the mask may lie outside the template."""
-    lo, hi = _size_bounds()
     area = float(mask.sum())
     best, best_score = (None, 0.0, 0.0), -1.0
     if not area:
