@@ -3,10 +3,13 @@
 redesigned (``tests/data/frames_baseline.json``, recorded with that code on these weights).
 
 Floating-point kernels differ between CPU instruction sets (MKL's AVX2 and AVX-512 paths round
-differently), so each case records one hash per instruction set it was recorded on
-(``torch.backends.cpu.get_cpu_capability()``); the frames must match one of them. Running this file
-adds (or replaces) the entry of this machine's instruction set. New weights make new frames: re-record
-the file with them (``python tests/test_frames_baseline.py --fresh``) in the commit that ships them.
+differently) and between CPU vendors with the same instruction set (MKL takes other paths on Intel
+than on AMD: an Intel Xeon's AVX-512 frames differ from an AMD EPYC's), so each case records one hash
+per machine kind it was recorded on (vendor and ``torch.backends.cpu.get_cpu_capability()``; the
+first entries, keyed by the instruction set alone, come from earlier machines, AMD EPYC); the frames
+must match one of them. Running this file adds (or replaces) the entry of this machine's kind. New
+weights make new frames: re-record the file with them (``python tests/test_frames_baseline.py
+--fresh``) in the commit that ships them.
 An AVX-512 machine also records the AVX2 entry when run again (without ``--fresh``) under
 ``ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2``: that reproduces the
 hashes an AVX2-only machine recorded (checked in session 7 on the shipped weights).
@@ -52,9 +55,17 @@ def test_shipped_model_makes_the_recorded_frames():
 
 
 def _isa() -> str:
+    """This machine's kind: CPU vendor and the instruction set torch's kernels use."""
+    import platform
+
     import torch
 
-    return torch.backends.cpu.get_cpu_capability()
+    vendor = platform.processor() or "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        vendor = next((line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                       if line.startswith("vendor_id")), vendor)
+    return f"{vendor} {torch.backends.cpu.get_cpu_capability()}"
 
 
 if __name__ == "__main__":  # re-record with the code and weights of this checkout
