@@ -194,14 +194,14 @@ def test_loss_chain_follows_warm_starts_oldest_first(tmp_path):
 
     import torch
 
-    from longroll.models.tiny.train import _write_losses, loss_chain, plot_losses
+    from longroll.models.tiny.losses import loss_chain, plot_losses, write_losses
 
     a, b, c = (tmp_path / n for n in "abc")
     for run in (a, b, c):
         run.mkdir()
-    _write_losses(a / "dit_losses.csv", [1.0, 0.9, 0.8])
+    write_losses(a / "dit_losses.csv", [1.0, 0.9, 0.8])
     (a / "config.json").write_text(json.dumps({"init_from": None}))
-    _write_losses(b / "dit_losses.csv", [0.7, 0.6])
+    write_losses(b / "dit_losses.csv", [0.7, 0.6])
     (b / "config.json").write_text(json.dumps({"init_from": str(a / "dit_ckpt.pt")}))
     torch.save({"history": [(1, 0.5), (2, 0.4)]}, c / "dit_ckpt.pt")  # no CSV: the checkpoint's history
     (c / "config.json").write_text(json.dumps({"init_from": str(b)}))

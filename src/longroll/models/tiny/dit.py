@@ -198,7 +198,8 @@ class TinyDiT(nn.Module):
         bg = torch.where((background == NULL_BACKGROUND)[:, None], self.null_token.to(objects.dtype),
                          self.bg_embed(background.clamp(min=0)))  # (B, D)
         tokens = self.text_mlp(torch.cat([objects, bg[:, None]], dim=1))
-        mask = torch.cat([cond[:, :MAX_OBJECTS] != NUM_PAIRS, torch.ones_like(background[:, None], dtype=torch.bool)], 1)
+        mask = torch.cat([cond[:, :MAX_OBJECTS] != NUM_PAIRS,
+                          torch.ones_like(background[:, None], dtype=torch.bool)], 1)
         return tokens, mask
 
     def null_condition(self, cond: torch.Tensor) -> torch.Tensor:

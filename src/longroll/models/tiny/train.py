@@ -9,130 +9,31 @@ Stages (each resumable; a finished stage is skipped on a re-run):
    probability ``clean_p``, marked with the clean timestep, no loss on it); AdamW, bf16 autocast
    on CPU, EMA weights; checkpoint every ``checkpoint_every`` steps.
 5. export: EMA weights + autoencoder to safetensors with a JSON config, and the loss curves.
+
+The recipe itself (``TrainConfig``) is ``recipe.py``; the loss curves' CSVs and PNG are ``losses.py``.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from longroll._validate import check_choice, check_float, check_int
+from longroll._validate import check_choice, check_int
 from longroll.io.atomic import atomic_output
 from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor
-from longroll.models.tiny.config import CLEAN_T, AutoencoderConfig, DiTConfig
+from longroll.models.tiny.config import CLEAN_T
 from longroll.models.tiny.dit import TinyDiT, encode_prompt, null_prompt
+from longroll.models.tiny.losses import loss_chain, plot_losses, write_losses
+from longroll.models.tiny.recipe import TrainConfig
 from longroll.schedule import warp
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """Everything that decides the shipped weights."""
-
-    seed: int = 0  # one seed for data, init and noise
-    clips: int = 40_000  # training clips
-    ae: AutoencoderConfig = field(default_factory=AutoencoderConfig)
-    dit: DiTConfig = field(default_factory=DiTConfig)
-    ae_steps: int = 6000  # autoencoder optimiser steps
-    ae_batch: int = 64  # frames per autoencoder step
-    ae_lr: float = 1e-3
-    ae_latent_noise: float = 0.03  # std (relative to the latents') of noise added before decoding (robust decoder)
-    ae_l1: float = 0.5  # weight of the L1 term next to MSE (L1 keeps sprite edges and corners sharp)
-    steps: int = 30_000  # denoiser optimiser steps
-    batch: int = 32  # clips per denoiser step
-    lr: float = 5e-4
-    warmup: int = 500  # linear warm-up steps
-    decay_steps: int = 6000  # cosine decay of the lr to 0 over the last steps (all of them if fewer)
-    ema: float = 0.999  # EMA decay of the shipped weights
-    clean_p: float = 0.1  # FAR stochastic clean context: probability a chunk is clean
-    chunk_level_p: float = 0.5  # probability a clip uses one noise level per chunk instead of per frame
-    # Shift warp ``s t / (1 + (s - 1) t)`` applied to the logit-normal levels (SD3's timestep shift
-    # for higher-dimensional inputs, arXiv 2403.03206). 1 = none. Above 1 the model
-    # trains more where the shifted few-step sampler asks it first and where the layout of a
-    # scene is decided (3: 14% of the levels above 0.9 instead of 1.4%).
-    train_shift: float = 1.0
-    prompt_dropout: float = 0.0  # share of clips trained with the null prompt (enables --cfg guidance); 0 = off
-    # Shortcut self-consistency (Frans et al. 2024, arXiv 2410.12557), for the few-step re-noising
-    # sampler: in this share of the clips one chunk is asked for a jump of size d (a whole jump
-    # d = t with probability ``full_jump_p``), and learns the mean of two half jumps made by the
-    # model itself (no gradient); the rest of the batch is plain flow matching (d = 0).
-    shortcut_p: float = 0.25
-    shortcut_start: int = 2000  # steps of flow matching alone before self-consistency starts
-    full_jump_p: float = 0.5  # share of jumps that go all the way to 0 (what the sampler asks for)
-    min_jump: float = 1.0 / 64  # half jumps below this use the instantaneous velocity (d = 0)
-    # Warm start (a second stage, as Self Forcing starts from an ODE-initialised CausVid): the EMA
-    # denoiser of an earlier run (its folder or its ``dit_ckpt.pt``) initialises this one; layers it
-    # lacks (cross-attention, the null prompt) keep their zero-initialised outputs, so training starts
-    # from that model's function. The step count, lr schedule and optimiser start afresh.
-    init_from: str | None = None
-    # The sampler the exported weights ship with (``tiny.json``'s "inference": the overrides of
-    # ``tiny_defaults``, e.g. a longer first chunk and guidance), chosen by measuring the trained
-    # weights; it does not change training. None: the family's defaults (Self Forcing's sampler).
-    inference: dict | None = None
-    checkpoint_every: int = 200
-    bf16: bool = True  # bf16 autocast for the denoiser where the hardware makes it fast (see fast_bf16)
-    threads: int = 0  # torch threads; 0 = all cores
-
-    def __post_init__(self) -> None:
-        for name in ("clips", "ae_steps", "ae_batch", "steps", "batch", "checkpoint_every"):
-            check_int(name, getattr(self, name), low=1)
-        check_int("warmup", self.warmup, low=0)
-        check_int("decay_steps", self.decay_steps, low=0)
-        check_int("threads", self.threads, low=0)
-        check_int("shortcut_start", self.shortcut_start, low=0)
-        check_float("train_shift", self.train_shift, low=0.0, low_open=True)
-        check_float("min_jump", self.min_jump, low=0.0, high=1.0, low_open=True)
-        for name in ("clean_p", "chunk_level_p", "prompt_dropout", "shortcut_p", "full_jump_p"):
-            check_float(name, getattr(self, name), low=0.0, high=1.0)
-        check_float("ema", self.ema, low=0.0, high=1.0, high_open=True)
-        if self.inference is not None:
-            from longroll.models.tiny.config import tiny_defaults
-
-            if not isinstance(self.inference, dict):
-                raise ValueError(f"inference = {self.inference!r} must be a table of sampler settings or None.")
-            try:
-                tiny_defaults(self.dit, self.inference)
-            except (TypeError, ValueError) as err:
-                raise ValueError(f"inference = {self.inference!r} is not a valid sampler for the built-in model: "
-                                 f"{err}") from err
-        if self.ae.latent_channels != self.dit.latent_channels or self.ae.latent_size != self.dit.latent_size:
-            raise ValueError("The autoencoder's latent shape must match the denoiser's "
-                             "(latent_channels, latent_size).")
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> "TrainConfig":
-        """Read a JSON or TOML file; nested tables ``ae`` and ``dit`` override those configs."""
-        path = Path(path)
-        if path.suffix == ".toml":
-            import tomllib
-
-            data = tomllib.loads(path.read_text())
-        else:
-            data = json.loads(path.read_text())
-        return cls.from_dict(data)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "TrainConfig":
-        """Fields as in ``to_dict``; nested ``ae`` and ``dit`` tables override those configs."""
-        data = dict(data)
-        ae = AutoencoderConfig(**data.pop("ae", {}))
-        dit = DiTConfig(**data.pop("dit", {}))
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"Unknown training setting(s) {', '.join(unknown)}; known: "
-                             f"{', '.join(sorted(cls.__dataclass_fields__))}.")
-        return cls(ae=ae, dit=dit, **data)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def _atomic_save(obj, path: Path) -> None:
@@ -212,7 +113,7 @@ def stage_autoencoder(cfg: TrainConfig, out: Path, clips: torch.Tensor) -> Autoe
         ae.latent_mean.copy_(z.mean(dim=(0, 2, 3)))
         ae.latent_std.copy_(z.std(dim=(0, 2, 3)))
     _atomic_save(ae.state_dict(), final)
-    _write_losses(out / "ae_losses.csv", losses)
+    write_losses(out / "ae_losses.csv", losses)
     return ae
 
 
@@ -380,7 +281,7 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
             _atomic_save({"model": model.state_dict(), "ema": ema.state_dict(), "opt": opt.state_dict(),
                           "gen": gen.get_state(), "step": step, "history": history,
                           "elapsed": time.time() - t_start}, ckpt_path)
-            _write_losses(out / "dit_losses.csv", [h[1] for h in history])
+            write_losses(out / "dit_losses.csv", [h[1] for h in history])
     bar.close()
     return ema
 
@@ -431,77 +332,6 @@ def warm_start(dit: TinyDiT, source: str | Path) -> None:
     log.info("warm start from %s (its step %s); %d new parameter tensors", path, ckpt.get("step"), len(missing))
 
 
-def _write_losses(path: Path, losses: list[float]) -> None:
-    with atomic_output(path) as tmp, open(tmp, "w", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(["step", "loss"])
-        writer.writerows((i + 1, f"{v:.6f}") for i, v in enumerate(losses))
-
-
-def loss_chain(out: Path, limit: int = 16) -> list[tuple[Path, list[float]]]:
-    """The denoiser losses of a run and of every run it warm-started from (``init_from``), oldest first:
-    [(run folder, losses per step)]. A run's losses come from its ``dit_losses.csv``, else from its
-    checkpoint's history; a folder without ``config.json`` (a copied checkpoint) ends the chain."""
-    chain, run, seen = [], Path(out), set()
-    while run is not None and len(chain) < limit and run.resolve() not in seen:
-        seen.add(run.resolve())
-        csv_path, ckpt_path = run / "dit_losses.csv", run / "dit_ckpt.pt"
-        if csv_path.is_file():
-            losses = np.loadtxt(csv_path, delimiter=",", skiprows=1, ndmin=2)[:, 1].tolist()
-        elif ckpt_path.is_file():
-            losses = [h[1] for h in torch.load(ckpt_path, map_location="cpu", weights_only=False)["history"]]
-        else:
-            break
-        chain.append((run, losses))
-        config = run / "config.json"
-        source = json.loads(config.read_text()).get("init_from") if config.is_file() else None
-        run = None if not source else (Path(source) if Path(source).is_dir() else Path(source).parent)
-    return chain[::-1]
-
-
-def plot_losses(out: Path, path: Path) -> None:
-    """Loss curves (from the CSVs) as one PNG: the autoencoder's where this run trained one, and the
-    denoiser's over every warm-started stage, end to end with the stage boundaries marked; skipped
-    without matplotlib."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:  # pragma: no cover
-        log.warning("matplotlib is not installed; no loss-curve PNG.")
-        return
-    chain = loss_chain(out)
-    curves = []
-    if (out / "ae_losses.csv").exists():
-        data = np.loadtxt(out / "ae_losses.csv", delimiter=",", skiprows=1, ndmin=2)
-        curves.append(("autoencoder", data[:, 0], data[:, 1], []))
-    if chain:
-        offsets = np.cumsum([0] + [len(losses) for _, losses in chain])
-        steps = np.arange(1, offsets[-1] + 1)
-        loss = np.concatenate([np.asarray(losses, dtype=float) for _, losses in chain])
-        curves.append(("denoiser", steps, loss, list(offsets[1:-1])))
-    if not curves:
-        return
-    fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves) + 1, 3.5), squeeze=False)
-    for ax, (title, steps, loss, bounds) in zip(axes[0], curves):
-        ax.plot(steps, loss, lw=0.4, alpha=0.4, label="step")
-        k = max(1, len(loss) // 50)
-        if len(loss) >= k:
-            smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
-            ax.plot(steps[k - 1:], smooth, lw=1.5, label=f"mean of {k}")
-        for i, b in enumerate(bounds):
-            ax.axvline(b, color="k", lw=0.8, ls="--", label="warm start (new stage)" if i == 0 else None)
-        ax.set_yscale("log")
-        ax.set_title(f"{title} loss" + (f" ({len(bounds) + 1} stages)" if bounds else ""))
-        ax.set_xlabel("step")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    with atomic_output(path) as tmp:
-        fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-
-
 def export(cfg: TrainConfig, ae: Autoencoder, dit: TinyDiT, target: Path) -> Path:
     """Write ``tiny.safetensors`` (autoencoder + EMA denoiser) and ``tiny.json`` into ``target``."""
     from longroll.models.tiny.weights import save_tiny
@@ -532,7 +362,7 @@ def export_checkpoint(out: str | Path, target: str | Path) -> Path:
     extra = _export_meta(cfg, steps_done=ckpt["step"], train_seconds=ckpt.get("elapsed"))
     from longroll.models.tiny.weights import save_tiny
 
-    _write_losses(out / "dit_losses.csv", [h[1] for h in ckpt["history"]])
+    write_losses(out / "dit_losses.csv", [h[1] for h in ckpt["history"]])
     Path(target).mkdir(parents=True, exist_ok=True)
     plot_losses(out, Path(target) / "loss_curves.png")
     return save_tiny(ae, dit, target, extra=extra)
