@@ -20,16 +20,16 @@ class TrainConfig:
 
     seed: int = 0  # one seed for data, init and noise
     clips: int = 40_000  # training clips
-    ae: AutoencoderConfig = field(default_factory=AutoencoderConfig)
-    dit: DiTConfig = field(default_factory=DiTConfig)
+    ae: AutoencoderConfig = field(default_factory=AutoencoderConfig)  # the autoencoder's architecture
+    dit: DiTConfig = field(default_factory=DiTConfig)  # the denoiser's architecture, horizon and chunk
     ae_steps: int = 6000  # autoencoder optimiser steps
     ae_batch: int = 64  # frames per autoencoder step
-    ae_lr: float = 1e-3
+    ae_lr: float = 1e-3  # autoencoder peak learning rate (cosine decay to 0)
     ae_latent_noise: float = 0.03  # std (relative to the latents') of noise added before decoding (robust decoder)
     ae_l1: float = 0.5  # weight of the L1 term next to MSE (L1 keeps sprite edges and corners sharp)
     steps: int = 30_000  # denoiser optimiser steps
     batch: int = 32  # clips per denoiser step
-    lr: float = 5e-4
+    lr: float = 5e-4  # denoiser peak learning rate (see warmup, decay_steps)
     warmup: int = 500  # linear warm-up steps
     decay_steps: int = 6000  # cosine decay of the lr to 0 over the last steps (all of them if fewer)
     ema: float = 0.999  # EMA decay of the shipped weights
@@ -58,7 +58,7 @@ class TrainConfig:
     # ``tiny_defaults``, e.g. a longer first chunk and guidance), chosen by measuring the trained
     # weights; it does not change training. None: the family's defaults (Self Forcing's sampler).
     inference: dict | None = None
-    checkpoint_every: int = 200
+    checkpoint_every: int = 200  # denoiser steps between checkpoints (the resume points)
     bf16: bool = True  # bf16 autocast for the denoiser where the hardware makes it fast (see fast_bf16)
     threads: int = 0  # torch threads; 0 = all cores
 
