@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +28,7 @@ from longroll.io.atomic import atomic_output
 from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor
 from longroll.models.tiny.config import CLEAN_T
 from longroll.models.tiny.dit import TinyDiT, encode_prompt, null_prompt
-from longroll.models.tiny.losses import loss_chain, plot_losses, write_losses
+from longroll.models.tiny.losses import plot_losses, write_losses
 from longroll.models.tiny.recipe import TrainConfig
 from longroll.schedule import warp
 
@@ -412,4 +411,4 @@ def train(cfg: TrainConfig, out: str | Path, export_to: str | Path | None = None
         plot_losses(out, Path(export_to) / "loss_curves.png")
 
 
-__all__ = ["TrainConfig", "export", "loss_chain", "plot_losses", "replace", "sample_timesteps", "train"]
+__all__ = ["TrainConfig", "export", "export_checkpoint", "sample_timesteps", "train"]
