@@ -109,7 +109,8 @@ def test_bootstrap_intervals_and_paired_verdicts():
 def _runs(variant, multiple, presence, static=0.0, drift=1.0, prompts=12, seeds=2, noise=0.01):
     rng = np.random.default_rng(zlib.crc32(f"{variant}{multiple}".encode()))
     return [{"variant": variant, "multiple": multiple, "prompt": f"p{p}", "seed": s,
-             "metrics": {"object_presence": presence + rng.normal(0, noise), "static_fraction": static + rng.normal(0, noise),
+             "metrics": {"object_presence": presence + rng.normal(0, noise),
+                         "static_fraction": static + rng.normal(0, noise),
                          "identity_colour_drift": drift + rng.normal(0, noise)}}
             for p in range(prompts) for s in range(seeds)]
 
@@ -138,3 +139,22 @@ def test_the_default_preset_rule_picks_the_best_presence_not_separably_worse_els
     assert only_none == "none"
     with pytest.raises(ValueError, match="nothing to judge"):
         choose_default(_runs("none", 4, 0.7), ["none"])
+
+
+def test_the_rule_on_each_seed_alone_shows_a_choice_that_one_seed_decides():
+    from longroll.bench.defaults import choose_default, choose_per_seed
+
+    results = []
+    for m in (16, 120):
+        results += _runs("none", m, 0.70) + _runs("flex", m, 0.90, static=0.6) + _runs("sink", m, 0.80)
+    assert choose_per_seed(results, ["none", "flex", "sink"]) == {0: "sink", 1: "sink"}
+    # `lift` is better than `none` on seed 0 only: pooled it is chosen, seed 1 alone keeps `none`.
+    lift = [{**r, "metrics": {**r["metrics"], "object_presence": r["metrics"]["object_presence"]
+                              + 0.1 * (r["seed"] == 0)}}
+            for m in (16, 120) for r in _runs("lift", m, 0.70, drift=0.95)]
+    mixed = [r for r in results if r["variant"] == "none"] + lift
+    assert choose_default(mixed, ["none", "lift"])[0] == "lift"
+    assert choose_per_seed(mixed, ["none", "lift"]) == {0: "lift", 1: "none"}
+    # A seed without runs at every judged length is not judged (None), not judged on what it has.
+    partial = mixed + [{**r, "seed": 2} for r in mixed if r["multiple"] == 16 and r["seed"] == 0]
+    assert choose_per_seed(partial, ["none", "lift"])[2] is None

@@ -81,4 +81,21 @@ def choose_default(results: list[dict], presets: list[str], multiples=JUDGED_MUL
     return (max(challengers, key=challengers.get) if challengers else "none"), reasons
 
 
-__all__ = ["GUARDS", "JUDGED_MULTIPLES", "choose_default", "unit_values"]
+def choose_per_seed(results: list[dict], presets: list[str], multiples=JUDGED_MULTIPLES) -> dict[int, str | None]:
+    """The rule applied to each seed's runs alone: {seed: its choice, or None where that seed lacks a
+    judged length or `none`}. The pooled rule averages seeds per prompt first; a choice that differs
+    between seeds rests on a margin that one seed's noise decides."""
+    picks: dict[int, str | None] = {}
+    for seed in sorted({r["seed"] for r in results}):
+        runs = [r for r in results if r["seed"] == seed]
+        if not all(any(r["multiple"] == m for r in runs) for m in multiples):
+            picks[seed] = None
+            continue
+        try:
+            picks[seed] = choose_default(runs, presets, multiples)[0]
+        except ValueError:
+            picks[seed] = None
+    return picks
+
+
+__all__ = ["GUARDS", "JUDGED_MULTIPLES", "choose_default", "choose_per_seed", "unit_values"]

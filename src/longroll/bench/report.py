@@ -295,7 +295,7 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
 
     lines += claims_section(results)
     if any(r["multiple"] in (16, 120) for r in results):
-        from longroll.bench.defaults import JUDGED_MULTIPLES, choose_default
+        from longroll.bench.defaults import JUDGED_MULTIPLES, choose_default, choose_per_seed
 
         lines += ["## Default preset by the rule (`longroll.bench.defaults`)", ""]
         # The rule reads every judged length the matrix asks for; a cached report missing one of them
@@ -308,8 +308,19 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
                       f"preset run is cached at {', '.join(f'{m:g}x' for m in missing)} yet"
                       + (f"; the weights' default, `{shipped}`, stands." if shipped else "."), ""]
         elif "none" in presets:
-            best, reasons = choose_default([r for r in results if r["group"] == "presets"], presets)
+            runs = [r for r in results if r["group"] == "presets"]
+            best, reasons = choose_default(runs, presets)
             lines += [f"Chosen: `{best}`.", "", *[f"- {r}" for r in reasons], ""]
+            picks = choose_per_seed(runs, presets)
+            judged = {s: p for s, p in picks.items() if p is not None}
+            if len(judged) > 1:
+                each = "; ".join(f"seed {s}: `{p}`" if p else f"seed {s}: not run at every judged length"
+                                 for s, p in picks.items())
+                if set(judged.values()) == {best}:
+                    lines += [f"Each seed's runs alone give the same choice ({each}).", ""]
+                else:
+                    lines += [f"Each seed's runs alone do not all give this choice ({each}): the pooled choice "
+                              "rests on a margin that one seed's noise can change.", ""]
         else:
             lines += ["Not judged: the rule compares every preset with `none`, which this run left out.", ""]
     for m in multiples:
