@@ -123,8 +123,9 @@ def test_the_papers_claims_are_judged_from_paired_intervals():
                  "metrics": {"object_presence": presence + 0.01 * (p % 3)}} for p in range(8)]
 
     lines = claims_section(runs("none", 0.5) + runs("+ sink", 0.7) + runs("+ NTK-by-parts", 0.3)
-                           + runs("flexrope", 0.5))
+                           + runs("flexrope", 0.5) + runs("pi", 0.3))
     text = "\n".join(lines)
+    assert "FlexRoPE beats position interpolation (presence, 16x, 8 prompts): **holds**" in text
     assert "the sink alone beats plain extrapolation (presence, 16x, 8 prompts): **holds**" in text
     assert "NTK-by-parts alone beats plain extrapolation (presence, 16x, 8 prompts): **does not hold**" in text
     assert "FlexRoPE beats plain extrapolation (presence, 16x, 8 prompts): **not separable**" in text

@@ -27,6 +27,7 @@ _T3 = "FLEX Table 3 (each component, removed from FLEX, costs what the paper say
 _T4 = "FLEX Table 4 (raising alpha or beta trades motion for consistency; 0.1 / 2.5 balances them)"
 _F5 = "FLEX Fig. 5 (raising rho trades motion for consistency)"
 _MIGA = "MIGA (more consistent than FIFO-Diffusion; each part helps)"
+_FAR = "FAR Fig. 6 / 13 (FlexRoPE extrapolates 16x better than RoPE extrapolation and interpolation)"
 
 
 def _ab(alpha=None, beta=None) -> str:
@@ -66,8 +67,9 @@ CLAIMS = (
      "FIFO-Diffusion", "consistency"),
     (_MIGA, "self-reflection makes MIGA more consistent", "MIGA", "MIGA w/o self-reflection", "consistency"),
     (_MIGA, "long-range guidance makes MIGA more consistent", "MIGA", "MIGA w/o guidance", "consistency"),
-    ("FAR (FlexRoPE helps past the horizon)", "FlexRoPE beats plain extrapolation", "flexrope", "none",
-     "presence"),
+    (_FAR, "FlexRoPE beats plain extrapolation", "flexrope", "none", "presence"),
+    (_FAR, "FlexRoPE beats position interpolation", "flexrope", "pi", "presence"),
+    (_FAR, "position interpolation breaks the learned motion: FlexRoPE moves more", "flexrope", "pi", "dynamics"),
     *(("Training-free extenders (each beats plain extrapolation)", f"{p} beats plain extrapolation", p, "none",
        "presence") for p in ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol")),
 )
