@@ -141,11 +141,12 @@ def test_the_papers_claims_are_judged_from_paired_intervals():
 def test_each_claim_is_judged_on_the_papers_own_measure_and_direction():
     from longroll.bench.claims import claims_section
 
-    def runs(variant, dynamic, consistency, drift):
+    def runs(variant, dynamic, consistency, drift, colour=1.0):
         return [{"variant": variant, "multiple": 16, "prompt": f"p{p}", "seed": 0, "framepack_drift": {
                     "object_presence": drift + 0.01 * (p % 2)},
                  "metrics": {"object_presence": 0.5, "dynamic_degree": dynamic + 0.01 * (p % 3),
-                             "first_frame_consistency": consistency + 0.01 * (p % 2)}} for p in range(8)]
+                             "first_frame_consistency": consistency + 0.01 * (p % 2),
+                             "identity_colour_drift": colour + 0.01 * (p % 3)}} for p in range(8)]
 
     # FLEX Fig. 5: rho -1 moves more, rho 1 is more consistent (the paper's trade-off, as measured here).
     text = "\n".join(claims_section(runs("flex", 0.6, 0.5, 0.05) + runs("rho 1", 0.2, 0.7, 0.05)
@@ -162,6 +163,11 @@ def test_each_claim_is_judged_on_the_papers_own_measure_and_direction():
     assert "rho -1 has more motion than rho 1 (dynamic degree, 16x, 8 prompts): **does not hold**" in text
     assert "FLEX drifts less than plain extrapolation (FramePack drift of presence, 16x, 8 prompts): " \
         "**does not hold**" in text
+    # FLEX App. C: colour drift, lower is better; a sink that drifts more than no sink fails the claim.
+    text = "\n".join(claims_section(runs("+ sink", 0.5, 0.5, 0.1, colour=0.8) + runs("none", 0.5, 0.5, 0.1)
+                                    + runs("flex", 0.5, 0.5, 0.1) + runs("FLEX w/o sink", 0.5, 0.5, 0.1, 0.6)))
+    assert "the sink alone curbs colour drift (identity colour drift, 16x, 8 prompts): **holds**" in text
+    assert "without the sink, colours drift more (identity colour drift, 16x, 8 prompts): **does not hold**" in text
 
 
 def test_the_matrix_is_made_in_whole_paired_units_so_a_cut_run_can_be_reported(tiny_model, tmp_path, monkeypatch):

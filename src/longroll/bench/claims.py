@@ -3,7 +3,7 @@
 A claim is "row A beats row B on a measure" at every length both rows ran: it holds when the paired
 interval of A - B over prompts lies on the better side of zero, does not hold when it lies on the
 worse side, and is not separable otherwise. Each claim is judged on the measure its paper reports
-(FLEX Tables 1, 3, 4 and Fig. 5, MIGA's comparison with FIFO-Diffusion and its parts, FAR's FlexRoPE,
+(FLEX Tables 1, 3, 4, Fig. 5 and App. C, MIGA's comparison with FIFO-Diffusion and its parts, FAR's FlexRoPE,
 the training-free extenders), through that measure's weight-free stand-in on the built-in world.
 The rows are ``horizon.variants``; the sentences are generated, never written by hand.
 """
@@ -13,18 +13,21 @@ from __future__ import annotations
 # What a claim is judged on: name -> (label, value of one run, higher is better). The papers measure
 # with VBench; here each dimension's weight-free stand-in on the built-in world: quality -> object
 # presence, subject consistency -> similarity to the first frame, dynamic degree -> the share of
-# segments with motion, quality drift -> FramePack's drift of presence (first vs last 15%).
+# segments with motion, quality drift -> FramePack's drift of presence (first vs last 15%), colour
+# shift (FLEX App. C's over-saturation and colour bias) -> the objects' identity colour drift.
 CLAIM_MEASURES = {
     "presence": ("presence", lambda r: r["metrics"].get("object_presence"), True),
     "consistency": ("subject consistency", lambda r: r["metrics"].get("first_frame_consistency"), True),
     "dynamics": ("dynamic degree", lambda r: r["metrics"].get("dynamic_degree"), True),
     "drift": ("FramePack drift of presence", lambda r: r["framepack_drift"].get("object_presence"),
               False),
+    "colour": ("identity colour drift", lambda r: r["metrics"].get("identity_colour_drift"), False),
 }
 
 _T1 = "FLEX Table 1 (FLEX improves quality and curbs its drift past the horizon)"
 _T3 = "FLEX Table 3 (each component, removed from FLEX, costs what the paper says)"
 _T4 = "FLEX Table 4 (raising alpha or beta trades motion for consistency; 0.1 / 2.5 balances them)"
+_C = "FLEX App. C (the sink anchors colours that drift without it)"
 _F5 = "FLEX Fig. 5 (raising rho trades motion for consistency)"
 _MIGA = "MIGA (more consistent than FIFO-Diffusion; each part helps)"
 _FAR = "FAR Fig. 6 / 13 (FlexRoPE extrapolates 16x better than RoPE extrapolation and interpolation)"
@@ -50,6 +53,8 @@ CLAIMS = (
     (_T3, "antiphase noise alone brings more motion than i.i.d. noise", "+ antiphase noise (rho -1)", "none",
      "dynamics"),
     (_T3, "the sink alone beats plain extrapolation", "+ sink", "none", "presence"),
+    (_C, "the sink alone curbs colour drift", "+ sink", "none", "colour"),
+    (_C, "without the sink, colours drift more", "flex", "FLEX w/o sink", "colour"),
     (_T4, "beta 3 is more consistent than beta 0.5", _ab(beta=3), _ab(beta=0.5), "consistency"),
     (_T4, "beta 0.5 has more motion than beta 3", _ab(beta=0.5), _ab(beta=3), "dynamics"),
     (_T4, "alpha 0.5 is more consistent than alpha 0.001", _ab(alpha=0.5), _ab(alpha=0.001), "consistency"),
@@ -108,8 +113,9 @@ def claims_section(results: list[dict]) -> list[str]:
     return ["## The papers' claims, checked on this model (generated from paired 95% intervals)", "",
             "Each paper's measure by its weight-free stand-in on the built-in world: quality by object presence, "
             "subject consistency by similarity to the first frame, dynamic degree by the share of segments "
-            "with motion, quality drift by FramePack's drift of presence. Background consistency is not "
-            "judged: the world's backgrounds are flat colours (see the tables' background drift).", *lines, ""]
+            "with motion, quality drift by FramePack's drift of presence, colour shift by the objects' "
+            "identity colour drift. Background consistency is not judged: the world's backgrounds are flat "
+            "colours (see the tables' background drift).", *lines, ""]
 
 
 __all__ = ["CLAIMS", "CLAIM_MEASURES", "claim_units", "claims_section"]
