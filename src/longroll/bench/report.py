@@ -332,11 +332,13 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
         if not rows:
             continue
         m = results[[r["group"] for r in results].index(group)]["multiple"]
+        base = "flexrope" if group == "flexrope_lambda" else "flex"
         if group != "components":
-            base = "flexrope" if group == "flexrope_lambda" else "flex"
             rows = [base] + rows
+        # Against `none` (does the variant extend at all?) and against the method it varies (what the
+        # change itself does: a sweep's step, a component removed from FLEX).
         lines += [f"## {title}, at {m:g}x", "", *_table(agg, ["none"] + rows, m), "",
-                  *paired_block(results, rows, m)]
+                  *paired_block(results, rows, m), *paired_block(results, rows, m, baseline=base)]
     lines += _schedule_sections(results, agg, horizon)
     longest = multiples[-1] if multiples else None
     if longest is not None:
