@@ -325,6 +325,8 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
             lines += ["Not judged: the rule compares every preset with `none`, which this run left out.", ""]
     for m in multiples:
         lines += [f"## Presets at {m:g}x the horizon ({m * horizon:g} s)", "", *_table(agg, presets, m), ""]
+    from longroll.bench.horizon import variants
+
     for group, title in (("components", "FLEX components (FLEX Table 3: each removed from FLEX, and each alone)"),
                          ("alpha_beta", "alpha / beta sweep (FLEX Table 4)"), ("rho", "rho sweep (FLEX Fig. 5)"),
                          ("sink_size", "sink size"), ("flexrope_lambda", "FlexRoPE lambda")):
@@ -333,12 +335,14 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
             continue
         m = results[[r["group"] for r in results].index(group)]["multiple"]
         base = "flexrope" if group == "flexrope_lambda" else "flex"
+        same = {v.name for v in variants(False) if v.preset == base and not v.overrides and v.schedule == "chunk"}
         if group != "components":
             rows = [base] + rows
         # Against `none` (does the variant extend at all?) and against the method it varies (what the
         # change itself does: a sweep's step, a component removed from FLEX).
         lines += [f"## {title}, at {m:g}x", "", *_table(agg, ["none"] + rows, m), "",
-                  *paired_block(results, rows, m), *paired_block(results, rows, m, baseline=base)]
+                  *paired_block(results, rows, m),
+                  *paired_block(results, [r for r in rows if r not in same], m, baseline=base)]
     lines += _schedule_sections(results, agg, horizon)
     longest = multiples[-1] if multiples else None
     if longest is not None:
