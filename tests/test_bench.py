@@ -285,3 +285,19 @@ def test_a_cached_report_generates_nothing_keeps_pairs_and_lists_what_is_missing
     assert "## Not yet run" in report and "| presets | 1x (1 s) | 2 | 8 | 2 | 6 |" in report
     assert "## Intervals at 1x (1 prompts x 1 seed(s)" in report
     assert "Not yet made: 5 videos of this matrix" in report and "chunk 1x: 5" in report
+
+
+def test_the_schedules_cost_ratio_compares_runs_made_the_same_way():
+    from longroll.bench.report import cost_ratio
+
+    def run(variant, prompt, wall, workers, threads):
+        return {"variant": variant, "multiple": 16, "prompt": prompt, "seed": 0, "wall_seconds": wall,
+                "workers": workers, "threads": threads}
+
+    # Chunk-wise made by one process of two threads, FIFO by two ranks of one: not comparable.
+    results = [run("chunk", "p0", 20.0, 1, 2), run("fifo", "p0", 60.0, 2, 1)]
+    assert cost_ratio(results, "fifo", "chunk", 16) is None
+    # With a like-made pair the ratio is of machine seconds (wall over workers), on the shared pairs only.
+    results += [run("chunk", "p1", 10.0, 2, 1), run("fifo", "p1", 40.0, 2, 1), run("fifo", "p2", 99.0, 2, 1)]
+    assert cost_ratio(results, "fifo", "chunk", 16) == 4.0
+    assert cost_ratio(results, "fifo", "chunk", 4) is None

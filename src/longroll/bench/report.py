@@ -72,6 +72,23 @@ def _table(agg, rows, multiple, with_drift=True) -> list[str]:
     return lines
 
 
+def cost_ratio(results: list[dict], variant: str, baseline: str, multiple: float) -> float | None:
+    """Machine seconds of ``variant`` over ``baseline``'s at one length, from pairs of runs of the same
+    prompt and seed made with the same workers and threads (a ratio of means over those pairs); None
+    without such a pair. Runs made another way (one process of two threads against two ranks of one,
+    or beside other work in an earlier session) would compare the machine's setting, not the methods."""
+    def runs(name):
+        return {(r["prompt"], r["seed"], r.get("workers", 1), r.get("threads")): machine_seconds(r)
+                for r in results if r["variant"] == name and r["multiple"] == multiple
+                and machine_seconds(r) is not None}
+
+    a, b = runs(variant), runs(baseline)
+    common = [k for k in a if k in b]
+    if not common:
+        return None
+    return float(np.mean([a[k] for k in common]) / np.mean([b[k] for k in common]))
+
+
 def _schedule_sections(results: list[dict], agg: dict, horizon: float) -> list[str]:
     """The three ways to roll out per length, their cost per second of video and MIGA's
     self-reflection triggers; then MIGA's ablations."""
@@ -86,7 +103,6 @@ def _schedule_sections(results: list[dict], agg: dict, horizon: float) -> list[s
                   "| variant | length | compute s per video s | vs chunk-wise | reflection triggers (share of judged "
                   "chunks) | peak queue (latent frames) |", "|---|---|---|---|---|---|"]
         for m in mults:
-            base = agg.get((rows[0], m), {}).get("wall")
             for name in rows:
                 a = agg.get((name, m))
                 if a is None:
@@ -96,11 +112,16 @@ def _schedule_sections(results: list[dict], agg: dict, horizon: float) -> list[s
                 trig = sum(d["triggers"] for d in diag)
                 judged = sum(d["judgements"] for d in diag)
                 peak = max((d["peak_queue_frames"] for d in diag), default=None)
-                ratio = a["wall"] / base if base and a["wall"] else None
+                ratio = cost_ratio(results, name, rows[0], m)
                 lines.append(f"| {name} | {m:g}x | {_fmt(a['wall'] / (m * horizon) if a['wall'] else None, 2)} | "
-                             f"{_fmt(ratio, 1)}x | {f'{trig} / {judged} ({trig / judged:.1%})' if judged else '-'} | "
+                             f"{'-' if ratio is None else f'{ratio:.1f}x'} | "
+                             f"{f'{trig} / {judged} ({trig / judged:.1%})' if judged else '-'} | "
                              f"{peak if peak is not None else '-'} |")
-        lines.append("")
+        lines += ["", "Compute is the machine's seconds per second of video (a run's wall time over the videos "
+                  "made beside it). The ratio to chunk-wise compares like with like: the mean over videos of the "
+                  "same prompt and seed made with the same workers and threads per worker (two ranks of one "
+                  "thread each make a video in fewer machine seconds than one process of two threads); '-' "
+                  "where no such pair exists.", ""]
     ablation = list(dict.fromkeys(r["variant"] for r in results if r["group"] == "miga_ablation"))
     if ablation:
         m = next(r["multiple"] for r in results if r["group"] == "miga_ablation")
