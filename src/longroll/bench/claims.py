@@ -3,8 +3,9 @@
 A claim is "row A beats row B on a measure" at every length both rows ran: it holds when the paired
 interval of A - B over prompts lies on the better side of zero, does not hold when it lies on the
 worse side, and is not separable otherwise. Each claim is judged on the measure its paper reports
-(FLEX Tables 1, 3, 4, Fig. 5 and App. C, MIGA's comparison with FIFO-Diffusion and its parts, FAR's FlexRoPE,
-the training-free extenders), through that measure's weight-free stand-in on the built-in world.
+(FLEX Tables 1, 3, 4, Fig. 5 and App. C, MIGA's comparison with FIFO-Diffusion and its parts,
+FAR's FlexRoPE, the training-free extenders), through that measure's weight-free stand-in on the
+built-in world.
 The rows are ``horizon.variants``; the sentences are generated, never written by hand.
 """
 
