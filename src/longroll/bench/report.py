@@ -348,6 +348,7 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
         lines += [f"## Presets at {m:g}x the horizon ({m * horizon:g} s)", "", *_table(agg, presets, m), ""]
     from longroll.bench.horizon import variants
 
+    plain = [v for v in variants(False) if not v.overrides and v.schedule == "chunk"]  # rows that are a preset as is
     for group, title in (("components", "FLEX components (FLEX Table 3: each removed from FLEX, and each alone)"),
                          ("alpha_beta", "alpha / beta sweep (FLEX Table 4)"), ("rho", "rho sweep (FLEX Fig. 5)"),
                          ("sink_size", "sink size"), ("flexrope_lambda", "FlexRoPE lambda")):
@@ -356,7 +357,7 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
             continue
         m = results[[r["group"] for r in results].index(group)]["multiple"]
         base = "flexrope" if group == "flexrope_lambda" else "flex"
-        same = {v.name for v in variants(False) if v.preset == base and not v.overrides and v.schedule == "chunk"}
+        same = {v.name for v in plain if v.preset == base}
         if group != "components":
             rows = [base] + rows
         # Against `none` (does the variant extend at all?) and against the method it varies (what the
