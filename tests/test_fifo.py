@@ -56,15 +56,45 @@ def test_fifo_windows_update_every_slot_exactly_once(queue, window, lookahead):
 
 
 @pytest.mark.parametrize("offset", [0, 1, 3, 5])
-def test_miga_windows_partition_the_queue_and_guidance_comes_from_the_head(offset):
+@pytest.mark.parametrize("source", ["window", "head"])
+def test_miga_windows_partition_the_queue_and_guidance_precedes_them(offset, source):
     updated = []
     for start, end, u0, u1 in miga_windows(40, span=12, stride=8, offset=offset):
         assert start == u0 and end - start <= 12 and u1 <= end
         updated += range(u0, u1)
-        g = guidance_indices(start, 4, 4)
-        assert all(i < start for i in g) and len(g) == (0 if start == 0 else min(4, start))
+        g = guidance_indices(start, 4, 4, source)
+        assert g == sorted(set(g)) and all(0 <= i < start for i in g)  # distinct, oldest first, before it
+        assert len(g) == ((0 if start == 0 else min(4, start)) if source == "head" else 4 * (start >= 4))
     assert sorted(updated) == list(range(40))
-    assert guidance_indices(40, 4, 4) == [0, 4, 8, 12] and guidance_indices(6, 4, 4) == [0, 1, 2, 3]
+
+
+def test_guidance_frames_are_placed_as_migas_code_places_them():
+    # Windows at s >= m k: one frame of each of the m chunks before the window, k // 2 into it from its
+    # end (MIGA's Wan code: s - (3 + j 7) for k = 7; VideoCrafter2: s - (2 + j 4) for k = 4).
+    assert guidance_indices(40, 4, 7) == [16, 23, 30, 37]
+    assert guidance_indices(40, 4, 4) == [26, 30, 34, 38]
+    for s in (12, 13, 40, 41):
+        g = guidance_indices(s, 4, 3)
+        assert sorted((s - 1 - i) // 3 for i in g) == [0, 1, 2, 3]  # one per chunk before the window
+    assert guidance_indices(10, 4, 1) == [6, 7, 8, 9]  # k = 1: never the window's own first frame
+    # m <= s < m k: spaced s // m back from s; s < m: none (the window reaches m frames further instead).
+    assert guidance_indices(6, 4, 4) == [2, 3, 4, 5] and guidance_indices(9, 4, 4) == [1, 3, 5, 7]
+    assert guidance_indices(3, 4, 4) == [] and guidance_indices(0, 4, 4) == []
+    # The queue's head instead (the paper's words; this project's MIGA before session 17).
+    assert guidance_indices(40, 4, 4, "head") == [0, 4, 8, 12] and guidance_indices(6, 4, 4, "head") == [0, 1, 2, 3]
+
+
+def test_miga_guidance_source_matters_only_with_guidance_and_passes_stay_in_the_window(tiny_model):
+    spy = Spy(tiny_model.denoiser)
+    model = type(tiny_model)(**{**tiny_model.__dict__, "denoiser": spy})
+    opts = dict(steps=10, stage2_steps=2, k=2, guidance=2, judge=2, reflection=False)
+    window, _, cfg = _run(model, "miga", 40, guidance_from="window", **opts)
+    assert max(len(t) for t in spy.calls) == cfg.window  # no pass past the window (the first take m more frames)
+    head, _, _ = _run(tiny_model, "miga", 40, guidance_from="head", **opts)
+    assert not torch.equal(window, head)
+    opts["guidance"] = 0
+    assert torch.equal(_run(tiny_model, "miga", 40, guidance_from="window", **opts)[0],
+                       _run(tiny_model, "miga", 40, guidance_from="head", **opts)[0])
 
 
 def test_fifo_queue_levels_are_monotone_and_every_frame_takes_t_steps(tiny_model):
@@ -139,6 +169,7 @@ def test_same_seed_same_bits(tiny_model, kind):
 @pytest.mark.parametrize("options, match", [
     (dict(queue=10, k=4), "k = 4 does not divide the queue of 10"),
     (dict(guidance=9), "guidance"),
+    (dict(guidance_from="tail"), "guidance_from must be one of 'window', 'head'; got 'tail'"),
     (dict(candidates=0), "candidates"),
     (dict(delta=2.5), "delta"),
     (dict(delta=-0.1), "delta"),

@@ -120,6 +120,10 @@ def _all_variants(quick: bool) -> list[Variant]:
         Variant("MIGA w/o self-reflection", "none", "miga_ablation", schedule="miga",
                 schedule_options=(("reflection", False),)),
         Variant("MIGA w/o guidance", "none", "miga_ablation", schedule="miga", schedule_options=(("guidance", 0),)),
+        # Where the guidance frames come from: the queue's head, as the paper's text reads, against
+        # the chunks before the window, as its code does (MIGA's default here).
+        Variant("MIGA, guidance from the queue head", "none", "miga_ablation", schedule="miga",
+                schedule_options=(("guidance_from", "head"),)),
     ]
     # FLEX Table 4 varies one of alpha, beta with the other at its stated value; Fig. 5 sweeps rho.
     rows += [Variant(f"alpha {FLEX_ALPHA:g}, beta {b:g}", "flex", "alpha_beta", (("beta", b),))

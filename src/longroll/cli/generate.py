@@ -82,6 +82,9 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--zigzag-k", type=int, default=None, dest="k", help="MIGA k: frames per noise level")
     d.add_argument("--stage2-steps", type=int, default=None, help="MIGA T2: steps at one shared level (0: off)")
     d.add_argument("--guidance", type=int, default=None, help="MIGA m: long-range guidance frames (0: off)")
+    d.add_argument("--guidance-from", default=None, dest="guidance_from",
+                   help="MIGA: where the guidance frames come from: window (MIGA's code: one from each of the m "
+                        "chunks before the window; default) or head (the queue's head chunks)")
     d.add_argument("--no-reflection", action="store_const", const=False, default=None, dest="reflection",
                    help="MIGA without self-reflection")
     d.add_argument("--candidates", type=int, default=None, help="MIGA c: candidate noise chunks per search")
@@ -108,7 +111,8 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
                    help="relative positions: the newest frame's position (Infinity-RoPE: L_train - 1)")
     o.add_argument("--budget", type=int, default=None,
                    help="Participative Compression: frames kept after a compression (0: off)")
-    o.add_argument("--recent", type=int, default=None, help="Participative Compression: newest frames never compressed")
+    o.add_argument("--recent", type=int, default=None,
+                   help="Participative Compression: newest frames never compressed")
     o.add_argument("--memory", action="store_const", const=True, default=None,
                    help="MemRoPE: fold evicted frames into two EMA memory streams (needs --positions relative)")
     o.add_argument("--memory-pool", default=None, choices=["frame", "token"], help="MemRoPE pooling of evicted keys")
@@ -154,7 +158,7 @@ def schedule_of(args: argparse.Namespace) -> str:
 def collect_diagonal(args: argparse.Namespace) -> dict:
     """FIFO / MIGA settings given on the command line; an error with the chunk schedule."""
     diagonal = {k: getattr(args, k) for k in ("partitions", "lookahead", "k", "stage2_steps", "guidance",
-                                               "reflection", "candidates", "delta")}
+                                               "guidance_from", "reflection", "candidates", "delta")}
     diagonal["steps"] = args.diag_steps
     diagonal = {k: v for k, v in diagonal.items() if v is not None}
     if diagonal and schedule_of(args) not in ("fifo", "miga"):

@@ -11,7 +11,9 @@ has noise level ``lv[l]``; one denoising step takes it from ``l`` to ``l - 1``.
 - MIGA: a zigzag queue of chunks of ``k`` frames, the level changing every ``k`` frames; stage 1
   takes frames from level ``T`` to ``T2 = stage2_steps``, stage 2 denoises blocks at one shared
   level for the last ``T2`` steps (then ``redenoise`` times: fresh noise back to ``T2``, again);
-  ``guidance`` long-range low-noise frames from the queue head join every window as context;
+  ``guidance`` long-range lower-noise frames join every window as context (``guidance_from``:
+  MIGA's code takes one from each of the ``guidance`` chunks before the window, the paper's text
+  speaks of the queue's head);
   self-reflection scores each chunk as it passes the judgement index ``judge`` chunks from the
   tail and tries ``candidates`` fresh noise chunks when the score drops by more than ``delta``.
 
@@ -29,6 +31,7 @@ from dataclasses import asdict, dataclass, replace
 from longroll._validate import check_choice, check_float, check_int
 
 SCHEDULES = ("fifo", "miga")
+GUIDANCE_SOURCES = ("window", "head")  # where MIGA's long-range guidance frames come from (``guidance_from``)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class DiagonalConfig:
     stage2_steps: int = 8  # MIGA T2: steps at one shared level at the end (0: no stage 2)
     redenoise: int = 1  # MIGA stage-2 add & re-denoise passes
     guidance: int = 4  # MIGA m: long-range guidance frames per window (0: off)
+    guidance_from: str = "window"  # MIGA guidance frames: "window" (its code: m chunks before), "head" (queue's head)
     reflection: bool = True  # MIGA self-reflection
     candidates: int = 3  # MIGA c: candidate noise chunks tried when reflection triggers
     delta: float = 0.05  # MIGA score drop that triggers the search, in [0, 2]
@@ -78,6 +82,7 @@ class DiagonalConfig:
                                  f"{self.queue // self.k} steps; with steps = {self.steps} stage2_steps must be "
                                  f"{self.steps - self.queue // self.k}, got {self.stage2_steps}.")
         check_int("guidance", self.guidance, low=0, high=self.window - self.k - 1)
+        check_choice("guidance_from", self.guidance_from, GUIDANCE_SOURCES)
         check_int("redenoise", self.redenoise, low=0, high=4)
         check_int("candidates", self.candidates, low=1, high=16)
         check_float("delta", self.delta, low=0.0, high=2.0)
@@ -138,4 +143,4 @@ def resolve_diagonal(kind: str, model, **overrides) -> DiagonalConfig:
     return DiagonalConfig(**base)
 
 
-__all__ = ["SCHEDULES", "DiagonalConfig", "replace", "resolve_diagonal"]
+__all__ = ["GUIDANCE_SOURCES", "SCHEDULES", "DiagonalConfig", "replace", "resolve_diagonal"]

@@ -8,8 +8,9 @@ frames and a window spans few levels. Each sweep:
 1. Windows of ``window - guidance`` queue frames update their first ``window - guidance - k``
    frames (the rest is lookahead context); the window grid shifts by ``sweep % stride`` so seams
    move (MIGA's dynamic sliding window). Every frame is updated exactly once per sweep.
-2. Long-range frame guidance: ``guidance`` low-noise frames from the queue head, one per head
-   chunk, precede every window as context with their own levels; they are never written.
+2. Long-range frame guidance: ``guidance`` lower-noise frames, one from each of the ``guidance``
+   chunks before the window (MIGA's code; ``guidance_from="head"``: the queue's head chunks), precede
+   every window as context with their own levels; they are never written.
 3. The head chunk, now at level ``T2``, leaves for stage 2; a fresh noise chunk enters the tail.
 4. Self-reflection: the chunk ``judge`` chunks from the tail is scored against the
    ``guide_chunks`` chunks before it; on a drop larger than ``delta``, ``candidates`` fresh noise
@@ -45,12 +46,29 @@ def miga_windows(queue_len: int, span: int, stride: int, offset: int) -> list[tu
     return [(u0, min(queue_len, u0 + span), u0, u1) for u0, u1 in zip(bounds[:-1], bounds[1:])]
 
 
-def guidance_indices(window_start: int, m: int, k: int) -> list[int]:
-    """Up to ``m`` head frames before ``window_start``: one per head chunk, closer spaced near the head."""
+def guidance_indices(window_start: int, m: int, k: int, source: str = "window") -> list[int]:
+    """Queue indices (oldest first) of the ``m`` guidance frames of a window starting at ``window_start``.
+
+    ``"window"`` places them as MIGA's code does (``generate_by_miga``, Wan and VideoCrafter2 alike):
+    for a window at ``s >= m k``, one frame from each of the ``m`` chunks just before it,
+    ``s - (k // 2 + j k)`` (3 for Wan's k = 7, 2 for VideoCrafter2's k = 4; at least 1 here, so that
+    with k = 1 the window's own first frame is never its guidance); for ``m <= s < m k``, frames
+    spaced ``s // m`` back from ``s``; before ``m`` none (the window then reaches ``m`` frames further
+    toward the tail instead, ``miga_rollout``). ``"head"`` takes the queue's head chunks (one frame each,
+    closer spaced while the window is near the head), as the paper's text reads: the lowest-noise
+    frames, but up to the whole queue away from the window.
+    """
     if m == 0 or window_start == 0:
         return []
-    step = k if window_start >= m * k else max(1, window_start // m)
-    return [j * step for j in range(m) if j * step < window_start]
+    if source == "head":
+        step = k if window_start >= m * k else max(1, window_start // m)
+        return [j * step for j in range(m) if j * step < window_start]
+    if window_start < m:
+        return []
+    if window_start >= m * k:
+        return [window_start - (max(1, k // 2) + j * k) for j in reversed(range(m))]
+    step = window_start // m
+    return [window_start - (j + 1) * step for j in reversed(range(m))]
 
 
 class _Queue:
@@ -135,7 +153,9 @@ def miga_rollout(
         levels_now = q.frame_levels()
         v = torch.empty_like(q.x)
         for start, end, u0, u1 in miga_windows(q.frames, span, stride, sweep % stride):
-            g = guidance_indices(start, m, k)
+            g = guidance_indices(start, m, k, cfg.guidance_from)
+            if m and not g and cfg.guidance_from == "window":
+                end = min(q.frames, start + span + m)  # MIGA's code: no guidance yet, m more frames instead
             vel = runner.velocity(q.x[:, start:end], levels_now[start:end], q.x[:, g], [levels_now[i] for i in g])
             v[:, u0:u1] = vel[:, u0 - start:u1 - start]
         q.x = runner.step(q.x, levels_now, v)
