@@ -7,7 +7,9 @@ differently) and between CPU vendors with the same instruction set (MKL takes ot
 than on AMD: an Intel Xeon's AVX-512 frames differ from an AMD EPYC's), so each case records one hash
 per machine kind it was recorded on (vendor and ``torch.backends.cpu.get_cpu_capability()``; the
 first entries, keyed by the instruction set alone, come from earlier machines, AMD EPYC); the frames
-must match one of them. Running this file adds (or replaces) the entry of this machine's kind. New
+must match one of them; a case with no entry for this machine's kind that matches none is reported as
+a warning, not a failure (a change of the code cannot be told from this machine's rounding there).
+Running this file adds (or replaces) the entry of this machine's kind. New
 weights make new frames: re-record the file with them (``python tests/test_frames_baseline.py
 --fresh``) in the commit that ships them.
 An AVX-512 machine also records the AVX2 entry when run again (without ``--fresh``) under
@@ -18,6 +20,7 @@ hashes an AVX2-only machine recorded (checked in session 7 on the shipped weight
 import hashlib
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +33,8 @@ def _frames_sha256(model, case: dict, seconds: float, seed: int) -> str:
     from longroll.pipelines.generate import generate
 
     frames = generate(case["prompt"], seconds=seconds, seed=seed, model=model, preset=case["preset"],
-                      schedule=case["schedule"], switches=[tuple(s) for s in case.get("switches", [])], progress=False)
+                      schedule=case["schedule"], schedule_options=case.get("schedule_options"),
+                      switches=[tuple(s) for s in case.get("switches", [])], progress=False)
     return hashlib.sha256(np.ascontiguousarray(frames).tobytes()).hexdigest()
 
 
@@ -46,12 +50,28 @@ def test_shipped_model_makes_the_recorded_frames():
     assert model.weights_sha256 == data["weights_sha256"], (
         "The shipped weights changed: re-record tests/data/frames_baseline.json with them.")
     isa = _isa()
+    unrecorded = []
     for case in data["cases"]:
         got = _frames_sha256(model, case, data["seconds"], data["seed"])
-        assert got in case["frames_sha256"].values(), (
-            f"{case['preset']} / {case['schedule']} on {isa}: {got} is none of the recorded "
-            f"{case['frames_sha256']}; if this machine's instruction set is new, record it with "
-            f"python tests/test_frames_baseline.py")
+        if got in case["frames_sha256"].values():
+            continue
+        name = f"{case['preset']} / {case['schedule']} {case.get('schedule_options', '')}".strip()
+        # A case recorded on other machine kinds only cannot tell a change from this machine's rounding.
+        mine = _recorded(case, isa)
+        assert mine is None, f"{name} on {isa}: {got} is not the recorded {mine}."
+        unrecorded.append(name)
+    assert len(unrecorded) < len(data["cases"]), (
+        f"No case matches on {isa}, a machine kind not recorded: record it with python tests/test_frames_baseline.py")
+    if unrecorded:
+        warnings.warn(f"Not checked on {isa} (recorded on other machine kinds only, and not matching them): "
+                      f"{'; '.join(unrecorded)}. Record them with python tests/test_frames_baseline.py.")
+
+
+def _recorded(case: dict, isa: str) -> str | None:
+    """The hash recorded for this machine's kind, if any (keys of the instruction set alone are AMD EPYC's)."""
+    hashes = case["frames_sha256"]
+    vendor, _, capability = isa.rpartition(" ")
+    return hashes.get(isa, hashes.get(capability) if vendor == "AuthenticAMD" else None)
 
 
 def _isa() -> str:
