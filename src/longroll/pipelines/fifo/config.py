@@ -61,6 +61,7 @@ class DiagonalConfig:
         check_int("window", self.window, low=2)
         check_int("steps", self.steps, low=2, high=1000)
         check_float("shift", self.shift, low=0.0, low_open=True)
+        check_choice("guidance_from", self.guidance_from, GUIDANCE_SOURCES)  # FIFO ignores it, but never a typo
         if self.kind == "fifo":
             check_int("partitions", self.partitions, low=1, high=64)
             if self.lookahead and self.window % 2:
@@ -82,7 +83,6 @@ class DiagonalConfig:
                                  f"{self.queue // self.k} steps; with steps = {self.steps} stage2_steps must be "
                                  f"{self.steps - self.queue // self.k}, got {self.stage2_steps}.")
         check_int("guidance", self.guidance, low=0, high=self.window - self.k - 1)
-        check_choice("guidance_from", self.guidance_from, GUIDANCE_SOURCES)
         check_int("redenoise", self.redenoise, low=0, high=4)
         check_int("candidates", self.candidates, low=1, high=16)
         check_float("delta", self.delta, low=0.0, high=2.0)
