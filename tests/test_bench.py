@@ -301,3 +301,29 @@ def test_the_schedules_cost_ratio_compares_runs_made_the_same_way():
     results += [run("chunk", "p1", 10.0, 2, 1), run("fifo", "p1", 40.0, 2, 1), run("fifo", "p2", 99.0, 2, 1)]
     assert cost_ratio(results, "fifo", "chunk", 16) == 4.0
     assert cost_ratio(results, "fifo", "chunk", 4) is None
+
+
+def test_raising_a_schedules_revision_re_keys_its_cached_runs_and_no_others(tiny_model, monkeypatch):
+    # A fix that changes what a schedule computes from an unchanged config raises its revision, and
+    # runs cached under the old code stop matching; revision 1 adds nothing to the key.
+    import dataclasses
+
+    from longroll.pipelines.plan import resolve
+    from longroll.pipelines.schedules import SCHEDULES, Schedule
+
+    by_name = {v.name: v for v in variants(True)}
+    rows = {"chunk": by_name["none"], "fifo": by_name["FIFO-Diffusion"], "miga": by_name["MIGA"]}
+
+    def keys():
+        return {s: bench.run_key(resolve(bench._request(v, 2.0, "a red circle on a black background", 0), tiny_model),
+                                 "w") for s, v in rows.items()}
+
+    before = keys()
+    assert len(set(before.values())) == 3
+    monkeypatch.setitem(SCHEDULES, "miga", dataclasses.replace(SCHEDULES["miga"], revision=2))
+    after = keys()
+    assert after["miga"] != before["miga"]
+    assert after["chunk"] == before["chunk"] and after["fifo"] == before["fifo"]
+    with pytest.raises(ValueError, match="revision must be an integer >= 1, got 0"):
+        dataclasses.replace(SCHEDULES["fifo"], revision=0)
+    assert isinstance(SCHEDULES["chunk"], Schedule)

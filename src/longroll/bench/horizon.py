@@ -208,12 +208,17 @@ def _request(variant: Variant, seconds: float, prompt: str, seed: int):
 
 
 def run_key(plan, weights_sha256: str) -> str:
-    """Cache key of a run: its fully resolved settings and the weights, so that changing a model
-    default or the weights invalidates it."""
+    """Cache key of a run: its fully resolved settings, the weights and the schedule's code revision,
+    so that changing a model default, the weights or (by raising ``Schedule.revision``) what a
+    schedule computes invalidates it."""
+    from longroll.pipelines.schedules import revision_tag
+
     r = plan.request
-    blob = json.dumps([plan.schedule, plan.config_dict(), r.seconds, r.prompt, r.seed, plan.noise_seed,
-                       weights_sha256],
-                      default=str, sort_keys=True)
+    parts = [plan.schedule, plan.config_dict(), r.seconds, r.prompt, r.seed, plan.noise_seed, weights_sha256]
+    tag = revision_tag(plan.schedule)
+    if tag is not None:  # revision 1 adds nothing: the keys of runs cached before revisions existed hold
+        parts.append(tag)
+    blob = json.dumps(parts, default=str, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 

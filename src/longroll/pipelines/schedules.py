@@ -48,6 +48,12 @@ class Schedule:
     run: Callable[..., Iterator]  # (den, conds, switch_frames, num_frames, config, generator, stats, cuts, init,
     #                               live) -> chunks
     load: Callable[[dict], object]  # sidecar dict -> its config
+    revision: int = 1  # raised when a fix changes the videos this schedule makes from an unchanged config,
+    #                    so that results cached under the old code (the benchmark's runs) stop matching
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.revision, int) or self.revision < 1:
+            raise ValueError(f"Schedule {self.name!r}: revision must be an integer >= 1, got {self.revision!r}.")
 
     def check_options(self, options: dict, overrides: dict) -> None:
         """Model-independent check of ``schedule_options`` and of the overrides this schedule uses."""
@@ -141,6 +147,13 @@ SCHEDULES: dict[str, Schedule] = {s.name: s for s in (
 )}
 
 
+def revision_tag(schedule: str) -> str | None:
+    """What a cache key adds for ``schedule``'s code revision: nothing at revision 1 (so keys made
+    before revisions existed stay valid), ``"<name>@<revision>"`` after the first output-changing fix."""
+    revision = SCHEDULES[schedule].revision
+    return None if revision == 1 else f"{schedule}@{revision}"
+
+
 def method_of(config) -> MethodParts:
     """The method parts of any schedule's config (guidance, noise, RoPE, bias)."""
     if isinstance(config, RolloutConfig):
@@ -148,4 +161,4 @@ def method_of(config) -> MethodParts:
     return config.method
 
 
-__all__ = ["SCHEDULES", "DiagonalRollout", "Schedule", "method_of"]
+__all__ = ["SCHEDULES", "DiagonalRollout", "Schedule", "method_of", "revision_tag"]
