@@ -83,7 +83,7 @@ def test_the_report_gives_intervals_paired_verdicts_and_the_default_by_the_rule(
     cfg = BenchConfig(out=tmp_path, quick=True, prompts=3)
     cfg.seeds, cfg.multiples = 2, (1, 16)
     text = run_bench(cfg, model=tiny_model, progress=False).read_text()
-    assert "## Intervals at 16x (2 prompts x 2 seed(s); 95% bootstrap over prompts)" in text
+    assert "## Intervals at 16x (2 prompts x 2 seed(s); 95% bootstrap over prompts and seeds)" in text
     assert "- At 16x, presence against `none`: better:" in text
     assert "## Default preset by the rule" in text and "Chosen: `" in text
     runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]

@@ -1,7 +1,7 @@
 """The papers' claims that the horizon benchmark can check, each judged from a paired 95% interval.
 
 A claim is "row A beats row B on a measure" at every length both rows ran: it holds when the paired
-interval of A - B over prompts lies on the better side of zero, does not hold when it lies on the
+interval of A - B (two-way over prompts and seeds) lies on the better side of zero, does not hold when it lies on the
 worse side, and is not separable otherwise. Each claim is judged on the measure its paper reports
 (FLEX Tables 1, 3, 4, Fig. 5 and App. C, MIGA's comparison with FIFO-Diffusion and its parts,
 FAR's FlexRoPE, the training-free extenders), through that measure's weight-free stand-in on the
@@ -82,7 +82,7 @@ CLAIMS = (
 
 
 def claim_units(results: list[dict], variant: str, multiple: float, measure: str) -> dict:
-    """{prompt: mean over seeds of ``measure``} for one row at one length."""
+    """{(prompt, seed): ``measure``} for one row at one length."""
     from longroll.bench.stats import cell_units
 
     return cell_units(results, variant, multiple, CLAIM_MEASURES[measure][1])

@@ -2,13 +2,13 @@
 
 Plain extrapolation (`none`, the model's own inference) is the default unless the evidence says
 otherwise. Among the presets of the benchmark (chunk-wise schedule), a preset can replace it only
-when, at the judged lengths (16x and 120x the horizon), its object presence is separably better
-than `none`'s at one length at least and separably worse at none (95% paired interval over
-prompts), and it is not separably worse than `none` on static fraction or identity colour drift at
-any of them. Of those candidates, the one with the best mean presence over the judged lengths is
-the default. A preset whose presence is only a little higher by chance (the interval spans zero)
-does not displace `none`, so the default does not flip between runs of the same benchmark. The
-rule is code (this module), tested, and its answer is written into the weights' JSON
+when, at the judged lengths (16x and 120x the horizon), its object presence is separably better than
+`none`'s at one length at least and separably worse at none (95% paired interval, two-way over
+prompts and seeds: ``bench.stats``), and it is not separably worse than `none` on static fraction or
+identity colour drift at any of them. Of those candidates, the one with the best mean presence over
+the judged lengths is the default. A preset whose presence is only a little higher by chance (the
+interval spans zero) does not displace `none`, so the default does not flip between runs of the same
+benchmark. The rule is code (this module), tested, and its answer is written into the weights' JSON
 (``inference.preset``) that ``generate`` reads.
 """
 
@@ -23,7 +23,7 @@ GUARDS = (("static_fraction", False), ("identity_colour_drift", False))  # (metr
 
 
 def unit_values(results: list[dict], variant: str, multiple: float, metric: str) -> dict:
-    """{prompt: mean over seeds of the video's mean ``metric``} for one benchmark cell."""
+    """{(prompt, seed): the video's mean ``metric``} for one benchmark cell."""
     return cell_units(results, variant, multiple, lambda r: r["metrics"].get(metric))
 
 
@@ -43,7 +43,7 @@ def choose_default(results: list[dict], presets: list[str], multiples=JUDGED_MUL
                 d = paired_difference(unit_values(results, preset, m, metric), unit_values(results, "none", m, metric))
                 if d is not None and verdict(d[1], d[2], higher, d[3]) == "worse":
                     worse.append(f"{metric} at {m:g}x ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
-        presence = [bootstrap_mean(unit_values(results, preset, m, "object_presence").values()) for m in judged]
+        presence = [bootstrap_mean(unit_values(results, preset, m, "object_presence")) for m in judged]
         if any(p is None for p in presence):
             reasons.append(f"`{preset}`: not run at every judged length")
             continue
@@ -83,8 +83,8 @@ def choose_default(results: list[dict], presets: list[str], multiples=JUDGED_MUL
 
 def choose_per_seed(results: list[dict], presets: list[str], multiples=JUDGED_MULTIPLES) -> dict[int, str | None]:
     """The rule applied to each seed's runs alone: {seed: its choice, or None where that seed lacks a
-    judged length or `none`}. The pooled rule averages seeds per prompt first; a choice that differs
-    between seeds rests on a margin that one seed's noise decides."""
+    judged length or `none`}. A choice that differs between seeds rests on a margin that one seed's
+    noise decides."""
     picks: dict[int, str | None] = {}
     for seed in sorted({r["seed"] for r in results}):
         runs = [r for r in results if r["seed"] == seed]

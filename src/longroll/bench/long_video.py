@@ -6,11 +6,11 @@ For every length, each preset's FramePack drift (``|M(first 15%) - M(last 15%)|`
 apart), the share of its videos that fail and its time to failure (``longroll.eval.long_metrics``).
 A video that never fails counts as failing at its end (a censored time), so the mean time to failure
 is comparable between presets on the same videos. Means carry 95% bootstrap intervals over prompts
-and, against `none`, paired differences marked better / worse / not separable
+and seeds and, against `none`, paired differences marked better / worse / not separable
 (``longroll.bench.stats``), as the preset tables do.
 
-Over time: small multiples, one panel per preset, its mean per segment over prompts with a 95%
-bootstrap band, `none`'s mean drawn in grey in every panel for reference.
+Over time: small multiples, one panel per preset, its mean per segment over prompts and seeds with a
+95% bootstrap band, `none`'s mean drawn in grey in every panel for reference.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def long_video_sections(results: list[dict], presets: list[str], multiples) -> l
         if not any(r["multiple"] == m and r["variant"] == "none" for r in results) or m <= 1:
             continue
         lines += [f"## Long-video measures at {m:g}x (FramePack drift, consistency at distance, time to failure; "
-                  "95% intervals over prompts, paired against `none`)", "",
+                  "95% intervals over prompts and seeds, paired against `none`)", "",
                   "| preset | " + " | ".join(c[0] for c in LONG_COLUMNS) + " |",
                   "|---|" + "---|" * len(LONG_COLUMNS)]
         for p in presets:
@@ -60,9 +60,9 @@ def long_video_sections(results: list[dict], presets: list[str], multiples) -> l
 
 
 def segment_bands(results: list[dict], variant: str, multiple: float, metric: str):
-    """(times, means, lows, highs) of ``metric`` per segment over the cell's prompts (seeds averaged
-    first), or None when the cell is empty."""
-    from longroll.bench.stats import bootstrap_mean, per_unit
+    """(times, means, lows, highs) of ``metric`` per segment over the cell's prompts and seeds (two-way
+    interval), or None when the cell is empty."""
+    from longroll.bench.stats import bootstrap_mean
 
     runs = [r for r in results if r["variant"] == variant and r["multiple"] == multiple]
     if not runs:
@@ -71,7 +71,7 @@ def segment_bands(results: list[dict], variant: str, multiple: float, metric: st
     times, means, lows, highs = [], [], [], []
     for i in range(n):
         seg = runs[0]["segments"][i]
-        ci = bootstrap_mean(per_unit({(r["prompt"], r["seed"]): r["segments"][i].get(metric) for r in runs}).values())
+        ci = bootstrap_mean({(r["prompt"], r["seed"]): r["segments"][i].get(metric) for r in runs})
         times.append((seg["start_s"] + seg["end_s"]) / 2)
         means.append(np.nan if ci is None else ci[0])
         lows.append(np.nan if ci is None else ci[1])

@@ -171,12 +171,12 @@ def paired_block(results: list[dict], rows: list[str], multiple: float, baseline
     if not units:
         return []
     table, _ = interval_table(results, [baseline] + [r for r in rows if r != baseline], multiple, baseline)
-    return [f"Paired against `{baseline}` ({len(units)} prompts; mean [95% bootstrap interval over prompts], "
-            "difference [interval], verdict):", "", *table, ""]
+    return [f"Paired against `{baseline}` ({len(units)} prompts; mean [95% bootstrap interval over prompts and "
+            "seeds], difference [interval], verdict):", "", *table, ""]
 
 
 def interval_sections(results: list[dict], presets: list[str], multiples) -> list[str]:
-    """Per length: each preset's mean with a 95% bootstrap interval over prompts, and its paired
+    """Per length: each preset's mean with a 95% bootstrap interval over prompts and seeds, and its paired
     difference against `none`, marked better / worse / not separable; then sentences generated from
     those verdicts (no hand-written reading)."""
     lines: list[str] = []
@@ -185,7 +185,8 @@ def interval_sections(results: list[dict], presets: list[str], multiples) -> lis
             continue
         units = len({r["prompt"] for r in results if r["multiple"] == m and r["variant"] == "none"})
         seeds = len({r["seed"] for r in results if r["multiple"] == m and r["variant"] == "none"})
-        lines += [f"## Intervals at {m:g}x ({units} prompts x {seeds} seed(s); 95% bootstrap over prompts)", "",
+        lines += [f"## Intervals at {m:g}x ({units} prompts x {seeds} seed(s); 95% bootstrap over prompts and "
+                  "seeds)", "",
                   "Each row's mean [95% interval] and, against `none`, the paired difference [interval] and verdict.",
                   ""]
         table, compared = interval_table(results, presets, m)
@@ -209,11 +210,11 @@ def findings(results: list[dict], presets: list[str], multiples) -> list[str]:
     lines = []
     for m in multiples:
         base = unit_values(results, "none", m, "object_presence")
-        mean = bootstrap_mean(base.values())
+        mean = bootstrap_mean(base)
         if m <= 1 or mean is None:
             continue
         v = compare_presets(results, [p for p in presets if p != "none"], m, "object_presence")[1]
-        lines.append(f"- at {m:g}x the horizon ({len(base)} prompts), object presence against `none` "
+        lines.append(f"- at {m:g}x the horizon ({len({p for p, _ in base})} prompts), object presence against `none` "
                      f"({mean[0]:.3f}): separably better: {', '.join(v['better']) or 'none'}; separably worse: "
                      f"{', '.join(v['worse']) or 'none'}; not separable: {', '.join(v['not separable']) or 'none'}.")
     return lines
@@ -378,8 +379,8 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
         for metric, label in (("object_presence", "presence"), ("identity_colour_drift", "colour drift")):
             band = plot_bands(results, presets, longest, metric, label, cfg.out / f"{metric}_{longest:g}x_bands.png")
             if band is not None:
-                lines += [f"{label.capitalize()} over time per preset at {longest:g}x: mean over prompts with its "
-                          "95% bootstrap band, `none` in grey.", "", f"![{label} over time]({band.name})", ""]
+                lines += [f"{label.capitalize()} over time per preset at {longest:g}x: mean over prompts and seeds "
+                          "with its 95% bootstrap band, `none` in grey.", "", f"![{label} over time]({band.name})", ""]
     from longroll.bench.cost import cost_section
 
     lines += cost_section(results, horizon, remaining)
