@@ -99,7 +99,9 @@ def claims_section(results: list[dict]) -> list[str]:
         common = sorted({r["multiple"] for r in results if r["variant"] == a}
                         & {r["multiple"] for r in results if r["variant"] == b})
         for m in common:
-            d = paired_difference(claim_units(results, a, m, measure), claim_units(results, b, m, measure))
+            ua, ub = claim_units(results, a, m, measure), claim_units(results, b, m, measure)
+            d = paired_difference(ua, ub)
+            seeds = len({s for p, s in ua if (p, s) in ub})
             if d is None or d[3] < MIN_UNITS:  # too few prompts to ever be separable: not judged
                 continue
             if title != section:
@@ -107,7 +109,8 @@ def claims_section(results: list[dict]) -> list[str]:
                 section = title
             outcome = {"better": "holds", "worse": "does not hold",
                        "not separable": "not separable"}[verdict(d[1], d[2], higher, d[3])]
-            lines.append(f"- {claim} ({label}, {m:g}x, {d[3]} prompts): **{outcome}** "
+            cell = f"{d[3]} prompts x {seeds} seed{'s' * (seeds > 1)}"
+            lines.append(f"- {claim} ({label}, {m:g}x, {cell}): **{outcome}** "
                          f"({a} - {b} = {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
     if not lines:
         return []

@@ -359,12 +359,24 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
     return write_report(results, cfg, horizon, model, coverage=coverage, remaining=remaining)
 
 
+def _whole_seeds(units: set) -> set:
+    """The (prompt, seed) units of the seeds that have every prompt of ``units`` (all of them when no
+    seed has: a cell of one partial seed is still reported)."""
+    prompts = {p for p, _ in units}
+    whole = {s for s in {s for _, s in units} if all((p, s) in units for p in prompts)}
+    return {(p, s) for p, s in units if s in whole} if whole else units
+
+
 def paired_cached_rows(rows: list, items: dict, cached: set) -> tuple[list, list[tuple]]:
     """The matrix's rows whose runs are cached, kept so that every comparison stays paired.
 
     Per row group and length, a (prompt, seed) is kept only when every variant of the group has its
-    run cached (a group with a variant not run at all drops out at that length). Returns the kept
-    rows and the coverage: (group, multiple, variants, runs in the matrix, runs reported).
+    run cached (a group with a variant not run at all drops out at that length), and a seed only
+    when it has every prompt the others have: the intervals resample prompts and seeds as crossed
+    factors (``bench.stats``), and a seed cut short would stand for a whole seed on a few prompts
+    (the matrix is made seed by seed, so a cut run has whole seeds and one partial one, left out
+    until it is complete). Returns the kept rows and the coverage: (group, multiple, variants, runs
+    in the matrix, runs reported).
     """
     have: dict = defaultdict(dict)  # (group, multiple) -> variant name -> cached (prompt, seed) units
     need: dict = defaultdict(int)
@@ -375,7 +387,7 @@ def paired_cached_rows(rows: list, items: dict, cached: set) -> tuple[list, list
         units = have[cell].setdefault(v.name, set())
         if key in cached:
             units.add((item.prompt, item.seed))
-    complete = {cell: set.intersection(*by_variant.values()) for cell, by_variant in have.items()}
+    complete = {cell: _whole_seeds(set.intersection(*by_variant.values())) for cell, by_variant in have.items()}
     kept = [(v, key) for v, key in rows
             if (items[key].prompt, items[key].seed) in complete[(v.group, items[key].multiple)]]
     coverage = [(g, m, len(have[(g, m)]), need[(g, m)], len(complete[(g, m)]) * len(have[(g, m)]))
