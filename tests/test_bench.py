@@ -356,3 +356,14 @@ def test_a_seed_cut_short_is_left_out_of_the_report_until_it_is_whole():
     assert len(paired_cached_rows(rows, items, cached)[0]) == 12
     only = {"none-a-0", "sink-a-0", "none-b-0", "sink-b-0"}  # one partial seed alone is still reported
     assert len(paired_cached_rows(rows, items, only)[0]) == 4
+
+
+def test_the_report_says_whether_self_reflection_follows_the_seed_or_the_prompt():
+    from longroll.bench.report import _trigger_sources
+
+    runs = [{"variant": "MIGA", "multiple": 4, "prompt": f"p{i}", "seed": s, "diagonal": {"triggers": 1 + 3 * s}}
+            for i in range(6) for s in range(3)]
+    lines = _trigger_sources(runs, ["MIGA"], [4])
+    assert "- MIGA at 4x (6 prompts x 3 seeds): the seed explains 100% of the variance of its videos' trigger " \
+           "counts, the prompt 0%" in "\n".join(lines)
+    assert _trigger_sources([r for r in runs if r["seed"] == 0], ["MIGA"], [4]) == []  # one seed: nothing to say

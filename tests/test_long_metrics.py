@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from longroll.bench.prompts import MAX_PROMPTS, stratified_prompts
-from longroll.bench.stats import MIN_UNITS, bootstrap_mean, cell_units, paired_difference, verdict
+from longroll.bench.stats import MIN_UNITS, bootstrap_mean, cell_units, main_effect_shares, paired_difference, verdict
 from longroll.eval.long_metrics import DistanceConsistency, framepack_drift, time_to_failure
 from longroll.world.vocab import parse_prompt
 
@@ -130,6 +130,18 @@ def test_a_seed_shared_by_every_prompt_is_resampled_too():
     assert bootstrap_mean(one) == bootstrap_mean([one[(f"p{i}", 0)] for i in range(32)])
     ragged = {k: v for k, v in base.items() if k[1] == 0 or k[0] in ("p0", "p1")}
     assert bootstrap_mean(ragged)[0] == pytest.approx(np.mean(list(ragged.values())))
+
+
+def test_main_effect_shares_split_a_crossed_grid_into_seed_and_prompt():
+    seed_only = {(f"p{i}", s): float(s) for i in range(4) for s in range(3)}
+    assert main_effect_shares(seed_only) == pytest.approx((1.0, 0.0))
+    prompt_only = {(f"p{i}", s): float(i) for i in range(4) for s in range(3)}
+    assert main_effect_shares(prompt_only) == pytest.approx((0.0, 1.0))
+    both = {(f"p{i}", s): float(i) + 2.0 * s + (0.5 if (i, s) == (0, 0) else 0.0) for i in range(4) for s in range(3)}
+    seed, prompt = main_effect_shares(both)
+    assert seed > prompt > 0 and seed + prompt < 1  # the one odd cell is interaction
+    assert main_effect_shares({("p0", 0): 1.0, ("p1", 0): 2.0}) is None  # one seed: nothing to split
+    assert main_effect_shares({(f"p{i}", s): 1.0 for i in range(3) for s in range(2)}) is None  # no variance
 
 
 def _runs(variant, multiple, presence, static=0.0, drift=1.0, prompts=12, seeds=2, noise=0.01):

@@ -89,6 +89,30 @@ def cost_ratio(results: list[dict], variant: str, baseline: str, multiple: float
     return float(np.mean([a[k] for k in common]) / np.mean([b[k] for k in common]))
 
 
+def _trigger_sources(results: list[dict], rows: list[str], mults) -> list[str]:
+    """What MIGA's self-reflection triggers follow: the share of the variance of its videos' trigger
+    counts that the seed and the prompt explain (``stats.main_effect_shares``), per length with two
+    seeds or more. A judgement of the video should follow the prompt; one that follows the seed
+    follows the noise (a seed's noise is the same for every prompt)."""
+    from longroll.bench.stats import main_effect_shares
+
+    lines = []
+    for name in rows:
+        for m in mults:
+            counts = {(r["prompt"], r["seed"]): r["diagonal"]["triggers"] for r in results
+                      if r["variant"] == name and r["multiple"] == m and r.get("diagonal")}
+            shares = main_effect_shares(counts)
+            if shares is not None:
+                n_p, n_s = len({p for p, _ in counts}), len({s for _, s in counts})
+                lines.append(f"- {name} at {m:g}x ({n_p} prompts x {n_s} seeds): the seed explains "
+                             f"{shares[0]:.0%} of the variance of its videos' trigger counts, the prompt "
+                             f"{shares[1]:.0%} (the rest: their interaction).")
+    if lines:
+        lines = ["What self-reflection's triggers follow (a judgement of the video should follow the prompt; a "
+                 "seed's noise is the same for every prompt):", "", *lines, ""]
+    return lines
+
+
 def _schedule_sections(results: list[dict], agg: dict, horizon: float) -> list[str]:
     """The three ways to roll out per length, their cost per second of video and MIGA's
     self-reflection triggers; then MIGA's ablations."""
@@ -122,6 +146,7 @@ def _schedule_sections(results: list[dict], agg: dict, horizon: float) -> list[s
                   "same prompt and seed made with the same workers and threads per worker (two ranks of one "
                   "thread each make a video in fewer machine seconds than one process of two threads); '-' "
                   "where no such pair exists.", ""]
+        lines += _trigger_sources(results, [r for r in rows if r == "MIGA"], mults)
     ablation = list(dict.fromkeys(r["variant"] for r in results if r["group"] == "miga_ablation"))
     if ablation:
         m = next(r["multiple"] for r in results if r["group"] == "miga_ablation")

@@ -95,6 +95,22 @@ def paired_difference(a: Mapping, b: Mapping, *, seed: int = 0) -> tuple[float, 
     return (*ci, _grid(diff)[0].shape[0])
 
 
+def main_effect_shares(values: Mapping) -> tuple[float, float] | None:
+    """(seed share, prompt share) of the variance of ``values`` ({(prompt, seed): v}): the main effects'
+    sums of squares over the total, on the prompts that have every seed; None with fewer than two
+    seeds or prompts, or no variance. What neither explains is their interaction."""
+    grid, mask = _grid(values)
+    grid = grid[mask.all(axis=1)]  # (n_prompts with every seed, n_seeds)
+    if grid.shape[0] < 2 or grid.shape[1] < 2:
+        return None
+    total = float(((grid - grid.mean()) ** 2).sum())
+    if total == 0:
+        return None
+    seeds = grid.shape[0] * float(((grid.mean(axis=0) - grid.mean()) ** 2).sum())
+    prompts = grid.shape[1] * float(((grid.mean(axis=1) - grid.mean()) ** 2).sum())
+    return seeds / total, prompts / total
+
+
 def verdict(low: float, high: float, higher_is_better: bool, units: int | None = None) -> str:
     """'better', 'worse' or 'not separable' for a difference interval (method minus baseline) over
     ``units`` prompts (fewer than ``MIN_UNITS``: never separable)."""
@@ -124,5 +140,5 @@ def compare_cell(values: Mapping, baseline: Mapping | None, higher_is_better: bo
     return f"{cell} ({d[0]:+.3f}{spread} {v})", v, d[0]
 
 
-__all__ = ["BOOTSTRAP", "LEVEL", "MIN_UNITS", "bootstrap_mean", "cell_units", "compare_cell", "paired_difference",
-           "verdict"]
+__all__ = ["BOOTSTRAP", "LEVEL", "MIN_UNITS", "bootstrap_mean", "cell_units", "compare_cell", "main_effect_shares",
+           "paired_difference", "verdict"]
