@@ -47,13 +47,17 @@ def cell_units(results, variant: str, multiple: float, get) -> dict:
     return cell
 
 
+def _cell(key) -> tuple:
+    """A value's (prompt, seed): its key, or (key, 0) for a key that is a prompt alone."""
+    return key if isinstance(key, tuple) and len(key) == 2 else (key, 0)
+
+
 def _grid(values) -> tuple[np.ndarray, np.ndarray]:
     """Values keyed by (prompt, seed) (any other key: a prompt with one seed; a plain sequence: one
     prompt per value) -> (values, mask), both (n_prompts, n_seeds); None and NaN are missing cells."""
     if not isinstance(values, Mapping):
         values = dict(enumerate(values))
-    cells = {(k if isinstance(k, tuple) and len(k) == 2 else (k, 0)): v for k, v in values.items()
-             if v is not None and np.isfinite(v)}
+    cells = {_cell(k): v for k, v in values.items() if v is not None and np.isfinite(v)}
     prompts = {p: i for i, p in enumerate(dict.fromkeys(p for p, _ in cells))}
     seeds = {s: i for i, s in enumerate(dict.fromkeys(s for _, s in cells))}
     grid = np.zeros((len(prompts), len(seeds)))
@@ -92,7 +96,7 @@ def paired_difference(a: Mapping, b: Mapping, *, seed: int = 0) -> tuple[float, 
     ci = bootstrap_mean(diff, seed=seed)
     if ci is None:
         return None
-    return (*ci, _grid(diff)[0].shape[0])
+    return (*ci, len({_cell(u)[0] for u, v in diff.items() if np.isfinite(v)}))
 
 
 def main_effect_shares(values: Mapping) -> tuple[float, float] | None:
