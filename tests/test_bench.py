@@ -367,3 +367,5 @@ def test_the_report_says_whether_self_reflection_follows_the_seed_or_the_prompt(
     assert "- MIGA at 4x (6 prompts x 3 seeds): the seed explains 100% of the variance of its videos' trigger " \
            "counts, the prompt 0%" in "\n".join(lines)
     assert _trigger_sources([r for r in runs if r["seed"] == 0], ["MIGA"], [4]) == []  # one seed: nothing to say
+    off = [{**r, "variant": "w/o reflection", "diagonal": {"triggers": 0}} for r in runs]
+    assert _trigger_sources(off, ["w/o reflection"], [4]) == []  # an ablation that never judges: no variance

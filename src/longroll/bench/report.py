@@ -152,7 +152,8 @@ def _schedule_sections(results: list[dict], agg: dict, horizon: float) -> list[s
         m = next(r["multiple"] for r in results if r["group"] == "miga_ablation")
         lines += [f"## MIGA ablations (MIGA Table 3), at {m:g}x", "",
                   *_table(agg, [r for r in rows if (r, m) in agg] + ablation, m), "",
-                  *paired_block(results, ["FIFO-Diffusion"] + ablation, m, baseline="MIGA")]
+                  *paired_block(results, ["FIFO-Diffusion"] + ablation, m, baseline="MIGA"),
+                  *_trigger_sources(results, ablation, [m])]  # rows without reflection have no variance
     return lines
 
 
