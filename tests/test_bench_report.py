@@ -171,7 +171,7 @@ def test_every_ablation_row_gets_intervals_paired_against_its_baseline():
     results = runs("chunk-wise (none)", 0.5) + runs("MIGA", 0.7) + runs("FIFO-Diffusion", 0.5)
     text = "\n".join(paired_block(results, ["chunk-wise (none)", "FIFO-Diffusion", "MIGA"], 16,
                                   baseline="chunk-wise (none)"))
-    assert "Paired against `chunk-wise (none)` (8 prompts" in text
+    assert "Paired against `chunk-wise (none)` (8 prompts x 1 seed;" in text
     miga = next(line for line in text.splitlines() if line.startswith("| MIGA |"))
     assert "(+0.200 [+0.200, +0.200] better)" in miga
     assert paired_block(results, ["MIGA"], 16, baseline="none") == []  # no baseline runs: no table

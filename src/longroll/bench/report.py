@@ -193,12 +193,13 @@ def interval_table(results: list[dict], rows: list[str], multiple: float, baseli
 def paired_block(results: list[dict], rows: list[str], multiple: float, baseline: str = "none") -> list[str]:
     """An interval table of ``rows`` against ``baseline`` at one length, titled with the prompts paired;
     nothing when the baseline has no runs there."""
-    units = {r["prompt"] for r in results if r["multiple"] == multiple and r["variant"] == baseline}
+    units = {(r["prompt"], r["seed"]) for r in results if r["multiple"] == multiple and r["variant"] == baseline}
     if not units:
         return []
     table, _ = interval_table(results, [baseline] + [r for r in rows if r != baseline], multiple, baseline)
-    return [f"Paired against `{baseline}` ({len(units)} prompts; mean [95% bootstrap interval over prompts and "
-            "seeds], difference [interval], verdict):", "", *table, ""]
+    n_p, n_s = len({p for p, _ in units}), len({s for _, s in units})
+    return [f"Paired against `{baseline}` ({n_p} prompts x {n_s} seed{'s' * (n_s > 1)}; mean [95% bootstrap "
+            "interval over prompts and seeds], difference [interval], verdict):", "", *table, ""]
 
 
 def interval_sections(results: list[dict], presets: list[str], multiples) -> list[str]:
