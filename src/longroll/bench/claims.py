@@ -91,7 +91,7 @@ def claim_units(results: list[dict], variant: str, multiple: float, measure: str
 def claims_section(results: list[dict]) -> list[str]:
     """One line per checkable claim and length both rows were run at on at least ``MIN_UNITS`` common
     prompts: holds / does not hold / not separable, with the paired interval (generated, not by hand)."""
-    from longroll.bench.stats import MIN_UNITS, paired_difference, verdict
+    from longroll.bench.stats import MIN_UNITS, grid_label, paired_difference, verdict
 
     lines, section = [], None
     for title, claim, a, b, measure in CLAIMS:
@@ -101,7 +101,6 @@ def claims_section(results: list[dict]) -> list[str]:
         for m in common:
             ua, ub = claim_units(results, a, m, measure), claim_units(results, b, m, measure)
             d = paired_difference(ua, ub)
-            seeds = len({s for p, s in ua if (p, s) in ub})
             if d is None or d[3] < MIN_UNITS:  # too few prompts to ever be separable: not judged
                 continue
             if title != section:
@@ -109,8 +108,7 @@ def claims_section(results: list[dict]) -> list[str]:
                 section = title
             outcome = {"better": "holds", "worse": "does not hold",
                        "not separable": "not separable"}[verdict(d[1], d[2], higher, d[3])]
-            cell = f"{d[3]} prompts x {seeds} seed{'s' * (seeds > 1)}"
-            lines.append(f"- {claim} ({label}, {m:g}x, {cell}): **{outcome}** "
+            lines.append(f"- {claim} ({label}, {m:g}x, {grid_label(ua.keys() & ub.keys())}): **{outcome}** "
                          f"({a} - {b} = {d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
     if not lines:
         return []

@@ -94,7 +94,7 @@ def _trigger_sources(results: list[dict], rows: list[str], mults) -> list[str]:
     counts that the seed and the prompt explain (``stats.main_effect_shares``), per length with two
     seeds or more. A judgement of the video should follow the prompt; one that follows the seed
     follows the noise (a seed's noise is the same for every prompt)."""
-    from longroll.bench.stats import main_effect_shares
+    from longroll.bench.stats import grid_label, main_effect_shares
 
     lines = []
     for name in rows:
@@ -103,8 +103,7 @@ def _trigger_sources(results: list[dict], rows: list[str], mults) -> list[str]:
                       if r["variant"] == name and r["multiple"] == m and r.get("diagonal")}
             shares = main_effect_shares(counts)
             if shares is not None:
-                n_p, n_s = len({p for p, _ in counts}), len({s for _, s in counts})
-                lines.append(f"- {name} at {m:g}x ({n_p} prompts x {n_s} seeds): the seed explains "
+                lines.append(f"- {name} at {m:g}x ({grid_label(counts)}): the seed explains "
                              f"{shares[0]:.0%} of the variance of its videos' trigger counts, the prompt "
                              f"{shares[1]:.0%} (the rest: their interaction).")
     if lines:
@@ -193,13 +192,14 @@ def interval_table(results: list[dict], rows: list[str], multiple: float, baseli
 def paired_block(results: list[dict], rows: list[str], multiple: float, baseline: str = "none") -> list[str]:
     """An interval table of ``rows`` against ``baseline`` at one length, titled with the prompts paired;
     nothing when the baseline has no runs there."""
+    from longroll.bench.stats import grid_label
+
     units = {(r["prompt"], r["seed"]) for r in results if r["multiple"] == multiple and r["variant"] == baseline}
     if not units:
         return []
     table, _ = interval_table(results, [baseline] + [r for r in rows if r != baseline], multiple, baseline)
-    n_p, n_s = len({p for p, _ in units}), len({s for _, s in units})
-    return [f"Paired against `{baseline}` ({n_p} prompts x {n_s} seed{'s' * (n_s > 1)}; mean [95% bootstrap "
-            "interval over prompts and seeds], difference [interval], verdict):", "", *table, ""]
+    return [f"Paired against `{baseline}` ({grid_label(units)}; mean [95% bootstrap interval over prompts and "
+            "seeds], difference [interval], verdict):", "", *table, ""]
 
 
 def interval_sections(results: list[dict], presets: list[str], multiples) -> list[str]:

@@ -52,6 +52,13 @@ def _cell(key) -> tuple:
     return key if isinstance(key, tuple) and len(key) == 2 else (key, 0)
 
 
+def grid_label(keys) -> str:
+    """"N prompts x M seeds" for the (prompt, seed) cells ``keys`` (a key that is a prompt alone: seed 0)."""
+    cells = {_cell(k) for k in keys}
+    n_p, n_s = len({p for p, _ in cells}), len({s for _, s in cells})
+    return f"{n_p} prompts x {n_s} seed{'s' * (n_s > 1)}"
+
+
 def _grid(values) -> tuple[np.ndarray, np.ndarray]:
     """Values keyed by (prompt, seed) (any other key: a prompt with one seed; a plain sequence: one
     prompt per value) -> (values, mask), both (n_prompts, n_seeds); None and NaN are missing cells."""
@@ -144,5 +151,5 @@ def compare_cell(values: Mapping, baseline: Mapping | None, higher_is_better: bo
     return f"{cell} ({d[0]:+.3f}{spread} {v})", v, d[0]
 
 
-__all__ = ["BOOTSTRAP", "LEVEL", "MIN_UNITS", "bootstrap_mean", "cell_units", "compare_cell", "main_effect_shares",
-           "paired_difference", "verdict"]
+__all__ = ["BOOTSTRAP", "LEVEL", "MIN_UNITS", "bootstrap_mean", "cell_units", "compare_cell", "grid_label",
+           "main_effect_shares", "paired_difference", "verdict"]
