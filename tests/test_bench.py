@@ -85,7 +85,7 @@ def test_the_report_gives_intervals_paired_verdicts_and_the_default_by_the_rule(
     cfg = BenchConfig(out=tmp_path, quick=True, prompts=3)
     cfg.seeds, cfg.multiples = 2, (1, 16)
     text = run_bench(cfg, model=tiny_model, progress=False).read_text()
-    assert "## Intervals at 16x (2 prompts x 2 seed(s); 95% bootstrap over prompts and seeds)" in text
+    assert "## Intervals at 16x (2 prompts x 2 seeds; 95% bootstrap over prompts and seeds)" in text
     assert "- At 16x, presence against `none`: better:" in text
     assert "## Default preset by the rule" in text and "Chosen: `" in text
     runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
@@ -289,7 +289,7 @@ def test_a_cached_report_generates_nothing_keeps_pairs_and_lists_what_is_missing
     assert "the cached part of the preset rows only (2 presets at 1x; no ablations or schedules): 2 of its 8 runs" \
         in report
     assert "## Not yet run" in report and "| presets | 1x (1 s) | 2 | 8 | 2 | 6 |" in report
-    assert "## Intervals at 1x (1 prompts x 1 seed(s)" in report
+    assert "## Intervals at 1x (1 prompt x 1 seed;" in report
     assert "Not yet made: 5 videos of this matrix" in report and "chunk 1x: 5" in report
 
 

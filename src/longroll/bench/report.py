@@ -206,14 +206,14 @@ def interval_sections(results: list[dict], presets: list[str], multiples) -> lis
     """Per length: each preset's mean with a 95% bootstrap interval over prompts and seeds, and its paired
     difference against `none`, marked better / worse / not separable; then sentences generated from
     those verdicts (no hand-written reading)."""
+    from longroll.bench.stats import grid_label
+
     lines: list[str] = []
     for m in multiples:
         if not any(r["multiple"] == m and r["variant"] == "none" for r in results):
             continue
-        units = len({r["prompt"] for r in results if r["multiple"] == m and r["variant"] == "none"})
-        seeds = len({r["seed"] for r in results if r["multiple"] == m and r["variant"] == "none"})
-        lines += [f"## Intervals at {m:g}x ({units} prompts x {seeds} seed(s); 95% bootstrap over prompts and "
-                  "seeds)", "",
+        cells = {(r["prompt"], r["seed"]) for r in results if r["multiple"] == m and r["variant"] == "none"}
+        lines += [f"## Intervals at {m:g}x ({grid_label(cells)}; 95% bootstrap over prompts and seeds)", "",
                   "Each row's mean [95% interval] and, against `none`, the paired difference [interval] and verdict.",
                   ""]
         table, compared = interval_table(results, presets, m)
@@ -320,7 +320,7 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
         "# Horizon benchmark",
         "",
         f"Model `{model.name}` (weights sha256 `{model.weights_sha256[:12]}`), training horizon {horizon:g} s; "
-        f"{cfg.prompts} prompts x {cfg.seeds} seed(s)"
+        f"{cfg.prompts} prompt{'s' * (cfg.prompts != 1)} x {cfg.seeds} seed{'s' * (cfg.seeds != 1)}"
         + (f" below 120x, {cfg.long_prompts} x {cfg.long_seeds} at 120x" if any(m >= 120 for m in multiples) else "")
         + f" (stratified prompts, paired: every method the same); segments of {cfg.segment_seconds:g} s; "
         f"{_matrix_name(cfg, coverage)}; {platform.machine()}, {time.strftime('%Y-%m-%d')}.",

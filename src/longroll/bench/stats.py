@@ -56,7 +56,7 @@ def grid_label(keys) -> str:
     """"N prompts x M seeds" for the (prompt, seed) cells ``keys`` (a key that is a prompt alone: seed 0)."""
     cells = {_cell(k) for k in keys}
     n_p, n_s = len({p for p, _ in cells}), len({s for _, s in cells})
-    return f"{n_p} prompts x {n_s} seed{'s' * (n_s > 1)}"
+    return f"{n_p} prompt{'s' * (n_p != 1)} x {n_s} seed{'s' * (n_s != 1)}"
 
 
 def _grid(values) -> tuple[np.ndarray, np.ndarray]:
