@@ -16,7 +16,7 @@ from longroll.batch.evaluation import EvaluationJob
 from longroll.batch.generation import BatchSettings, GenerationJob
 from longroll.batch.items import MAX_STEM_BYTES, build_items, item_seed, read_prompts, safe_stem
 from longroll.batch.manifest import Manifest
-from longroll.batch.runner import Summary, shard
+from longroll.batch.runner import Summary, balanced_shards, shard
 from longroll.cli import main
 
 PROMPTS = ["a red circle on a navy background", "two yellow triangles on a black background",
@@ -124,6 +124,52 @@ def test_sharding_covers_every_item_exactly_once(n, world):
     flat = sorted(x for s in shards for x in s)
     assert flat == items
     assert max(map(len, shards)) - min(map(len, shards)) <= 1  # nothing dropped, balanced
+
+
+@settings(max_examples=80, deadline=None)
+@given(costs=st.lists(st.floats(0, 200, allow_nan=False), max_size=40), world=st.integers(1, 6))
+def test_cost_balanced_shards_cover_every_item_once_and_differ_by_at_most_one_item(costs, world):
+    shards = balanced_shards(costs, world)
+    assert sorted(i for s in shards for i in s) == list(range(len(costs)))
+    assert all(s == sorted(s) for s in shards)  # each rank keeps the job's order
+    loads = [sum(costs[i] for i in s) for s in shards]
+    assert max(loads) - min(loads) <= max(costs, default=0.0) + 1e-9  # the greedy's bound
+    assert balanced_shards(list(costs), world) == shards  # the same costs, the same shards
+
+
+def test_cost_balanced_shards_spread_long_items_that_a_stride_would_stack():
+    costs = [120.0, 16.0, 120.0, 16.0, 120.0, 16.0]  # a resumed cell: long and short items alternate
+    assert [sum(costs[i] for i in s) for s in (list(range(6))[0::2], list(range(6))[1::2])] == [360.0, 48.0]
+    shards = balanced_shards(costs, 2)
+    assert shards == [[0, 4], [1, 2, 3, 5]]
+    assert [sum(costs[i] for i in s) for s in shards] == [240.0, 168.0]
+    for n in range(12):  # equal costs: the rank-strided split
+        for world in range(1, 5):
+            assert balanced_shards([1.0] * n, world) == [list(range(n))[r::world] for r in range(world)]
+    items = list("abcdef")
+    assert [shard(items, r, 2, costs) for r in range(2)] == [["a", "e"], ["b", "c", "d", "f"]]
+
+
+def test_bad_costs_are_refused_naming_the_item():
+    with pytest.raises(ValueError, match=r"Item 1 has the cost nan; an item's cost is a finite number >= 0"):
+        balanced_shards([1.0, float("nan")], 2)
+    with pytest.raises(ValueError, match=r"Item 0 has the cost -1"):
+        balanced_shards([-1.0], 2)
+    with pytest.raises(ValueError, match=r"2 costs were given for 3 items; give one cost per item"):
+        shard([1, 2, 3], 0, 2, [1.0, 1.0])
+    with pytest.raises(ValueError, match="world size"):
+        balanced_shards([1.0], 0)
+
+
+def test_an_items_cost_is_its_seconds_of_video(tmp_path, tiny_weights):
+    script = "a red circle on a navy background [0.5s] | a blue square on a black background [2s#]"
+    path = tmp_path / "p.jsonl"
+    path.write_text(json.dumps({"prompt": "a red circle on a navy background", "seconds": 3.0}) + "\n"
+                    + json.dumps({"prompt": "a blue square on a black background"}) + "\n"
+                    + json.dumps({"script": script}) + "\n")
+    job = GenerationJob(str(path), str(tmp_path / "out"), 1,
+                        BatchSettings(seconds=8, preset="none", weights=str(tiny_weights), upscale=1))
+    assert [job.item_cost(i) for i in job.items] == [3.0, 8.0, 2.5]
 
 
 def test_item_seeds_do_not_depend_on_the_worker_count(tmp_path):
@@ -299,6 +345,13 @@ def test_torchrun_two_gloo_processes_match_the_local_run(tmp_path, tiny_weights)
     assert sorted(keys) == sorted(set(keys)) and len(keys) == 6
     assert len({r["worker"] for r in records}) == 2  # both ranks worked
     assert json.loads((tmp_path / "dist" / "last_run.json").read_text())["failed"] == {}
+    # Run again: rank 0 plans for both, so every complete item is skipped and counted once.
+    proc = subprocess.run([sys.executable, "-m", "longroll", *common, "--out", str(tmp_path / "dist"),
+                           "--backend", "torchrun", "--workers", "2"], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "0 done, 6 skipped" in proc.stdout
+    assert len(Manifest(tmp_path / "dist").records()) == 6
     assert main([*common, "--out", str(tmp_path / "local")]) == 0
     local = {r["key"]: r for r in Manifest(tmp_path / "local").records()}
     for r in records:  # same item, same raw frames (hashed before the codec), whatever the number of workers

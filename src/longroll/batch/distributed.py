@@ -1,10 +1,14 @@
-"""The ``torchrun`` backend: rank-strided shards over ``torch.distributed`` (gloo on CPU, nccl on GPU).
+"""The ``torchrun`` backend: cost-balanced shards over ``torch.distributed`` (gloo on CPU, nccl on GPU).
 
 Launched by ``torchrun --nproc-per-node N -m longroll batch ... --backend torchrun`` (or by
 ``longroll batch ... --backend torchrun --workers N``, which starts torchrun itself). Every rank
-builds the same job from the same arguments, takes ``items[rank::world]`` of *all* items (so the
-shards never depend on what is already done, nor on timing), skips its complete items, loads the
-model once and makes the rest, appending its records under a file lock. At the end the ranks'
+builds the same job from the same arguments; rank 0 alone decides which items are still to make
+(``job.plan``, before any rank makes one) and sends the list to the others, and every rank takes its
+share of that list, split by ``runner.shard`` into shards of near-equal cost (``job.item_cost``: a
+video's seconds), so a resumed run's remaining items are spread evenly and no rank idles through the
+tail while another makes long videos; the shards depend on the items left and their costs, never on
+timing. Each rank loads the model once and makes its share in the job's order, appending its records
+under a file lock. At the end the ranks'
 summaries are gathered and rank 0 writes ``DIR/last_run.json``.
 """
 
@@ -93,14 +97,19 @@ def run_torchrun(job: Job, *, workers: int, device: str | None = None, show_prog
     # Items can take hours on one rank while another waits in the final gather.
     dist.init_process_group("nccl" if use_cuda else "gloo", timeout=timedelta(days=7))
     try:
+        # 1. Rank 0 prepares the folder and plans; every rank receives the same list of items to make.
+        planned: list = [None]
         if rank == 0:
             job.prepare()
-        dist.barrier()
-        todo, _ = job.plan()
-        todo_keys = {item.key for item in todo}
-        mine = shard(job.items, rank, world)
-        my_todo = [item for item in mine if item.key in todo_keys]
-        summary = Summary(job.what, skipped=[item.key for item in mine if item.key not in todo_keys])
+            planned = [[item.key for item in job.plan()[0]]]
+        dist.broadcast_object_list(planned, src=0)
+        todo_keys = set(planned[0])
+        todo = [item for item in job.items if item.key in todo_keys]
+        # 2. This rank's share: near-equal cost per rank, in the job's order.
+        item_cost = getattr(job, "item_cost", lambda item: 1.0)
+        my_todo = shard(todo, rank, world, [item_cost(item) for item in todo])
+        summary = Summary(job.what, skipped=[item.key for item in job.items if item.key not in todo_keys]
+                          if rank == 0 else [])
         if my_todo:
             try:  # a rank that cannot load its model must still reach the gather, or the others wait forever
                 worker = job.open_worker(device)

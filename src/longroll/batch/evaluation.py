@@ -117,6 +117,10 @@ class EvaluationJob(Job):
     def item_hash(self, item: VideoItem) -> str:
         return settings_hash({"eval": self.folder_settings(), "stamp": list(item.stamp), "prompt": item.prompt})
 
+    def item_cost(self, item: VideoItem) -> float:
+        """The video's size in bytes: evaluating it takes time in proportion to its frames."""
+        return float(item.stamp[0])
+
     def result_path(self, item: VideoItem) -> Path:
         return Path(self.out) / f"{Path(item.key).stem}.json"
 

@@ -137,6 +137,13 @@ class GenerationJob(Job):
         return settings_hash({"batch": self.batch_hash, "item": self.settings.for_item(item), "seed": item.seed,
                               "prompt": item.prompt})
 
+    def item_cost(self, item: WorkItem) -> float:
+        """Seconds of video (a script's: its shots'): a rollout's time per chunk is flat."""
+        from longroll.pipelines.script import parse_script
+
+        seconds = self.settings.for_item(item)["seconds"]  # None: a script without a set length
+        return float(seconds if seconds is not None else sum(shot.seconds for shot in parse_script(item.prompt)))
+
     def output_path(self, item: WorkItem, record: dict) -> Path:
         return Path(self.out) / record["path"]
 

@@ -5,7 +5,8 @@ A job (``GenerationJob``, ``EvaluationJob``) knows its items, which of them are 
 returns its manifest record) and where the manifest is. The backends only move items:
 
 - ``local``: one process, one worker, items in order.
-- ``torchrun``: rank-strided shards, one worker per rank (``distributed.py``).
+- ``torchrun``: shards of the items still to make, balanced by each item's cost (its seconds of
+  video), one worker per rank (``distributed.py``).
 - ``ray``: one actor per worker, items handed out one at a time, a dead worker's item redone
   (``ray_backend.py``).
 
@@ -71,7 +72,7 @@ class Job:
 
     what: str  # "generate" or "evaluate" (for messages)
     out: str  # output folder
-    items: list  # every item, in a fixed order (the torchrun shards stride over it)
+    items: list  # every item, in a fixed order (each torchrun shard keeps it)
 
     def folder_settings(self) -> dict:
         raise NotImplementedError
@@ -81,6 +82,10 @@ class Job:
 
     def item_hash(self, item: Any) -> str:
         raise NotImplementedError
+
+    def item_cost(self, item: Any) -> float:
+        """What the item costs to make, relative to the others (torchrun balances its shards by it)."""
+        return 1.0
 
     def output_path(self, item: Any, record: dict):
         raise NotImplementedError
@@ -116,11 +121,37 @@ class Job:
         self.manifest.append(record)
 
 
-def shard(items: Sequence[T], rank: int, world: int) -> list[T]:
-    """Rank-strided shard ``items[rank::world]``: every item in exactly one shard, none dropped."""
+def balanced_shards(costs: Sequence[float], world: int) -> list[list[int]]:
+    """The indices of ``costs`` split into ``world`` shards of near-equal total cost.
+
+    Longest processing time first: item by item, dearest first (ties: the earlier item), each goes to
+    the shard with the least cost so far (ties: the lower rank); each shard then lists its items in
+    their original order, so every rank still works through the items in the job's order. The largest
+    shard exceeds the smallest by at most one item's cost (the greedy's bound), and equal costs give
+    the rank-strided split ``[rank::world]``. Deterministic: the same costs, the same shards."""
+    check_int("world size", world, low=1)
+    for i, c in enumerate(costs):
+        if not (c >= 0 and c < float("inf")):
+            raise ValueError(f"Item {i} has the cost {c!r}; an item's cost is a finite number >= 0.")
+    loads, shards = [0.0] * world, [[] for _ in range(world)]
+    for i in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
+        r = min(range(world), key=lambda r: (loads[r], r))
+        loads[r] += costs[i]
+        shards[r].append(i)
+    return [sorted(s) for s in shards]
+
+
+def shard(items: Sequence[T], rank: int, world: int, costs: Sequence[float] | None = None) -> list[T]:
+    """Rank ``rank``'s share of ``items``: every item in exactly one shard, none dropped, the shards'
+    total ``costs`` (one per item; None: all equal, the rank-strided ``items[rank::world]``) near-equal
+    (``balanced_shards``)."""
     check_int("world size", world, low=1)
     check_int("rank", rank, low=0, high=world - 1)
-    return list(items[rank::world])
+    if costs is None:
+        return list(items[rank::world])
+    if len(costs) != len(items):
+        raise ValueError(f"{len(costs)} costs were given for {len(items)} items; give one cost per item.")
+    return [items[i] for i in balanced_shards(costs, world)[rank]]
 
 
 def run_items(job: Job, items: Sequence[Any], worker: Callable[[Any], dict], *, show_progress: bool = True,

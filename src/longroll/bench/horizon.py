@@ -271,6 +271,10 @@ class BenchJob:
     def item_hash(self, item: BenchItem) -> str:
         return item.key
 
+    def item_cost(self, item: BenchItem) -> float:
+        """Its length in training horizons: a rollout's time per chunk is flat (``bench.cost``)."""
+        return float(item.multiple)
+
     def output_path(self, item: BenchItem, record: dict | None = None) -> Path:
         return Path(self.out) / "runs" / f"{item.key}.json"
 

@@ -24,7 +24,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--upscale", type=int, default=None,
                         help="enlarge frames by this factor for viewing (default: the model's)")
     parser.add_argument("--backend", default="local", choices=BACKENDS,
-                        help="local: this process; torchrun: rank-strided shards; ray: actors with retries")
+                        help="local: this process; torchrun: shards balanced by seconds of video; "
+                             "ray: actors with retries")
     parser.add_argument("--workers", type=int, default=None,
                         help="processes (torchrun, when not already under torchrun) or Ray actors (default 1; "
                              "under torchrun the world size)")
@@ -38,12 +39,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from longroll.cli.generate import schedule_of
-
     from longroll.batch.backends import run_job
     from longroll.batch.distributed import reports_here
     from longroll.batch.generation import BatchSettings, GenerationJob
-    from longroll.cli.generate import collect_diagonal, collect_overrides, model_options
+    from longroll.cli.generate import collect_diagonal, collect_overrides, model_options, schedule_of
 
     # 1. Everything cheap: settings, prompt file, items, output folder, its batch.json.
     overrides = {k: v for k, v in collect_overrides(args).items() if v is not None}
