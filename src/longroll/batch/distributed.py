@@ -8,8 +8,7 @@ share of that list, split by ``runner.shard`` into shards of near-equal cost (``
 video's seconds), so a resumed run's remaining items are spread evenly and no rank idles through the
 tail while another makes long videos; the shards depend on the items left and their costs, never on
 timing. Each rank loads the model once and makes its share in the job's order, appending its records
-under a file lock. At the end the ranks'
-summaries are gathered and rank 0 writes ``DIR/last_run.json``.
+under a file lock. At the end the ranks' summaries are gathered and rank 0 writes ``DIR/last_run.json``.
 """
 
 from __future__ import annotations
