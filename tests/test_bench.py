@@ -280,6 +280,13 @@ def test_a_cached_report_generates_nothing_keeps_pairs_and_lists_what_is_missing
               model=tiny_model, progress=False)
     files = sorted((tmp_path / "runs").glob("*.json"))
     assert len(files) == 4
+    whole = run_bench(BenchConfig(out=tmp_path, prompts=2, seeds=1, presets=("none", "sink"), multiples=(1,),
+                                  cached_only=True), model=tiny_model, progress=False).read_text()
+    assert ("the preset rows only (2 presets at 1x; no ablations or schedules), every one of its 4 runs from "
+            "the cache") in whole
+    assert "## Coverage (every run of the matrix is cached)" in whole
+    assert "| presets | 1x (1 s) | 2 | 4 | 4 | 0 |" in whole
+    assert "Not yet run" not in whole and "Not yet made" not in whole
     sink_runs = [f for f in files if json.loads(f.read_text())["preset"] == "sink"]
     sink_runs[0].unlink()  # one prompt of `sink` is missing: that prompt leaves `none` too (pairs only)
     cfg = BenchConfig(out=tmp_path, prompts=2, seeds=2, presets=("none", "sink"), multiples=(1,), cached_only=True)

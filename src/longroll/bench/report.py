@@ -252,7 +252,10 @@ def _matrix_name(cfg, coverage=None) -> str:
     the cached part of one (``coverage``: ``horizon.paired_cached_rows``)."""
     if coverage is not None:
         reported, total = sum(c[4] for c in coverage), sum(c[3] for c in coverage)
-        return f"the cached part of the {_matrix_name(cfg).removeprefix('the ')}: {reported} of its {total} runs"
+        name = _matrix_name(cfg).removeprefix("the ")
+        if reported == total:
+            return f"the {name}, every one of its {total} runs from the cache"
+        return f"the cached part of the {name}: {reported} of its {total} runs"
     groups = getattr(cfg, "groups", None)
     if getattr(cfg, "presets", None) and groups in (None, ("presets",)):
         return (f"the preset rows only ({len(cfg.presets)} presets at "
@@ -277,7 +280,10 @@ def coverage_section(coverage, horizon: float) -> list[str]:
     """What a report of the cached part of the matrix leaves out, per row group and length."""
     if coverage is None:
         return []
-    lines = ["## Not yet run (this report is the cached part of the matrix)", "",
+    whole = all(reported == total for _, _, _, total, reported in coverage)
+    title = ("Coverage (every run of the matrix is cached)" if whole
+             else "Not yet run (this report is the cached part of the matrix)")
+    lines = [f"## {title}", "",
              "Per row group and length, a (prompt, seed) is reported only when every row of the group has it, "
              "so every comparison stays paired.", "",
              "| rows | length | rows in group | row runs in the matrix | reported | missing |",
