@@ -21,6 +21,10 @@ def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch
     assert "Findings" in text and (tmp_path / "over_time_2x.png").exists()
     assert "## Three ways to roll out at 2x" in text and "| MIGA |" in text and "| FIFO-Diffusion |" in text
     assert "## Cost and self-reflection" in text
+    # The diagonal schedules over time at their longest length, against chunk-wise in grey.
+    assert (tmp_path / "object_presence_2x_schedules_bands.png").is_file()
+    assert "![presence over time](object_presence_2x_schedules_bands.png)" in text
+    assert "per way to roll out at 2x" in text and "`chunk-wise (none)` in grey" in text
     assert "## The papers' claims, checked on this model" not in text  # one prompt: no interval to judge by
     runs = list((tmp_path / "runs").glob("*.json"))
     rows = sum(len(cfg.multiples) if v.group in ("presets", "schedules") else 1 for v in variants(True))

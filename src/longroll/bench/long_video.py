@@ -80,9 +80,10 @@ def segment_bands(results: list[dict], variant: str, multiple: float, metric: st
 
 
 def plot_bands(results: list[dict], presets: list[str], multiple: float, metric: str, label: str,
-               path: str | Path) -> Path | None:
-    """Small multiples of ``metric`` over time at ``multiple``, one panel per preset with its band and
-    `none` in grey; returns the path, or None when nothing was run at that length."""
+               path: str | Path, baseline: str = "none") -> Path | None:
+    """Small multiples of ``metric`` over time at ``multiple``, one panel per variant of ``presets`` with
+    its band and the ``baseline`` variant's mean in grey; returns the path, or None when nothing was run
+    at that length."""
     import math
 
     try:
@@ -99,10 +100,10 @@ def plot_bands(results: list[dict], presets: list[str], multiple: float, metric:
     cols = min(4, len(cells))
     rows = math.ceil(len(cells) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.2 * rows), squeeze=False, sharex=True, sharey=True)
-    base = cells.get("none")
+    base = cells.get(baseline)
     for ax, (p, (t, mean, lo, hi)) in zip(axes.flat, cells.items()):
-        if base is not None and p != "none":
-            ax.plot(base[0], base[1], color="0.6", lw=1, label="none")
+        if base is not None and p != baseline:
+            ax.plot(base[0], base[1], color="0.6", lw=1, label=baseline)
         ax.fill_between(t, lo, hi, color="C0", alpha=0.25, lw=0)
         ax.plot(t, mean, color="C0", lw=1.2, label=p)
         ax.set_title(p, fontsize=8)

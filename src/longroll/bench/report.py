@@ -112,15 +112,27 @@ def _trigger_sources(results: list[dict], rows: list[str], mults) -> list[str]:
     return lines
 
 
-def _schedule_sections(results: list[dict], agg: dict, horizon: float) -> list[str]:
-    """The three ways to roll out per length, their cost per second of video and MIGA's
-    self-reflection triggers; then MIGA's ablations."""
+def _schedule_sections(results: list[dict], agg: dict, horizon: float, out: Path | None = None) -> list[str]:
+    """The three ways to roll out per length, with their presence and colour drift over time at the
+    longest length (plots into ``out``), their cost per second of video and MIGA's self-reflection
+    triggers; then MIGA's ablations."""
     lines: list[str] = []
     rows = list(dict.fromkeys(r["variant"] for r in results if r["group"] == "schedules"))
     mults = sorted({r["multiple"] for r in results if r["group"] == "schedules"})
     for m in mults:
         lines += [f"## Three ways to roll out at {m:g}x the horizon ({m * horizon:g} s)", "",
                   *_table(agg, rows, m), "", *paired_block(results, rows, m, baseline=rows[0])]
+    if mults and out is not None:
+        from longroll.bench.long_video import plot_bands
+
+        m = mults[-1]
+        for metric, label in (("object_presence", "presence"), ("identity_colour_drift", "colour drift")):
+            band = plot_bands([r for r in results if r["group"] == "schedules"], rows, m, metric, label,
+                              out / f"{metric}_{m:g}x_schedules_bands.png", baseline=rows[0])
+            if band is not None:
+                lines += [f"{label.capitalize()} over time per way to roll out at {m:g}x: mean over prompts and "
+                          f"seeds with its 95% bootstrap band, `{rows[0]}` in grey.", "",
+                          f"![{label} over time]({band.name})", ""]
     if rows:
         lines += ["## Cost and self-reflection", "",
                   "| variant | length | compute s per video s | vs chunk-wise | reflection triggers (share of judged "
@@ -399,7 +411,7 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
         lines += [f"## {title}, at {m:g}x", "", *_table(agg, ["none"] + rows, m), "",
                   *paired_block(results, rows, m),
                   *paired_block(results, [r for r in rows if r not in same], m, baseline=base)]
-    lines += _schedule_sections(results, agg, horizon)
+    lines += _schedule_sections(results, agg, horizon, cfg.out)
     longest = multiples[-1] if multiples else None
     if longest is not None:
         runs = {p: [{"start_s": t, "end_s": t, **{k: v[i] for k, v in agg[(p, longest)]["curve"].items()}}
