@@ -7,7 +7,12 @@
 - Weights come from a local directory in Hugging Face layout (``save_pretrained``): the model and
   its image processor (``preprocessor_config.json``), loaded with ``local_files_only``; nothing is
   downloaded. ``transformers`` is imported only here, when asked for (the ``eval-models`` extra).
-- MUSIQ (imaging quality) has no implementation in ``transformers``; it is not computed.
+- MUSIQ (imaging quality) is not computed: it has no implementation in ``transformers``, and the one
+  VBench uses (``pyiqa`` 0.1.16, whose architecture module imports the whole package) needs
+  ``torchvision``: ``pip install pyiqa`` resolves to torch 2.14 with the CUDA libraries (several GB)
+  in place of the pinned CPU torch 2.13.0, plus about 50 more packages (``datasets``,
+  ``bitsandbytes``, ``tensorboard``, ``facexlib``, ``numba``, ...), checked with ``pip install
+  --dry-run`` on 2026-12-03.
 
 Legend: n frames, D feature size.
 """
