@@ -2,10 +2,10 @@
 
 Full-size Wan2.1-T2V-1.3B shapes with random weights (speed does not depend on the values), bf16,
 480 x 832, for every flavour (its chunk, steps and own window under ``--preset none``, or the
-preset given), one clean-context pass per chunk, prompt keys/values computed once. Reports latent frames per second, video frames
-per second (4 per latent frame), per-chunk time early vs late in a long rollout (flat, or does it
-grow like LongLive's cache clone?), and peak GPU memory. The VAE and the text encoder are not
-timed (the transformer is what the FPS claims compare).
+preset given), one clean-context pass per chunk, prompt keys/values computed once. Reports latent
+frames per second, video frames per second (4 per latent frame), per-chunk time early vs late in a
+long rollout (flat, or does it grow like LongLive's cache clone?), and peak GPU memory. The VAE and
+the text encoder are not timed (the transformer is what the FPS claims compare).
 
 Run on a GPU: python bench/bench_causal_wan.py [--seconds 240] [--preset flex] [--flavour longlive] [--compile]
 On CPU for a smoke run: python bench/bench_causal_wan.py --small --seconds 4

@@ -77,7 +77,8 @@ def _generate_alone(model, seconds: float, out: str) -> dict:
     t0 = time.perf_counter()
     generate(PROMPT, seconds=seconds, seed=0, model=model, out=os.path.join(out, "alone.mp4"), progress=False)
     wall = time.perf_counter() - t0
-    return {"frames": round(seconds * model.fps), "wall_s": round(wall, 2), "fps": round(seconds * model.fps / wall, 1)}
+    frames = round(seconds * model.fps)
+    return {"frames": frames, "wall_s": round(wall, 2), "fps": round(seconds * model.fps / wall, 1)}
 
 
 def main() -> None:

@@ -52,7 +52,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--weights", default=None)
     parser.add_argument("--prompts", type=int, default=100)
-    parser.add_argument("--beyond-prompts", type=int, default=8, help="prompts per preset and length beyond the horizon")
+    parser.add_argument("--beyond-prompts", type=int, default=8,
+                        help="prompts per preset and length beyond the horizon")
     parser.add_argument("--presets", default="none", help="comma-separated presets measured beyond the horizon")
     parser.add_argument("--multiples", default="4,16,120", help="lengths beyond the horizon, in horizons")
     parser.add_argument("--json", default=None)
@@ -79,7 +80,8 @@ def main() -> None:
         from dataclasses import replace
 
         d = model.denoiser.defaults
-        first = tuple(1000.0 * (1 - k / args.first_steps) for k in range(args.first_steps)) if args.first_steps else None
+        first = (tuple(1000.0 * (1 - k / args.first_steps) for k in range(args.first_steps))
+                 if args.first_steps else None)
         model.denoiser.defaults = replace(d, schedule=replace(d.schedule, first_timesteps=first))
     sampling = {k: v for k, v in (("steps", args.steps), ("shift", args.shift), ("sampler", args.sampler),
                                   ("cfg", args.cfg)) if v}

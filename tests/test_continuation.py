@@ -147,7 +147,8 @@ def test_resume_finishes_a_cut_video_with_the_frames_it_would_have_had(tiny_mode
     resume(out, model=tiny_model, progress=False)
     done = json.loads((tmp_path / "v.mp4.json").read_text())
     direct = generate(PROMPT, seconds=3, seed=9, model=tiny_model, preset="sink", progress=False)
-    assert done["complete"] and done["frames_sha256"] == hashlib.sha256(np.ascontiguousarray(direct).tobytes()).hexdigest()
+    direct_sha = hashlib.sha256(np.ascontiguousarray(direct).tobytes()).hexdigest()
+    assert done["complete"] and done["frames_sha256"] == direct_sha
     assert not list(tmp_path.glob("*partial*"))
     with pytest.raises(ValueError, match="complete; nothing to resume"):
         resume(out, model=tiny_model)

@@ -73,8 +73,8 @@ def test_the_toy_implements_the_protocol():
 @pytest.mark.parametrize("schedule", list(SCHEDULES))
 def test_a_denoiser_with_only_the_protocol_runs_through_every_schedule(schedule, tmp_path: Path):
     model = _toy_model()
-    options = {"chunk": {}, "rolling": {}, "fifo": dict(window=4, partitions=1), "miga": dict(window=6, steps=6, stage2_steps=2,
-                                                                            k=2, guidance=1)}[schedule]
+    options = {"chunk": {}, "rolling": {}, "fifo": dict(window=4, partitions=1),
+               "miga": dict(window=6, steps=6, stage2_steps=2, k=2, guidance=1)}[schedule]
     request = GenerationRequest(prompt="a toy", seconds=3, seed=1, schedule=schedule, schedule_options=options,
                                 out=str(tmp_path / "v.mp4"), upscale=1)
     plan = resolve(request, model)

@@ -90,8 +90,8 @@ def test_cache_relative_over_a_window_that_never_evicts_equals_absolute(sharp_mo
     relative = resolve_preset("cache-relative", den, window=8, steps=2)
     assert relative.cache.positions == "relative" and not relative.cache.rotated
     frames = 8  # the window holds every frame: nothing is evicted
-    torch.testing.assert_close(_collect(sharp_model, cond, frames, relative), _collect(sharp_model, cond, frames, absolute),
-                               atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(_collect(sharp_model, cond, frames, relative),
+                               _collect(sharp_model, cond, frames, absolute), atol=1e-5, rtol=1e-5)
 
 
 def test_block_relativistic_equals_cache_relative_because_rope_sees_only_differences(sharp_model):

@@ -40,7 +40,8 @@ class _Spy:
 
     def __call__(self, x, t, cond, **kwargs):
         sink = self.cache.config.sink
-        self.calls.append((kwargs["start_frame"], x.shape[1], float(t[0, 0]), cond, self.cache.k[:, :, :, :sink].clone()))
+        sink_keys = self.cache.k[:, :, :, :sink].clone()
+        self.calls.append((kwargs["start_frame"], x.shape[1], float(t[0, 0]), cond, sink_keys))
         return self.den(x, t, cond, **kwargs)
 
 
@@ -240,7 +241,8 @@ def test_rolling_forcing_moves_a_window_of_chunks_through_its_levels(wan_transfo
     from longroll.pipelines.rolling import rolling_rollout
 
     with torch.no_grad():
-        chunks = list(rolling_rollout(den, cond, num_frames=27, config=cfg, generator=torch.Generator().manual_seed(0)))
+        gen = torch.Generator().manual_seed(0)
+        chunks = list(rolling_rollout(den, cond, num_frames=27, config=cfg, generator=gen))
     assert [c.start for c in chunks] == [0, 3, 6, 9, 12, 15, 18, 21, 24]
     windows = [c for c in den.calls if c[4] != 21 or c[1] != 3 or c[2][0] > 0]  # the window forwards
     assert len(windows) == 9 + 5 - 1

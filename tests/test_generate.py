@@ -51,7 +51,8 @@ def test_replay_from_the_cli_regenerates_the_same_frames(tiny_weights, tmp_path:
     assert main(["generate", "--replay", str(sidecar_path(first)), "--out", str(second) + "/",
                  "--weights", str(tiny_weights), "--no-progress"]) == 0
     assert np.array_equal(_frames(first), _frames(second))
-    assert json.loads(sidecar_path(second).read_text())["config"] == json.loads(sidecar_path(first).read_text())["config"]
+    config = [json.loads(sidecar_path(p).read_text())["config"] for p in (first, second)]
+    assert config[0] == config[1]
 
 
 def test_python_api_returns_frames_and_is_deterministic(tiny_model):

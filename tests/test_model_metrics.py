@@ -12,8 +12,14 @@ pytest.importorskip("transformers")
 @pytest.fixture(scope="module")
 def feature_dirs(tmp_path_factory):
     import torch
-    from transformers import (BitImageProcessor, CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModelWithProjection,
-                              Dinov2Config, Dinov2Model)
+    from transformers import (
+        BitImageProcessor,
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        CLIPVisionModelWithProjection,
+        Dinov2Config,
+        Dinov2Model,
+    )
 
     root = tmp_path_factory.mktemp("feature_models")
     torch.manual_seed(0)
@@ -25,7 +31,8 @@ def feature_dirs(tmp_path_factory):
                                                           intermediate_size=64, image_size=32, patch_size=8,
                                                           projection_dim=16))
     clip.save_pretrained(root / "clip")
-    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(root / "clip")
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor.save_pretrained(root / "clip")
     return root / "dino", root / "clip"
 
 

@@ -45,7 +45,8 @@ def _self_forcing_defaults():
     from longroll.models.base import ModelDefaults
     from longroll.schedule import FewStepSchedule
 
-    return ModelDefaults(train_len=21, chunk_size=3, window=12, sink=3, schedule=FewStepSchedule(), context_timestep=0.0)
+    return ModelDefaults(train_len=21, chunk_size=3, window=12, sink=3, schedule=FewStepSchedule(),
+                         context_timestep=0.0)
 
 
 def test_phase_report_shows_which_methods_keep_a_query_inside_the_training_domain():

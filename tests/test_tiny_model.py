@@ -191,7 +191,9 @@ def test_cross_attention_reads_the_prompt_as_a_set_of_objects():
     object has which colour does, and padding slots are not attended."""
     model = _cross_model()
     x, t, _ = _inputs(batch=1)
-    ids = lambda text: encode_prompt(parse_prompt(text))[None]
+    def ids(text):
+        return encode_prompt(parse_prompt(text))[None]
+
     with torch.no_grad():
         a = model(x, t, ids("a red circle and a blue square on a navy background"))
         b = model(x, t, ids("a blue square and a red circle on a navy background"))

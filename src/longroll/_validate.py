@@ -32,7 +32,8 @@ def check_float(
         raise ValueError(f"{name} must be a number, got {value!r}.")
     value = float(value)
     if math.isnan(value) or math.isinf(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}{_range_text(low, high, low_open, high_open)}.")
+        allowed = _range_text(low, high, low_open, high_open)
+        raise ValueError(f"{name} must be a finite number, got {value!r}{allowed}.")
     _check_bounds(name, value, low, high, low_open, high_open)
     return value
 

@@ -32,7 +32,8 @@ FLEX_FIG5_RHOS = (-1.0, -0.5, 0.0, 0.5, 1.0)  # §4.3 Fig. 5: rho swept from -1 
 
 # --- Training-free extenders of Self Forcing (each paper's stated defaults) ------------------------
 INFINITY_ROPE_FLUSH_KEEP = 1  # arXiv 2511.20649 §3.2: KV Flush keeps the sink and the last latent frame
-INFINITY_ROPE_CUT_GAP = 2  # RoPE Cut: positions skipped at a cut, in L_train (its code: block at 45 after 3 kept, L=21)
+# RoPE Cut: positions skipped at a cut, in L_train (its code: block at 45 after 3 kept, L=21)
+INFINITY_ROPE_CUT_GAP = 2
 DEEP_FORCING_WINDOW = 21  # arXiv 2512.05081 §5.1: Self Forcing's cache of 21 latent frames (M)
 DEEP_FORCING_SINK = 10  # §5.1: Deep Sink S = 10 frames of that window
 DEEP_FORCING_BUDGET = 16  # §5.1: Participative Compression budget N = 16 frames

@@ -135,7 +135,8 @@ class ChunkNoise:
         if self._frames and self._frames[0].shape != frame_shape:
             raise ValueError(f"FreeNoise frames changed shape from {tuple(self._frames[0].shape)} to {frame_shape}.")
         if start < self._first:
-            raise ValueError(f"FreeNoise can only go forward: frame {start} was dropped (history starts at {self._first}).")
+            raise ValueError(f"FreeNoise can only go forward: frame {start} was dropped (history starts at "
+                             f"{self._first}).")
         end = start + shape[1]
         while self._first + len(self._frames) < end:
             produced = self._first + len(self._frames)

@@ -50,8 +50,8 @@ def run(args: argparse.Namespace) -> int:
     if folder.is_dir() and not any(folder.glob("*.png")):
         from longroll.io.video import READABLE_SUFFIXES
 
-        raise ValueError(f"The folder {args.video!r} has no videos ({', '.join(READABLE_SUFFIXES)}), no batch manifest "
-                         f"and no PNG frames.")
+        raise ValueError(f"The folder {args.video!r} has no videos ({', '.join(READABLE_SUFFIXES)}), no batch "
+                         f"manifest and no PNG frames.")
     from longroll.eval.evaluate import evaluate_video, parse_duration, plot_result, write_json
     from longroll.io.atomic import check_output_path
 
@@ -89,8 +89,8 @@ def run(args: argparse.Namespace) -> int:
         cut = shot.get("cut_check")
         print(f"shot {shot['shot']} ({shot['start_s']:g}-{shot['end_s']:g} s, {shot['prompt']!r}): "
               + (f"presence {presence:.3f}" if presence is not None else "no world prompt")
-              + ("" if cut is None else f"; cut found at frame {cut['found_frame']} (scripted {cut['scripted_frame']}, "
-                                         f"{'ok' if cut['ok'] else 'MISSED'})"))
+              + ("" if cut is None else f"; cut found at frame {cut['found_frame']} (scripted "
+                                         f"{cut['scripted_frame']}, {'ok' if cut['ok'] else 'MISSED'})"))
     return 0
 
 

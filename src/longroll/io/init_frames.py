@@ -54,7 +54,8 @@ def read_init(path: str | Path, *, size: tuple[int, int], fps: float, max_frames
                     _check_aspect(frame.width, frame.height, size, f)
                     small = frame.reformat(width=size[1], height=size[0], format="rgb24", interpolation="AREA")
                     frames.append(small.to_ndarray())
-                    times.append(i / fps if p.is_dir() else (frame.time if frame.time is not None else len(times) / fps))
+                    stamp = frame.time if frame.time is not None else len(times) / fps
+                    times.append(i / fps if p.is_dir() else stamp)
     except (OSError, av.error.FFmpegError) as err:
         raise ValueError(f"Cannot read the init {str(p)!r}: {err}.") from err
     if not frames:

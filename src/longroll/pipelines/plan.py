@@ -9,7 +9,6 @@ and complete: ``longroll.pipelines.run`` executes it without checking anything a
 from __future__ import annotations
 
 import logging
-
 from dataclasses import dataclass
 from pathlib import Path
 

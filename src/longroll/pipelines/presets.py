@@ -174,7 +174,8 @@ class RolloutConfig:
                              "(keys stored rotated keep the scale they were written with).")
         if self.scene.flush_keep > self.cache.ring - 1:
             raise ValueError(f"flush_keep = {self.scene.flush_keep} must leave room for the next chunk in the "
-                             f"{self.cache.ring} recent slots of the window (allowed range [0, {self.cache.ring - 1}]).")
+                             f"{self.cache.ring} recent slots of the window (allowed range [0, "
+                             f"{self.cache.ring - 1}]).")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -278,7 +279,8 @@ def _compression(spec: PresetSpec, window: int, sink: int, chunk: int, o: dict) 
         return (o["budget"] or None), o.get("recent", DEEP_FORCING_RECENT)
     if spec.sink != "deep":
         return None, o.get("recent", DEEP_FORCING_RECENT)
-    kept = max(1, round((DEEP_FORCING_BUDGET - DEEP_FORCING_RECENT - DEEP_FORCING_SINK) * window / DEEP_FORCING_WINDOW))
+    middle = DEEP_FORCING_BUDGET - DEEP_FORCING_RECENT - DEEP_FORCING_SINK
+    kept = max(1, round(middle * window / DEEP_FORCING_WINDOW))
     recent = o.get("recent", min(DEEP_FORCING_RECENT, window - sink - kept - chunk))
     if recent < 1:
         raise ValueError(f"Participative Compression needs room for the sink ({sink}), {kept} compressed frame(s), "

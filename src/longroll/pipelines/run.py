@@ -115,7 +115,8 @@ def sidecar(plan: GenerationPlan, model: VideoModel, *, frames: int, wall_second
         "weights_sha256": model.weights_sha256,
         "model_options": model.load_options,
         "fps": model.fps,
-        "chunk_frames": None if model.defaults.chunk_size is None else model.defaults.chunk_size * model.frames_per_latent,
+        "chunk_frames": (None if model.defaults.chunk_size is None
+                         else model.defaults.chunk_size * model.frames_per_latent),
         "upscale": plan.upscale,
         "frames": frames,
         "frames_sha256": frames_sha256,

@@ -30,7 +30,8 @@ def wan_axis_dims(head_dim: int) -> tuple[int, int, int]:
     if head_dim % 2 or spatial < 2 or temporal < 2:
         raise ValueError(
             f"head_dim = {head_dim} is too small or odd for Wan's 3-axis RoPE split; it must be even "
-            f"and at least 8 so that each of time, height and width gets a rotary plane (allowed range [8, inf), even)."
+            f"and at least 8 so that each of time, height and width gets a rotary plane (allowed range [8, inf), "
+            f"even)."
         )
     return temporal, spatial, spatial
 

@@ -103,7 +103,8 @@ def format_report(report: PhaseReport, *, train_len: int) -> str:
         f"{'m':>3} {'trained (rad)':>14} {'seen (rad)':>12} {'ratio':>8}  in domain",
     ]
     for r in report.rows:
-        lines.append(f"{r.plane:>3} {r.trained:>14.4f} {r.seen:>12.4f} {r.ratio:>8.2f}  {'yes' if r.in_domain else 'NO'}")
+        ok = 'yes' if r.in_domain else 'NO'
+        lines.append(f"{r.plane:>3} {r.trained:>14.4f} {r.seen:>12.4f} {r.ratio:>8.2f}  {ok}")
     return "\n".join(lines)
 
 

@@ -81,7 +81,8 @@ def format_table(rows: list[PlaneRow], *, head_dim: int, train_len: int, target_
         f"FLEX gate: {counts['extrapolate']} planes kept (r > beta), {counts['blend']} blended, "
         f"{counts['interpolate']} interpolated (r < alpha)",
         "",
-        f"{'m':>3} {'theta_m':>11} {'wavelength':>12} {'r_m':>9} {'g(r_m)':>7} {'theta_m_new':>12} {'factor':>8}  regime",
+        f"{'m':>3} {'theta_m':>11} {'wavelength':>12} {'r_m':>9} {'g(r_m)':>7} {'theta_m_new':>12} "
+        f"{'factor':>8}  regime",
     ]
     for row in rows:
         lines.append(

@@ -41,7 +41,8 @@ class FrameRotator:
         return apply_rotary(x, cos, sin)
 
     def tokens(self, x: torch.Tensor, time: torch.Tensor, space: torch.Tensor) -> torch.Tensor:
-        """Rotate single tokens ``x (B, H, N, D)`` at temporal positions ``time (N,)`` and grid indices ``space (N,)``."""
+        """Rotate single tokens ``x (B, H, N, D)`` at temporal positions ``time (N,)`` and grid indices
+        ``space (N,)``."""
         cos, sin = token_cos_sin(self.freqs, time, space, self.width, attention_scale=self.scale,
                                  heads=x.shape[1] if self.freqs.jitter > 0 else None)
         return apply_rotary(x, cos, sin)

@@ -145,7 +145,8 @@ def _check_alpha_beta(alpha: float, beta: float) -> None:
     check_float("alpha", alpha, low=0.0)
     check_float("beta", beta, low=0.0)
     if alpha >= beta:
-        raise ValueError(f"alpha = {alpha!r} must be smaller than beta = {beta!r} (the gate ramps from alpha to beta).")
+        raise ValueError(f"alpha = {alpha!r} must be smaller than beta = {beta!r} (the gate ramps from alpha to "
+                         "beta).")
 
 
 def _check_freqs(freqs: torch.Tensor) -> None:

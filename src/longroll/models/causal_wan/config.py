@@ -99,7 +99,8 @@ class CausalWanConfig:
                    out_channels=data.get("out_channels") or data.get("in_channels", 16),
                    text_dim=data.get("text_dim", 4096), freq_dim=data.get("freq_dim", 256),
                    patch_size=tuple(data.get("patch_size", (1, 2, 2))), eps=data.get("eps", 1e-6),
-                   cross_attn_norm=data.get("cross_attn_norm", True), qk_norm=data.get("qk_norm", "rms_norm_across_heads") is not None)
+                   cross_attn_norm=data.get("cross_attn_norm", True),
+                   qk_norm=data.get("qk_norm", "rms_norm_across_heads") is not None)
 
     @classmethod
     def from_any(cls, data: dict[str, Any]) -> CausalWanConfig:
