@@ -105,8 +105,7 @@ def run_torchrun(job: Job, *, workers: int, device: str | None = None, show_prog
         todo_keys = set(planned[0])
         todo = [item for item in job.items if item.key in todo_keys]
         # 2. This rank's share: near-equal cost per rank, in the job's order.
-        item_cost = getattr(job, "item_cost", lambda item: 1.0)
-        my_todo = shard(todo, rank, world, [item_cost(item) for item in todo])
+        my_todo = shard(todo, rank, world, [job.item_cost(item) for item in todo])
         summary = Summary(job.what, skipped=[item.key for item in job.items if item.key not in todo_keys]
                           if rank == 0 else [])
         if my_todo:

@@ -259,13 +259,18 @@ def findings(results: list[dict], presets: list[str], multiples) -> list[str]:
     return lines
 
 
+def _whole(coverage) -> bool:
+    """Whether every row run of the matrix is cached (``coverage``: ``horizon.paired_cached_rows``)."""
+    return all(reported == total for _, _, _, total, reported in coverage)
+
+
 def _matrix_name(cfg, coverage=None) -> str:
     """What part of the matrix ran: quick, full, only some presets' rows or groups at some lengths, or
     the cached part of one (``coverage``: ``horizon.paired_cached_rows``)."""
     if coverage is not None:
         reported, total = sum(c[4] for c in coverage), sum(c[3] for c in coverage)
         name = _matrix_name(cfg).removeprefix("the ")
-        if reported == total:
+        if _whole(coverage):
             return f"the {name}, every one of its {total} runs from the cache"
         return f"the cached part of the {name}: {reported} of its {total} runs"
     groups = getattr(cfg, "groups", None)
@@ -292,8 +297,7 @@ def coverage_section(coverage, horizon: float) -> list[str]:
     """What a report of the cached part of the matrix leaves out, per row group and length."""
     if coverage is None:
         return []
-    whole = all(reported == total for _, _, _, total, reported in coverage)
-    title = ("Coverage (every run of the matrix is cached)" if whole
+    title = ("Coverage (every run of the matrix is cached)" if _whole(coverage)
              else "Not yet run (this report is the cached part of the matrix)")
     lines = [f"## {title}", "",
              "Per row group and length, a (prompt, seed) is reported only when every row of the group has it, "
