@@ -46,6 +46,16 @@ def check_choice(name: str, value: Any, choices: Iterable[str]) -> str:
     return value
 
 
+def excerpt(value: Any, limit: int = 80) -> str:
+    """``value`` as an error message quotes it (``repr``), cut to about ``limit`` characters: a long prompt
+    is never echoed whole."""
+    text = repr(value)
+    if len(text) <= limit + 2:
+        return text
+    whole = len(value) if isinstance(value, str) else len(text)
+    return f"{text[:limit]}... ({whole} characters)"
+
+
 def _range_text(low, high, low_open=False, high_open=False) -> str:
     if low is None and high is None:
         return ""

@@ -19,6 +19,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from longroll.pipelines.schedules import DEFAULT
+
 
 def machine_seconds(run: dict) -> float | None:
     """Seconds of the machine one run took: its wall time over the videos made at once beside it
@@ -32,12 +34,12 @@ def measured_cost(results: list[dict]) -> dict[tuple[str, float], tuple[float, i
     wall time, each video once (``machine_seconds``)."""
     seen, walls = set(), defaultdict(list)
     for r in results:
-        key = (r["prompt"], r["seed"], r["multiple"], r.get("schedule", "chunk"), r.get("preset"),
+        key = (r["prompt"], r["seed"], r["multiple"], r.get("schedule", DEFAULT), r.get("preset"),
                repr(sorted(r.get("overrides", {}).items())), repr(sorted(r.get("schedule_options", {}).items())))
         if key in seen or r.get("wall_seconds") is None:
             continue
         seen.add(key)
-        walls[(r.get("schedule", "chunk"), r["multiple"])].append(machine_seconds(r))
+        walls[(r.get("schedule", DEFAULT), r["multiple"])].append(machine_seconds(r))
     return {k: (float(np.mean(v)), len(v)) for k, v in walls.items()}
 
 
@@ -65,7 +67,7 @@ def price(cost: dict, schedule: str, multiple: float) -> float | None:
     measured ratio to chunk-wise); None when nothing prices it."""
     if (schedule, multiple) in cost:
         return cost[(schedule, multiple)][0]
-    chunk = {m: c[0] for (s, m), c in cost.items() if s == "chunk"}
+    chunk = {m: c[0] for (s, m), c in cost.items() if s == DEFAULT}
     if not chunk:
         return None
     ms = np.array(sorted(chunk), dtype=float)
@@ -75,7 +77,7 @@ def price(cost: dict, schedule: str, multiple: float) -> float | None:
     else:  # outside the measured lengths: in proportion to frames from the nearest measured length
         near = 0 if multiple < ms[0] else -1
         base = float(ws[near] * multiple / ms[near])
-    if schedule == "chunk":
+    if schedule == DEFAULT:
         return base
     ratios = [cost[(schedule, m)][0] / chunk[m] for m in chunk if (schedule, m) in cost]
     return base * float(np.mean(ratios)) if ratios else None
@@ -92,7 +94,7 @@ def cost_section(results: list[dict], horizon: float, remaining: dict | None = N
              "generation and evaluation, divided by the videos made at once, e.g. two torchrun ranks of one "
              "thread each; runs of earlier invocations keep their own times).", "",
              "| schedule | length | videos measured | s per video | videos per hour |", "|---|---|---|---|---|"]
-    for (s, m), (wall, n) in sorted(cost.items(), key=lambda kv: (kv[0][0] != "chunk", kv[0][0], kv[0][1])):
+    for (s, m), (wall, n) in sorted(cost.items(), key=lambda kv: (kv[0][0] != DEFAULT, kv[0][0], kv[0][1])):
         lines.append(f"| {s} | {m:g}x ({m * horizon:g} s) | {n} | {wall:.1f} | {3600 / wall:.0f} |")
     from pathlib import Path
 
@@ -101,7 +103,7 @@ def cost_section(results: list[dict], horizon: float, remaining: dict | None = N
     sizes = BenchConfig(out=Path("."))  # the full matrix's cell sizes, stated once there
     full = full_matrix_videos(sizes)
     total, unpriced, rows = 0.0, 0, []
-    for (s, m), n in sorted(full.items(), key=lambda kv: (kv[0][0] != "chunk", kv[0][0], kv[0][1])):
+    for (s, m), n in sorted(full.items(), key=lambda kv: (kv[0][0] != DEFAULT, kv[0][0], kv[0][1])):
         p = price(cost, s, m)
         if p is None:
             unpriced += n
@@ -124,7 +126,7 @@ def cost_section(results: list[dict], horizon: float, remaining: dict | None = N
         lines += [f"Not yet made: {sum(left.values())} videos of this matrix, **about {hours:.1f} h** on this "
                   "machine" + (f", plus {not_priced} videos of schedules not yet measured" if not_priced else "")
                   + " (" + ", ".join(f"{s} {m:g}x: {n}" for (s, m), n in sorted(left.items(), key=lambda kv: (
-                      kv[0][0] != "chunk", kv[0][0], kv[0][1]))) + ").", ""]
+                      kv[0][0] != DEFAULT, kv[0][0], kv[0][1]))) + ").", ""]
     return lines
 
 

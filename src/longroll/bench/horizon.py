@@ -224,10 +224,11 @@ def run_key(plan, weights_sha256: str) -> str:
 
 def run_one(model, plan, segment_seconds: float) -> dict:
     """Generate one video in memory, stream it into the evaluator, return the result."""
-    from longroll.pipelines.fifo import DiagonalStats
     from longroll.pipelines.run import stream
+    from longroll.pipelines.schedules import SCHEDULES
 
-    stats = DiagonalStats()
+    spec = SCHEDULES[plan.schedule]
+    stats = spec.stats() if spec.stats is not None else None
     t0 = time.time()
 
     def frames():
@@ -237,7 +238,7 @@ def run_one(model, plan, segment_seconds: float) -> dict:
     result = evaluate_frames(frames(), model.fps, segment_seconds=segment_seconds, prompt=plan.request.prompt,
                              min_segments=1)
     result["wall_seconds"] = time.time() - t0
-    if plan.schedule in ("fifo", "miga"):
+    if stats is not None:
         result["diagonal"] = stats.to_dict()
     return result
 

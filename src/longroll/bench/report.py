@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from longroll.bench.cost import machine_seconds
+from longroll.pipelines.schedules import DEFAULT
 
 # Metrics shown in the tables (the JSON keeps every metric): name -> (label, higher is better)
 TABLE_METRICS = {
@@ -398,7 +399,7 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
         lines += [f"## Presets at {m:g}x the horizon ({m * horizon:g} s)", "", *_table(agg, presets, m), ""]
     from longroll.bench.horizon import variants
 
-    plain = [v for v in variants(False) if not v.overrides and v.schedule == "chunk"]  # rows that are a preset as is
+    plain = [v for v in variants(False) if not v.overrides and v.schedule == DEFAULT]  # rows that are a preset as is
     for group, title in (("components", "FLEX components (FLEX Table 3: each removed from FLEX, and each alone)"),
                          ("alpha_beta", "alpha / beta sweep (FLEX Table 4)"), ("rho", "rho sweep (FLEX Fig. 5)"),
                          ("sink_size", "sink size"), ("flexrope_lambda", "FlexRoPE lambda")):

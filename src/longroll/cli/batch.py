@@ -42,12 +42,12 @@ def run(args: argparse.Namespace) -> int:
     from longroll.batch.backends import run_job
     from longroll.batch.distributed import reports_here
     from longroll.batch.generation import BatchSettings, GenerationJob
-    from longroll.cli.generate import collect_diagonal, collect_overrides, model_options, schedule_of
+    from longroll.cli.generate import model_options, rollout_settings
 
     # 1. Everything cheap: settings, prompt file, items, output folder, its batch.json.
-    overrides = {k: v for k, v in collect_overrides(args).items() if v is not None}
-    settings = BatchSettings(seconds=args.seconds, preset=args.preset, schedule=schedule_of(args), overrides=overrides,
-                             schedule_options=collect_diagonal(args), model=args.model, weights=args.weights,
+    overrides, schedule, options = rollout_settings(args)
+    settings = BatchSettings(seconds=args.seconds, preset=args.preset, schedule=schedule, overrides=overrides,
+                             schedule_options=options, model=args.model, weights=args.weights,
                              model_options=model_options(args), base_seed=args.seed, upscale=args.upscale)
     job = GenerationJob(args.prompts, args.out, args.seeds, settings, force=args.force)
     workers = args.workers or 1

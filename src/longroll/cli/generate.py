@@ -70,10 +70,12 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     """--schedule with the FIFO / MIGA settings, and the preset overrides (shared with ``longroll batch``)."""
-    d = parser.add_argument_group("diagonal schedules (FIFO-Diffusion, MIGA)")
-    d.add_argument("--schedule", default=None, choices=["chunk", "rolling", "fifo", "miga"],
-                   help="chunk: chunk-wise autoregressive (default); rolling: Rolling Forcing's window of chunks at "
-                        "staggered levels (the rolling-forcing flavour's default); fifo / miga: diagonal denoising")
+    from longroll.pipelines.schedules import DEFAULT, SCHEDULES
+
+    d = parser.add_argument_group("schedules (how the video is rolled out) and the diagonal ones' settings")
+    d.add_argument("--schedule", default=None, choices=list(SCHEDULES),
+                   help="; ".join(f"{s.name}: {s.description}" for s in SCHEDULES.values())
+                        + f" (default: {DEFAULT}, or the flavour's own: rolling for rolling-forcing)")
     d.add_argument("--diag-steps", type=int, default=None, dest="diag_steps",
                    help="MIGA T: steps from noise to clean (FIFO's is window x partitions)")
     d.add_argument("--partitions", type=int, default=None, help="FIFO n: queue = window x n frames")
@@ -98,7 +100,9 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     o.add_argument("--noise", default=None, help="initial noise: iid, antiphase, freenoise")
     o.add_argument("--rho", type=float, default=None, help="antiphase correlation in [-1, 1]")
     o.add_argument("--sink", type=int, default=None, help="sink frames kept for the whole video")
-    o.add_argument("--window", type=int, default=None, help="latent frames attended (sink and chunk included)")
+    o.add_argument("--window", type=int, default=None,
+                   help="latent frames attended (sink and chunk included; under fifo / miga: the frames the model "
+                        "sees per pass)")
     o.add_argument("--flexrope-lambda", type=float, default=None,
                    help="FlexRoPE decay per frame (sets --bias flexrope)")
     o.add_argument("--bias", default=None, help="temporal bias: none, flexrope, alibi")
@@ -143,7 +147,9 @@ def collect_overrides(args: argparse.Namespace) -> dict:
 
 
 def schedule_of(args: argparse.Namespace) -> str:
-    """``--schedule``, or the flavour's own (Rolling Forcing: rolling), or chunk."""
+    """``--schedule``, or the flavour's own (Rolling Forcing: rolling), or the default (chunk)."""
+    from longroll.pipelines.schedules import DEFAULT
+
     if args.schedule is not None:
         return args.schedule
     if getattr(args, "model", None) == "causal-wan" and getattr(args, "flavour", None):
@@ -152,19 +158,31 @@ def schedule_of(args: argparse.Namespace) -> str:
         record = RECORDS.get(args.flavour)
         if record is not None:
             return record.schedule
-    return "chunk"
+    return DEFAULT
 
 
 def collect_diagonal(args: argparse.Namespace) -> dict:
-    """FIFO / MIGA settings given on the command line; an error with the chunk schedule."""
+    """The schedule's own settings given on the command line (FIFO / MIGA); ``--window`` is the schedule's
+    window where the schedule has one of its own. A setting the schedule does not take is refused when the
+    request is built, naming its flag."""
+    from longroll.pipelines.schedules import SCHEDULES
+
     diagonal = {k: getattr(args, k) for k in ("partitions", "lookahead", "k", "stage2_steps", "guidance",
                                                "guidance_from", "reflection", "candidates", "delta")}
     diagonal["steps"] = args.diag_steps
-    diagonal = {k: v for k, v in diagonal.items() if v is not None}
-    if diagonal and schedule_of(args) not in ("fifo", "miga"):
-        flag = "--diag-steps" if next(iter(diagonal)) == "steps" else f"--{next(iter(diagonal)).replace('_', '-')}"
-        raise ValueError(f"{flag} needs --schedule fifo or miga.")
-    return diagonal
+    spec = SCHEDULES[schedule_of(args)]
+    if "window" in spec.options and "window" not in spec.takes:
+        diagonal["window"] = args.window
+    return {k: v for k, v in diagonal.items() if v is not None}
+
+
+def rollout_settings(args: argparse.Namespace) -> tuple[dict, str, dict]:
+    """(overrides, schedule, schedule options) given on the command line (shared with ``longroll batch``)."""
+    overrides = {k: v for k, v in collect_overrides(args).items() if v is not None}
+    options = collect_diagonal(args)
+    if "window" in options:  # --window went to the schedule's own window
+        overrides.pop("window", None)
+    return overrides, schedule_of(args), options
 
 
 def build_request(args: argparse.Namespace, fps: float):
@@ -175,11 +193,11 @@ def build_request(args: argparse.Namespace, fps: float):
         raise ValueError("Give a prompt (or --replay SIDECAR).")
     from longroll.pipelines.script import is_script
 
-    overrides = {k: v for k, v in collect_overrides(args).items() if v is not None}
+    overrides, schedule, options = rollout_settings(args)
     seconds = args.seconds if args.seconds is not None or is_script(args.prompt) else 8.0
     return GenerationRequest(prompt=args.prompt, seconds=seconds, seed=args.seed,
                              switches=tuple(parse_switch(s, fps) for s in args.switch), preset=args.preset,
-                             overrides=overrides, schedule=schedule_of(args), schedule_options=collect_diagonal(args),
+                             overrides=overrides, schedule=schedule, schedule_options=options,
                              out=args.out, upscale=args.upscale, overwrite=args.overwrite, init=args.init,
                              init_frames=args.init_frames, init_in_output=args.init_in_output)
 

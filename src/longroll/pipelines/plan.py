@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from longroll._validate import excerpt
 from longroll.models.base import VideoModel
 from longroll.noise import noise_seed
 from longroll.pipelines.request import GenerationRequest, PromptSchedule, check_length
@@ -80,15 +81,12 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
     switch_frames = tuple(shift + int(round(at * fps_latent)) for at, _ in prompts.entries[1:])
     # 2. Method and schedule against the model's defaults.
     defaults = model.defaults
-    preset = request.preset or defaults.preset
-    if request.preset is None and request.schedule != "chunk":
-        from longroll.pipelines.presets import PRESETS
-
-        if PRESETS[preset].cache_only:  # the model's default acts on a cache that FIFO / MIGA do not have
-            log.info("The model's default preset %s acts on the chunk-wise cache; %s uses `none`.", preset,
-                     request.schedule)
-            preset = "none"
     spec = SCHEDULES[request.schedule]
+    preset = request.preset or defaults.preset
+    if request.preset is None and not spec.acts(preset):  # e.g. a cache preset under FIFO / MIGA
+        log.info("The model's default preset %s does not act under the %s schedule; it uses `none`.", preset,
+                 request.schedule)
+        preset = "none"
     if config is None:
         config = spec.resolve(preset, model.denoiser, dict(request.overrides), dict(request.schedule_options))
     elif request.overrides or request.schedule_options:
@@ -143,7 +141,7 @@ def _encode(model: VideoModel, text: str, index: int, scripted: bool):
     except ValueError as err:
         if not scripted:
             raise
-        raise ValueError(f"Shot {index + 1} of the script ({text!r}): {err}") from err
+        raise ValueError(f"Shot {index + 1} of the script ({excerpt(text)}): {err}") from err
 
 
 __all__ = ["GenerationPlan", "InitFrames", "resolve"]

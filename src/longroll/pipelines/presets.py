@@ -81,8 +81,16 @@ class PresetSpec:
     jitter: bool = False  # LoL's multi-head RoPE jitter at its stated strength
 
     @property
+    def parts(self) -> tuple[str, ...]:
+        """The fields this preset sets away from plain extrapolation (each is also an override's name)."""
+        plain = PresetSpec()
+        return tuple(name for name in self.__dataclass_fields__ if getattr(self, name) != getattr(plain, name))
+
+    @property
     def cache_only(self) -> bool:
-        """Whether the preset acts on the chunk-wise rollout's KV cache (no meaning for FIFO / MIGA)."""
+        """Whether the preset is a policy of the chunk-wise rollout's KV cache (positions in the window, a
+        switch policy, a deep sink, memory streams, Rolling Sink): no meaning without that cache. The sink
+        presets' plain sink window is not (FLEX's RoPE and noise act on FIFO / MIGA too)."""
         return (self.positions not in ("absolute", "native") or self.switch != "native" or self.sink == "deep"
                 or self.memory or self.rolling)
 
@@ -103,6 +111,9 @@ PRESETS: dict[str, PresetSpec] = {
     "memrope": PresetSpec(sink="model", positions="relative", memory=True, window="model"),
     "lol": PresetSpec(sink="model", positions="absolute", jitter=True, window="model"),
 }
+
+# The preset fields that act on the chunk-wise rollout's KV cache and prompt-switch policy.
+CACHE_PARTS = ("sink", "positions", "anchor", "switch", "window", "memory", "rolling")
 
 # "recache": the window (sink included) re-run under the new prompt in chunk-sized runs (longroll's
 # first policy); "longlive": LongLive's own re-cache, the recent frames in one forward, the sink kept
@@ -131,6 +142,11 @@ CHUNK_OVERRIDES = ("sink", "window", "rotated", "positions", "anchor", "budget",
                    "alpha_short", "memory_pool", "rolling", "sink_ema", "switch", "flush_keep", "cut_gap", "steps",
                    "shift", "sampler")
 OVERRIDES = METHOD_OVERRIDES + CHUNK_OVERRIDES
+# The command-line flag of each override that has one (``--`` + this); the others (riflex_n, jitter_seed,
+# renoise, rotated, alpha_long, alpha_short, shift, sampler) are set from Python or a batch file.
+OVERRIDE_FLAGS = {name: name.replace("_", "-") for name in OVERRIDES if name not in (
+    "riflex_n", "jitter_seed", "renoise", "rotated", "alpha_long", "alpha_short", "shift", "sampler")}
+OVERRIDE_FLAGS.update(dynamic="dynamic-rope", switch="switch-mode")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,18 @@ from pathlib import Path
 from longroll._validate import check_choice, check_float, check_int
 
 MAX_SECONDS = 24 * 3600.0  # a day of video: beyond this a length is a typo, not a plan
+# The longest prompt (or timed script) any front end takes: UMT5 reads at most 512 tokens, and an error
+# message never echoes more than an excerpt of what it was given.
+MAX_PROMPT_CHARS = 2_000
+
+
+def check_prompt_text(text, what: str = "The prompt") -> str:
+    """A non-empty prompt of at most ``MAX_PROMPT_CHARS`` characters (ValueError otherwise)."""
+    if not isinstance(text, str) or not text.strip():
+        raise ValueError(f"{what} is empty; say what the video shows.")
+    if len(text) > MAX_PROMPT_CHARS:
+        raise ValueError(f"{what} has {len(text)} characters (allowed: at most {MAX_PROMPT_CHARS}).")
+    return text
 
 
 def check_seconds(seconds: float) -> float:
@@ -105,6 +117,9 @@ class GenerationRequest:
         from longroll.pipelines.presets import OVERRIDES, PRESETS
         from longroll.pipelines.schedules import SCHEDULES
 
+        check_prompt_text(self.prompt)
+        for _, text in self.switches:
+            check_prompt_text(text, "A switch's prompt")
         self._expand_script()
         if self.seconds is None:
             raise ValueError("Give the video's length in seconds (only a timed script brings its own).")
@@ -121,17 +136,21 @@ class GenerationRequest:
         check_choice("schedule", self.schedule, SCHEDULES)
         spec = SCHEDULES[self.schedule]
         spec.check_options(self.schedule_options, self.overrides)
+        if self.preset is not None:
+            spec.check_preset(self.preset)
         if self.switches and not spec.switches:
             what = "A timed script's shots" if self.script else "Prompt switches"
-            raise ValueError(f"{what} need the chunk schedule; the {self.schedule} schedule takes one prompt.")
+            able = " or ".join(s.name for s in SCHEDULES.values() if s.switches)
+            raise ValueError(f"{what} need the {able} schedule; the {self.schedule} schedule takes one prompt.")
         if self.upscale is not None:
             check_int("upscale", self.upscale, low=1, high=64)
         if self.init is not None:
             from longroll.io.init_frames import check_init_path
 
             check_init_path(self.init)
-            if self.schedule != "chunk":
-                raise ValueError(f"Continuing from --init needs the chunk schedule (the cache takes the frames); the "
+            if not spec.init:
+                able = " or ".join(s.name for s in SCHEDULES.values() if s.init)
+                raise ValueError(f"Continuing from --init needs the {able} schedule (the cache takes the frames); the "
                                  f"{self.schedule} schedule starts from noise.")
         if self.init_frames is not None:
             check_int("init_frames", self.init_frames, low=1)
@@ -180,4 +199,5 @@ class GenerationRequest:
         return None if self.out is None else Path(str(self.out).rstrip("/"))
 
 
-__all__ = ["MAX_SECONDS", "GenerationRequest", "PromptSchedule", "check_length", "check_seconds", "parse_switch"]
+__all__ = ["MAX_PROMPT_CHARS", "MAX_SECONDS", "GenerationRequest", "PromptSchedule", "check_length",
+           "check_prompt_text", "check_seconds", "parse_switch"]

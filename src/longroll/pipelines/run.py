@@ -139,10 +139,12 @@ def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEve
 
     ``on_chunk`` is called after every chunk; ``progress`` adds a tqdm bar (one such callback);
     ``live`` takes prompt switches while it runs (``longroll.pipelines.live.LiveSwitches``)."""
-    from longroll.pipelines.fifo import DiagonalStats
     from longroll.progress import progress_bar
 
-    stats = DiagonalStats() if plan.schedule in ("fifo", "miga") else None
+    spec = SCHEDULES[plan.schedule]
+    if live is not None and not spec.live:
+        raise ValueError(f"The {plan.schedule} schedule takes no live prompt switches.")
+    stats = spec.stats() if spec.stats is not None else None
     bar = progress_bar(plan.total_frames, desc="generate", unit="frame", enabled=progress)
     digest, parts, made, t0 = hashlib.sha256(), [], 0, time.time()
 

@@ -15,8 +15,19 @@ from dataclasses import dataclass
 
 import torch
 
-from longroll.pipelines.fifo.config import DiagonalConfig
-from longroll.pipelines.presets import CHUNK_OVERRIDES, MethodParts, RolloutConfig, method_parts, resolve_preset
+from longroll.pipelines.fifo.config import FIFO_OPTIONS, MIGA_OPTIONS, OPTION_FLAGS, DiagonalConfig
+from longroll.pipelines.presets import (
+    CACHE_PARTS,
+    CHUNK_OVERRIDES,
+    METHOD_OVERRIDES,
+    OVERRIDE_FLAGS,
+    OVERRIDES,
+    PRESETS,
+    MethodParts,
+    RolloutConfig,
+    method_parts,
+    resolve_preset,
+)
 
 
 @dataclass(frozen=True)
@@ -39,38 +50,105 @@ class DiagonalRollout:
 
 @dataclass(frozen=True)
 class Schedule:
-    """One way to roll a video out."""
+    """One way to roll a video out, and what it can do: callers ask the entry, never compare names."""
 
     name: str
-    switches: bool  # takes prompt switches
-    options: tuple[str, ...]  # names of its own settings (``schedule_options``)
+    description: str  # one line for ``--help`` and the studio
+    takes: frozenset[str]  # the overrides (and preset parts, named alike) it acts on; any other would do nothing
     resolve: Callable[..., object]  # (preset, model, overrides, options) -> its config
     run: Callable[..., Iterator]  # (den, conds, switch_frames, num_frames, config, generator, stats, cuts, init,
     #                               live) -> chunks
     load: Callable[[dict], object]  # sidecar dict -> its config
+    options: tuple[str, ...] = ()  # names of its own settings (``schedule_options``)
+    switches: bool = False  # takes prompt switches given up front (--switch, a timed script's shots)
+    live: bool = False  # takes prompt switches asked for while it runs (the studio's)
+    init: bool = False  # continues from given frames (--init): its cache takes them as context
+    stats: Callable[[], object] | None = None  # makes the counters it records in the sidecar (FIFO / MIGA)
     revision: int = 1  # raised when a fix changes the videos this schedule makes from an unchanged config,
     #                    so that results cached under the old code (the benchmark's runs) stop matching
 
     def __post_init__(self) -> None:
         if not isinstance(self.revision, int) or self.revision < 1:
             raise ValueError(f"Schedule {self.name!r}: revision must be an integer >= 1, got {self.revision!r}.")
+        unknown = sorted(self.takes - set(OVERRIDES))
+        if unknown:
+            raise ValueError(f"Schedule {self.name!r} takes unknown override(s) {', '.join(unknown)}.")
+
+    def acts(self, preset: str) -> bool:
+        """Whether preset ``preset`` acts under this schedule (``check_preset`` would pass)."""
+        return self._why_not(preset) is None
+
+    def presets(self) -> list[str]:
+        """The presets that act under this schedule."""
+        return [name for name in PRESETS if self.acts(name)]
+
+    def dropped(self, preset: str) -> list[str]:
+        """The parts of an accepted preset that this schedule has no use for (the sink presets' sink window
+        under FIFO / MIGA: their RoPE, noise or jitter still act)."""
+        return [p for p in PRESETS[preset].parts if p not in self.takes]
+
+    def check_preset(self, preset: str) -> None:
+        """Refuse a preset that would not act as it says under this schedule: one none of whose parts act
+        (``sink`` under FIFO would make the frames of ``none``), or one whose defining cache policy it lacks."""
+        why = self._why_not(preset)
+        if why is None:
+            return
+        unused = self.dropped(preset)
+        what = "the chunk-wise rollout's KV cache" if set(unused) <= set(CACHE_PARTS) else "settings"
+        raise ValueError(f"Preset {preset!r} sets {what} ({', '.join(unused)}); the {self.name} schedule {why}, so "
+                         f"the preset would not act as it says. Presets for {self.name}: {', '.join(self.presets())} "
+                         f"(a preset's other parts can be given one by one, e.g. --rope flex --noise antiphase).")
+
+    def _why_not(self, preset: str) -> str | None:
+        """Why ``preset`` does not act here (the end of a sentence), or None when it does."""
+        spec, unused = PRESETS[preset], self.dropped(preset)
+        if not unused:
+            return None
+        cacheless = not self.takes & set(CACHE_PARTS)
+        if spec.cache_only:  # its cache policy is what it is (Deep Forcing, MemRoPE, Infinity-RoPE...)
+            why = "has no cache" if cacheless else "builds its own caches"
+        elif len(unused) == len(spec.parts):
+            why = "has no cache" if cacheless else "does not use them"
+        else:
+            return None
+        return why
 
     def check_options(self, options: dict, overrides: dict) -> None:
-        """Model-independent check of ``schedule_options`` and of the overrides this schedule uses."""
+        """Model-independent check of ``schedule_options`` and of the overrides this schedule acts on."""
         unknown = sorted(set(options) - set(self.options))
-        if unknown and not self.options:
-            raise ValueError(f"The {self.name} schedule takes no settings of its own; {', '.join(unknown)} belong "
-                             f"to schedule 'fifo' or 'miga'.")
+        anywhere = {o for s in SCHEDULES.values() for o in s.options}
+        if set(unknown) - anywhere:
+            raise ValueError(f"Unknown {self.name} setting(s) {', '.join(sorted(set(unknown) - anywhere))}; valid: "
+                             f"{', '.join(self.options) or 'none (it takes no settings of its own)'}.")
         if unknown:
-            raise ValueError(f"Unknown {self.name} setting(s) {', '.join(unknown)}; valid: {', '.join(self.options)}.")
-        if self.name not in ("chunk", "rolling"):  # the rolling schedule takes the chunk-wise settings
-            chunk_only = sorted(k for k, v in overrides.items() if v is not None and k in CHUNK_OVERRIDES)
-            if chunk_only:
-                raise ValueError(f"{', '.join(chunk_only)} set(s) the chunk-wise rollout's window or sampler; the "
-                                 f"{self.name} schedule has its own (its options: {', '.join(self.options)}).")
+            owners = [s.name for s in SCHEDULES.values() if set(unknown) <= set(s.options)]
+            named = ", ".join(_option_flag(k) for k in unknown)
+            whose = f"; {'they belong' if len(unknown) > 1 else 'it belongs'} to schedule {' or '.join(owners)}" \
+                if owners else ""
+            own = (f"its settings: {', '.join(_option_flag(k) for k in self.options)}" if self.options
+                   else "it takes no settings of its own")
+            raise ValueError(f"{named} would do nothing under the {self.name} schedule ({own}){whose}.")
+        unused = sorted(k for k, v in overrides.items() if v is not None and k in OVERRIDES and k not in self.takes)
+        if unused:
+            what = "the chunk-wise rollout's window, cache or sampler" if set(unused) <= set(CHUNK_OVERRIDES) \
+                else "what the chunk-wise rollout uses"
+            raise ValueError(f"{', '.join(_flag(k) for k in unused)} set(s) {what}, and would do nothing under the "
+                             f"{self.name} schedule; it acts on: {', '.join(_flag(k) for k in sorted(self.takes))}"
+                             + (f" and its own settings ({', '.join(_option_flag(k) for k in self.options)})."
+                                if self.options else "."))
 
     def config_dict(self, config) -> dict:
         return config.to_dict()
+
+
+def _option_flag(option: str) -> str:
+    """A schedule setting as the command line spells it (its own name where it has no flag)."""
+    return OPTION_FLAGS.get(option, option)
+
+
+def _flag(override: str) -> str:
+    """An override as the command line spells it (its own name where it has no flag)."""
+    return f"--{OVERRIDE_FLAGS[override]}" if override in OVERRIDE_FLAGS else override
 
 
 # ------------------------------------------------------------------------------------------ chunk
@@ -101,9 +179,6 @@ def _run_rolling(den, conds: Sequence, switch_frames: Sequence[int], num_frames:
                  generator: torch.Generator, stats=None, cuts: Sequence[bool] = (), init=None, live=None) -> Iterator:
     from longroll.pipelines.rolling import rolling_rollout
 
-    if init is not None or live is not None:
-        raise ValueError("The rolling schedule starts from noise with one prompt: --init and live switches need "
-                         "schedule 'chunk'.")
     return rolling_rollout(den, conds[0], num_frames=num_frames, config=config, generator=generator)
 
 
@@ -111,12 +186,9 @@ def _run_rolling(den, conds: Sequence, switch_frames: Sequence[int], num_frames:
 def _resolve_diagonal(kind: str):
     def resolve(preset: str, model, overrides: dict, options: dict) -> DiagonalRollout:
         from longroll.pipelines.fifo import resolve_diagonal
-        from longroll.pipelines.presets import PRESETS
 
-        if preset in PRESETS and PRESETS[preset].cache_only:
-            chunk_free = ", ".join(n for n, p in PRESETS.items() if not p.cache_only)
-            raise ValueError(f"Preset {preset!r} changes the KV cache of the chunk-wise rollout; the {kind} schedule "
-                             f"has no cache. Presets for {kind}: {chunk_free}.")
+        if preset in PRESETS:
+            SCHEDULES[kind].check_preset(preset)
         return DiagonalRollout(resolve_diagonal(kind, model, **options), method_parts(preset, model, **overrides))
 
     return resolve
@@ -126,9 +198,6 @@ def _run_diagonal(den, conds: Sequence, switch_frames: Sequence[int], num_frames
                   generator: torch.Generator, stats=None, cuts: Sequence[bool] = (), init=None, live=None) -> Iterator:
     from longroll.pipelines.fifo import diagonal_rollout
 
-    if live is not None:
-        raise ValueError(f"The {config.diagonal.kind} schedule takes no prompt switches: use schedule 'chunk'.")
-
     d, method, diag = den.defaults, config.method, config.diagonal
     # RoPE is scaled for what the model sees at once: its window.
     rope = method.rope.freqs(den.rope_freqs, train_len=d.train_len, length=diag.window)
@@ -137,14 +206,35 @@ def _run_diagonal(den, conds: Sequence, switch_frames: Sequence[int], num_frames
                             stats=stats, rope=rope, attention_scale=scale, bias=method.bias)
 
 
-_DIAGONAL_OPTIONS = tuple(f for f in DiagonalConfig.__dataclass_fields__ if f != "kind")
+def _diagonal_stats():
+    from longroll.pipelines.fifo import DiagonalStats
+
+    return DiagonalStats()
+
+
+# What each schedule acts on. The diagonal schedules compute RoPE once at their window (no dynamic scale) and
+# never re-noise between steps; the rolling one builds its own caches from the window and the anchor (sink),
+# with its own positions, and denoises on the few-step grid (steps, shift).
+_METHOD = frozenset(METHOD_OVERRIDES)
+_DIAGONAL_TAKES = _METHOD - {"dynamic", "renoise"}
+_ROLLING_TAKES = _METHOD - {"dynamic", "renoise"} | {"sink", "window", "steps", "shift"}
 
 SCHEDULES: dict[str, Schedule] = {s.name: s for s in (
-    Schedule("chunk", True, (), _resolve_chunk, _run_chunk, RolloutConfig.from_dict),
-    Schedule("rolling", False, (), _resolve_rolling, _run_rolling, RolloutConfig.from_dict),
-    Schedule("fifo", False, _DIAGONAL_OPTIONS, _resolve_diagonal("fifo"), _run_diagonal, DiagonalRollout.from_dict),
-    Schedule("miga", False, _DIAGONAL_OPTIONS, _resolve_diagonal("miga"), _run_diagonal, DiagonalRollout.from_dict),
+    Schedule("chunk", "chunk-wise autoregressive: each chunk denoised in a few steps against a KV cache",
+             frozenset(OVERRIDES), _resolve_chunk, _run_chunk, RolloutConfig.from_dict,
+             switches=True, live=True, init=True),
+    Schedule("rolling", "Rolling Forcing's window of chunks at staggered noise levels",
+             _ROLLING_TAKES, _resolve_rolling, _run_rolling, RolloutConfig.from_dict),
+    Schedule("fifo", "FIFO-Diffusion: diagonal denoising of a queue of frames at increasing noise",
+             _DIAGONAL_TAKES, _resolve_diagonal("fifo"), _run_diagonal, DiagonalRollout.from_dict,
+             options=FIFO_OPTIONS, stats=_diagonal_stats),
+    Schedule("miga", "MIGA: diagonal denoising with zigzag levels, stage 2, self-reflection and guidance frames",
+             _DIAGONAL_TAKES, _resolve_diagonal("miga"), _run_diagonal, DiagonalRollout.from_dict,
+             options=MIGA_OPTIONS, stats=_diagonal_stats),
 )}
+
+
+DEFAULT = "chunk"  # the schedule a request takes when it names none, and the benchmark's reference
 
 
 def revision_tag(schedule: str) -> str | None:
@@ -161,4 +251,4 @@ def method_of(config) -> MethodParts:
     return config.method
 
 
-__all__ = ["SCHEDULES", "DiagonalRollout", "Schedule", "method_of", "revision_tag"]
+__all__ = ["DEFAULT", "SCHEDULES", "DiagonalRollout", "Schedule", "method_of", "revision_tag"]

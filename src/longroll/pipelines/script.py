@@ -13,8 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from longroll._validate import excerpt
+
 _SHOT = re.compile(r"^(?P<prompt>.*?)\s*\[\s*(?P<dur>[^\]#]*?)\s*(?P<cut>#)?\s*\]\s*$", re.S)
-_DURATION = re.compile(r"^(?P<value>\d+(?:\.\d+)?)\s*s$")
+_DURATION = re.compile(r"^(?P<value>[-+]?\d+(?:\.\d+)?)\s*s$")
 _HAS_DURATION = re.compile(r"\[\s*[^\]]*\]\s*(\||$)")
 
 
@@ -37,7 +39,7 @@ def parse_script(text: str) -> tuple[Shot, ...]:
     parts = text.split("|")
     shots = []
     for i, part in enumerate(parts, start=1):
-        where = f"Shot {i} of the script ({part.strip()!r})"
+        where = f"Shot {i} of the script ({excerpt(part.strip())})"
         m = _SHOT.match(part.strip())
         if not m:
             raise ValueError(f"{where} has no duration: end every shot with one in brackets, e.g. "

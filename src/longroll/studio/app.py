@@ -32,12 +32,14 @@ import tempfile
 import time
 from pathlib import Path
 
+from longroll._validate import excerpt
+from longroll.pipelines.request import MAX_PROMPT_CHARS, check_prompt_text
+
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).with_name("static")
 MAX_STUDIO_SECONDS = 3600.0  # the longest video a page may ask for (one hour)
 MAX_MESSAGE_BYTES = 16_384  # a client message larger than this is refused unread
-MAX_PROMPT_CHARS = 1_000
 NAME = re.compile(r"^[0-9]{8}-[0-9]{6}-[0-9a-f]{8}\.mp4(\.json)?$")  # the names the studio generates
 
 
@@ -50,8 +52,6 @@ def parse_generate(message: dict, model, out_dir: Path, name: str):
     prompt = message.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise ValueError("Type a prompt.")
-    if len(prompt) > MAX_PROMPT_CHARS:
-        raise ValueError(f"The prompt has {len(prompt)} characters (allowed: at most {MAX_PROMPT_CHARS}).")
     from longroll.pipelines.script import is_script
 
     # A timed script ("shot [4s] | shot [6s#]") brings its own length; the page's seconds are ignored.
@@ -82,20 +82,42 @@ def _lead(message: dict, fps: float) -> int | None:
 
 
 def _number(value, name: str, integer: bool = False):
+    """A JSON number (or numeric string) as a float, or as an int where ``integer``: a fraction is refused,
+    never truncated."""
     if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-        raise ValueError(f"{name} must be a number, got {value!r}.")
+        raise ValueError(f"{name} must be a number, got {excerpt(value)}.")
     try:
-        return int(value) if integer else float(value)
+        number = float(value)
     except ValueError as err:
-        raise ValueError(f"{name} must be a number, got {value!r}.") from err
+        raise ValueError(f"{name} must be a number, got {excerpt(value)}.") from err
+    if not integer:
+        return number
+    if not number.is_integer():
+        raise ValueError(f"{name} must be a whole number, got {excerpt(value)}.")
+    return int(value) if isinstance(value, int) else int(number)
 
 
 def new_name() -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}.mp4"
 
 
+def public_sidecar(data: dict) -> dict:
+    """A sidecar as the page may see it: local paths (weights, init, loading options) reduced to file names,
+    so that nothing of the server's file system leaves it; hashes identify the files."""
+    out = dict(data)
+    for key in ("weights",):
+        if isinstance(out.get(key), str):
+            out[key] = Path(out[key]).name
+    if isinstance(out.get("init"), dict) and isinstance(out["init"].get("path"), str):
+        out["init"] = {**out["init"], "path": Path(out["init"]["path"]).name}
+    if isinstance(out.get("model_options"), dict):
+        out["model_options"] = {k: Path(v).name if isinstance(v, str) and ("/" in v or "\\" in v) else v
+                                for k, v in out["model_options"].items()}
+    return out
+
+
 def gallery(out_dir: Path) -> list[dict]:
-    """Finished (or stopped) videos of the folder with their sidecars, newest first."""
+    """Finished (or stopped) videos of the folder with their sidecars (as ``public_sidecar``), newest first."""
     rows = []
     for side in sorted(out_dir.glob("*.mp4.json"), key=lambda p: p.stat().st_mtime, reverse=True):
         video = side.with_name(side.name[: -len(".json")])
@@ -105,8 +127,8 @@ def gallery(out_dir: Path) -> list[dict]:
             data = json.loads(side.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        rows.append({"name": video.name, "sidecar": data, "size": video.stat().st_size,
-                     "replay": f"longroll generate --replay {video} --out {video.stem}-replay.mp4"})
+        rows.append({"name": video.name, "sidecar": public_sidecar(data), "size": video.stat().st_size,
+                     "replay": f"longroll generate --replay {video.name} --out {video.stem}-replay.mp4"})
     return rows
 
 
@@ -117,7 +139,7 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
     from fastapi.staticfiles import StaticFiles
     from starlette.background import BackgroundTask
 
-    from longroll.pipelines.presets import CHUNK_OVERRIDES, METHOD_OVERRIDES, PRESETS
+    from longroll.pipelines.presets import OVERRIDES, PRESETS
     from longroll.pipelines.schedules import SCHEDULES
     from longroll.studio.jobs import Job, QueueFull, WorkerPool
     from longroll.studio.session import execute
@@ -145,15 +167,19 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
 
     @app.get("/api/info")
     def info():
+        # Per schedule, what it can do (the page offers nothing else): its presets, the overrides it acts
+        # on, and whether it takes live switches.
+        schedules = {s.name: {"description": s.description, "presets": s.presets(), "live": s.live,
+                              "overrides": [o for o in OVERRIDES if o in s.takes]} for s in SCHEDULES.values()}
         return {"model": model.name, "fps": model.fps, "frame_size": model.frame_size,
-                "default_preset": model.defaults.preset, "presets": list(PRESETS), "schedules": list(SCHEDULES),
-                "overrides": {"method": list(METHOD_OVERRIDES), "chunk": list(CHUNK_OVERRIDES)},
-                "max_seconds": MAX_STUDIO_SECONDS, "vocabulary": model.vocabulary, "workers": len(pool.threads)}
+                "default_preset": model.defaults.preset, "presets": list(PRESETS), "schedules": schedules,
+                "overrides": list(OVERRIDES), "max_seconds": MAX_STUDIO_SECONDS, "max_prompt": MAX_PROMPT_CHARS,
+                "vocabulary": model.vocabulary, "workers": len(pool.threads)}
 
     @app.post("/api/check")
     async def check(body: dict):
-        try:
-            plan = parse_generate(body, model, out_dir, new_name())
+        try:  # resolving encodes the prompts (UMT5 on a real model): off the event loop
+            plan = await asyncio.to_thread(parse_generate, body, model, out_dir, new_name())
         except ValueError as err:
             return JSONResponse({"ok": False, "message": str(err)}, status_code=422)
         return {"ok": True, "frames": plan.total_frames, "preset": plan.preset}
@@ -201,7 +227,14 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
         job: Job | None = None
         try:
             while True:
-                raw = await ws.receive_text()
+                received = await ws.receive()
+                if received["type"] == "websocket.disconnect":
+                    raise WebSocketDisconnect(received.get("code", 1000))
+                raw = received.get("text")
+                if raw is None:  # a binary frame: the page sends JSON text only
+                    send({"type": "error", "message": "Binary messages are not understood here; send JSON text "
+                                                      "(an object with a 'type')."})
+                    continue
                 if len(raw) > MAX_MESSAGE_BYTES:
                     send({"type": "error", "message": f"Message of {len(raw)} bytes refused (at most "
                                                       f"{MAX_MESSAGE_BYTES})."})
@@ -228,7 +261,7 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
             if active:
                 raise ValueError("A video is being made on this page: stop it first.")
             name = new_name()
-            plan = parse_generate(message, model, out_dir, name)
+            plan = await asyncio.to_thread(parse_generate, message, model, out_dir, name)  # off the event loop
             job = Job(id=name[: -len(".mp4")], plan=plan, send=send, lead=_lead(message, model.fps))
             position = pool.submit(job)
             jobs[job.id] = job
@@ -246,11 +279,15 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
                              ("switch", "pause", "resume", "stop") else f"Unknown message type {kind!r}.")
         if kind == "switch":
             prompt = message.get("prompt")
-            if not isinstance(prompt, str) or not prompt.strip() or len(prompt) > MAX_PROMPT_CHARS:
+            if not isinstance(prompt, str) or not prompt.strip():
                 raise ValueError("Type the prompt to switch to.")
-            if job.plan.schedule != "chunk":
-                raise ValueError(f"The {job.plan.schedule} schedule takes no prompt switches: use schedule 'chunk'.")
-            cond = model.encode_prompt(prompt)  # the parser's message if it is not a prompt of this model
+            check_prompt_text(prompt, "The prompt to switch to")
+            if not SCHEDULES[job.plan.schedule].live:
+                able = " or ".join(s.name for s in SCHEDULES.values() if s.live)
+                raise ValueError(f"The {job.plan.schedule} schedule takes no live prompt switches: use schedule "
+                                 f"{able}.")
+            # The parser's message if it is not a prompt of this model; encoding runs off the event loop.
+            cond = await asyncio.to_thread(model.encode_prompt, prompt)
             job.live.ask(prompt, cond, bool(message.get("cut", False)))
             send({"type": "switch-asked", "prompt": prompt, "cut": bool(message.get("cut", False))})
         elif kind == "pause":
@@ -302,4 +339,4 @@ def _plain(value):
         raise TypeError(f"{type(value).__name__} is not JSON serialisable") from None
 
 
-__all__ = ["MAX_STUDIO_SECONDS", "create_app", "gallery", "parse_generate"]
+__all__ = ["MAX_STUDIO_SECONDS", "create_app", "gallery", "parse_generate", "public_sidecar"]

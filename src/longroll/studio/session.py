@@ -63,8 +63,10 @@ def execute(job: Job, model) -> None:
                   "realtime": round(event.done / model.fps / working, 3)})
         job.checkpoint(event.done)  # pause or keep pace here (between chunks); a stop ends the run, keeping files
 
-    try:
-        result = run(plan, model, on_chunk=on_chunk, live=job.live)
+    from longroll.pipelines.schedules import SCHEDULES
+
+    try:  # a schedule without live switches runs without them (the page offers none for it)
+        result = run(plan, model, on_chunk=on_chunk, live=job.live if SCHEDULES[plan.schedule].live else None)
     except Stopped:
         job.state = "stopped"
         job.send({"type": "stopped", "job": job.id, "video": plan.out.name, "complete": False})

@@ -86,7 +86,9 @@ class PromptError(ValueError):
     """A prompt outside the built-in world's vocabulary or grammar."""
 
     def __init__(self, prompt: str, reason: str) -> None:
-        super().__init__(f"Cannot parse prompt {prompt!r}: {reason}. Vocabulary: {vocabulary_text()}")
+        from longroll._validate import excerpt
+
+        super().__init__(f"Cannot parse prompt {excerpt(prompt)}: {reason}. Vocabulary: {vocabulary_text()}")
 
 
 def parse_prompt(prompt: str) -> Prompt:

@@ -32,6 +32,15 @@ from longroll._validate import check_choice, check_float, check_int
 
 SCHEDULES = ("fifo", "miga")
 GUIDANCE_SOURCES = ("window", "head")  # where MIGA's long-range guidance frames come from (``guidance_from``)
+# The settings each schedule acts on (``DiagonalConfig`` fields a user may give; the others are derived).
+FIFO_OPTIONS = ("window", "steps", "shift", "partitions", "lookahead")
+MIGA_OPTIONS = ("window", "steps", "shift", "k", "queue", "stage2_steps", "redenoise", "guidance", "guidance_from",
+                "reflection", "candidates", "delta", "judge", "guide_chunks")
+# The command-line flag of each setting that has one (the others are set from Python or a batch file).
+OPTION_FLAGS = {"window": "--window", "steps": "--diag-steps", "partitions": "--partitions",
+                "lookahead": "--no-lookahead", "k": "--zigzag-k", "stage2_steps": "--stage2-steps",
+                "guidance": "--guidance", "guidance_from": "--guidance-from", "reflection": "--no-reflection",
+                "candidates": "--candidates", "delta": "--delta"}
 
 
 @dataclass(frozen=True)
@@ -143,4 +152,5 @@ def resolve_diagonal(kind: str, model, **overrides) -> DiagonalConfig:
     return DiagonalConfig(**base)
 
 
-__all__ = ["GUIDANCE_SOURCES", "SCHEDULES", "DiagonalConfig", "replace", "resolve_diagonal"]
+__all__ = ["FIFO_OPTIONS", "GUIDANCE_SOURCES", "MIGA_OPTIONS", "OPTION_FLAGS", "SCHEDULES", "DiagonalConfig",
+           "replace", "resolve_diagonal"]

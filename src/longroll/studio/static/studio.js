@@ -19,10 +19,15 @@ async function init() {
   state.info = await (await fetch("/api/info")).json();
   const i = state.info;
   $("model-info").textContent = `model ${i.model} · ${i.fps} fps · ${i.workers} worker(s) · up to ${i.max_seconds / 60} min`;
-  for (const p of i.presets) $("preset").add(new Option(p + (p === i.default_preset ? " (default)" : ""), p, false, p === i.default_preset));
-  for (const s of i.schedules) $("schedule").add(new Option(s, s));
+  for (const [name, s] of Object.entries(i.schedules)) {
+    const option = new Option(name, name);
+    option.title = s.description;
+    $("schedule").add(option);
+  }
   $("seconds").max = i.max_seconds;
-  for (const name of [...i.overrides.method, ...i.overrides.chunk]) {
+  $("prompt").maxLength = i.max_prompt;
+  $("switch-prompt").maxLength = i.max_prompt;
+  for (const name of i.overrides) {
     const label = document.createElement("label");
     label.textContent = name;
     const input = document.createElement("input");
@@ -31,6 +36,8 @@ async function init() {
     label.appendChild(input);
     $("overrides").appendChild(label);
   }
+  $("schedule").addEventListener("change", () => { offerForSchedule(); checkSoon(); });
+  offerForSchedule();
   $("prompt").addEventListener("input", () => { suggest($("prompt"), $("suggestions")); checkSoon(); });
   $("prompt").addEventListener("focus", () => suggest($("prompt"), $("suggestions")));
   $("generate").onclick = generate;
@@ -43,6 +50,24 @@ async function init() {
   connect();
   loadGallery();
   requestAnimationFrame(play);
+}
+
+// Offer only what the chosen schedule can do: the presets that act under it, the overrides it acts on,
+// and live switches where it takes them.
+function offerForSchedule() {
+  const i = state.info, s = i.schedules[$("schedule").value];
+  const chosen = $("preset").value || i.default_preset;
+  $("preset").textContent = "";
+  for (const p of s.presets) {
+    $("preset").add(new Option(p + (p === i.default_preset ? " (default)" : ""), p, false, p === chosen));
+  }
+  if (!s.presets.includes(chosen)) $("preset").value = s.presets.includes(i.default_preset) ? i.default_preset : "none";
+  for (const input of document.querySelectorAll("[data-override]")) {
+    const takes = s.overrides.includes(input.dataset.override);
+    input.parentElement.hidden = !takes;
+    if (!takes) input.value = "";
+  }
+  $("live-prompt").hidden = !s.live;
 }
 
 function connect() {
@@ -87,6 +112,7 @@ function checkSoon() {
 function request() {
   const overrides = {};
   for (const input of document.querySelectorAll("[data-override]")) {
+    if (input.parentElement.hidden) continue;
     const v = input.value.trim();
     if (!v) continue;
     overrides[input.dataset.override] = v === "true" ? true : v === "false" ? false : isNaN(Number(v)) ? v : Number(v);
@@ -192,7 +218,10 @@ function resetView() {
 
 function setRunning(running) {
   $("generate").disabled = running;
-  for (const id of ["pause", "stop", "switch", "cut"]) $(id).disabled = !running;
+  for (const id of ["pause", "stop"]) $(id).disabled = !running;
+  const live = running && state.info.schedules[$("schedule").value].live;
+  for (const id of ["switch", "cut"]) $(id).disabled = !live;
+  $("schedule").disabled = running;
 }
 
 function setMessage(text, ok = false) {
