@@ -12,6 +12,10 @@ a warning, not a failure (a change of the code cannot be told from this machine'
 Running this file adds (or replaces) the entry of this machine's kind. New
 weights make new frames: re-record the file with them (``python tests/test_frames_baseline.py
 --fresh``) in the commit that ships them.
+Session 22 made guided rollouts run on one intra-op thread on the CPU (the same bits on every backend:
+``pipelines.guidance``); the guided cases were re-recorded then (AMD's AVX-512 and AVX2 entries; they
+equal what the earlier code made on one thread), and the Intel entries of the cases that changed were
+dropped until an Intel machine records them again.
 An AVX-512 machine also records the AVX2 entry when run again (without ``--fresh``) under
 ``ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2``: that reproduces the
 hashes an AVX2-only machine recorded (checked in session 7 on the shipped weights).

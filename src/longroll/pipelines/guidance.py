@@ -6,9 +6,21 @@ clean-context pass, prompt switches and diagonal schedules work unchanged. It ne
 that offers ``null_condition(cond)`` and was trained with prompt dropout; everything else
 (``defaults``, ``rope_freqs``, ``latent_shape``...) is read through from the wrapped denoiser.
 Guidance scale 1 is the plain conditional model (the wrapper is then not used at all).
+
+Same frames on every backend: CPU matrix kernels round a batch of two differently with the number of
+intra-op threads (MKL takes another path for some small shapes on two threads), so a guided video made
+by one process of two threads differed from the same item on a torchrun rank or a Ray actor of one
+thread. A guided rollout on the CPU therefore runs on one intra-op thread wherever it runs
+(``one_thread``), which is what every batch worker already had. Measured side by side
+(``bench/bench_guidance.py``, ``bench/RESULTS.md``), this costs less than running the two streams as
+separate passes, on one process and on one-thread workers alike. One row alone rounds the same on any
+thread count, so an unguided model keeps every thread.
 """
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import torch
 from torch import nn
@@ -52,6 +64,22 @@ class GuidedDenoiser(nn.Module):
         return v_null + self.scale * (v_cond - v_null)
 
 
+@contextlib.contextmanager
+def one_thread(denoiser: nn.Module) -> Iterator[None]:
+    """While a guided denoiser runs on the CPU: one intra-op thread for the calling thread (PyTorch keeps the
+    setting per thread, OpenMP's and MKL's alike, so concurrent runs on other threads, a studio's workers,
+    each pin and give back their own)."""
+    if not isinstance(denoiser, GuidedDenoiser) or next(denoiser.parameters()).device.type != "cpu":
+        yield
+        return
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def with_guidance(denoiser: nn.Module, scale: float) -> nn.Module:
     """``denoiser`` itself for scale 1, else a ``GuidedDenoiser``."""
     if not scale >= 1.0:
@@ -59,4 +87,4 @@ def with_guidance(denoiser: nn.Module, scale: float) -> nn.Module:
     return denoiser if scale == 1.0 else GuidedDenoiser(denoiser, scale)
 
 
-__all__ = ["GuidedDenoiser", "with_guidance"]
+__all__ = ["GuidedDenoiser", "one_thread", "with_guidance"]
