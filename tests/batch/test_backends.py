@@ -47,7 +47,8 @@ def test_local_torchrun_and_ray_make_the_same_frames_with_guidance(tmp_path):
     want = _hashes(tmp_path / "local")
     assert len(want) == len(PROMPTS)
     # 2. torchrun: two ranks of one thread each.
-    args = ["batch", str(tmp_path / "prompts.txt"), "--seeds", "1", "--seconds", "1.5", "--preset", "flex", "--cfg", "2", "--upscale", "1", "--no-progress", "--out", str(tmp_path / "torchrun"),
+    args = ["batch", str(tmp_path / "prompts.txt"), "--seeds", "1", "--seconds", "1.5", "--preset", "flex",
+            "--cfg", "2", "--upscale", "1", "--no-progress", "--out", str(tmp_path / "torchrun"),
             "--backend", "torchrun", "--workers", "2"]
     proc = subprocess.run([sys.executable, "-m", "longroll", *args], capture_output=True, text=True, timeout=300,
                           env={**os.environ, "OMP_NUM_THREADS": "1"})
