@@ -25,6 +25,20 @@ COMMANDS = {
 }
 
 
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Each default printed once: where the help text states it (a model's or a preset's default, written
+    out where it depends on the model), or as ``(default: X)`` where a fixed default is left unsaid; never
+    for a flag without a value of its own (None, a switch that is off, an empty list)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text.lower() or default is None or default is False or default == [] \
+                or default is argparse.SUPPRESS or isinstance(action, argparse._StoreConstAction):
+            return text
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="longroll", description="Long video generation past the training horizon, training-free."
@@ -34,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, module in COMMANDS.items():
         module.register(sub.add_parser(name, help=module.HELP, description=module.HELP,
-                                       formatter_class=argparse.ArgumentDefaultsHelpFormatter))
+                                       formatter_class=HelpFormatter))
     return parser
 
 

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import argparse
 
-HELP = "generate a long video from a prompt (chunk-wise rollout with FLEX by default)"
+HELP = "generate a long video from a prompt (chunk-wise rollout with the model's default preset)"
+
+
+def builtin_default(what: str) -> str:
+    """``"; <what>: X for the built-in model"``-style text of one of the shipped model's defaults, read from
+    its JSON (empty when the shipped files are missing): help texts state what runs."""
+    from longroll.models.tiny.weights import shipped_defaults
+
+    d = shipped_defaults()
+    if d is None:
+        return ""
+    return {"preset": d.preset, "cfg": f"{d.schedule.cfg:g}", "upscale": str(d.upscale),
+            "steps": str(len(d.schedule.timesteps) if d.schedule.timesteps else d.schedule.steps),
+            "window": f"{d.native_window} (its own), {d.window} with the sink presets",
+            "sink": f"{d.native.sink} (its own), {d.sink} with the sink presets"}[what]
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -23,13 +37,15 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", metavar="VIDEO", default=None,
                         help="finish a video cut short (its sidecar says incomplete, or a NAME.partial-PID.mp4 left "
                              "by a killed run): made again to its name, the frames made before checked")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same video)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same video; default 0)")
     parser.add_argument("--preset", default=None, choices=list(PRESETS),
-                        help="horizon-extension preset (default: the model's, chosen by measurement)")
+                        help=f"horizon-extension preset (default: the model's, chosen by measurement: "
+                             f"{builtin_default('preset') or 'see its model card'} for the built-in model)")
     parser.add_argument("--switch", action="append", default=[], metavar="TIME:PROMPT",
                         help="switch prompt at TIME (e.g. 12s:'a red circle on a navy background'); repeatable")
     parser.add_argument("--upscale", type=int, default=None,
-                        help="enlarge frames by this factor for viewing (default: the model's; 8 for the built-in)")
+                        help=f"enlarge frames by this factor for viewing (default: the model's; "
+                             f"{builtin_default('upscale') or 'its own'} for the built-in)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing output and its sidecar")
     parser.add_argument("--init", default=None, metavar="VIDEO|IMAGE|FRAMES/",
                         help="continue from these frames (resized by area, resampled to the model's fps); --seconds "
@@ -44,18 +60,20 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     """--model, --weights and the causal-wan loading options (shared with ``longroll batch``)."""
+    from longroll.models.causal_wan.flavours import RECORDS
+
     parser.add_argument("--model", default="tiny",
-                        help="model family: tiny (built in), causal-wan (Self Forcing, LongLive, CausVid) or wan "
-                             "(Wan2.1 through diffusers: FIFO and MIGA schedules)")
+                        help="model family: tiny (built in; default), causal-wan (Self Forcing, LongLive, CausVid, "
+                             "Causal Forcing, Reward Forcing, Rolling Forcing) or wan (Wan2.1 through diffusers: FIFO "
+                             "and MIGA schedules)")
     parser.add_argument("--weights", "--checkpoint", default=None, dest="weights",
                         help="weights: tiny's file (default: the shipped weights), or causal-wan's checkpoint "
                              "file or directory")
     w = parser.add_argument_group("causal-wan and wan (local paths only)")
     w.add_argument("--base", default=None,
                    help="Wan2.1 directory in diffusers layout (text_encoder/, tokenizer/, vae/)")
-    w.add_argument("--flavour", default=None,
-                   help="checkpoint family: self-forcing (default), longlive, causvid, causal-forcing, "
-                        "causal-forcing-frame, causal-forcing-frame-2step, causal-forcing-frame-1step, reward-forcing")
+    w.add_argument("--flavour", default=None, choices=list(RECORDS),
+                   help="checkpoint family, whose released inference is reproduced (default: self-forcing)")
     w.add_argument("--lora", default=None, help="PEFT LoRA file merged into the weights (LongLive's lora.pt)")
     w.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default: the rank, scale 1)")
     w.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
@@ -99,16 +117,22 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
                    help="scale RoPE by the current length (keys cached un-rotated)")
     o.add_argument("--noise", default=None, help="initial noise: iid, antiphase, freenoise")
     o.add_argument("--rho", type=float, default=None, help="antiphase correlation in [-1, 1]")
-    o.add_argument("--sink", type=int, default=None, help="sink frames kept for the whole video")
+    o.add_argument("--sink", type=int, default=None,
+                   help=f"sink frames kept for the whole video (default: the preset's; "
+                        f"{builtin_default('sink') or 'the model card says'} for the built-in model)")
     o.add_argument("--window", type=int, default=None,
-                   help="latent frames attended (sink and chunk included; under fifo / miga: the frames the model "
-                        "sees per pass)")
+                   help=f"latent frames attended, sink and chunk included (default: the preset's; "
+                        f"{builtin_default('window') or 'the model card says'} for the built-in model); under "
+                        f"fifo / miga: the frames the model sees per pass (default: its training clip)")
     o.add_argument("--flexrope-lambda", type=float, default=None,
                    help="FlexRoPE decay per frame (sets --bias flexrope)")
     o.add_argument("--bias", default=None, help="temporal bias: none, flexrope, alibi")
-    o.add_argument("--steps", type=int, default=None, help="denoising steps per chunk")
+    o.add_argument("--steps", type=int, default=None,
+                   help=f"denoising steps per chunk (default: the model's sampler; "
+                        f"{builtin_default('steps') or 'its own'} for the built-in model)")
     o.add_argument("--cfg", type=float, default=None,
-                   help="classifier-free guidance scale (1 = off; needs weights trained with prompt dropout)")
+                   help=f"classifier-free guidance scale, 1 = off, > 1 needs weights trained with prompt dropout "
+                        f"(default: the model's; {builtin_default('cfg') or 'its own'} for the built-in model)")
     o.add_argument("--positions", default=None, choices=["absolute", "relative"],
                    help="temporal RoPE positions of the cache: the timeline, or inside the window (StreamingLLM)")
     o.add_argument("--anchor", type=int, default=None,
@@ -140,7 +164,7 @@ def collect_overrides(args: argparse.Namespace) -> dict:
     bias = "flexrope" if args.flexrope_lambda is not None and args.bias is None else args.bias
     return dict(rope=args.rope, alpha=args.alpha, beta=args.beta, dynamic=args.dynamic, noise=args.noise,
                 rho=args.rho, sink=args.sink, window=args.window, flexrope_lambda=args.flexrope_lambda,
-                bias=bias, steps=args.steps, cfg=args.cfg, rotated=False if args.dynamic else None,
+                bias=bias, steps=args.steps, cfg=args.cfg,
                 positions=args.positions, anchor=args.anchor, budget=args.budget, recent=args.recent,
                 memory=args.memory, memory_pool=args.memory_pool, rolling=args.rolling, jitter=args.jitter,
                 sink_ema=args.sink_ema, switch=args.switch_mode, flush_keep=args.flush_keep, cut_gap=args.cut_gap)
@@ -213,6 +237,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         from longroll.pipelines.generate import resume
 
+        _refuse_settings(args, "--resume", allowed=("weights",))
         print(f"wrote {resume(args.resume, progress=not args.no_progress)}")
         return 0
     if args.out is None:
@@ -221,6 +246,7 @@ def run(args: argparse.Namespace) -> int:
     check_choice("model", args.model, MODELS)
     options = model_options(args)
     if args.replay:
+        _refuse_settings(args, "--replay", allowed=("out", "weights", "overwrite"))
         model = load_model(args.model, weights=args.weights, device=args.device, **options) if args.weights else None
         path = replay(args.replay, out=args.out, model=model, progress=not args.no_progress, overwrite=args.overwrite)
         print(f"wrote {path}")
@@ -233,6 +259,28 @@ def run(args: argparse.Namespace) -> int:
     result = generate_request(request, model, progress=not args.no_progress)
     print(f"wrote {result.path}")
     return 0
+
+
+def _refuse_settings(args: argparse.Namespace, mode: str, *, allowed: tuple[str, ...]) -> None:
+    """``--resume`` and ``--replay`` take the prompt and every setting from the sidecar: one given beside them
+    would be ignored, so it is refused, naming it."""
+    from longroll.pipelines.fifo.config import OPTION_FLAGS
+    from longroll.pipelines.presets import OVERRIDE_FLAGS
+
+    given = []
+    if args.prompt is not None:
+        from longroll._validate import excerpt
+
+        given.append(f"the prompt {excerpt(args.prompt, 40)}")
+    plain = {"seconds": None, "seed": 0, "preset": None, "switch": [], "upscale": None, "init": None,
+             "init_frames": None, "init_in_output": True, "schedule": None, "out": None, "overwrite": False}
+    given += [f"--{name.replace('_', '-')}" if name != "init_in_output" else "--no-init-in-output"
+              for name, default in plain.items() if name not in allowed and getattr(args, name) != default]
+    overrides, _, options = rollout_settings(args)
+    given += [f"--{OVERRIDE_FLAGS.get(k, k)}" for k in overrides] + [OPTION_FLAGS.get(k, k) for k in options]
+    if given:
+        raise ValueError(f"{mode} takes the prompt and every setting from the video's sidecar; drop "
+                         f"{', '.join(given)} (it would be ignored).")
 
 
 def model_options(args: argparse.Namespace) -> dict:

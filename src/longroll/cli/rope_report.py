@@ -36,8 +36,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default=None,
                         help="comma-separated presets: show the phases a query at --frame sees under each")
     parser.add_argument("--frame", type=int, default=1000, help="with --preset: the query's latent frame")
-    parser.add_argument("--window", type=int, default=LONGLIVE_WINDOW, help="with --preset: the model's window")
-    parser.add_argument("--sink", type=int, default=LONGLIVE_SINK, help="with --preset: the model's sink frames")
+    parser.add_argument("--window", type=int, default=None,
+                        help="with --preset: the window of the sink presets (default: the built-in model's, "
+                             f"{LONGLIVE_WINDOW}; presets without a sink attend its own {SELF_FORCING_TRAIN_LEN})")
+    parser.add_argument("--sink", type=int, default=None,
+                        help="with --preset: the sink of the sink presets (default: the built-in model's, "
+                             f"{LONGLIVE_SINK}; its own inference has none)")
     parser.add_argument("--chunk", type=int, default=SELF_FORCING_CHUNK, help="with --preset: latent frames per chunk")
     parser.add_argument("--heads", type=int, default=12, help="with --preset: attention heads (LoL's jitter)")
 
@@ -65,6 +69,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _phases(args: argparse.Namespace) -> int:
     from longroll._validate import check_choice, check_int
+    from longroll.constants import LONGLIVE_SINK, LONGLIVE_WINDOW, SELF_FORCING_CHUNK, SELF_FORCING_TRAIN_LEN
     from longroll.io.atomic import atomic_output
     from longroll.models.base import ModelDefaults
     from longroll.pipelines.presets import PRESETS
@@ -75,8 +80,19 @@ def _phases(args: argparse.Namespace) -> int:
     for name in presets:
         check_choice("preset", name, PRESETS)
     check_int("frame", args.frame, low=0)
-    defaults = ModelDefaults(train_len=args.train_len, chunk_size=args.chunk, window=args.window, sink=args.sink,
-                             schedule=FewStepSchedule(), context_timestep=0.0)
+    # The built-in model's defaults (a scale model of Self Forcing: its own 21-frame window, no sink; the sink
+    # presets' 12 / 3), with what was given on the command line.
+    from dataclasses import replace
+
+    from longroll.models.tiny.weights import shipped_defaults
+
+    base = shipped_defaults() or ModelDefaults(train_len=SELF_FORCING_TRAIN_LEN, chunk_size=SELF_FORCING_CHUNK,
+                                               window=LONGLIVE_WINDOW, sink=LONGLIVE_SINK, schedule=FewStepSchedule(),
+                                               context_timestep=0.0)
+    native = base.native if args.train_len == base.train_len else replace(base.native, window=args.train_len)
+    defaults = replace(base, train_len=args.train_len, chunk_size=args.chunk, native=native,
+                       window=base.window if args.window is None else args.window,
+                       sink=base.sink if args.sink is None else args.sink)
     reports = [phase_report(name, defaults, frame=args.frame, head_dim=args.head_dim, heads=args.heads,
                             theta=args.theta) for name in presets]
     print("\n\n".join(format_report(r, train_len=args.train_len) for r in reports))

@@ -33,6 +33,61 @@ def is_partial(path: str | Path) -> bool:
     return PARTIAL_MARK in Path(path).name
 
 
+def partial_writer(path: str | Path) -> int | None:
+    """The process id in a partial file's name (``NAME.partial-PID.mp4``, or its sidecar), or None."""
+    name = Path(path).name
+    if PARTIAL_MARK not in name:
+        return None
+    digits = name.split(PARTIAL_MARK, 1)[1].split(".", 1)[0]
+    return int(digits) if digits.isdigit() else None
+
+
+def final_name(path: str | Path) -> Path:
+    """The name a partial file gets when it is complete (``NAME.partial-PID.mp4`` -> ``NAME.mp4``)."""
+    path = Path(path)
+    if not is_partial(path):
+        return path
+    stem, rest = path.name.split(PARTIAL_MARK, 1)
+    return path.with_name(stem + rest[len(str(partial_writer(path) or "")):])
+
+
+def partials_of(final: str | Path) -> list[Path]:
+    """The partial videos (or their early sidecars) beside ``final`` left or being written by any process."""
+    final = Path(str(final).rstrip("/" + os.sep))
+    found = {p for p in final.parent.glob(f"{glob_escape(final.stem)}{PARTIAL_MARK}*")
+             if final_name(p.with_name(p.name.removesuffix(".json"))) == final}
+    return sorted(found)
+
+
+def glob_escape(text: str) -> str:
+    """``text`` with glob's special characters escaped."""
+    import glob
+
+    return glob.escape(text)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def check_no_live_writer(final: str | Path, *, allow: int | None = None) -> None:
+    """Refuse to write ``final`` while another process is writing it (its ``NAME.partial-PID`` file is beside
+    it and that process is alive): the two would race for the final name. ``allow``: a pid to ignore."""
+    for partial in partials_of(final):
+        pid = partial_writer(partial)
+        if pid is not None and pid != os.getpid() and pid != allow and process_alive(pid):
+            raise ValueError(f"{str(final)!r} is being written by process {pid} (its partial file "
+                             f"{partial.name} is beside it); wait for that run to end, or stop it (kill {pid}), "
+                             f"before writing or resuming the same output.")
+
+
 def _require_av():
     try:
         import av
@@ -87,6 +142,15 @@ class VideoWriter:
         self.frames_written = 0
         self._container = self._stream = None
         self._closed = False
+
+    @property
+    def durable_frames(self) -> int:
+        """Frames a reader of the partial file finds if the run is killed now: fragmented MP4 is flushed one
+        frame behind (the encoder's packet of the newest frame is still in memory), a PNG folder holds every
+        frame written, and a GIF is unreadable until it is closed."""
+        if self.kind == "png":
+            return self.frames_written
+        return max(0, self.frames_written - 1) if self.kind == "mp4" else 0
 
     # ------------------------------------------------------------------ writing
     def write(self, frames: np.ndarray) -> None:

@@ -155,8 +155,8 @@ def extend(video: str | Path, *, seconds: float, out: str | Path, model: VideoMo
     check_seconds(seconds)
     meta = _read_sidecar(Path(video))
     if not meta.get("complete", False):
-        raise ValueError(f"{str(video)!r} was cut short ({meta.get('frames')} frames); make it again "
-                         f"(--replay) before extending it.")
+        raise ValueError(f"{str(video)!r} was cut short ({meta.get('frames')} frames); finish it first "
+                         f"(longroll generate --resume {video}), then extend it.")
     config = replay_config(meta)
     rope = method_of(config).rope
     if rope.method != "none" and not rope.dynamic:
@@ -178,13 +178,14 @@ def resume(video: str | Path, *, model: VideoModel | str | None = None, progress
     the recorded ``frames_sha256``; the partial files are removed once the video is complete."""
     import hashlib
 
-    from longroll.io.video import PARTIAL_MARK, is_partial
+    from longroll.io.video import check_no_live_writer, final_name, is_partial
 
-    video = Path(video)
+    video = _resumable(Path(video))
+    final = final_name(video)
+    check_no_live_writer(final)  # a writer still alive (its partial beside the output): the two would race
     meta = _read_sidecar(video)
     if meta.get("complete"):
         raise ValueError(f"{str(video)!r} is complete; nothing to resume.")
-    final = video.with_name(video.name.split(PARTIAL_MARK)[0] + video.suffix) if is_partial(video) else video
     request = _request_of(meta, seconds=meta["seconds"], out=final, overwrite=True)
     vm = _model_of(meta, model)
     _warn_unsalted(meta, vm, video)
@@ -205,6 +206,24 @@ def resume(video: str | Path, *, model: VideoModel | str | None = None, progress
         video.unlink(missing_ok=True)
         sidecar_path(video).unlink(missing_ok=True)
     return result.path
+
+
+def _resumable(video: Path) -> Path:
+    """The file to resume: ``video`` itself, or, where it was never finished (a killed run leaves only
+    ``NAME.partial-PID.mp4``), the one partial beside it."""
+    from longroll.io.video import is_partial, partials_of
+
+    if is_partial(video) or sidecar_path(video).is_file():
+        return video
+    partials = [p for p in partials_of(video) if not p.name.endswith(".json")]
+    if len(partials) == 1:
+        log.info("%s was never finished; resuming %s, the partial a killed run left beside it", video,
+                 partials[0].name)
+        return partials[0]
+    if partials:
+        raise ValueError(f"{str(video)!r} was never finished and {len(partials)} partial files are beside it "
+                         f"({', '.join(p.name for p in partials)}); resume one of them by name.")
+    return video
 
 
 def _init_of(meta: dict) -> dict:

@@ -158,13 +158,14 @@ class GenerationRequest:
                 raise ValueError("init_frames (--init-frames) needs an init (--init) to take the frames from.")
         if self.out is not None:
             from longroll.io.atomic import check_output_path
-            from longroll.io.video import output_kind
+            from longroll.io.video import check_no_live_writer, output_kind
 
             kind = output_kind(self.out)
             path = check_output_path(str(self.out).rstrip("/"), folder_output=kind == "png")
             if path.exists() and not self.overwrite:
-                raise ValueError(f"The output {str(path)!r} exists; pass overwrite=True (--overwrite) to replace it, "
-                                 f"or choose another name.")
+                raise ValueError(f"The output {str(path)!r} exists; replace it with --overwrite (overwrite=True "
+                                 f"from Python), or choose another name.")
+            check_no_live_writer(path)
 
     def _expand_script(self) -> None:
         """A script prompt becomes its first shot, switches at the shot boundaries and the cut times."""

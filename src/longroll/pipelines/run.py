@@ -154,10 +154,14 @@ def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEve
     stats = spec.stats() if spec.stats is not None else None
     bar = progress_bar(plan.total_frames, desc="generate", unit="frame", enabled=progress)
     digest, parts, made, t0 = hashlib.sha256(), [], 0, time.time()
+    prefixes: dict[int, str] = {}  # frames hashed so far -> their hash (what a partial sidecar records)
 
     def consume(frames: np.ndarray) -> None:
         nonlocal made
-        digest.update(np.ascontiguousarray(frames).tobytes())
+        for i, frame in enumerate(frames):  # frame by frame: the same hash as the whole, and every prefix's
+            digest.update(np.ascontiguousarray(frame).tobytes())
+            if plan.out is not None:
+                prefixes[made + i + 1] = digest.hexdigest()
         event = ChunkEvent(frames, made, plan.total_frames, time.time() - t0)
         made += len(frames)
         bar.update(len(frames))
@@ -174,23 +178,36 @@ def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEve
                 parts.append(frames)
                 consume(frames)
             return result(None, True, np.concatenate(parts))
-        return _write(plan, model, stats, consume, result, live, hashed=lambda: made)
+        return _write(plan, model, stats, consume, result, live, hashed=lambda: made, prefixes=prefixes)
     finally:
         bar.close()
 
 
-def _write(plan, model, stats, consume, result, live=None, *, hashed) -> GenerationResult:
+def _write(plan, model, stats, consume, result, live=None, *, hashed, prefixes) -> GenerationResult:
     """Stream to the file; an interruption still leaves a finalised, playable prefix and its sidecar."""
     from longroll.io.atomic import write_json
     from longroll.io.video import VideoWriter
 
     writer = VideoWriter(plan.request.out, model.fps, upscale=plan.upscale)  # as asked: 'frames/' is a folder
     complete, t0 = False, time.time()
-    # The settings go to disk first, beside the partial file: a run killed outright (nothing below runs)
-    # still leaves its partial video and a sidecar that says it is incomplete.
+    # The settings go to disk first, beside the partial file, and are brought up to date as frames become
+    # durable (at most twice a second): a run killed outright (nothing below runs) still leaves its partial
+    # video and a sidecar that says it is incomplete and how many frames of it decode, with their hash.
     early = sidecar_path(writer.tmp)
-    write_json(early, {**sidecar(plan, model, frames=0, wall_seconds=0.0, complete=False, frames_sha256=""),
-                       "partial": writer.tmp.name})
+    recorded, stamped = -1, 0.0
+
+    def record_partial() -> None:
+        nonlocal recorded, stamped
+        durable = writer.durable_frames
+        if durable == recorded or (recorded >= 0 and time.time() - stamped < 0.5):
+            return
+        write_json(early, {**sidecar(plan, model, frames=durable, wall_seconds=time.time() - t0, complete=False,
+                                     frames_sha256=prefixes.get(durable, "")), "partial": writer.tmp.name})
+        for n in [n for n in prefixes if n < durable]:
+            del prefixes[n]  # only hashes of prefixes not yet recorded are kept
+        recorded, stamped = durable, time.time()
+
+    record_partial()
     last = None
     try:
         with writer:
@@ -198,6 +215,7 @@ def _write(plan, model, stats, consume, result, live=None, *, hashed) -> Generat
                 last = frames
                 writer.write(frames)
                 consume(frames)  # hashes, then calls on_chunk (which may end the run: a studio's stop)
+                record_partial()
             complete = True
     finally:
         # The writer may hold frames not yet hashed if a signal landed between the two.

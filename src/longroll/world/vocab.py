@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from longroll._validate import excerpt
+
 # Colours are named RGB values (0-255), chosen far apart from each other and from every background.
 COLOURS: dict[str, tuple[int, int, int]] = {
     "red": (230, 40, 40),
@@ -86,8 +88,6 @@ class PromptError(ValueError):
     """A prompt outside the built-in world's vocabulary or grammar."""
 
     def __init__(self, prompt: str, reason: str) -> None:
-        from longroll._validate import excerpt
-
         super().__init__(f"Cannot parse prompt {excerpt(prompt)}: {reason}. Vocabulary: {vocabulary_text()}")
 
 
@@ -101,7 +101,7 @@ def parse_prompt(prompt: str) -> Prompt:
     if match:
         text, bg = match.group("items"), match.group("bg")
         if bg not in BACKGROUNDS:
-            raise PromptError(prompt, f"unknown background {bg!r}")
+            raise PromptError(prompt, f"unknown background {excerpt(bg)}")
         background = bg
     elif re.search(r"\b(on|over|background)\b", text):
         raise PromptError(prompt, "the background must be written as 'on a <background> background'")
@@ -110,18 +110,18 @@ def parse_prompt(prompt: str) -> Prompt:
     for item in items:
         words = item.split()
         if len(words) != 3:
-            raise PromptError(prompt, f"{item!r} is not '<count> <colour> <shape>'")
+            raise PromptError(prompt, f"{excerpt(item)} is not '<count> <colour> <shape>'")
         count_word, colour, shape = words
         if count_word not in COUNTS:
-            raise PromptError(prompt, f"unknown count {count_word!r}")
+            raise PromptError(prompt, f"unknown count {excerpt(count_word)}")
         if colour not in COLOURS:
-            raise PromptError(prompt, f"unknown colour {colour!r}")
+            raise PromptError(prompt, f"unknown colour {excerpt(colour)}")
         count = COUNTS[count_word]
         singular = shape[:-1] if count > 1 and shape.endswith("s") else shape
         if singular not in SHAPES:
-            raise PromptError(prompt, f"unknown shape {shape!r}")
+            raise PromptError(prompt, f"unknown shape {excerpt(shape)}")
         if (count > 1) != (shape != singular):
-            raise PromptError(prompt, f"{item!r} mixes singular and plural")
+            raise PromptError(prompt, f"{excerpt(item)} mixes singular and plural")
         objects.extend([ObjectSpec(colour, singular)] * count)
     if not objects or len(objects) > MAX_OBJECTS:
         raise PromptError(prompt, f"it names {len(objects)} objects; the world holds 1 to {MAX_OBJECTS}")

@@ -47,6 +47,17 @@ def _build(ae: Autoencoder, dit: TinyDiT, sha: str, path: str | None) -> VideoMo
                       frame_size=(r, r), vocabulary=vocabulary_words())
 
 
+def shipped_defaults():
+    """The shipped built-in model's ``ModelDefaults``, read from its JSON alone (no weights loaded): what help
+    texts quote as the built-in model's defaults. None when the shipped files are missing or unreadable."""
+    meta_path = shipped_weights().with_suffix(".json")
+    try:
+        meta = json.loads(meta_path.read_text())
+        return tiny_defaults(DiTConfig(**meta["dit"]), meta.get("inference"))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def load_tiny(weights: str | Path | None = None, *, device: str | torch.device = "cpu") -> VideoModel:
     """The built-in model from ``weights`` (default: the shipped file) and the JSON beside it."""
     path = Path(weights) if weights is not None else shipped_weights()
