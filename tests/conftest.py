@@ -1,7 +1,14 @@
 """Shared fixtures: a tiny random built-in model (never real weights)."""
 
+import sys
+from pathlib import Path
+
 import pytest
 import torch
+
+# The tests are a package (tests/<package>/test_<module>.py mirror the source, and names such as
+# tests/io/ must not shadow the standard library); the shared helpers beside this file stay importable.
+sys.path.insert(0, str(Path(__file__).parent))
 
 from longroll.models.tiny.config import DiTConfig
 from longroll.models.tiny.weights import random_tiny

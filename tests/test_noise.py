@@ -147,11 +147,11 @@ def test_the_built_in_model_salts_its_noise_and_the_sidecar_says_so():
     from longroll.noise import noise_seed
     from longroll.pipelines.plan import resolve
     from longroll.pipelines.request import GenerationRequest
-    from longroll.pipelines.run import sidecar
+    from longroll.pipelines.sidecar import Sidecar
 
     model = random_tiny()
     plan = resolve(GenerationRequest(prompt="a red circle on a black background", seconds=1.0, seed=0), model)
     assert model.defaults.seed_salt is not None
     assert plan.noise_seed == noise_seed(0, model.defaults.seed_salt) != 0
-    side = sidecar(plan, model, frames=1, wall_seconds=0.0, complete=True, frames_sha256="")
+    side = Sidecar.of(plan, model, frames=1, wall_seconds=0.0, complete=True, frames_sha256="").to_dict()
     assert side["seed"] == 0 and side["noise_seed"] == plan.noise_seed

@@ -109,7 +109,8 @@ def test_eval_reports_each_shot_and_checks_each_cut(tiny_model, tmp_path, capsys
     frames = torch.zeros(32, 8, 8, 3, dtype=torch.uint8).numpy()
     frames[17:] = 255
     assert cut_frame(frames, 16, 8) == 17
-    meta = {"prompt_schedule": [{"at_seconds": 0.0, "prompt": "x"}, {"at_seconds": 2.0, "prompt": "y", "cut": True}],
-            "chunk_frames": 4}
-    rows = evaluate_shots(frames, 8.0, meta, segment_seconds=1.0)
+    from longroll.pipelines.sidecar import PromptEntry
+
+    timeline = [PromptEntry(0.0, "x"), PromptEntry(2.0, "y", cut=True)]
+    rows = evaluate_shots(frames, 8.0, timeline, 4, segment_seconds=1.0)
     assert rows[1]["cut_check"] == {"scripted_frame": 16, "found_frame": 17, "tolerance_frames": 4, "ok": True}

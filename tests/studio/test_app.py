@@ -112,6 +112,9 @@ def test_the_gallery_serves_sidecars_without_local_paths(tiny_weights, tmp_path)
     assert rows[0]["sidecar"]["weights"] == tiny_weights.name
     assert rows[0]["sidecar"]["weights_sha256"] == on_disk["weights_sha256"]  # the hash identifies the weights
     assert rows[0]["replay"].startswith(f"longroll generate --replay {rows[0]['name']} ")
+    with TestClient(app) as client:
+        served = client.get(f"/files/{rows[0]['name']}.json").json()
+    assert served["weights"] == tiny_weights.name and str(tiny_weights.parent) not in json.dumps(served)
 
 
 def test_prompt_encoding_never_blocks_another_pages_socket(tiny_model, tmp_path):

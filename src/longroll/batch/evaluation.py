@@ -46,12 +46,12 @@ class VideoItem:
 def _prompt_of(path: Path, record: dict | None) -> str | None:
     if record is not None and record.get("prompt"):
         return record["prompt"]
-    sidecar = path.with_name(path.name + ".json")
-    if sidecar.exists():
-        try:
-            return json.loads(sidecar.read_text())["prompt_schedule"][0]["prompt"]
-        except (OSError, ValueError, KeyError, IndexError, TypeError):
-            pass
+    from longroll.pipelines.sidecar import Sidecar
+
+    try:
+        return Sidecar.of_video(path).first_prompt
+    except ValueError:
+        pass
     match = _VBENCH.match(path.stem)
     return match.group("prompt") if match else None
 

@@ -164,16 +164,17 @@ class GenerationWorker:
             raise ValueError(f"The weights changed while the batch was starting (sha256 {job.weights_sha256[:12]} "
                              f"expected, {self.model.weights_sha256[:12]} loaded).")
         self.where = f"{socket.gethostname()}:{os.getpid()}"
-        # Every prompt (and switch) against the model's vocabulary, before the first video.
+        # Every line resolved against the model before the first video, as `generate` resolves its request:
+        # prompts (and a script's shots) against the vocabulary, the preset, overrides and schedule settings
+        # against the model's defaults. A bad line stops the batch here, naming it, with nothing made.
+        from longroll.pipelines.plan import resolve
+
         for entry in job.entries:
             probe = WorkItem(entry.index, 0, 0, 0, entry.prompt, "", dict(entry.settings))
-            request = item_request(entry.prompt, job.settings.for_item(probe))
-            for shot, (_, text) in enumerate(request.prompts.entries, start=1):
-                try:
-                    self.model.encode_prompt(text)
-                except ValueError as err:
-                    what = f"shot {shot} of the script: " if request.script else ""
-                    raise ValueError(f"prompt {entry.index + 1} (line {entry.line}): {what}{err}") from None
+            try:
+                resolve(item_request(entry.prompt, job.settings.for_item(probe)), self.model)
+            except ValueError as err:
+                raise ValueError(f"prompt {entry.index + 1} (line {entry.line}): {err}") from None
         # One "wrote N frames" line per item would drown the batch's progress bar.
         logging.getLogger("longroll.pipelines.run").setLevel(logging.WARNING)
 

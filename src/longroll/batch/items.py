@@ -148,8 +148,12 @@ def safe_stem(prompt: str, sample: int) -> str:
 
 
 def _is_safe(prompt: str) -> bool:
+    """A plain prompt that is a safe file name as it is. A timed script never is: its '|', brackets and
+    '#' are shell and glob characters ("a [1s] | b [1s#]-0.mp4" is a file nobody can type)."""
+    from longroll.pipelines.script import is_script
+
     return (bool(prompt) and not _UNSAFE.search(prompt) and not prompt.startswith((".", "-", " "))
-            and not prompt.endswith((" ", ".")) and prompt == prompt.strip())
+            and not prompt.endswith((" ", ".")) and prompt == prompt.strip() and not is_script(prompt))
 
 
 def build_items(entries: list[PromptEntry], *, seeds: int, base_seed: int = 0) -> list[WorkItem]:

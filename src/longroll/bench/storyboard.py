@@ -31,6 +31,7 @@ def run_storyboard(script: str, out: str | Path, *, presets: list[str] | None = 
     from longroll.pipelines.presets import PRESETS
     from longroll.pipelines.request import GenerationRequest
     from longroll.pipelines.run import stream
+    from longroll.pipelines.sidecar import PromptEntry
 
     GenerationRequest(prompt=script)  # a malformed script is refused before any model loads
     out = Path(out)
@@ -46,8 +47,8 @@ def run_storyboard(script: str, out: str | Path, *, presets: list[str] | None = 
                 shots = json.loads(path.read_text())
             else:
                 frames = np.concatenate(list(stream(plan, model)))
-                meta = {"prompt_schedule": plan.prompts.to_list(), "chunk_frames": chunk}
-                shots = evaluate_shots(frames, model.fps, meta, segment_seconds=1.0)
+                timeline = [PromptEntry(**e) for e in plan.prompts.to_list()]
+                shots = evaluate_shots(frames, model.fps, timeline, chunk, segment_seconds=1.0)
                 write_json(path, shots)
             rows.append((preset, seed, shots))
     return _write_table(script, rows, out / "STORYBOARD.md", model)

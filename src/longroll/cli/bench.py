@@ -24,8 +24,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=int, default=1, help="workers for torchrun or ray")
     parser.add_argument("--ray-address", default=None, help="Ray cluster address (default: a local Ray)")
     parser.add_argument("--script", default=None,
-                        help="instead of the matrix: this storyboard ('shot [4s] | shot [6s#]') with every preset, "
-                             "evaluated per shot (STORYBOARD.md)")
+                        help="instead of the matrix: this storyboard (e.g. 'a red circle on a black background "
+                             "[4s] | two blue squares on a navy background [6s#]') with every preset, evaluated per "
+                             "shot (STORYBOARD.md)")
     parser.add_argument("--presets", default=None,
                         help="comma-separated presets (default: all); without --script only these presets' rows of "
                              "the matrix are run (no ablations or schedules: what the default-preset rule reads)")

@@ -66,9 +66,7 @@ def run(args: argparse.Namespace) -> int:
     models = load_feature_models(args.dino, args.clip) if (args.dino or args.clip) else []
     result = evaluate_video(args.video, segment_seconds=args.segment, prompt=args.prompt, feature_models=models)
     if args.prompt is None:  # a scripted longroll video is also evaluated shot by shot
-        from longroll.eval.shots import evaluate_scripted_video
-
-        shots = evaluate_scripted_video(args.video, segment_seconds=parse_duration(args.segment))
+        shots = _shots(args.video, parse_duration(args.segment))
         if shots is not None:
             result["shots"] = shots
     write_json(result, args.json)
@@ -92,6 +90,24 @@ def run(args: argparse.Namespace) -> int:
               + ("" if cut is None else f"; cut found at frame {cut['found_frame']} (scripted "
                                          f"{cut['scripted_frame']}, {'ok' if cut['ok'] else 'MISSED'})"))
     return 0
+
+
+def _shots(video: str, segment_seconds: float) -> list[dict] | None:
+    """Per-shot results of a longroll video whose sidecar has prompt switches (None when it has none)."""
+    import numpy as np
+
+    from longroll.eval.shots import evaluate_shots
+    from longroll.io.video import read_video
+    from longroll.pipelines.sidecar import Sidecar, sidecar_path
+
+    if not sidecar_path(video).is_file():
+        return None
+    side = Sidecar.of_video(video)
+    if len(side.prompt_schedule) < 2:
+        return None
+    fps, frames = read_video(video)
+    whole = np.stack(list(frames))  # a scripted video is held whole: shots are cut from it
+    return evaluate_shots(whole, fps, side.prompt_schedule, side.video_chunk_frames, segment_seconds=segment_seconds)
 
 
 def _run_folder(args: argparse.Namespace) -> int:

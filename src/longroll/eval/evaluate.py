@@ -54,8 +54,13 @@ def segment_metrics(frames: np.ndarray, first_frame: np.ndarray, fps: float) -> 
     }
 
 
-def _segments(frames: Iterable[np.ndarray], seg_len: int):
-    """Yield (start_frame, frames) for consecutive segments; the last partial one is extended backwards."""
+MIN_TAIL = 0.5  # a last partial clip of at least this share of a segment is one (extended backwards)
+
+
+def _segments(frames: Iterable[np.ndarray], seg_len: int, min_tail: int):
+    """Yield (start_frame, frames) for consecutive segments; a last partial one of at least ``min_tail`` new
+    frames is extended backwards to full length, a shorter one is left out (a "segment" of one new frame
+    and fifteen repeated ones would make drift out of nothing)."""
     buf: list[np.ndarray] = []
     prev: list[np.ndarray] = []
     start = 0
@@ -65,15 +70,19 @@ def _segments(frames: Iterable[np.ndarray], seg_len: int):
             yield start, np.stack(buf)
             start += seg_len
             prev, buf = buf, []
-    if buf and prev:
+    if buf and prev and len(buf) >= min_tail:
         need = seg_len - len(buf)
         yield start + len(buf) - seg_len, np.stack(prev[len(prev) - need:] + buf)
 
 
 def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds: float = 2.0,
-                    prompt: str | None = None, min_segments: int = 2, feature_models=()) -> dict:
+                    prompt: str | None = None, min_segments: int = 2, feature_models=(),
+                    min_tail: float = MIN_TAIL) -> dict:
     """Evaluate an iterable of uint8 frames (H, W, 3); fewer than ``min_segments`` segments is an error.
-    ``feature_models``: ``model_metrics.FeatureConsistency`` objects (VBench's DINO / CLIP consistency)."""
+    ``feature_models``: ``model_metrics.FeatureConsistency`` objects (VBench's DINO / CLIP consistency).
+    ``min_tail``: the share of a segment a last partial clip needs to count (``MIN_TAIL``; 0 counts any:
+    the horizon benchmark's protocol, under which its cached runs were measured); the frames of a shorter
+    one are reported as ``frames_left_out``."""
     segment_seconds = parse_duration(segment_seconds)
     world_prompt = None
     if prompt is not None:
@@ -96,7 +105,8 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
             distance.add(frame)
             yield frame
 
-    for start, seg in _segments(counted(frames), seg_len):
+    tail = max(1, math.ceil(min_tail * seg_len))
+    for start, seg in _segments(counted(frames), seg_len, tail):
         if first_frame is None:
             first_frame = seg[0]
         row = {"index": len(segments), "start_frame": start, "end_frame": start + len(seg),
@@ -110,7 +120,8 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
         total = max(total, start + len(seg))
     if len(segments) < min_segments:
         raise ValueError(f"The video has {seen[0]} frames, fewer than {min_segments} segments of {seg_len} frames "
-                         f"({segment_seconds:g} s at {fps:g} fps); use a shorter --segment.")
+                         f"({segment_seconds:g} s at {fps:g} fps; a last part counts from {tail} frames); use a "
+                         f"shorter --segment (at most {seen[0] / min_segments / fps:.3g} s for {min_segments}).")
     world_keys: list[str] = []
     if world is not None:  # hidden objects are confirmed over time, so world keys wait for the end
         from longroll.eval.world_metrics import WORLD_KEYS
@@ -124,7 +135,8 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
     keys = list(WEIGHT_FREE) + world_keys + [fm.key for fm in feature_models]
     metrics = {k: _nanmean([row[k] for row in segments]) for k in keys}
     drift = {k: _difference(segments[-1][k], segments[0][k]) for k in keys}
-    return {"fps": fps, "frames": total, "segment_seconds": segment_seconds, "prompt": prompt,
+    return {"fps": fps, "frames": total, "frames_left_out": seen[0] - total, "segment_seconds": segment_seconds,
+            "prompt": prompt,
             "segments": segments, "metrics": metrics, "drift": drift,
             "framepack_drift": framepack_drift(segments, keys, seen[0] / fps),
             "consistency_at_distance": distance.result(), "time_to_failure_s": time_to_failure(segments)}
@@ -164,7 +176,9 @@ def evaluate_video(path: str | Path, *, segment_seconds: float | str = 2.0, prom
         result = evaluate_frames(frames, fps, segment_seconds=segment_seconds, prompt=prompt,
                                  feature_models=feature_models)
     except (av.FFmpegError, OSError) as err:  # files that are not (complete) videos
-        raise ValueError(f"{str(path)!r} is not a readable video ({type(err).__name__}: {err}).") from err
+        from longroll.io.video import read_error
+
+        raise ValueError(f"{str(path)!r} is not a readable video: {read_error(err)}.") from err
     result["video"] = str(path)
     return result
 

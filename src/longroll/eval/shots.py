@@ -1,4 +1,4 @@
-"""Evaluation per shot of a scripted (storyboard) video, from the script in its sidecar.
+"""Evaluation per shot of a scripted (storyboard) video, from its prompt timeline.
 
 Each shot (the frames between two scripted switch times) is evaluated on its own: the weight-free
 metrics and their drift inside the shot (segments of at most half the shot), and, for a prompt of
@@ -11,19 +11,16 @@ Legend: n frames, H x W frame size.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
+from collections.abc import Sequence
 
 import numpy as np
 
 from longroll.eval.evaluate import evaluate_frames
 
-DEFAULT_CHUNK_FRAMES = 4  # video frames per chunk when an old sidecar does not say
 
-
-def shot_ranges(schedule: list[dict], fps: float, frames: int) -> list[tuple[int, int]]:
-    """(start, end) video frames of each prompt entry of a sidecar's ``prompt_schedule``."""
-    starts = [int(round(entry["at_seconds"] * fps)) for entry in schedule] + [frames]
+def shot_ranges(schedule: Sequence, fps: float, frames: int) -> list[tuple[int, int]]:
+    """(start, end) video frames of each entry of a prompt timeline (entries with ``at_seconds``)."""
+    starts = [int(round(entry.at_seconds * fps)) for entry in schedule] + [frames]
     return [(a, b) for a, b in zip(starts[:-1], starts[1:])]
 
 
@@ -34,23 +31,25 @@ def cut_frame(frames: np.ndarray, scripted: int, search: int) -> int:
     return lo + int(np.argmax(diffs))
 
 
-def evaluate_shots(frames: np.ndarray, fps: float, meta: dict, *, segment_seconds: float = 2.0) -> list[dict]:
-    """One dict per shot: its time span, prompt, metrics and drift, world metrics and, for a cut, its check."""
+def evaluate_shots(frames: np.ndarray, fps: float, schedule: Sequence, chunk_frames: int, *,
+                   segment_seconds: float = 2.0) -> list[dict]:
+    """One dict per shot: its time span, prompt, metrics and drift, world metrics and, for a cut, its check.
+    ``schedule``: the prompt timeline (entries with ``at_seconds``, ``prompt``, ``cut``: a sidecar's
+    ``prompt_schedule``); ``chunk_frames``: video frames per chunk (a cut's tolerance)."""
     from longroll.world.vocab import parse_prompt
 
-    schedule = meta["prompt_schedule"]
-    chunk = int(meta.get("chunk_frames") or DEFAULT_CHUNK_FRAMES)
+    chunk = int(chunk_frames)
     rows = []
     for i, ((start, end), entry) in enumerate(zip(shot_ranges(schedule, fps, len(frames)), schedule)):
         shot = frames[start:end]
         try:
-            parse_prompt(entry["prompt"])
-            world = entry["prompt"]
+            parse_prompt(entry.prompt)
+            world = entry.prompt
         except ValueError:
             world = None  # not a prompt of the built-in world: weight-free metrics only
         seg = min(segment_seconds, max(3 / fps, (end - start) / fps / 2))
-        result = evaluate_frames(iter(shot), fps, segment_seconds=seg, prompt=world, min_segments=1)
-        row = {"shot": i + 1, "prompt": entry["prompt"], "cut": bool(entry.get("cut")), "start_frame": start,
+        result = evaluate_frames(iter(shot), fps, segment_seconds=seg, prompt=world, min_segments=1, min_tail=0.0)
+        row = {"shot": i + 1, "prompt": entry.prompt, "cut": bool(entry.cut), "start_frame": start,
                "end_frame": end, "start_s": round(start / fps, 4), "end_s": round(end / fps, 4),
                "metrics": result["metrics"], "drift": result["drift"]}
         if row["cut"]:
@@ -61,20 +60,4 @@ def evaluate_shots(frames: np.ndarray, fps: float, meta: dict, *, segment_second
     return rows
 
 
-def evaluate_scripted_video(path: str | Path, *, segment_seconds: float = 2.0) -> list[dict] | None:
-    """Per-shot results of a longroll video whose sidecar has prompt switches (None when it has none)."""
-    from longroll.io.video import read_video
-    from longroll.pipelines.run import sidecar_path
-
-    side = sidecar_path(path)
-    if not side.is_file():
-        return None
-    meta = json.loads(side.read_text())
-    if len(meta.get("prompt_schedule", [])) < 2:
-        return None
-    fps, frames = read_video(path)
-    video = np.stack(list(frames))  # a scripted video is held whole: shots are cut from it
-    return evaluate_shots(video, fps, meta, segment_seconds=segment_seconds)
-
-
-__all__ = ["cut_frame", "evaluate_scripted_video", "evaluate_shots", "shot_ranges"]
+__all__ = ["cut_frame", "evaluate_shots", "shot_ranges"]

@@ -57,7 +57,10 @@ def read_init(path: str | Path, *, size: tuple[int, int], fps: float, max_frames
                     stamp = frame.time if frame.time is not None else len(times) / fps
                     times.append(i / fps if p.is_dir() else stamp)
     except (OSError, av.error.FFmpegError) as err:
-        raise ValueError(f"Cannot read the init {str(p)!r}: {err}.") from err
+        from longroll.io.video import read_error
+
+        raise ValueError(f"Cannot read the init {str(p)!r} as a video, an image or PNG frames: "
+                         f"{read_error(err)}.") from err
     if not frames:
         raise ValueError(f"The init {str(p)!r} has no frames.")
     if len(frames) > 1 and not p.is_dir():

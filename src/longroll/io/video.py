@@ -88,6 +88,15 @@ def check_no_live_writer(final: str | Path, *, allow: int | None = None) -> None
                              f"before writing or resuming the same output.")
 
 
+def read_error(err: Exception) -> str:
+    """What went wrong reading a file, in words: FFmpeg's and the system's message without its error number
+    and the path it repeats (``[Errno 1094995529] Invalid data found when processing input: '/x'``)."""
+    reason = getattr(err, "strerror", None)
+    if reason:
+        return f"{reason[:1].lower()}{reason[1:]}"
+    return f"{type(err).__name__}: {err}"
+
+
 def _require_av():
     try:
         import av
@@ -123,8 +132,8 @@ def output_kind(path: str | Path) -> str:
         return "png"
     if suffix in VIDEO_SUFFIXES:
         return suffix[1:]
-    raise ValueError(f"Unsupported output {p!r}: use a .mp4 or .gif file, or a folder with a trailing '/' for PNG "
-                     f"frames (e.g. {Path(p).stem or 'frames'}/).")
+    raise ValueError(f"Unsupported output {p!r}: give a file name ending in .mp4 or .gif (e.g. video.mp4), or a "
+                     f"folder name ending in '/' for PNG frames (e.g. frames/).")
 
 
 class VideoWriter:

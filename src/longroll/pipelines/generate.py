@@ -8,7 +8,6 @@ again from its sidecar. Front ends that want chunks as they come (a server, a li
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
@@ -19,7 +18,8 @@ import numpy as np
 from longroll.models.base import VideoModel
 from longroll.pipelines.plan import GenerationPlan, resolve
 from longroll.pipelines.request import GenerationRequest, PromptSchedule, check_seconds, parse_switch
-from longroll.pipelines.run import ChunkEvent, GenerationResult, run, sidecar_path
+from longroll.pipelines.run import ChunkEvent, GenerationResult, run
+from longroll.pipelines.sidecar import Sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -76,72 +76,46 @@ def _show_progress(progress: bool | None) -> bool:
     return sys.stderr.isatty() if progress is None else progress
 
 
-def replay_config(meta: dict):
-    """The schedule config a sidecar recorded (sidecars from before the schedule table included)."""
-    from longroll.pipelines.schedules import SCHEDULES
-
-    name = meta.get("schedule", "chunk")
-    if name != "chunk" and meta.get("diagonal"):  # an older sidecar: diagonal settings beside a chunk config
-        from longroll.pipelines.fifo import DiagonalConfig
-        from longroll.pipelines.presets import RolloutConfig
-        from longroll.pipelines.schedules import DiagonalRollout, method_of
-
-        return DiagonalRollout(DiagonalConfig(**meta["diagonal"]), method_of(RolloutConfig.from_dict(meta["config"])))
-    return SCHEDULES[name].load(meta["config"])
-
-
 def replay(sidecar_file: str | Path, *, out: str | Path | None = None, model: VideoModel | str | None = None,
            progress: bool | None = None, overwrite: bool = False) -> np.ndarray | Path:
     """Generate again the video a sidecar describes (same prompts, seed and every resolved setting)."""
-    path = Path(sidecar_file)
-    try:
-        meta = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"Cannot read the sidecar {str(path)!r}: {err}.") from err
-    config = replay_config(meta)
-    request = _request_of(meta, seconds=meta["seconds"], out=out, overwrite=overwrite)
-    vm = _model_of(meta, model)
-    if meta.get("weights_sha256") not in (None, vm.weights_sha256):
+    side = Sidecar.read(sidecar_file)
+    vm = _model_of(side, model)
+    if side.weights_sha256 not in (None, vm.weights_sha256):
         log.warning("The weights differ from the ones that made %s (sha256 %s, now %s); frames will differ.",
-                    sidecar_file, meta["weights_sha256"][:12], vm.weights_sha256[:12])
-    _warn_unsalted(meta, vm, sidecar_file)
-    result = generate_request(request, vm, progress=progress, config=config)
+                    sidecar_file, side.weights_sha256[:12], vm.weights_sha256[:12])
+    _warn_unsalted(side, vm, sidecar_file)
+    _warn_changed_init(side)
+    result = generate_request(side.request(out=out, overwrite=overwrite), vm, progress=progress,
+                              config=side.config_object())
     return result.video if out is None else result.path
 
 
-def _warn_unsalted(meta: dict, vm: VideoModel, what) -> None:
+def _warn_unsalted(side: Sidecar, vm: VideoModel, what) -> None:
     """A sidecar written before the model's seeds were salted (no ``noise_seed``) drew other noise."""
-    if "noise_seed" not in meta and vm.defaults.seed_salt is not None:
+    if side.noise_seed is None and vm.defaults.seed_salt is not None:
         log.warning("%s was made before %s's seeds were salted (longroll.noise.noise_seed): the noise, and so "
                     "the frames, will differ.", what, vm.name)
 
 
-def _read_sidecar(video: Path) -> dict:
-    side = sidecar_path(video)
-    try:
-        return json.loads(side.read_text())
-    except (OSError, ValueError) as err:
-        raise ValueError(f"{str(video)!r} has no readable longroll sidecar ({side.name}): {err}.") from err
+def _warn_changed_init(side: Sidecar) -> None:
+    """The init a sidecar's video continued from must still be there, unchanged."""
+    if side.init is None:
+        return
+    from longroll.io.hashing import file_sha256
+
+    path = Path(side.init.path)
+    if path.is_file() and file_sha256(path) != side.init.sha256:
+        log.warning("The init %s changed since the video was made; frames will differ.", path)
 
 
-def _request_of(meta: dict, *, seconds: float, out, overwrite: bool) -> GenerationRequest:
-    """The request a sidecar describes (prompts, switches, cuts, seed, preset, init), for ``seconds``."""
-    schedule = meta["prompt_schedule"]
-    return GenerationRequest(prompt=schedule[0]["prompt"], seconds=seconds, seed=meta["seed"],
-                             switches=tuple((s["at_seconds"], s["prompt"]) for s in schedule[1:]),
-                             cuts=tuple(s["at_seconds"] for s in schedule[1:] if s.get("cut")),
-                             preset=meta["preset"], schedule=meta.get("schedule", "chunk"),
-                             out=None if out is None else str(out), upscale=meta.get("upscale"),
-                             overwrite=overwrite, **_init_of(meta))
-
-
-def _model_of(meta: dict, model: VideoModel | str | None) -> VideoModel:
+def _model_of(side: Sidecar, model: VideoModel | str | None) -> VideoModel:
     """The given model, or the one the sidecar names, loaded with its options."""
     from longroll.models.registry import load_model
 
     if isinstance(model, VideoModel):
         return model
-    return load_model(model or meta["model"], weights=meta.get("weights"), **meta.get("model_options", {}))
+    return load_model(model or side.model, weights=side.weights, **side.model_options)
 
 
 def extend(video: str | Path, *, seconds: float, out: str | Path, model: VideoModel | str | None = None,
@@ -153,21 +127,22 @@ def extend(video: str | Path, *, seconds: float, out: str | Path, model: VideoMo
     from longroll.pipelines.schedules import method_of
 
     check_seconds(seconds)
-    meta = _read_sidecar(Path(video))
-    if not meta.get("complete", False):
-        raise ValueError(f"{str(video)!r} was cut short ({meta.get('frames')} frames); finish it first "
+    side = Sidecar.of_video(video)
+    if not side.complete:
+        raise ValueError(f"{str(video)!r} was cut short ({side.frames} frames); finish it first "
                          f"(longroll generate --resume {video}), then extend it.")
-    config = replay_config(meta)
+    config = side.config_object()
     rope = method_of(config).rope
     if rope.method != "none" and not rope.dynamic:
         log.warning("Preset %s scales temporal RoPE by the planned length (%s, S = L / L_train): the video is "
-                    "re-planned for %.4g s, so its first %.4g s differ from %s.", meta["preset"], rope.method,
-                    meta["seconds"] + seconds, meta["seconds"], video)
-    request = _request_of(meta, seconds=meta["seconds"] + seconds, out=out, overwrite=overwrite)
-    vm = _model_of(meta, model)
-    if meta.get("weights_sha256") not in (None, vm.weights_sha256):
+                    "re-planned for %.4g s, so its first %.4g s differ from %s.", side.preset, rope.method,
+                    side.seconds + seconds, side.seconds, video)
+    request = side.request(seconds=side.seconds + seconds, out=out, overwrite=overwrite)
+    vm = _model_of(side, model)
+    if side.weights_sha256 not in (None, vm.weights_sha256):
         raise ValueError(f"The weights differ from the ones that made {str(video)!r} (sha256 "
-                         f"{meta['weights_sha256'][:12]}, loaded {vm.weights_sha256[:12]}); load those to extend it.")
+                         f"{side.weights_sha256[:12]}, loaded {vm.weights_sha256[:12]}); load those to extend it.")
+    _warn_changed_init(side)
     return generate_request(request, vm, progress=progress, config=config).path
 
 
@@ -183,13 +158,13 @@ def resume(video: str | Path, *, model: VideoModel | str | None = None, progress
     video = _resumable(Path(video))
     final = final_name(video)
     check_no_live_writer(final)  # a writer still alive (its partial beside the output): the two would race
-    meta = _read_sidecar(video)
-    if meta.get("complete"):
+    side = Sidecar.of_video(video)
+    if side.complete:
         raise ValueError(f"{str(video)!r} is complete; nothing to resume.")
-    request = _request_of(meta, seconds=meta["seconds"], out=final, overwrite=True)
-    vm = _model_of(meta, model)
-    _warn_unsalted(meta, vm, video)
-    made, want = int(meta.get("frames") or 0), meta.get("frames_sha256")
+    vm = _model_of(side, model)
+    _warn_unsalted(side, vm, video)
+    _warn_changed_init(side)
+    made, want = side.frames, side.frames_sha256
     digest, seen = hashlib.sha256(), [0]
 
     def prefix(event: ChunkEvent) -> None:  # hash exactly the frames the cut run had made
@@ -197,8 +172,8 @@ def resume(video: str | Path, *, model: VideoModel | str | None = None, progress
         digest.update(np.ascontiguousarray(event.frames[:take]).tobytes())
         seen[0] += len(event.frames)
 
-    result = generate_request(request, vm, progress=progress, config=replay_config(meta),
-                              on_chunk=prefix if made and want else None)
+    result = generate_request(side.request(out=final, overwrite=True), vm, progress=progress,
+                              config=side.config_object(), on_chunk=prefix if made and want else None)
     if made and want and digest.hexdigest() != want:
         log.warning("The first %d frames differ from the ones the cut run made (other weights or another CPU "
                     "instruction set); the video is complete but not the same.", made)
@@ -224,19 +199,6 @@ def _resumable(video: Path) -> Path:
         raise ValueError(f"{str(video)!r} was never finished and {len(partials)} partial files are beside it "
                          f"({', '.join(p.name for p in partials)}); resume one of them by name.")
     return video
-
-
-def _init_of(meta: dict) -> dict:
-    """The init a sidecar's video continued from (its file must still be there, unchanged)."""
-    init = meta.get("init")
-    if not init:
-        return {}
-    from longroll.io.hashing import file_sha256
-
-    path = Path(init["path"])
-    if path.is_file() and file_sha256(path) != init["sha256"]:
-        log.warning("The init %s changed since the video was made; frames will differ.", path)
-    return {"init": init["path"], "init_frames": init.get("init_frames"), "init_in_output": init["in_output"]}
 
 
 __all__ = ["GenerationPlan", "GenerationRequest", "PromptSchedule", "check_seconds", "extend", "generate",

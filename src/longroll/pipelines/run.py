@@ -3,15 +3,14 @@
 Frames are decoded chunk by chunk and handed to the writer (a file, written under a temporary
 name and renamed when complete; a run cut short keeps a playable prefix) and to ``on_chunk``
 (a progress bar, a web page, a test), never held for the whole video unless no output file is
-asked for. The sidecar beside the file records everything needed to make the same raw frames
-again (``frames_sha256`` is their hash before the lossy codec).
+asked for. The sidecar beside the file (``pipelines.sidecar.Sidecar``) records everything needed to make the
+same raw frames again (``frames_sha256`` is their hash before the lossy codec).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import platform
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,10 +19,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from longroll import __version__, interrupts
+from longroll import interrupts
 from longroll.models.base import VideoModel
 from longroll.pipelines.plan import GenerationPlan
 from longroll.pipelines.schedules import SCHEDULES, method_of
+from longroll.pipelines.sidecar import Sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
 
@@ -96,50 +96,6 @@ def _stream(plan: GenerationPlan, model: VideoModel, den, stats, live) -> Iterat
                 return
 
 
-def sidecar(plan: GenerationPlan, model: VideoModel, *, frames: int, wall_seconds: float, complete: bool,
-            frames_sha256: str, stats: dict | None = None, live=None) -> dict:
-    """Everything needed to make the same frames again (``live``: switches taken while it ran)."""
-    r = plan.request
-    schedule = plan.prompts.to_list()
-    if live is not None and live.taken:
-        schedule = sorted(schedule + live.schedule(model.fps / model.frames_per_latent),
-                          key=lambda e: e["at_seconds"])
-    return {
-        "longroll": __version__,
-        "prompt_schedule": schedule,
-        "script": r.script,
-        "init": None if plan.init is None else {"path": plan.init.path, "sha256": plan.init.sha256,
-                                                "frames": len(plan.init.frames), "init_frames": r.init_frames,
-                                                "in_output": plan.init.in_output},
-        "seconds": r.seconds,
-        "seed": r.seed,
-        "noise_seed": plan.noise_seed,  # the generator's seed (longroll.noise.noise_seed)
-        "preset": plan.preset,
-        "schedule": plan.schedule,
-        "config": plan.config_dict(),  # the schedule's own resolved settings, nothing else
-        "model": model.name,
-        "weights": model.weights_path,
-        "weights_sha256": model.weights_sha256,
-        "model_options": model.load_options,
-        "fps": model.fps,
-        "chunk_frames": (None if model.defaults.chunk_size is None
-                         else model.defaults.chunk_size * model.frames_per_latent),
-        "upscale": plan.upscale,
-        "frames": frames,
-        "frames_sha256": frames_sha256,
-        "complete": complete,
-        "wall_seconds": round(wall_seconds, 3),
-        "stats": stats,
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-    }
-
-
-def sidecar_path(out: str | Path) -> Path:
-    out = Path(str(out).rstrip("/"))
-    return out.with_name(out.name + ".json")
-
-
 def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEvent], None] | None = None,
         progress: bool = False, live=None) -> GenerationResult:
     """Make the plan's video: to its output file with a sidecar, or into ``result.video``.
@@ -185,7 +141,6 @@ def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEve
 
 def _write(plan, model, stats, consume, result, live=None, *, hashed, prefixes) -> GenerationResult:
     """Stream to the file; an interruption still leaves a finalised, playable prefix and its sidecar."""
-    from longroll.io.atomic import write_json
     from longroll.io.video import VideoWriter
 
     writer = VideoWriter(plan.request.out, model.fps, upscale=plan.upscale)  # as asked: 'frames/' is a folder
@@ -201,8 +156,8 @@ def _write(plan, model, stats, consume, result, live=None, *, hashed, prefixes) 
         durable = writer.durable_frames
         if durable == recorded or (recorded >= 0 and time.time() - stamped < 0.5):
             return
-        write_json(early, {**sidecar(plan, model, frames=durable, wall_seconds=time.time() - t0, complete=False,
-                                     frames_sha256=prefixes.get(durable, "")), "partial": writer.tmp.name})
+        Sidecar.of(plan, model, frames=durable, frames_sha256=prefixes.get(durable, ""), complete=False,
+                   wall_seconds=time.time() - t0, live=live, partial=writer.tmp.name).write(early)
         for n in [n for n in prefixes if n < durable]:
             del prefixes[n]  # only hashes of prefixes not yet recorded are kept
         recorded, stamped = durable, time.time()
@@ -224,13 +179,11 @@ def _write(plan, model, stats, consume, result, live=None, *, hashed, prefixes) 
             consume(last[:extra])  # the sidecar describes exactly the frames in the file
         if writer.frames_written:
             done = result(plan.out, complete)
-            write_json(sidecar_path(plan.out), sidecar(plan, model, frames=done.frames,
-                                                       wall_seconds=time.time() - t0, complete=complete,
-                                                       frames_sha256=done.frames_sha256, stats=done.stats,
-                                                       live=live))
+            Sidecar.of(plan, model, frames=done.frames, frames_sha256=done.frames_sha256, complete=complete,
+                       wall_seconds=time.time() - t0, stats=done.stats, live=live).write(sidecar_path(plan.out))
         early.unlink(missing_ok=True)
     log.info("wrote %d frames to %s in %.1f s", writer.frames_written, plan.out, time.time() - t0)
     return result(plan.out, complete)
 
 
-__all__ = ["ChunkEvent", "GenerationResult", "run", "sidecar", "sidecar_path", "stream"]
+__all__ = ["ChunkEvent", "GenerationResult", "run", "sidecar_path", "stream"]

@@ -101,33 +101,24 @@ def new_name() -> str:
     return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(4)}.mp4"
 
 
-def public_sidecar(data: dict) -> dict:
-    """A sidecar as the page may see it: local paths (weights, init, loading options) reduced to file names,
-    so that nothing of the server's file system leaves it; hashes identify the files."""
-    out = dict(data)
-    for key in ("weights",):
-        if isinstance(out.get(key), str):
-            out[key] = Path(out[key]).name
-    if isinstance(out.get("init"), dict) and isinstance(out["init"].get("path"), str):
-        out["init"] = {**out["init"], "path": Path(out["init"]["path"]).name}
-    if isinstance(out.get("model_options"), dict):
-        out["model_options"] = {k: Path(v).name if isinstance(v, str) and ("/" in v or "\\" in v) else v
-                                for k, v in out["model_options"].items()}
-    return out
-
-
 def gallery(out_dir: Path) -> list[dict]:
-    """Finished (or stopped) videos of the folder with their sidecars (as ``public_sidecar``), newest first."""
+    """Finished (or stopped) videos of the folder with their sidecars (``Sidecar.public``: file names and
+    hashes, no local paths), newest first."""
+    from longroll.pipelines.sidecar import Sidecar
+
     rows = []
     for side in sorted(out_dir.glob("*.mp4.json"), key=lambda p: p.stat().st_mtime, reverse=True):
         video = side.with_name(side.name[: -len(".json")])
         if not NAME.match(side.name) or not video.is_file():
             continue
         try:
-            data = json.loads(side.read_text())
-        except (OSError, json.JSONDecodeError):
+            record = Sidecar.read(side)
+        except ValueError:
             continue
-        rows.append({"name": video.name, "sidecar": public_sidecar(data), "size": video.stat().st_size,
+        prompts = " | ".join(f"{e.at_seconds:g}s {e.prompt}" for e in record.prompt_schedule)
+        rows.append({"name": video.name, "sidecar": record.public(), "size": video.stat().st_size,
+                     "seconds": record.seconds, "preset": record.preset, "schedule": record.schedule,
+                     "complete": record.complete, "prompts": prompts,
                      "replay": f"longroll generate --replay {video.name} --out {video.stem}-replay.mp4"})
     return rows
 
@@ -193,6 +184,14 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
         if not NAME.match(name):
             raise HTTPException(404, "No such file.")
         path = out_dir / name
+        if path.is_file() and name.endswith(".json"):  # a sidecar leaves as its public record: no local paths
+            from longroll.pipelines.sidecar import Sidecar
+
+            try:
+                record = Sidecar.read(path).public()
+            except ValueError:
+                raise HTTPException(404, "No such file.") from None
+            return JSONResponse(record, headers={"Content-Disposition": f'attachment; filename="{name}"'})
         if path.is_file():
             return FileResponse(path, filename=name)
         # A job still running: a snapshot of what its writer has flushed so far.
@@ -339,4 +338,4 @@ def _plain(value):
         raise TypeError(f"{type(value).__name__} is not JSON serialisable") from None
 
 
-__all__ = ["MAX_STUDIO_SECONDS", "create_app", "gallery", "parse_generate", "public_sidecar"]
+__all__ = ["MAX_STUDIO_SECONDS", "create_app", "gallery", "parse_generate"]

@@ -292,9 +292,8 @@ async function loadGallery() {
   list.textContent = "";
   for (const r of rows) {
     const li = document.createElement("li");
-    const prompts = r.sidecar.prompt_schedule.map((e) => `${e.at_seconds}s ${e.prompt}`).join(" | ");
     li.innerHTML = `<span>${r.name}</span><span class="muted"></span>`;
-    li.children[1].textContent = `${r.sidecar.seconds}s · ${r.sidecar.preset} · ${r.sidecar.complete ? "complete" : "stopped"} · ${prompts}`;
+    li.children[1].textContent = `${r.seconds}s · ${r.schedule} · ${r.preset} · ${r.complete ? "complete" : "stopped"} · ${r.prompts}`;
     const replay = document.createElement("button");
     replay.textContent = "Replay";
     replay.onclick = () => send({ type: "replay", name: r.name });
