@@ -326,7 +326,7 @@ def test_raising_a_schedules_revision_re_keys_its_cached_runs_and_no_others(tiny
     import dataclasses
 
     from longroll.pipelines.plan import resolve
-    from longroll.pipelines.schedules import SCHEDULES, Schedule
+    from longroll.pipelines.rollouts import SCHEDULES, Schedule
 
     by_name = {v.name: v for v in variants(True)}
     rows = {"chunk": by_name["none"], "fifo": by_name["FIFO-Diffusion"], "miga": by_name["MIGA"]}

@@ -14,10 +14,10 @@ from longroll.pipelines.generate import generate_request
 from longroll.pipelines.plan import resolve
 from longroll.pipelines.presets import PRESETS
 from longroll.pipelines.request import GenerationRequest
+from longroll.pipelines.rollouts import SCHEDULES
 from longroll.pipelines.run import run
-from longroll.pipelines.schedules import SCHEDULES
 from longroll.rope.freqs import wan_rope_freqs
-from longroll.schedule import FewStepSchedule
+from longroll.sampler import FewStepSchedule
 
 
 class ToyDenoiser(torch.nn.Module):

@@ -401,7 +401,7 @@ def test_lol_preset_runs_chunkwise_and_on_fifo_and_composes_with_flex(sharp_mode
     assert not torch.allclose(both, flex, atol=1e-5, rtol=0) and not torch.allclose(both, a, atol=1e-5, rtol=0)
     # A bidirectional model through diffusers: the FIFO schedule takes the jitter (no cache involved).
     from longroll.models.wan.bidirectional import DiffusersWanDenoiser
-    from longroll.pipelines.schedules import SCHEDULES
+    from longroll.pipelines.rollouts import SCHEDULES
 
     wan = DiffusersWanDenoiser(wan_transformer, height=32, width=48)
     config = SCHEDULES["fifo"].resolve("lol", wan, {}, {"steps": 4, "window": 4, "partitions": 1})

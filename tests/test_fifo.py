@@ -184,7 +184,7 @@ def test_bad_settings_are_clear_errors(tiny_model, options, match):
 def test_a_model_without_per_frame_timesteps_is_refused_before_any_work(tiny_model, tmp_path):
     from longroll.models.base import ModelDefaults
     from longroll.pipelines.generate import generate
-    from longroll.schedule import FewStepSchedule
+    from longroll.sampler import FewStepSchedule
 
     plain = ModelDefaults(train_len=16, chunk_size=4, window=16, sink=0, schedule=FewStepSchedule(),
                           context_timestep=0.0, per_frame_timesteps=False)

@@ -9,7 +9,7 @@ from longroll.models.causal_wan.model import CausalWan
 from longroll.models.causal_wan.rollout_spec import FLAVOURS, CausalWanDenoiser, spec_for
 from longroll.pipelines.presets import resolve_preset
 from longroll.pipelines.rollout import Switch, rollout
-from longroll.schedule import FewStepSchedule
+from longroll.sampler import FewStepSchedule
 
 
 def _warp(ts, shift):
@@ -238,7 +238,7 @@ def test_rolling_forcing_moves_a_window_of_chunks_through_its_levels(wan_transfo
     assert (cfg.cache.window, cfg.cache.sink, cfg.schedule.steps) == (21, 3, 5)
     levels = cfg.schedule.levels().tolist()
     cond = den.den.model.encode_context(torch.randn(1, 5, 16))
-    from longroll.pipelines.rolling import rolling_rollout
+    from longroll.pipelines.rolling_forcing import rolling_rollout
 
     with torch.no_grad():
         gen = torch.Generator().manual_seed(0)
@@ -258,7 +258,7 @@ def test_rolling_forcing_moves_a_window_of_chunks_through_its_levels(wan_transfo
 
 
 def test_rolling_with_one_level_and_no_eviction_equals_the_chunkwise_rollout(wan_transformer):
-    from longroll.pipelines.rolling import rolling_rollout
+    from longroll.pipelines.rolling_forcing import rolling_rollout
 
     den = _den(wan_transformer, "rolling-forcing")
     cond = den.model.encode_context(torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(4)))
@@ -272,7 +272,7 @@ def test_rolling_with_one_level_and_no_eviction_equals_the_chunkwise_rollout(wan
 
 
 def test_the_rolling_schedule_refuses_what_it_cannot_do(wan_transformer):
-    from longroll.pipelines.schedules import SCHEDULES
+    from longroll.pipelines.rollouts import SCHEDULES
 
     den = _den(wan_transformer, "rolling-forcing")
     with pytest.raises(ValueError, match="window = 12 cannot hold the anchor .*allowed: window >= 18"):

@@ -7,7 +7,7 @@ from rollout_reference import uncached_reference as _uncached_reference
 from longroll.noise import NoiseConfig
 from longroll.pipelines.presets import PRESETS, RolloutConfig, resolve_preset
 from longroll.pipelines.rollout import Switch, rollout
-from longroll.schedule import FewStepSchedule
+from longroll.sampler import FewStepSchedule
 
 
 def _collect(model, cond, frames, config, seed=0, switches=()):

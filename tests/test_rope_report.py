@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from longroll.cli import main
-from longroll.rope.report import exposure_table
+from longroll.reports.rope_exposure import exposure_table
 
 
 def test_table_rows_follow_the_gate():
@@ -43,14 +43,14 @@ def test_cli_bad_input_is_a_clear_error_and_writes_nothing(tmp_path: Path, capsy
 
 def _self_forcing_defaults():
     from longroll.models.base import ModelDefaults
-    from longroll.schedule import FewStepSchedule
+    from longroll.sampler import FewStepSchedule
 
     return ModelDefaults(train_len=21, chunk_size=3, window=12, sink=3, schedule=FewStepSchedule(),
                          context_timestep=0.0)
 
 
 def test_phase_report_shows_which_methods_keep_a_query_inside_the_training_domain():
-    from longroll.rope.phase_report import phase_report
+    from longroll.reports.rope_phases import phase_report
 
     d = _self_forcing_defaults()
     for preset in ("cache-relative", "infinity-rope", "deep-forcing", "memrope", "rolling-sink"):

@@ -1,11 +1,12 @@
 """longroll: long video generation far past a model's training horizon, training-free.
 
-Subpackages, top to bottom (imports point downward only; see ARCHITECTURE.md): ``cli`` ->
-``bench`` / ``batch`` -> ``pipelines`` -> ``eval`` -> ``models`` -> ``rope`` / ``noise`` /
-``cache`` / ``attention`` (model-agnostic extensions) -> ``world`` -> ``io``.
+Subpackages, top to bottom (imports point downward only; see ARCHITECTURE.md, checked by
+tests/test_layering.py): ``cli`` / ``studio`` -> ``bench`` / ``batch`` / ``reports`` -> ``pipelines``
+-> ``eval`` -> ``models`` -> ``rope`` / ``noise`` / ``cache`` / ``attention`` / ``sampler``
+(model-agnostic extensions) -> ``world`` -> ``io``.
 """
 
-__version__ = "0.1.0"
+from longroll.version import __version__ as __version__
 
 
 def __getattr__(name: str):

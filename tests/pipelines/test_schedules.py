@@ -11,7 +11,7 @@ import pytest
 from longroll.cli import main
 from longroll.pipelines.presets import OVERRIDES, PRESETS
 from longroll.pipelines.request import GenerationRequest
-from longroll.pipelines.schedules import SCHEDULES
+from longroll.pipelines.rollouts import SCHEDULES
 
 PROMPT = "a red circle and a blue square on a navy background"
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from longroll._validate import check_choice, check_int
-from longroll.batch.runner import Job, Summary, run_local
+from longroll.batch.runner import BatchJob, Summary, run_local
 
 BACKENDS = ("local", "torchrun", "ray")
 
 
-def run_job(job: Job, *, backend: str = "local", workers: int = 1, device: str | None = None,
+def run_job(job: BatchJob, *, backend: str = "local", workers: int = 1, device: str | None = None,
             ray_address: str | None = None, show_progress: bool = True, argv: Sequence[str] | None = None) -> Summary:
     """Run ``job`` on ``backend`` with ``workers`` workers (see the module docstring)."""
     check_choice("backend", backend, BACKENDS)

@@ -23,7 +23,7 @@ from dataclasses import asdict
 from datetime import timedelta
 from pathlib import Path
 
-from longroll.batch.runner import Job, Summary, run_items, shard
+from longroll.batch.runner import BatchJob, Summary, run_items, shard
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def launch(workers: int, argv: Sequence[str], folder: str | Path) -> Summary:
     return summary
 
 
-def run_torchrun(job: Job, *, workers: int, device: str | None = None, show_progress: bool = True,
+def run_torchrun(job: BatchJob, *, workers: int, device: str | None = None, show_progress: bool = True,
                  argv: Sequence[str] | None = None) -> Summary:
     """Run this rank's shard (under torchrun), or launch torchrun with ``workers`` ranks (outside it)."""
     if not in_torchrun():

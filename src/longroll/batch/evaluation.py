@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from longroll.batch.manifest import Manifest, check_batch_settings, check_out_dir, settings_hash
-from longroll.batch.runner import Job
+from longroll.batch.runner import BatchJob
 from longroll.io.atomic import write_text
 from longroll.io.video import READABLE_SUFFIXES as VIDEO_SUFFIXES
 from longroll.io.video import is_partial
@@ -92,7 +92,7 @@ def _world_prompt(prompt: str | None) -> str | None:
 
 
 @dataclass
-class EvaluationJob(Job):
+class EvaluationJob(BatchJob):
     """Evaluate every video of ``folder`` into ``out`` (see the module docstring)."""
 
     folder: str  # folder of videos (a ``longroll batch`` output, or any folder of videos)

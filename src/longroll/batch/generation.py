@@ -22,7 +22,7 @@ from pathlib import Path
 from longroll._validate import check_choice, check_int
 from longroll.batch.items import WorkItem, build_items, read_prompts
 from longroll.batch.manifest import check_batch_settings, check_out_dir, settings_hash
-from longroll.batch.runner import Job
+from longroll.batch.runner import BatchJob
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class BatchSettings:
     def __post_init__(self) -> None:
         from longroll.pipelines.presets import PRESETS
         from longroll.pipelines.request import check_seconds
-        from longroll.pipelines.schedules import SCHEDULES
+        from longroll.pipelines.rollouts import SCHEDULES
 
         check_seconds(self.seconds)
         if self.preset is not None:
@@ -95,7 +95,7 @@ def validate_item_settings(prompt: str, settings: dict, where: str) -> None:
 
 
 @dataclass
-class GenerationJob(Job):
+class GenerationJob(BatchJob):
     """Generate every item of ``prompts`` into ``out`` (see the module docstring)."""
 
     prompts: str  # path of the prompt file (.txt or .jsonl)

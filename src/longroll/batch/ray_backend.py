@@ -16,7 +16,7 @@ import os
 import socket
 from collections import deque
 
-from longroll.batch.runner import Job, Summary
+from longroll.batch.runner import BatchJob, Summary
 from longroll.progress import progress_bar
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ def check_address(address: str) -> None:
 class ItemActor:
     """A Ray actor: opens the job's worker (loads the model) once, then runs items."""
 
-    def __init__(self, job: Job, device: str | None, threads: int) -> None:
+    def __init__(self, job: BatchJob, device: str | None, threads: int) -> None:
         import torch
 
         torch.set_num_threads(max(1, threads))
@@ -67,7 +67,7 @@ class ItemActor:
             return "error", f"{type(err).__name__}: {err}"
 
 
-def run_ray(job: Job, *, workers: int, address: str | None = None, device: str | None = None,
+def run_ray(job: BatchJob, *, workers: int, address: str | None = None, device: str | None = None,
             show_progress: bool = True, max_attempts: int = MAX_ATTEMPTS) -> Summary:
     """Run ``job`` on ``workers`` Ray actors (see the module docstring)."""
     ray = _import_ray()
@@ -95,7 +95,7 @@ def run_ray(job: Job, *, workers: int, address: str | None = None, device: str |
             ray.shutdown()
 
 
-def _drive(ray, job: Job, todo: list, summary: Summary, *, workers: int, device: str | None, show_progress: bool,
+def _drive(ray, job: BatchJob, todo: list, summary: Summary, *, workers: int, device: str | None, show_progress: bool,
            max_attempts: int) -> Summary:
     resources = ray.cluster_resources()
     gpus = resources.get("GPU", 0) >= workers and device != "cpu"

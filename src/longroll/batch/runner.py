@@ -61,7 +61,7 @@ class Summary:
         return "\n".join(lines)
 
 
-class Job:
+class BatchJob:
     """A batch job: a folder with ``batch.json`` and ``manifest.jsonl``, and the done-or-not rule.
 
     Subclasses give ``what``, ``out``, ``items``, ``folder_settings()``, ``item_hash(item)``,
@@ -154,7 +154,7 @@ def shard(items: Sequence[T], rank: int, world: int, costs: Sequence[float] | No
     return [items[i] for i in balanced_shards(costs, world)[rank]]
 
 
-def run_items(job: Job, items: Sequence[Any], worker: Callable[[Any], dict], *, show_progress: bool = True,
+def run_items(job: BatchJob, items: Sequence[Any], worker: Callable[[Any], dict], *, show_progress: bool = True,
               desc: str | None = None) -> Summary:
     """Run ``items`` one after another with ``worker``, recording each; failures are kept, not raised.
 
@@ -180,7 +180,7 @@ def run_items(job: Job, items: Sequence[Any], worker: Callable[[Any], dict], *, 
     return summary
 
 
-def run_local(job: Job, *, device: str | None = None, show_progress: bool = True) -> Summary:
+def run_local(job: BatchJob, *, device: str | None = None, show_progress: bool = True) -> Summary:
     """The ``local`` backend: one model load in this process, every pending item in order."""
     todo, skipped = job.plan()
     summary = Summary(job.what, skipped=[i.key for i in skipped])
@@ -191,4 +191,4 @@ def run_local(job: Job, *, device: str | None = None, show_progress: bool = True
     return summary.merge(run_items(job, todo, worker, show_progress=show_progress))
 
 
-__all__ = ["Job", "Summary", "run_items", "run_local", "shard"]
+__all__ = ["BatchJob", "Summary", "run_items", "run_local", "shard"]

@@ -19,7 +19,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from longroll.pipelines.schedules import DEFAULT
+from longroll.pipelines.rollouts import DEFAULT
 
 
 def machine_seconds(run: dict) -> float | None:
@@ -47,7 +47,7 @@ def full_matrix_videos(cfg=None) -> dict[tuple[str, float], int]:
     """{(schedule, multiple): videos} of the full matrix at ``cfg``'s cell sizes (default: the issue's)."""
     from pathlib import Path
 
-    from longroll.bench.horizon import BenchConfig, variants
+    from longroll.bench.matrix import BenchConfig, variants
 
     cfg = cfg or BenchConfig(out=Path("."))
     counts, seen = defaultdict(int), set()
@@ -98,7 +98,7 @@ def cost_section(results: list[dict], horizon: float, remaining: dict | None = N
         lines.append(f"| {s} | {m:g}x ({m * horizon:g} s) | {n} | {wall:.1f} | {3600 / wall:.0f} |")
     from pathlib import Path
 
-    from longroll.bench.horizon import BenchConfig
+    from longroll.bench.matrix import BenchConfig
 
     sizes = BenchConfig(out=Path("."))  # the full matrix's cell sizes, stated once there
     full = full_matrix_videos(sizes)

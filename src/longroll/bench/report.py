@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from longroll.bench.cost import machine_seconds
-from longroll.pipelines.schedules import DEFAULT
+from longroll.pipelines.rollouts import DEFAULT
 
 # Metrics shown in the tables (the JSON keeps every metric): name -> (label, higher is better)
 TABLE_METRICS = {
@@ -397,7 +397,7 @@ def write_report(results: list[dict], cfg, horizon: float, model, coverage=None,
             lines += ["Not judged: the rule compares every preset with `none`, which this run left out.", ""]
     for m in multiples:
         lines += [f"## Presets at {m:g}x the horizon ({m * horizon:g} s)", "", *_table(agg, presets, m), ""]
-    from longroll.bench.horizon import variants
+    from longroll.bench.matrix import variants
 
     plain = [v for v in variants(False) if not v.overrides and v.schedule == DEFAULT]  # rows that are a preset as is
     for group, title in (("components", "FLEX components (FLEX Table 3: each removed from FLEX, and each alone)"),

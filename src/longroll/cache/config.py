@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from longroll._validate import check_float, check_int
-from longroll.memory import POOLINGS
+from longroll.cache.memory import POOLINGS
 from longroll.rope.positions import POSITION_POLICIES
 
 

@@ -40,9 +40,9 @@ from collections.abc import Callable
 import torch
 
 from longroll._validate import check_int
+from longroll.cache.compression import CompressedTokens, participation_scores, top_tokens
 from longroll.cache.config import CacheConfig
-from longroll.compression import CompressedTokens, participation_scores, top_tokens
-from longroll.memory import MemoryTokens
+from longroll.cache.memory import MemoryTokens
 from longroll.rope.positions import window_positions
 
 # rotate(x (B, H, n*T, D), frame_positions (n,)) -> rotated x
@@ -324,7 +324,7 @@ class KVCache:
         return torch.cat([frames, self.compressed_positions(layer)[0]])
 
     def _compress(self) -> None:
-        """Participative Compression (``longroll.compression``): candidates are every ring frame but the
+        """Participative Compression (``longroll.cache.compression``): candidates are every ring frame but the
         newest R, plus the tokens kept before; the Top-C are kept, the candidate frames' slots freed."""
         cfg, t = self.config, self.tokens_per_frame
         ring = [f for f in self.held_frames() if f >= cfg.sink]
@@ -352,7 +352,7 @@ class KVCache:
         self._refresh()
 
     def _remember(self, evicted: list[int]) -> None:
-        """MemRoPE: fold the frames about to be overwritten into the memory streams (``longroll.memory``)."""
+        """MemRoPE: fold the frames about to be overwritten into the memory streams (``longroll.cache.memory``)."""
         slots = torch.tensor([self.slot(f) for f in evicted], device=self.k.device)
         self.memory.update(self.k[:, :, :, slots], self.v[:, :, :, slots])
 

@@ -7,9 +7,9 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from longroll import __version__
 from longroll.cli import batch, bench, extend, generate, rope_report, studio, train_tiny, world
 from longroll.cli import eval as eval_cmd
+from longroll.version import __version__
 
 # Each command module exposes register(subparsers) and run(args) -> int.
 COMMANDS = {

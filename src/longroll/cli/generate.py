@@ -88,7 +88,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     """--schedule with the FIFO / MIGA settings, and the preset overrides (shared with ``longroll batch``)."""
-    from longroll.pipelines.schedules import DEFAULT, SCHEDULES
+    from longroll.pipelines.rollouts import DEFAULT, SCHEDULES
 
     d = parser.add_argument_group("schedules (how the video is rolled out) and the diagonal ones' settings")
     d.add_argument("--schedule", default=None, choices=list(SCHEDULES),
@@ -172,7 +172,7 @@ def collect_overrides(args: argparse.Namespace) -> dict:
 
 def schedule_of(args: argparse.Namespace) -> str:
     """``--schedule``, or the flavour's own (Rolling Forcing: rolling), or the default (chunk)."""
-    from longroll.pipelines.schedules import DEFAULT
+    from longroll.pipelines.rollouts import DEFAULT
 
     if args.schedule is not None:
         return args.schedule
@@ -189,7 +189,7 @@ def collect_diagonal(args: argparse.Namespace) -> dict:
     """The schedule's own settings given on the command line (FIFO / MIGA); ``--window`` is the schedule's
     window where the schedule has one of its own. A setting the schedule does not take is refused when the
     request is built, naming its flag."""
-    from longroll.pipelines.schedules import SCHEDULES
+    from longroll.pipelines.rollouts import SCHEDULES
 
     diagonal = {k: getattr(args, k) for k in ("partitions", "lookahead", "k", "stage2_steps", "guidance",
                                                "guidance_from", "reflection", "candidates", "delta")}

@@ -48,7 +48,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from longroll.io.atomic import atomic_output, check_output_path
-    from longroll.rope.report import exposure_table, format_table, plot_table
+    from longroll.reports.rope_exposure import exposure_table, format_table, plot_table
 
     if args.plot:
         check_output_path(args.plot)
@@ -73,8 +73,8 @@ def _phases(args: argparse.Namespace) -> int:
     from longroll.io.atomic import atomic_output
     from longroll.models.base import ModelDefaults
     from longroll.pipelines.presets import PRESETS
-    from longroll.rope.phase_report import format_report, phase_report, plot_reports
-    from longroll.schedule import FewStepSchedule
+    from longroll.reports.rope_phases import format_report, phase_report, plot_reports
+    from longroll.sampler import FewStepSchedule
 
     presets = [p.strip() for p in args.preset.split(",") if p.strip()]
     for name in presets:

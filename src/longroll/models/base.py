@@ -21,7 +21,7 @@ import torch
 
 from longroll._validate import check_float, check_int
 from longroll.constants import FLEX_RHO
-from longroll.schedule import FewStepSchedule
+from longroll.sampler import FewStepSchedule
 
 
 @dataclass(frozen=True)

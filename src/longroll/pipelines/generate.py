@@ -17,7 +17,7 @@ import numpy as np
 
 from longroll.models.base import VideoModel
 from longroll.pipelines.plan import GenerationPlan, resolve
-from longroll.pipelines.request import GenerationRequest, PromptSchedule, check_seconds, parse_switch
+from longroll.pipelines.request import GenerationRequest, PromptTimeline, check_seconds, parse_switch
 from longroll.pipelines.run import ChunkEvent, GenerationResult, run
 from longroll.pipelines.sidecar import Sidecar, sidecar_path
 
@@ -124,7 +124,7 @@ def extend(video: str | Path, *, seconds: float, out: str | Path, model: VideoMo
     from its sidecar) made ``seconds`` longer, written to ``out``. The frames of a rollout do not depend
     on its planned length unless its temporal RoPE scale does (a static S = L / L_train: pi, ntk, flex,
     yarn, riflex); then the whole video is re-planned for the new length and says so."""
-    from longroll.pipelines.schedules import method_of
+    from longroll.pipelines.rollouts import method_of
 
     check_seconds(seconds)
     side = Sidecar.of_video(video)
@@ -201,6 +201,6 @@ def _resumable(video: Path) -> Path:
     return video
 
 
-__all__ = ["GenerationPlan", "GenerationRequest", "PromptSchedule", "check_seconds", "extend", "generate",
+__all__ = ["GenerationPlan", "GenerationRequest", "PromptTimeline", "check_seconds", "extend", "generate",
            "generate_request", "resume",
            "parse_switch", "replay", "resolve", "run", "sidecar_path"]

@@ -18,8 +18,8 @@ import torch
 from longroll._validate import excerpt
 from longroll.models.base import VideoModel
 from longroll.noise import noise_seed
-from longroll.pipelines.request import GenerationRequest, PromptSchedule, check_length
-from longroll.pipelines.schedules import SCHEDULES, method_of
+from longroll.pipelines.request import GenerationRequest, PromptTimeline, check_length
+from longroll.pipelines.rollouts import SCHEDULES, method_of
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class GenerationPlan:
     """A request resolved against a model: what ``run`` executes."""
 
     request: GenerationRequest  # what was asked
-    prompts: PromptSchedule  # the prompt at 0 and its switches
+    prompts: PromptTimeline  # the prompt at 0 and its switches
     conds: tuple  # the model's conditioning of each prompt entry
     switch_frames: tuple[int, ...]  # latent frame at which each switch takes effect
     num_latent: int  # latent frames to make

@@ -58,7 +58,7 @@ from longroll.constants import (
 from longroll.noise import NoiseConfig
 from longroll.rope.bias import TemporalBias
 from longroll.rope.scaling import RopeScaling
-from longroll.schedule import FewStepSchedule
+from longroll.sampler import FewStepSchedule
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ def check_length(seconds: float, fps: float) -> int:
 
 
 @dataclass(frozen=True)
-class PromptSchedule:
+class PromptTimeline:
     """The prompt at time 0 and later switches: ((seconds, prompt), ...) sorted by time, and for each
     entry whether it starts with a hard cut (never the first)."""
 
@@ -54,7 +54,7 @@ class PromptSchedule:
 
     @classmethod
     def build(cls, prompt: str, switches: Sequence[tuple[float, str]] = (), *, seconds: float,
-              cuts: Sequence[float] = ()) -> "PromptSchedule":
+              cuts: Sequence[float] = ()) -> "PromptTimeline":
         if not isinstance(prompt, str) or not prompt.strip():
             raise ValueError("The prompt is empty; say what the video shows.")
         entries = [(0.0, prompt)]
@@ -115,7 +115,7 @@ class GenerationRequest:
 
     def __post_init__(self) -> None:
         from longroll.pipelines.presets import OVERRIDES, PRESETS
-        from longroll.pipelines.schedules import SCHEDULES
+        from longroll.pipelines.rollouts import SCHEDULES
 
         check_prompt_text(self.prompt)
         for _, text in self.switches:
@@ -127,7 +127,7 @@ class GenerationRequest:
         check_int("seed", self.seed, low=0)
         object.__setattr__(self, "switches", tuple((float(at), str(p)) for at, p in self.switches))
         object.__setattr__(self, "cuts", tuple(float(at) for at in self.cuts))
-        PromptSchedule.build(self.prompt, self.switches, seconds=self.seconds, cuts=self.cuts)
+        PromptTimeline.build(self.prompt, self.switches, seconds=self.seconds, cuts=self.cuts)
         if self.preset is not None:
             check_choice("preset", self.preset, PRESETS)
         unknown = sorted(set(self.overrides) - set(OVERRIDES))
@@ -192,13 +192,13 @@ class GenerationRequest:
         object.__setattr__(self, "cuts", tuple(at for at, s in zip(starts, shots[1:]) if s.cut))
 
     @property
-    def prompts(self) -> PromptSchedule:
-        return PromptSchedule.build(self.prompt, self.switches, seconds=self.seconds, cuts=self.cuts)
+    def prompts(self) -> PromptTimeline:
+        return PromptTimeline.build(self.prompt, self.switches, seconds=self.seconds, cuts=self.cuts)
 
     @property
     def out_path(self) -> Path | None:
         return None if self.out is None else Path(str(self.out).rstrip("/"))
 
 
-__all__ = ["MAX_PROMPT_CHARS", "MAX_SECONDS", "GenerationRequest", "PromptSchedule", "check_length",
+__all__ = ["MAX_PROMPT_CHARS", "MAX_SECONDS", "GenerationRequest", "PromptTimeline", "check_length",
            "check_prompt_text", "check_seconds", "parse_switch"]

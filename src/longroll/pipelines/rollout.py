@@ -17,7 +17,7 @@ import torch
 
 from longroll.noise import iid_noise
 from longroll.pipelines.presets import RolloutConfig
-from longroll.schedule import euler_step, renoise, to_x0
+from longroll.sampler import euler_step, renoise, to_x0
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import torch
 from longroll import interrupts
 from longroll.models.base import VideoModel
 from longroll.pipelines.plan import GenerationPlan
-from longroll.pipelines.schedules import SCHEDULES, method_of
+from longroll.pipelines.rollouts import SCHEDULES, method_of
 from longroll.pipelines.sidecar import Sidecar, sidecar_path
 
 log = logging.getLogger(__name__)

@@ -78,7 +78,7 @@ class Sidecar:
         switches taken while it ran, which join the prompt timeline."""
         import torch
 
-        from longroll import __version__
+        from longroll.version import __version__
 
         r = plan.request
         timeline = plan.prompts.to_list()
@@ -161,7 +161,7 @@ class Sidecar:
     # ------------------------------------------------------------------ using
     def config_object(self):
         """The schedule's resolved config (``RolloutConfig`` or ``DiagonalRollout``), validated again."""
-        from longroll.pipelines.schedules import SCHEDULES
+        from longroll.pipelines.rollouts import SCHEDULES
 
         return SCHEDULES[self.schedule].load(self.config)
 
@@ -216,7 +216,7 @@ def _diagonal_config(diagonal: dict, config: dict) -> dict:
     of the chunk-wise config recorded beside them."""
     from longroll.pipelines.fifo import DiagonalConfig
     from longroll.pipelines.presets import RolloutConfig
-    from longroll.pipelines.schedules import DiagonalRollout, method_of
+    from longroll.pipelines.rollouts import DiagonalRollout, method_of
 
     return DiagonalRollout(DiagonalConfig(**diagonal), method_of(RolloutConfig.from_dict(config))).to_dict()
 

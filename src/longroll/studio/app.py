@@ -131,14 +131,14 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
     from starlette.background import BackgroundTask
 
     from longroll.pipelines.presets import OVERRIDES, PRESETS
-    from longroll.pipelines.schedules import SCHEDULES
-    from longroll.studio.jobs import Job, QueueFull, WorkerPool
+    from longroll.pipelines.rollouts import SCHEDULES
+    from longroll.studio.jobs import QueueFull, StudioJob, WorkerPool
     from longroll.studio.session import execute
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     pool = WorkerPool(lambda job: execute(job, model), workers=workers, max_queue=max_queue)
-    jobs: dict[str, Job] = {}
+    jobs: dict[str, StudioJob] = {}
 
     @contextlib.asynccontextmanager
     async def lifespan(app):
@@ -223,7 +223,7 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
                     await ws.send_text(json.dumps(message, allow_nan=False, default=_plain))
 
         pumper = asyncio.create_task(pump())
-        job: Job | None = None
+        job: StudioJob | None = None
         try:
             while True:
                 received = await ws.receive()
@@ -261,7 +261,7 @@ def create_app(model, out_dir: str | Path, *, workers: int = 1, max_queue: int =
                 raise ValueError("A video is being made on this page: stop it first.")
             name = new_name()
             plan = await asyncio.to_thread(parse_generate, message, model, out_dir, name)  # off the event loop
-            job = Job(id=name[: -len(".mp4")], plan=plan, send=send, lead=_lead(message, model.fps))
+            job = StudioJob(id=name[: -len(".mp4")], plan=plan, send=send, lead=_lead(message, model.fps))
             position = pool.submit(job)
             jobs[job.id] = job
             send({"type": "queued", "job": job.id, "position": position, "video": name})

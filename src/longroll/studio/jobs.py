@@ -1,6 +1,6 @@
 """Studio jobs: one video each, run by a pool of worker threads, controlled while they run.
 
-A ``Job`` is a resolved plan plus its controls: prompt switches and cuts asked for live
+A ``StudioJob`` is a resolved plan plus its controls: prompt switches and cuts asked for live
 (``LiveSwitches``, taken at the next chunk), pause / resume (the worker waits between chunks) and
 stop (the run ends after the current chunk; the file keeps what was made, its sidecar says it is
 incomplete). Everything a job produces goes to its ``send`` callback (the page's socket): frames
@@ -34,7 +34,7 @@ class QueueFull(ValueError):
 
 
 @dataclass
-class Job:
+class StudioJob:
     """One video being made for one page."""
 
     id: str  # generated name stem of its files
@@ -96,10 +96,10 @@ class Job:
 class WorkerPool:
     """``workers`` threads running jobs from one queue (``execute(job)`` does the work)."""
 
-    def __init__(self, execute: Callable[[Job], None], *, workers: int = 1, max_queue: int = 8) -> None:
+    def __init__(self, execute: Callable[[StudioJob], None], *, workers: int = 1, max_queue: int = 8) -> None:
         self.execute = execute
         self.max_queue = max_queue
-        self.pending: list[Job] = []
+        self.pending: list[StudioJob] = []
         self.running: set[str] = set()
         self._cond = threading.Condition()
         self._closed = False
@@ -108,7 +108,7 @@ class WorkerPool:
         for t in self.threads:
             t.start()
 
-    def submit(self, job: Job) -> int:
+    def submit(self, job: StudioJob) -> int:
         """Queue ``job``; its position (1 = next); ``QueueFull`` when the queue is full."""
         with self._cond:
             if len(self.pending) >= self.max_queue:
@@ -118,11 +118,11 @@ class WorkerPool:
             self._cond.notify()
             return len(self.pending)
 
-    def position(self, job: Job) -> int | None:
+    def position(self, job: StudioJob) -> int | None:
         with self._cond:
             return self.pending.index(job) + 1 if job in self.pending else None
 
-    def cancel(self, job: Job) -> None:
+    def cancel(self, job: StudioJob) -> None:
         """Leave the queue, or stop at the next chunk."""
         with self._cond:
             if job in self.pending:
@@ -172,4 +172,4 @@ class WorkerPool:
                 log.info("studio job %s %s after %.1f s", job.id, job.state, time.time() - t0)
 
 
-__all__ = ["Job", "QueueFull", "Stopped", "WorkerPool"]
+__all__ = ["StudioJob", "QueueFull", "Stopped", "WorkerPool"]

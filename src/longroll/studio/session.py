@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from longroll.studio.jobs import Job, Stopped
+from longroll.studio.jobs import Stopped, StudioJob
 
 HEADER = struct.Struct("<IHHHH")  # first frame, frames, height, width, reserved
 
@@ -33,7 +33,7 @@ def parse_frames_message(data: bytes) -> tuple[int, np.ndarray]:
     return start, np.frombuffer(data, dtype=np.uint8, offset=HEADER.size).reshape(n, h, w, 3)
 
 
-def execute(job: Job, model) -> None:
+def execute(job: StudioJob, model) -> None:
     """Run ``job`` to its end (complete, stopped or failed), streaming to ``job.send``."""
     from longroll.eval.live import LiveEvaluator
     from longroll.pipelines.run import run
@@ -63,7 +63,7 @@ def execute(job: Job, model) -> None:
                   "realtime": round(event.done / model.fps / working, 3)})
         job.checkpoint(event.done)  # pause or keep pace here (between chunks); a stop ends the run, keeping files
 
-    from longroll.pipelines.schedules import SCHEDULES
+    from longroll.pipelines.rollouts import SCHEDULES
 
     try:  # a schedule without live switches runs without them (the page offers none for it)
         result = run(plan, model, on_chunk=on_chunk, live=job.live if SCHEDULES[plan.schedule].live else None)

@@ -34,7 +34,7 @@ from longroll.constants import LONGLIVE_SINK, LONGLIVE_WINDOW, MIGA_WAN_DIAGONAL
 from longroll.models.base import DiagonalDefaults, ModelDefaults, NativeRollout
 from longroll.models.causal_wan.flavours import RECORDS, FlavourRecord, record_for
 from longroll.models.causal_wan.model import CausalWan, WanContext
-from longroll.schedule import FewStepSchedule
+from longroll.sampler import FewStepSchedule
 
 VAE_STRIDE = (4, 8, 8)  # Wan VAE: 4x in time (after the first frame), 8x8 in space
 WAN_FPS = WAN21_FPS  # Wan2.1 video frame rate

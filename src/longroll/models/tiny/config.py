@@ -137,7 +137,7 @@ def tiny_defaults(config: DiTConfig, inference: dict | None = None):
     from dataclasses import replace
 
     from longroll.models.base import DiagonalDefaults, ModelDefaults, NativeRollout
-    from longroll.schedule import FewStepSchedule
+    from longroll.sampler import FewStepSchedule
 
     inference = dict(inference or {})
     schedule = FewStepSchedule(timesteps=SELF_FORCING_TIMESTEPS, shift=SELF_FORCING_SHIFT, sampler="renoise")

@@ -30,7 +30,7 @@ from longroll.models.tiny.config import CLEAN_T
 from longroll.models.tiny.dit import TinyDiT, encode_prompt, null_prompt
 from longroll.models.tiny.losses import plot_losses, write_losses
 from longroll.models.tiny.recipe import TrainConfig
-from longroll.schedule import warp
+from longroll.sampler import warp
 
 log = logging.getLogger(__name__)
 

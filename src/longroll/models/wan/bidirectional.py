@@ -26,7 +26,7 @@ from longroll.constants import MIGA_WAN_DIAGONAL
 from longroll.models.base import DiagonalDefaults, ModelDefaults
 from longroll.rope.bias import TemporalBias
 from longroll.rope.freqs import RopeFreqs, rope_cos_sin, wan_rope_freqs
-from longroll.schedule import FewStepSchedule
+from longroll.sampler import FewStepSchedule
 
 
 class FrameRope(nn.Module):

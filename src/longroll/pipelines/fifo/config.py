@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, replace
 
 from longroll._validate import check_choice, check_float, check_int
 
-SCHEDULES = ("fifo", "miga")
+DIAGONAL_KINDS = ("fifo", "miga")
 GUIDANCE_SOURCES = ("window", "head")  # where MIGA's long-range guidance frames come from (``guidance_from``)
 # The settings each schedule acts on (``DiagonalConfig`` fields a user may give; the others are derived).
 FIFO_OPTIONS = ("window", "steps", "shift", "partitions", "lookahead")
@@ -47,7 +47,7 @@ OPTION_FLAGS = {"window": "--window", "steps": "--diag-steps", "partitions": "--
 class DiagonalConfig:
     """Every setting of a diagonal rollout, fully resolved."""
 
-    kind: str = "miga"  # one of SCHEDULES
+    kind: str = "miga"  # one of DIAGONAL_KINDS
     window: int = 16  # frames the model sees per pass (its L_train), guidance frames included
     steps: int = 40  # T: denoising steps every frame takes from pure noise to clean
     shift: float = 2.0  # timestep shift of the noise-level grid
@@ -66,7 +66,7 @@ class DiagonalConfig:
     guide_chunks: int = 2  # MIGA chunks before the judged one that it is compared with
 
     def __post_init__(self) -> None:
-        check_choice("schedule", self.kind, SCHEDULES)
+        check_choice("schedule", self.kind, DIAGONAL_KINDS)
         check_int("window", self.window, low=2)
         check_int("steps", self.steps, low=2, high=1000)
         check_float("shift", self.shift, low=0.0, low_open=True)
@@ -120,7 +120,7 @@ def resolve_diagonal(kind: str, model, **overrides) -> DiagonalConfig:
     from longroll.constants import MIGA_CANDIDATES, MIGA_GUIDANCE
     from longroll.models.base import ModelDefaults
 
-    check_choice("schedule", kind, SCHEDULES)
+    check_choice("schedule", kind, DIAGONAL_KINDS)
     d = model if isinstance(model, ModelDefaults) else model.defaults
     if not d.per_frame_timesteps:
         raise ValueError(f"The {kind} schedule gives every frame its own noise level; this model cannot take "
@@ -152,5 +152,5 @@ def resolve_diagonal(kind: str, model, **overrides) -> DiagonalConfig:
     return DiagonalConfig(**base)
 
 
-__all__ = ["FIFO_OPTIONS", "GUIDANCE_SOURCES", "MIGA_OPTIONS", "OPTION_FLAGS", "SCHEDULES", "DiagonalConfig",
+__all__ = ["FIFO_OPTIONS", "GUIDANCE_SOURCES", "MIGA_OPTIONS", "OPTION_FLAGS", "DIAGONAL_KINDS", "DiagonalConfig",
            "replace", "resolve_diagonal"]

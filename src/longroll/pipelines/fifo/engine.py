@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from longroll.schedule import FewStepSchedule
+from longroll.sampler import FewStepSchedule
 
 
 def levels(steps: int, shift: float) -> torch.Tensor:

@@ -27,7 +27,7 @@ import torch
 from longroll.pipelines.fifo.config import DiagonalConfig
 from longroll.pipelines.fifo.engine import DiagonalStats, WindowRunner, levels, unified_denoise
 from longroll.pipelines.rollout import Chunk
-from longroll.schedule import renoise
+from longroll.sampler import renoise
 
 
 def fifo_windows(queue_len: int, window: int, lookahead: bool) -> list[tuple[int, int, int, int]]:

@@ -35,7 +35,7 @@ from longroll.pipelines.fifo.config import DiagonalConfig
 from longroll.pipelines.fifo.engine import DiagonalStats, WindowRunner, levels, unified_denoise
 from longroll.pipelines.fifo.reflection import Reflector, consistency_score
 from longroll.pipelines.rollout import Chunk
-from longroll.schedule import renoise
+from longroll.sampler import renoise
 
 
 def miga_windows(queue_len: int, span: int, stride: int, offset: int) -> list[tuple[int, int, int, int]]:

@@ -168,7 +168,7 @@ def _run_chunk(den, conds: Sequence, switch_frames: Sequence[int], num_frames: i
 
 # --------------------------------------------------------------------------------------- rolling
 def _resolve_rolling(preset: str, model, overrides: dict, options: dict) -> RolloutConfig:
-    from longroll.pipelines.rolling import check_rolling
+    from longroll.pipelines.rolling_forcing import check_rolling
 
     config = resolve_preset(preset, model, **overrides)
     check_rolling(config, model.defaults.chunk_size)
@@ -177,7 +177,7 @@ def _resolve_rolling(preset: str, model, overrides: dict, options: dict) -> Roll
 
 def _run_rolling(den, conds: Sequence, switch_frames: Sequence[int], num_frames: int, config: RolloutConfig,
                  generator: torch.Generator, stats=None, cuts: Sequence[bool] = (), init=None, live=None) -> Iterator:
-    from longroll.pipelines.rolling import rolling_rollout
+    from longroll.pipelines.rolling_forcing import rolling_rollout
 
     return rolling_rollout(den, conds[0], num_frames=num_frames, config=config, generator=generator)
 

@@ -34,7 +34,7 @@ from longroll.cache import CacheConfig
 from longroll.noise import iid_noise
 from longroll.pipelines.presets import RolloutConfig
 from longroll.pipelines.rollout import Chunk
-from longroll.schedule import renoise, to_x0
+from longroll.sampler import renoise, to_x0
 
 
 def check_rolling(config: RolloutConfig, chunk_size: int) -> None:
