@@ -332,7 +332,7 @@ def test_batch_cli_summary_and_exit_codes(tmp_path, tiny_weights, capsys):
 @pytest.mark.slow
 def test_torchrun_two_gloo_processes_match_the_local_run(tmp_path, tiny_weights):
     prompts = write_prompts(tmp_path)
-    common = ["batch", str(prompts), "--seeds", "2", "--seconds", "0.5", "--weights", str(tiny_weights),
+    common = ["batch", str(prompts), "--seeds", "2", "--seconds", "0.75", "--weights", str(tiny_weights),
               "--preset", "none", "--upscale", "1", "--no-progress"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "longroll", *common, "--out", str(tmp_path / "dist"),

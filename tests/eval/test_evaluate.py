@@ -14,7 +14,7 @@ def _frames(n: int) -> list[np.ndarray]:
 
 def test_a_one_frame_tail_is_not_a_segment():
     with pytest.raises(ValueError, match=r"17 frames, fewer than 2 segments of 16 frames \(2 s at 8 fps; a last "
-                                         r"part counts from 8 frames\); use a shorter --segment \(at most 1.06 s"):
+                                         r"part counts from 8 frames\); use a shorter --segment \(at most 1 s"):
         evaluate_frames(_frames(17), 8.0, segment_seconds=2.0)
     one = evaluate_frames(_frames(17), 8.0, segment_seconds=2.0, min_segments=1)
     assert [(s["start_frame"], s["end_frame"]) for s in one["segments"]] == [(0, 16)]

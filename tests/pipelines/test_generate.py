@@ -97,11 +97,11 @@ def test_resume_of_a_missing_video_says_so(tmp_path, capsys):
 
 
 def test_extend_of_a_cut_video_says_resume(tiny_model, tmp_path):
-    from longroll.pipelines.generate import extend
+    from longroll.pipelines.generate import extend, generate
 
+    generate(PROMPT, seconds=2, model=tiny_model, out=tmp_path / "v.mp4", progress=False)
     side = tmp_path / "v.mp4.json"
-    (tmp_path / "v.mp4").write_bytes(b"")
-    side.write_text(json.dumps({"complete": False, "frames": 12}))
+    side.write_text(json.dumps({**json.loads(side.read_text()), "complete": False, "frames": 12}))  # as cut short
     with pytest.raises(ValueError, match=r"was cut short \(12 frames\); finish it first \(longroll generate "
                                          r"--resume .*v.mp4\), then extend it"):
         extend(tmp_path / "v.mp4", seconds=2, out=tmp_path / "w.mp4", model=tiny_model)

@@ -109,65 +109,33 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
                    help="MIGA without self-reflection")
     d.add_argument("--candidates", type=int, default=None, help="MIGA c: candidate noise chunks per search")
     d.add_argument("--delta", type=float, default=None, help="MIGA score drop that triggers a search, in [0, 2]")
-    o = parser.add_argument_group("preset overrides")
-    o.add_argument("--rope", default=None, help="temporal RoPE method: none, pi, ntk, flex, yarn, riflex")
-    o.add_argument("--alpha", type=float, default=None, help="FLEX/YaRN gate lower exposure")
-    o.add_argument("--beta", type=float, default=None, help="FLEX/YaRN gate upper exposure")
-    o.add_argument("--dynamic-rope", action="store_const", const=True, default=None, dest="dynamic",
-                   help="scale RoPE by the current length (keys cached un-rotated)")
-    o.add_argument("--noise", default=None, help="initial noise: iid, antiphase, freenoise")
-    o.add_argument("--rho", type=float, default=None, help="antiphase correlation in [-1, 1]")
-    o.add_argument("--sink", type=int, default=None,
-                   help=f"sink frames kept for the whole video (default: the preset's; "
-                        f"{builtin_default('sink') or 'the model card says'} for the built-in model)")
-    o.add_argument("--window", type=int, default=None,
-                   help=f"latent frames attended, sink and chunk included (default: the preset's; "
-                        f"{builtin_default('window') or 'the model card says'} for the built-in model); under "
-                        f"fifo / miga: the frames the model sees per pass (default: its training clip)")
-    o.add_argument("--flexrope-lambda", type=float, default=None,
-                   help="FlexRoPE decay per frame (sets --bias flexrope)")
-    o.add_argument("--bias", default=None, help="temporal bias: none, flexrope, alibi")
-    o.add_argument("--steps", type=int, default=None,
-                   help=f"denoising steps per chunk (default: the model's sampler; "
-                        f"{builtin_default('steps') or 'its own'} for the built-in model)")
-    o.add_argument("--cfg", type=float, default=None,
-                   help=f"classifier-free guidance scale, 1 = off, > 1 needs weights trained with prompt dropout "
-                        f"(default: the model's; {builtin_default('cfg') or 'its own'} for the built-in model)")
-    o.add_argument("--positions", default=None, choices=["absolute", "relative"],
-                   help="temporal RoPE positions of the cache: the timeline, or inside the window (StreamingLLM)")
-    o.add_argument("--anchor", type=int, default=None,
-                   help="relative positions: the newest frame's position (Infinity-RoPE: L_train - 1)")
-    o.add_argument("--budget", type=int, default=None,
-                   help="Participative Compression: frames kept after a compression (0: off)")
-    o.add_argument("--recent", type=int, default=None,
-                   help="Participative Compression: newest frames never compressed")
-    o.add_argument("--memory", action="store_const", const=True, default=None,
-                   help="MemRoPE: fold evicted frames into two EMA memory streams (needs --positions relative)")
-    o.add_argument("--memory-pool", default=None, choices=["frame", "token"], help="MemRoPE pooling of evicted keys")
-    o.add_argument("--rolling", action="store_const", const=True, default=None,
-                   help="Rolling Sink: earlier chunks replay the first window's content")
-    o.add_argument("--jitter", type=float, default=None, help="LoL: per-head RoPE base jitter in [0, 1)")
-    o.add_argument("--sink-ema", type=float, default=None, dest="sink_ema",
-                   help="Reward Forcing's EMA-Sink: frames leaving the window are folded into the sink at this rate "
-                        "(Reward Forcing: 0.999; keys are then cached un-rotated)")
-    o.add_argument("--switch-mode", default=None, choices=["recache", "longlive", "flush"], dest="switch_mode",
-                   help="what a prompt switch does: re-run the window, sink included (recache), LongLive's own "
-                        "re-cache of the recent frames in one forward keeping the sink (longlive), or "
-                        "Infinity-RoPE's KV Flush (flush); default: the model family's own")
-    o.add_argument("--flush-keep", type=int, default=None, help="KV Flush: recent frames kept besides the sink")
-    o.add_argument("--cut-gap", type=int, default=None, help="RoPE Cut: timeline positions skipped at a scene cut")
+    from longroll.pipelines.overrides import TABLE
 
+    o = parser.add_argument_group("preset overrides (each refines the chosen preset; see pipelines/overrides.py)")
+    for spec in TABLE:
+        if spec.option is None:
+            continue
+        whose = "the model's" if spec.builtin in ("cfg", "steps") else "the preset's"
+        text = spec.help + (f" (default: {whose}; {builtin_default(spec.builtin)} for the built-in model)"
+                            if spec.builtin and builtin_default(spec.builtin) else "")
+        if spec.name == "window":  # under FIFO / MIGA --window is the schedule's own window (collect_diagonal)
+            text += "; under fifo / miga: the frames the model sees per pass, its training clip unless given"
+        if spec.kind == "on":
+            o.add_argument(spec.option, action="store_const", const=True, default=None, dest=spec.dest, help=text)
+        else:
+            o.add_argument(spec.option, type={"int": int, "float": float, "str": str}[spec.kind], default=None,
+                           dest=spec.dest, choices=spec.choices, help=text)
 
 
 def collect_overrides(args: argparse.Namespace) -> dict:
-    """The preset overrides given on the command line (None = keep the preset's)."""
-    bias = "flexrope" if args.flexrope_lambda is not None and args.bias is None else args.bias
-    return dict(rope=args.rope, alpha=args.alpha, beta=args.beta, dynamic=args.dynamic, noise=args.noise,
-                rho=args.rho, sink=args.sink, window=args.window, flexrope_lambda=args.flexrope_lambda,
-                bias=bias, steps=args.steps, cfg=args.cfg,
-                positions=args.positions, anchor=args.anchor, budget=args.budget, recent=args.recent,
-                memory=args.memory, memory_pool=args.memory_pool, rolling=args.rolling, jitter=args.jitter,
-                sink_ema=args.sink_ema, switch=args.switch_mode, flush_keep=args.flush_keep, cut_gap=args.cut_gap)
+    """The preset overrides given on the command line (None = keep the preset's); ``--flexrope-lambda``
+    alone turns the FlexRoPE bias on."""
+    from longroll.pipelines.overrides import TABLE
+
+    given = {spec.name: getattr(args, spec.dest, None) for spec in TABLE if spec.option is not None}
+    if given.get("flexrope_lambda") is not None and given.get("bias") is None:
+        given["bias"] = "flexrope"
+    return given
 
 
 def schedule_of(args: argparse.Namespace) -> str:
@@ -228,7 +196,6 @@ def build_request(args: argparse.Namespace, fps: float):
 
 def run(args: argparse.Namespace) -> int:
     from longroll._validate import check_choice
-    from longroll.io.video import output_kind
     from longroll.models.registry import MODELS, load_model, model_fps
     from longroll.pipelines.generate import generate_request, replay
     from longroll.pipelines.request import check_length
@@ -242,7 +209,6 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.out is None:
         raise ValueError("Give --out FILE (.mp4, .gif, or a folder/ for PNG frames).")
-    output_kind(args.out)
     check_choice("model", args.model, MODELS)
     options = model_options(args)
     if args.replay:

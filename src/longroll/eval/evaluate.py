@@ -57,7 +57,7 @@ def segment_metrics(frames: np.ndarray, first_frame: np.ndarray, fps: float) -> 
 MIN_TAIL = 0.5  # a last partial clip of at least this share of a segment is one (extended backwards)
 
 
-def _segments(frames: Iterable[np.ndarray], seg_len: int, min_tail: int):
+def _segments(frames: Iterable[np.ndarray], seg_len: int, min_tail: int = 1):
     """Yield (start_frame, frames) for consecutive segments; a last partial one of at least ``min_tail`` new
     frames is extended backwards to full length, a shorter one is left out (a "segment" of one new frame
     and fifteen repeated ones would make drift out of nothing)."""
@@ -119,9 +119,11 @@ def evaluate_frames(frames: Iterable[np.ndarray], fps: float, *, segment_seconds
         segments.append(row)
         total = max(total, start + len(seg))
     if len(segments) < min_segments:
+        fits = seen[0] // min_segments >= 3  # a segment has at least 3 frames
+        hint = (f"use a shorter --segment (at most {seen[0] // min_segments / fps:.3g} s for {min_segments})" if fits
+                else f"{min_segments} segments need at least {3 * min_segments} frames")
         raise ValueError(f"The video has {seen[0]} frames, fewer than {min_segments} segments of {seg_len} frames "
-                         f"({segment_seconds:g} s at {fps:g} fps; a last part counts from {tail} frames); use a "
-                         f"shorter --segment (at most {seen[0] / min_segments / fps:.3g} s for {min_segments}).")
+                         f"({segment_seconds:g} s at {fps:g} fps; a last part counts from {tail} frames); {hint}.")
     world_keys: list[str] = []
     if world is not None:  # hidden objects are confirmed over time, so world keys wait for the end
         from longroll.eval.world_metrics import WORLD_KEYS

@@ -35,12 +35,7 @@ class GuidedDenoiser(nn.Module):
 
     def __init__(self, denoiser: nn.Module, scale: float) -> None:
         super().__init__()
-        if not hasattr(denoiser, "null_condition"):
-            raise ValueError(f"{type(denoiser).__name__} has no unconditional mode, so cfg = {scale} cannot apply; "
-                             "use cfg 1 (no guidance) with this model.")
-        if not getattr(denoiser, "null_trained", True):
-            raise ValueError(f"These weights were not trained with prompt dropout (no 'null_cond'), so cfg = {scale} "
-                             "has no unconditional model to push away from; use cfg 1 (allowed for these weights).")
+        check_guidance(denoiser, scale)
         self.inner = denoiser
         self.scale = float(scale)
 
@@ -80,11 +75,24 @@ def one_thread(denoiser: nn.Module) -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-def with_guidance(denoiser: nn.Module, scale: float) -> nn.Module:
-    """``denoiser`` itself for scale 1, else a ``GuidedDenoiser``."""
+def check_guidance(denoiser: nn.Module, scale: float) -> None:
+    """Whether ``denoiser`` can be guided at ``scale`` (ValueError naming what is missing); nothing is built."""
     if not scale >= 1.0:
         raise ValueError(f"cfg = {scale} is out of range; allowed: a number >= 1 (1 = no guidance).")
+    if scale == 1.0:
+        return
+    if not hasattr(denoiser, "null_condition"):
+        raise ValueError(f"{type(denoiser).__name__} has no unconditional mode, so cfg = {scale} cannot apply; "
+                         "use cfg 1 (no guidance) with this model.")
+    if not getattr(denoiser, "null_trained", True):
+        raise ValueError(f"These weights were not trained with prompt dropout (no 'null_cond'), so cfg = {scale} "
+                         "has no unconditional model to push away from; use cfg 1 (allowed for these weights).")
+
+
+def with_guidance(denoiser: nn.Module, scale: float) -> nn.Module:
+    """``denoiser`` itself for scale 1, else a ``GuidedDenoiser``."""
+    check_guidance(denoiser, scale)
     return denoiser if scale == 1.0 else GuidedDenoiser(denoiser, scale)
 
 
-__all__ = ["GuidedDenoiser", "one_thread", "with_guidance"]
+__all__ = ["GuidedDenoiser", "check_guidance", "one_thread", "with_guidance"]

@@ -69,7 +69,7 @@ class GenerationPlan:
 def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> GenerationPlan:
     """Resolve ``request`` against ``model``; ``config`` (a schedule config read back from a sidecar)
     replaces the preset and overrides."""
-    from longroll.pipelines.guidance import with_guidance
+    from longroll.pipelines.guidance import check_guidance
 
     # 1. Length and prompts: each prompt against the model's vocabulary; the frames to continue from.
     total_frames = check_length(request.seconds, model.fps)
@@ -91,7 +91,7 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
         config = spec.resolve(preset, model.denoiser, dict(request.overrides), dict(request.schedule_options))
     elif request.overrides or request.schedule_options:
         raise ValueError("Give either a resolved config or preset overrides and schedule settings, not both.")
-    with_guidance(model.denoiser, method_of(config).cfg)  # weights without an unconditional mode fail here
+    check_guidance(model.denoiser, method_of(config).cfg)  # weights without an unconditional mode fail here
     # 3. Lengths and output.
     return GenerationPlan(
         request=request, prompts=prompts, conds=conds, switch_frames=switch_frames,

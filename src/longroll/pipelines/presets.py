@@ -56,6 +56,7 @@ from longroll.constants import (
     SELF_FORCING_TRAIN_LEN,
 )
 from longroll.noise import NoiseConfig
+from longroll.pipelines.overrides import CHUNK_OVERRIDES, METHOD_OVERRIDES, OVERRIDE_FLAGS, OVERRIDES, check_names
 from longroll.rope.bias import TemporalBias
 from longroll.rope.scaling import RopeScaling
 from longroll.sampler import FewStepSchedule
@@ -135,20 +136,6 @@ class SceneConfig:
         check_int("cut_gap", self.cut_gap, low=0)
 
 
-# Overrides a user may give: the method's (every schedule) and the chunk-wise schedule's own.
-METHOD_OVERRIDES = ("rope", "alpha", "beta", "riflex_n", "dynamic", "jitter", "jitter_seed", "noise", "rho",
-                    "renoise", "bias", "flexrope_lambda", "cfg")
-CHUNK_OVERRIDES = ("sink", "window", "rotated", "positions", "anchor", "budget", "recent", "memory", "alpha_long",
-                   "alpha_short", "memory_pool", "rolling", "sink_ema", "switch", "flush_keep", "cut_gap", "steps",
-                   "shift", "sampler")
-OVERRIDES = METHOD_OVERRIDES + CHUNK_OVERRIDES
-# The command-line flag of each override that has one (``--`` + this); the others (riflex_n, jitter_seed,
-# renoise, rotated, alpha_long, alpha_short, shift, sampler) are set from Python or a batch file.
-OVERRIDE_FLAGS = {name: name.replace("_", "-") for name in OVERRIDES if name not in (
-    "riflex_n", "jitter_seed", "renoise", "rotated", "alpha_long", "alpha_short", "shift", "sampler")}
-OVERRIDE_FLAGS.update(dynamic="dynamic-rope", switch="switch-mode")
-
-
 @dataclass(frozen=True)
 class MethodParts:
     """What a preset sets that every schedule uses."""
@@ -218,9 +205,7 @@ def method_parts(name: str, model, **overrides) -> MethodParts:
     """The parts of preset ``name`` every schedule uses, for ``model``, with method overrides."""
     check_choice("preset", name, PRESETS)
     d = _defaults(model)
-    unknown = sorted(set(overrides) - set(OVERRIDES))
-    if unknown:
-        raise ValueError(f"Unknown override(s) {', '.join(unknown)}; valid: {', '.join(OVERRIDES)}.")
+    check_names(overrides)
     o = {k: v for k, v in overrides.items() if v is not None}
     spec = PRESETS[name]
     rope_method, noise_kind, bias_kind = spec.rope, spec.noise, spec.bias
@@ -303,3 +288,7 @@ def _compression(spec: PresetSpec, window: int, sink: int, chunk: int, o: dict) 
                          f"one recent frame and a chunk of {chunk} in the window of {window}; use a window of at "
                          f"least {sink + kept + 1 + chunk} or budget = 0 (Deep Sink alone).")
     return sink + kept + recent, recent
+
+
+__all__ = ["CACHE_PARTS", "CHUNK_OVERRIDES", "METHOD_OVERRIDES", "OVERRIDES", "OVERRIDE_FLAGS", "PRESETS",
+           "MethodParts", "PresetSpec", "RolloutConfig", "SceneConfig", "method_parts", "resolve_preset"]

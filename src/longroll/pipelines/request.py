@@ -112,9 +112,12 @@ class GenerationRequest:
     init: str | None = None  # a video, image or PNG folder to continue from (seconds then count the new part)
     init_frames: int | None = None  # keep only the last N frames of the init (None: all)
     init_in_output: bool = True  # the output starts with the init frames
+    # The prompt timeline, built (and so checked) once when the request is made.
+    timeline: PromptTimeline | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from longroll.pipelines.presets import OVERRIDES, PRESETS
+        from longroll.pipelines.overrides import check_names
+        from longroll.pipelines.presets import PRESETS
         from longroll.pipelines.rollouts import SCHEDULES
 
         check_prompt_text(self.prompt)
@@ -124,15 +127,14 @@ class GenerationRequest:
         if self.seconds is None:
             raise ValueError("Give the video's length in seconds (only a timed script brings its own).")
         check_seconds(self.seconds)
-        check_int("seed", self.seed, low=0)
+        check_int("seed", self.seed, low=0, high=2**63 - 1)  # what torch.Generator.manual_seed takes
         object.__setattr__(self, "switches", tuple((float(at), str(p)) for at, p in self.switches))
         object.__setattr__(self, "cuts", tuple(float(at) for at in self.cuts))
-        PromptTimeline.build(self.prompt, self.switches, seconds=self.seconds, cuts=self.cuts)
+        object.__setattr__(self, "timeline", PromptTimeline.build(self.prompt, self.switches, seconds=self.seconds,
+                                                                  cuts=self.cuts))
         if self.preset is not None:
             check_choice("preset", self.preset, PRESETS)
-        unknown = sorted(set(self.overrides) - set(OVERRIDES))
-        if unknown:
-            raise ValueError(f"Unknown override(s) {', '.join(unknown)}; valid: {', '.join(OVERRIDES)}.")
+        check_names(self.overrides)
         check_choice("schedule", self.schedule, SCHEDULES)
         spec = SCHEDULES[self.schedule]
         spec.check_options(self.schedule_options, self.overrides)
@@ -193,7 +195,7 @@ class GenerationRequest:
 
     @property
     def prompts(self) -> PromptTimeline:
-        return PromptTimeline.build(self.prompt, self.switches, seconds=self.seconds, cuts=self.cuts)
+        return self.timeline
 
     @property
     def out_path(self) -> Path | None:
