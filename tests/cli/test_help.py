@@ -49,3 +49,18 @@ def test_rope_report_uses_the_built_in_models_windows(capsys):
     # riflex keeps the model's own 21-frame window; the sink presets use 12 (was 12 for both)
     assert "preset riflex: the query at frame 1000 attends to 21 keys" in out
     assert "preset sink: the query at frame 1000 attends to 12 keys" in out
+
+
+def test_every_command_registers_and_says_what_it_does(capsys):
+    from longroll.cli import batch, bench, extend, generate, rope_report, studio, train_tiny, world
+    from longroll.cli import eval as eval_cmd
+
+    modules = {"batch": batch, "bench": bench, "eval": eval_cmd, "extend": extend, "generate": generate,
+               "rope-report": rope_report, "studio": studio, "train-tiny": train_tiny, "world": world}
+    assert modules == COMMANDS
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    top = " ".join(capsys.readouterr().out.split())
+    for name, module in modules.items():
+        assert callable(module.register) and callable(module.run)
+        assert name in top and " ".join(module.HELP.split())[:30] in top

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from longroll.attention import chunk_causal_mask, frame_chunks, windowed_attention
-from longroll.cache import CacheConfig, KVCache
+from longroll.cache.config import CacheConfig
+from longroll.cache.kv import KVCache
 from longroll.rope import TemporalBias, apply_rotary, rope_cos_sin, scale_temporal_freqs, wan_rope_freqs
 
 B, H, D, HW = 2, 2, 24, (2, 2)

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from longroll.models.tiny.dit import NULL_BACKGROUND, encode_prompt, null_prompt
-from longroll.models.tiny.train import TrainConfig
+from longroll.models.tiny.recipe import TrainConfig
 from longroll.pipelines.generate import generate
 from longroll.pipelines.guidance import GuidedDenoiser, with_guidance
 from longroll.pipelines.presets import resolve_preset

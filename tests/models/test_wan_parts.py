@@ -192,3 +192,17 @@ def test_bidirectional_wan_joins_the_registry_for_the_diagonal_schedules(wan_bas
     assert main(["generate", "a cat", "--model", "wan", "--weights", str(wan_base_dir), "--lora", "x.pt",
                  "--out", str(tmp_path / "x.mp4")]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v.mp4", "v.mp4.json"]
+
+
+def test_the_loaders_refuse_paths_that_do_not_exist_before_any_work(tmp_path):
+    """Local paths only: a missing checkpoint or base is named, and nothing is downloaded."""
+    from longroll.models.causal_wan.loader import load_causal_wan
+    from longroll.models.wan.loader import load_wan
+
+    with pytest.raises(ValueError, match=r"checkpoint .*missing.pt does not exist \(longroll never downloads"):
+        load_causal_wan(tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match=r"path .*nowhere does not exist \(longroll never downloads"):
+        load_wan(tmp_path / "nowhere")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="No text encoder and VAE in"):
+        load_wan(tmp_path / "empty")

@@ -8,7 +8,8 @@ import pytest
 import torch
 
 from longroll.noise import NoiseConfig
-from longroll.pipelines.fifo import DiagonalStats, consistency_score, diagonal_rollout, resolve_diagonal
+from longroll.pipelines.fifo import DiagonalStats, consistency_score, diagonal_rollout
+from longroll.pipelines.fifo.config import resolve_diagonal
 from longroll.pipelines.fifo.engine import WindowRunner, levels
 from longroll.pipelines.fifo.fifo import fifo_windows
 from longroll.pipelines.fifo.miga import guidance_indices, miga_windows

@@ -79,7 +79,7 @@ def test_stratified_prompts_balance_object_counts_colours_shapes_and_backgrounds
         stratified_prompts(MAX_PROMPTS + 1)
     from pathlib import Path
 
-    committed = Path(__file__).parents[1] / "bench" / "horizon" / "prompts.txt"
+    committed = Path(__file__).parents[2] / "bench" / "horizon" / "prompts.txt"
     assert committed.read_text().split("\n")[:-1] == stratified_prompts(32)
 
 
