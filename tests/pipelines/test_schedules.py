@@ -129,3 +129,9 @@ def test_the_diagonal_schedules_keep_their_frames(tiny_model):
         shas.append(hashlib.sha256(np.ascontiguousarray(result.video).tobytes()).hexdigest())
         assert result.stats is not None
     assert shas[0] == shas[1]
+
+
+def test_an_existing_output_names_the_flag_that_replaces_it(tmp_path):
+    (tmp_path / "v.mp4").write_bytes(b"x")
+    with pytest.raises(ValueError, match=r"exists; replace it with --overwrite \(overwrite=True from Python\)"):
+        GenerationRequest(prompt=PROMPT, seconds=1, out=str(tmp_path / "v.mp4"))

@@ -97,3 +97,29 @@ def test_generate_watch_switch_and_download_in_chromium(server):
     fps, frames = read_video(path)
     assert fps == pytest.approx(8.0) and sum(1 for _ in frames) == 64
     assert marks in (0, 1)  # the switch lands if the 8 s video was not finished when it arrived
+
+
+def test_a_fifo_video_runs_to_the_end_in_chromium_with_only_what_fifo_can_do(server):
+    """The page offers per schedule what it can do: FIFO lists only the presets that act without a cache,
+    hides the cache's fields and the live-switch row, and its video runs to the end."""
+    from playwright.sync_api import sync_playwright
+
+    url, tmp = server
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(url)
+        page.wait_for_function("document.querySelectorAll('#preset option').length > 5")
+        chunk_presets = page.locator("#preset option").count()
+        page.select_option("#schedule", "fifo")
+        presets = page.eval_on_selector_all("#preset option", "els => els.map(e => e.value)")
+        assert "sink" not in presets and "deep-forcing" not in presets and len(presets) < chunk_presets
+        assert page.locator("#live-prompt").is_hidden()
+        assert page.locator("[data-override='window']").is_hidden()
+        page.fill("#prompt", PROMPT)
+        page.fill("#seconds", "2")
+        page.click("#generate")
+        page.wait_for_function("document.getElementById('state').textContent === 'done'", timeout=120_000)
+        assert page.evaluate("state.made") == 16
+        page.screenshot(path=str(tmp / "studio_fifo.png"))
+        browser.close()

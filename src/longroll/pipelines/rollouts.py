@@ -106,12 +106,10 @@ class Schedule:
             return None
         cacheless = not self.takes & set(CACHE_PARTS)
         if spec.cache_only:  # its cache policy is what it is (Deep Forcing, MemRoPE, Infinity-RoPE...)
-            why = "has no cache" if cacheless else "builds its own caches"
-        elif len(unused) == len(spec.parts):
-            why = "has no cache" if cacheless else "does not use them"
-        else:
-            return None
-        return why
+            return "has no cache" if cacheless else "builds its own caches"
+        if len(unused) == len(spec.parts):  # nothing of it would act
+            return "has no cache" if cacheless else "does not use them"
+        return None  # some parts act (FLEX's RoPE and noise under FIFO); the rest is said when it resolves
 
     def check_options(self, options: dict, overrides: dict) -> None:
         """Model-independent check of ``schedule_options`` and of the overrides this schedule acts on."""
