@@ -11,7 +11,7 @@ Same frames on every backend: CPU matrix kernels round a batch of two differentl
 intra-op threads (MKL takes another path for some small shapes on two threads), so a guided video made
 by one process of two threads differed from the same item on a torchrun rank or a Ray actor of one
 thread. A guided rollout on the CPU therefore runs on one intra-op thread wherever it runs
-(``one_thread``), which is what every batch worker already had. Measured side by side
+(``one_thread``, around each guided forward), which is what every batch worker already had. Measured side by side
 (``bench/bench_guidance.py``, ``bench/RESULTS.md``), this costs less than running the two streams as
 separate passes, on one process and on one-thread workers alike. One row alone rounds the same on any
 thread count, so an unguided model keeps every thread.
@@ -50,20 +50,22 @@ class GuidedDenoiser(nn.Module):
         return self.inner.new_cache(cache_config, 2 * batch_size, **kwargs)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, cond, **kwargs) -> torch.Tensor:
-        """Guided velocity for ``x (B, F, ...)`` at timesteps ``t (B, F)``; keyword arguments pass through."""
+        """Guided velocity for ``x (B, F, ...)`` at timesteps ``t (B, F)``; keyword arguments pass through.
+        On the CPU the batch of two runs on one intra-op thread (``one_thread``: the same bits everywhere)."""
         b = x.shape[0]
         if kwargs.get("jump") is not None:
             kwargs["jump"] = _stack(kwargs["jump"], kwargs["jump"])
-        out = self.inner(_stack(x, x), _stack(t, t), _stack(cond, self.inner.null_condition(cond)), **kwargs)
+        with one_thread(self):
+            out = self.inner(_stack(x, x), _stack(t, t), _stack(cond, self.inner.null_condition(cond)), **kwargs)
         v_cond, v_null = out[:b], out[b:]
         return v_null + self.scale * (v_cond - v_null)
 
 
 @contextlib.contextmanager
 def one_thread(denoiser: nn.Module) -> Iterator[None]:
-    """While a guided denoiser runs on the CPU: one intra-op thread for the calling thread (PyTorch keeps the
-    setting per thread, OpenMP's and MKL's alike, so concurrent runs on other threads, a studio's workers,
-    each pin and give back their own)."""
+    """While a guided denoiser's forward runs on the CPU: one intra-op thread for the calling thread (PyTorch
+    keeps the setting per thread, so concurrent runs on other threads, a studio's workers, each pin and give
+    back their own). Only the forward: decoding and everything else keep every thread."""
     if not isinstance(denoiser, GuidedDenoiser) or next(denoiser.parameters()).device.type != "cpu":
         yield
         return

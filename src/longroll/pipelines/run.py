@@ -59,17 +59,11 @@ class GenerationResult:
 def stream(plan: GenerationPlan, model: VideoModel, *, stats=None, live=None) -> Iterator[np.ndarray]:
     """Decoded uint8 frames (n, H, W, 3) of the plan's video, chunk by chunk, exactly its length.
     ``live``: switches asked for while it runs (``longroll.pipelines.live.LiveSwitches``)."""
-    from longroll.pipelines.guidance import one_thread, with_guidance
+    from longroll.pipelines.guidance import with_guidance
 
-    # 1. The schedule's pieces: guided denoiser (on one thread on the CPU: the same bits on every backend),
-    #    seeded generator, the schedule's own rollout.
+    # 1. The schedule's pieces: guided denoiser (its forward on one thread on the CPU: the same bits on every
+    #    backend), seeded generator, the schedule's own rollout.
     den = with_guidance(model.denoiser, method_of(plan.config).cfg)
-    with one_thread(den):
-        yield from _stream(plan, model, den, stats, live)
-
-
-def _stream(plan: GenerationPlan, model: VideoModel, den, stats, live) -> Iterator[np.ndarray]:
-    # 1b. The seeded generator and the schedule's own rollout.
     generator = torch.Generator(device="cpu").manual_seed(plan.noise_seed)
     init = plan.init
     chunks = SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames, plan.num_latent, plan.config,
