@@ -6,30 +6,20 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from longroll.cli import main
+from tests.pipelines.killed_runs import start_generate
+from tests.pipelines.killed_runs import wait_for as _wait_for
 
 PROMPT = "a red circle and a blue square on a navy background"
 
 
 def _start(tmp_path: Path, weights: Path, seconds: int = 600) -> subprocess.Popen:
-    args = ["generate", PROMPT, "--seconds", str(seconds), "--out", str(tmp_path / "v.mp4"), "--weights",
-            str(weights), "--preset", "sink", "--no-progress"]
-    code = f"import sys; from longroll.cli import main; sys.exit(main({args!r}))"
-    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def _wait_for(predicate, timeout: float = 120.0) -> None:
-    t0 = time.time()
-    while not predicate():
-        if time.time() - t0 > timeout:
-            raise AssertionError("the run never got there")
-        time.sleep(0.05)
+    return start_generate(tmp_path / "v.mp4", weights, seconds)
 
 
 def _partial(tmp_path: Path) -> Path | None:

@@ -15,30 +15,15 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient
 
 from longroll.studio.app import create_app
-from longroll.studio.session import parse_frames_message
+from tests.studio.conftest import receive_until
 
 PROMPT = "a red circle and a blue square on a navy background"
 
 
-@pytest.fixture()
-def studio(tiny_model, tmp_path):
-    app = create_app(tiny_model, tmp_path / "out", workers=1, max_queue=2)
-    with TestClient(app) as client:
-        yield client, app, tmp_path / "out"
-
-
-def _events(ws, until=("done", "stopped"), limit=100_000):
-    events, frames = [], 0
-    for _ in range(limit):
-        message = ws.receive()
-        if message.get("bytes") is not None:
-            frames += len(parse_frames_message(message["bytes"])[1])
-            continue
-        event = json.loads(message["text"])
-        events.append(event)
-        if event["type"] in until:
-            return events, frames
-    raise AssertionError("the stream did not end")
+def _events(ws, until=("done", "stopped")):
+    """(JSON events, frames received) until an event of type ``until``."""
+    events, frames = receive_until(ws, until)
+    return events, sum(len(f) for _, f in frames)
 
 
 def test_info_says_what_each_schedule_can_do(studio):

@@ -14,32 +14,14 @@ pytest.importorskip("httpx")
 from fastapi.testclient import TestClient
 
 from longroll.studio.app import create_app
-from longroll.studio.session import parse_frames_message
+from tests.studio.conftest import receive_until
 
 PROMPT = "a red circle and a blue square on a navy background"
 OTHER = "two yellow triangles on a black background"
 
 
-@pytest.fixture()
-def studio(tiny_model, tmp_path):
-    app = create_app(tiny_model, tmp_path / "out", workers=1, max_queue=2)
-    with TestClient(app) as client:
-        yield client, app, tmp_path / "out"
-
-
 def _events(ws, until=("done", "stopped"), limit=100_000):
-    """Receive until an event of type ``until``: (JSON events, (start, frames) messages)."""
-    events, frames = [], []
-    for _ in range(limit):
-        message = ws.receive()
-        if message.get("bytes") is not None:
-            frames.append(parse_frames_message(message["bytes"]))
-            continue
-        event = json.loads(message["text"])
-        events.append(event)
-        if event["type"] in until:
-            return events, frames
-    raise AssertionError("the stream did not end")
+    return receive_until(ws, until, limit)
 
 
 def _until_frames(ws) -> None:
