@@ -198,7 +198,6 @@ def run(args: argparse.Namespace) -> int:
     from longroll._validate import check_choice
     from longroll.models.registry import MODELS, load_model, model_fps
     from longroll.pipelines.generate import generate_request, replay
-    from longroll.pipelines.request import check_length
 
     # 1. Validate everything cheap before any model is loaded or file created.
     if args.resume:
@@ -217,9 +216,7 @@ def run(args: argparse.Namespace) -> int:
         path = replay(args.replay, out=args.out, model=model, progress=not args.no_progress, overwrite=args.overwrite)
         print(f"wrote {path}")
         return 0
-    fps = model_fps(args.model)
-    request = build_request(args, fps)
-    check_length(request.seconds, fps)
+    request = build_request(args, model_fps(args.model))  # checked when built; resolve checks the rest
     # 2. Load the model, resolve the request against it once, and generate, streaming to the file.
     model = load_model(args.model, weights=args.weights, device=args.device, **options)
     result = generate_request(request, model, progress=not args.no_progress)
