@@ -45,7 +45,8 @@ def check_rolling(config: RolloutConfig, chunk_size: int) -> None:
         raise ValueError(f"window = {config.cache.window} cannot hold the anchor ({config.cache.sink} frames) and "
                          f"the rolling window of {k} chunks of {chunk_size} frames (allowed: window >= {need}).")
     if config.cache.sink < 1:
-        raise ValueError("The rolling schedule needs an anchor: sink >= 1 (Rolling Forcing: one chunk).")
+        raise ValueError(f"The rolling schedule needs an anchor: sink >= 1 (Rolling Forcing: one chunk), e.g. "
+                         f"--sink {chunk_size} with a window of at least {chunk_size + k * chunk_size}.")
     c = config.cache
     if c.budget is not None or c.memory or c.rolling or c.sink_ema is not None:
         raise ValueError("The rolling schedule builds its own caches: Participative Compression, memory streams, "
