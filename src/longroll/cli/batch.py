@@ -19,10 +19,14 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder (created if missing)")
     parser.add_argument("--seed", type=int, default=0, help="base seed; item seeds derive from it, the prompt's "
                                                             "index and the seed index only")
+    from longroll.cli.generate import builtin_default
+
     parser.add_argument("--preset", default=None, choices=list(PRESETS),
-                        help="horizon-extension preset (default: the model's)")
+                        help=f"horizon-extension preset (default: the model's; "
+                             f"{builtin_default('preset') or 'see its model card'} for the built-in model)")
     parser.add_argument("--upscale", type=int, default=None,
-                        help="enlarge frames by this factor for viewing (default: the model's)")
+                        help=f"enlarge frames by this factor for viewing (default: the model's; "
+                             f"{builtin_default('upscale') or 'its own'} for the built-in)")
     parser.add_argument("--backend", default="local", choices=BACKENDS,
                         help="local: this process; torchrun: shards balanced by seconds of video; "
                              "ray: actors with retries")
