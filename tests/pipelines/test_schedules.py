@@ -135,3 +135,17 @@ def test_an_existing_output_names_the_flag_that_replaces_it(tmp_path):
     (tmp_path / "v.mp4").write_bytes(b"x")
     with pytest.raises(ValueError, match=r"exists; replace it with --overwrite \(overwrite=True from Python\)"):
         GenerationRequest(prompt=PROMPT, seconds=1, out=str(tmp_path / "v.mp4"))
+
+
+def test_a_video_returned_in_memory_beyond_the_bound_is_refused_before_any_work(tiny_model, monkeypatch):
+    from longroll.pipelines import plan as plan_module
+    from longroll.pipelines.plan import resolve
+
+    monkeypatch.setattr(plan_module, "MAX_RETURNED_BYTES", 32 * 32 * 3 * 100)  # 100 frames of the tiny model
+    calls = []
+    monkeypatch.setattr(tiny_model, "encode_prompt", lambda text: calls.append(text))  # no work before the check
+    with pytest.raises(ValueError, match=r"the 13 s video \(104 frames of 32x32\) would take 0\.0 GiB .*give out= "
+                                         r"\(--out\) a file or a folder/ to stream it"):
+        resolve(GenerationRequest(prompt=PROMPT, seconds=13), tiny_model)
+    assert calls == []
+    resolve(GenerationRequest(prompt=PROMPT, seconds=12), tiny_model)  # 96 frames fit

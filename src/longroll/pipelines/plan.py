@@ -23,6 +23,9 @@ from longroll.pipelines.rollouts import SCHEDULES, method_of
 
 log = logging.getLogger(__name__)
 
+# Frames returned in memory (a request without ``out``) are held whole; beyond this a video streams to a file.
+MAX_RETURNED_BYTES = 8 * 2**30
+
 
 @dataclass(frozen=True)
 class InitFrames:
@@ -73,6 +76,7 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
 
     # 1. Length and prompts: each prompt against the model's vocabulary; the frames to continue from.
     total_frames = check_length(request.seconds, model.fps)
+    _check_returned_size(request, model, total_frames)
     init = _init(request, model)
     prompts = request.prompts
     conds = tuple(_encode(model, text, i, request.script is not None) for i, (_, text) in enumerate(prompts.entries))
@@ -103,6 +107,19 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
         preset=preset, schedule=request.schedule, config=config,
         upscale=request.upscale if request.upscale is not None else defaults.upscale, out=request.out_path,
         noise_seed=noise_seed(request.seed, defaults.seed_salt), init=init)
+
+
+def _check_returned_size(request: GenerationRequest, model: VideoModel, frames: int) -> None:
+    """A video returned in memory (no ``out``) is held whole: refuse one larger than ``MAX_RETURNED_BYTES``
+    before any work, naming ``out`` (which streams to disk in constant memory) as the way."""
+    if request.out is not None or model.frame_size is None:
+        return
+    h, w = model.frame_size
+    size = frames * h * w * 3  # uint8 RGB, before any upscale (returned frames are not upscaled)
+    if size > MAX_RETURNED_BYTES:
+        raise ValueError(f"Returned in memory, the {request.seconds:g} s video ({frames} frames of {w}x{h}) would "
+                         f"take {size / 2**30:.1f} GiB (allowed: at most {MAX_RETURNED_BYTES / 2**30:g} GiB); give "
+                         f"out= (--out) a file or a folder/ to stream it to disk in constant memory.")
 
 
 def _init(request: GenerationRequest, model: VideoModel) -> InitFrames | None:
@@ -147,4 +164,4 @@ def _encode(model: VideoModel, text: str, index: int, scripted: bool):
         raise ValueError(f"Shot {index + 1} of the script ({excerpt(text)}): {err}") from err
 
 
-__all__ = ["GenerationPlan", "InitFrames", "resolve"]
+__all__ = ["MAX_RETURNED_BYTES", "GenerationPlan", "InitFrames", "resolve"]

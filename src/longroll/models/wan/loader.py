@@ -51,7 +51,7 @@ def load_wan(path: str | Path, *, base: str | Path | None = None, height: int | 
 
     return VideoModel(name="wan", denoiser=denoiser, encode_prompt=encode_prompt, decode=None, fps=WAN21_FPS,
                       weights_sha256=file_sha256(path), weights_path=str(path), causal_first_frame=True,
-                      new_decoder=lambda: StreamingWanDecoder(vae),
+                      new_decoder=lambda: StreamingWanDecoder(vae), frame_size=(height, width),
                       load_options={"base": None if base is None else str(base), "height": height, "width": width,
                                     "train_len": denoiser.defaults.train_len})
 
