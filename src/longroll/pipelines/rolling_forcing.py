@@ -75,6 +75,7 @@ def rolling_rollout(
     clean = denoiser.new_cache(CacheConfig(window=config.cache.window, sink=0, rotated=False),
                                batch_size, dtype=dtype)
     view = CacheConfig(window=config.cache.window, sink=anchor, positions="relative", rotated=False)
+    ctx = denoiser.new_cache(view, batch_size, dtype=dtype)  # one window cache, emptied for every forward
     device = next(denoiser.parameters()).device
     rope = config.rope.freqs(denoiser.rope_freqs, train_len=d.train_len, length=n_chunks * f)
     scale = config.rope.attention_scale(train_len=d.train_len, length=n_chunks * f)
@@ -93,7 +94,7 @@ def rolling_rollout(
         t = torch.tensor([levels[w - c] for c in chunks for _ in range(f)], device=device)
         sig = torch.tensor([sigmas[w - c] for c in chunks for _ in range(f)], device=device, dtype=dtype)
         # 3. One forward over the window against the anchor and the most recent clean frames.
-        ctx = denoiser.new_cache(view, batch_size, dtype=dtype)
+        ctx.reset()
         if first > 0:
             # Clean frames besides the anchor: the window less the anchor and the chunks (more as it shrinks).
             recent = config.cache.window - len(chunks) * f - anchor
