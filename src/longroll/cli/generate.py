@@ -99,7 +99,7 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--partitions", type=int, default=None, help="FIFO n: queue = window x n frames")
     d.add_argument("--no-lookahead", action="store_const", const=False, default=None, dest="lookahead",
                    help="FIFO without lookahead denoising")
-    d.add_argument("--zigzag-k", type=int, default=None, dest="k", help="MIGA k: frames per noise level")
+    d.add_argument("--zigzag-k", type=int, default=None, help="MIGA k: frames per noise level")
     d.add_argument("--stage2-steps", type=int, default=None, help="MIGA T2: steps at one shared level (0: off)")
     d.add_argument("--guidance", type=int, default=None, help="MIGA m: long-range guidance frames (0: off)")
     d.add_argument("--guidance-from", default=None, dest="guidance_from",
@@ -157,11 +157,12 @@ def collect_diagonal(args: argparse.Namespace) -> dict:
     """The schedule's own settings given on the command line (FIFO / MIGA); ``--window`` is the schedule's
     window where the schedule has one of its own. A setting the schedule does not take is refused when the
     request is built, naming its flag."""
+    from longroll.pipelines.fifo.config import OPTION_FLAGS
     from longroll.pipelines.rollouts import SCHEDULES
 
-    diagonal = {k: getattr(args, k) for k in ("partitions", "lookahead", "k", "stage2_steps", "guidance",
-                                               "guidance_from", "reflection", "candidates", "delta")}
-    diagonal["steps"] = args.diag_steps
+    # Each setting's flag (fifo.config.OPTION_FLAGS) is where argparse stored it; --window is the override's.
+    diagonal = {k: getattr(args, flag.lstrip("-").removeprefix("no-").replace("-", "_"))
+                for k, flag in OPTION_FLAGS.items() if k != "window"}
     spec = SCHEDULES[schedule_of(args)]
     if "window" in spec.options and "window" not in spec.takes:
         diagonal["window"] = args.window

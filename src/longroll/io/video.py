@@ -13,6 +13,7 @@ enlarges them with nearest-neighbour pixels (the built-in world is 32x32, too sm
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import shutil
 from collections.abc import Iterator
@@ -54,16 +55,9 @@ def final_name(path: str | Path) -> Path:
 def partials_of(final: str | Path) -> list[Path]:
     """The partial videos (or their early sidecars) beside ``final`` left or being written by any process."""
     final = Path(str(final).rstrip("/" + os.sep))
-    found = {p for p in final.parent.glob(f"{glob_escape(final.stem)}{PARTIAL_MARK}*")
+    found = {p for p in final.parent.glob(f"{glob.escape(final.stem)}{PARTIAL_MARK}*")
              if final_name(p.with_name(p.name.removesuffix(".json"))) == final}
     return sorted(found)
-
-
-def glob_escape(text: str) -> str:
-    """``text`` with glob's special characters escaped."""
-    import glob
-
-    return glob.escape(text)
 
 
 def process_alive(pid: int) -> bool:

@@ -92,8 +92,7 @@ def check_guidance(denoiser: nn.Module, scale: float) -> None:
 
 
 def with_guidance(denoiser: nn.Module, scale: float) -> nn.Module:
-    """``denoiser`` itself for scale 1, else a ``GuidedDenoiser``."""
-    check_guidance(denoiser, scale)
+    """``denoiser`` itself for scale 1, else a ``GuidedDenoiser`` (which checks ``scale`` and the weights)."""
     return denoiser if scale == 1.0 else GuidedDenoiser(denoiser, scale)
 
 

@@ -93,9 +93,10 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
         preset = "none"
     if config is None:
         config = spec.resolve(preset, model.denoiser, dict(request.overrides), dict(request.schedule_options))
-        if spec.dropped(preset):  # e.g. FLEX under FIFO: its RoPE and noise act, its sink window cannot
+        dropped = spec.dropped(preset)
+        if dropped:  # e.g. FLEX under FIFO: its RoPE and noise act, its sink window cannot
             log.info("Under the %s schedule preset %s acts through its other parts; %s do not apply.",
-                     request.schedule, preset, ", ".join(spec.dropped(preset)))
+                     request.schedule, preset, ", ".join(dropped))
     elif request.overrides or request.schedule_options:
         raise ValueError("Give either a resolved config or preset overrides and schedule settings, not both.")
     check_guidance(model.denoiser, method_of(config).cfg)  # weights without an unconditional mode fail here

@@ -55,14 +55,12 @@ class PromptTimeline:
     @classmethod
     def build(cls, prompt: str, switches: Sequence[tuple[float, str]] = (), *, seconds: float,
               cuts: Sequence[float] = ()) -> "PromptTimeline":
-        if not isinstance(prompt, str) or not prompt.strip():
-            raise ValueError("The prompt is empty; say what the video shows.")
+        check_prompt_text(prompt)
         entries = [(0.0, prompt)]
         for at, text in sorted(switches, key=lambda s: s[0]):
             if not (0 < at < seconds):
                 raise ValueError(f"A prompt switch at {at:g}s is outside the video (allowed range (0, {seconds:g})s).")
-            if not isinstance(text, str) or not text.strip():
-                raise ValueError(f"The prompt switch at {at:g}s has no prompt.")
+            check_prompt_text(text, f"The prompt of the switch at {at:g}s")
             entries.append((float(at), text))
         times = [at for at, _ in entries[1:]]
         for at in cuts:
@@ -120,9 +118,7 @@ class GenerationRequest:
         from longroll.pipelines.presets import PRESETS
         from longroll.pipelines.rollouts import SCHEDULES
 
-        check_prompt_text(self.prompt)
-        for _, text in self.switches:
-            check_prompt_text(text, "A switch's prompt")
+        check_prompt_text(self.prompt)  # a script's whole text too, before it is cut into shots
         self._expand_script()
         if self.seconds is None:
             raise ValueError("Give the video's length in seconds (only a timed script brings its own).")

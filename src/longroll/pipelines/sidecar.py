@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import platform
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_CHUNK_FRAMES = 4  # video frames per chunk when a sidecar from before ``chunk_frames`` does not say
@@ -199,9 +199,6 @@ class Sidecar:
         data["model_options"] = {k: Path(v).name if isinstance(v, str) and ("/" in v or "\\" in v) else v
                                  for k, v in self.model_options.items()}
         return data
-
-    def with_frames(self, frames: int, frames_sha256: str, **changes) -> "Sidecar":
-        return replace(self, frames=frames, frames_sha256=frames_sha256, **changes)
 
 
 def sidecar_path(out: str | Path) -> Path:

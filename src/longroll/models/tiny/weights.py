@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from importlib import resources
 from pathlib import Path
@@ -47,6 +48,7 @@ def _build(ae: Autoencoder, dit: TinyDiT, sha: str, path: str | None) -> VideoMo
                       frame_size=(r, r), vocabulary=vocabulary_words())
 
 
+@functools.lru_cache(maxsize=1)
 def shipped_defaults():
     """The shipped built-in model's ``ModelDefaults``, read from its JSON alone (no weights loaded): what help
     texts quote as the built-in model's defaults. None when the shipped files are missing or unreadable."""
