@@ -10,6 +10,14 @@ from longroll.bench.horizon import BenchConfig, run_bench, variants
 P8 = "8 prompts x 1 seed"  # the cell the claims tests judge on
 
 
+def stored_runs(folder):
+    """Every run in a benchmark folder's store."""
+    from longroll.bench.store import RunStore
+
+    store = RunStore(folder / "runs")
+    return [store.get(k) for k in sorted(store.keys())]
+
+
 def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch):
     cfg = BenchConfig(out=tmp_path, quick=True, prompts=1)
     cfg.multiples = (1, 2)
@@ -26,19 +34,20 @@ def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch
     assert "![presence over time](object_presence_2x_schedules_bands.png)" in text
     assert "per way to roll out at 2x" in text and "`chunk-wise (none)` in grey" in text
     assert "## The papers' claims, checked on this model" not in text  # one prompt: no interval to judge by
-    runs = list((tmp_path / "runs").glob("*.json"))
+    runs = stored_runs(tmp_path)
     rows = sum(len(cfg.multiples) if v.group in ("presets", "schedules") else 1 for v in variants(True))
     # "FLEX (all three)" reuses the flex run, "chunk-wise (none)" the none runs.
     assert len(runs) == rows - 1 - len(cfg.multiples)
-    miga = [json.loads(p.read_text()) for p in runs]
-    miga = [r for r in miga if r.get("schedule") == "miga"]
+    miga = [r for r in runs if r.get("schedule") == "miga"]
     assert len(miga) == 2 and all(r["diagonal"]["frames_out"] >= 8 for r in miga)
-    text0 = runs[0].read_text()
-    first = json.loads(text0)
+    first = runs[0]
     assert {"preset", "multiple", "segments", "metrics", "drift"} <= set(first)
     assert first["workers"] == 1 and first["threads"] >= 1  # how it was made: prices it and explains its bits
-    # Committed with the repository: one line, floats rounded to RUN_DECIMALS.
-    assert text0.count("\n") == 1 and "\": " not in text0
+    # Committed with the repository: one file per row and length, one line per run.
+    files = sorted((tmp_path / "runs").glob("*.jsonl"))
+    assert "1x-flex.jsonl" in [f.name for f in files] and not list((tmp_path / "runs").glob("*.json"))
+    text0 = files[0].read_text()
+    assert text0.endswith("\n") and "\": " not in text0
     floats = [v for seg in first["segments"] for v in seg.values() if isinstance(v, float)]
     assert floats and all(v == round(v, bench.RUN_DECIMALS) for v in floats)
 
@@ -92,7 +101,7 @@ def test_the_report_gives_intervals_paired_verdicts_and_the_default_by_the_rule(
     assert "## Intervals at 16x (2 prompts x 2 seeds; 95% bootstrap over prompts and seeds)" in text
     assert "- At 16x, presence against `none`: better:" in text
     assert "## Default preset by the rule" in text and "Chosen: `" in text
-    runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    runs = stored_runs(tmp_path)
     assert {r["prompt"] for r in runs} == set(bench._prompts(2)) and {r["seed"] for r in runs} == {0, 1}
 
 
@@ -113,12 +122,12 @@ def test_the_matrix_runs_through_a_batch_backend_and_resumes_after_a_kill(tiny_m
     monkeypatch.setattr(bench, "run_one", killed_after_one)
     with pytest.raises(KeyboardInterrupt):
         run_bench(cfg, model=tiny_model, progress=False)
-    assert len(list((tmp_path / "runs").glob("*.json"))) == 1  # the finished video is kept
+    assert len(stored_runs(tmp_path)) == 1  # the finished video is kept
     monkeypatch.setattr(bench, "run_one", real)
     with pytest.raises(ValueError, match="workers = 2 needs --backend torchrun or ray"):
         run_bench(cfg, model=tiny_model, progress=False, workers=2)
     run_bench(cfg, model=tiny_model, progress=False)
-    assert len(list((tmp_path / "runs").glob("*.json"))) == 4
+    assert len(stored_runs(tmp_path)) == 4
 
 
 def test_the_papers_claims_are_judged_from_paired_intervals():
@@ -211,7 +220,7 @@ def test_bench_restricted_to_presets_and_lengths_runs_only_those(tiny_model, tmp
                       multiples=(1, 2))
     report = run_bench(cfg, model=tiny_model, progress=False).read_text()
     assert "the preset rows only (2 presets at 1x, 2x" in report and "| sink |" in report
-    runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    runs = stored_runs(tmp_path)
     assert sorted((r["preset"], r["multiple"]) for r in runs) == sorted(
         (p, m) for p in ("none", "sink") for m in (1, 2) for _ in range(2))
     assert {r["schedule"] for r in runs} == {"chunk"}
@@ -258,7 +267,7 @@ def test_bench_restricted_to_row_groups_runs_only_those_groups(tiny_model, tmp_p
                       multiples=(1,), sweep_multiple=2)
     report = run_bench(cfg, model=tiny_model, progress=False).read_text()
     assert "the row groups presets, rho only (1 presets" in report
-    runs = [json.loads(p.read_text()) for p in (tmp_path / "runs").glob("*.json")]
+    runs = stored_runs(tmp_path)
     # `none` at 1x, and the rho sweep (flex with four rho) at the sweep length: nothing else.
     assert sorted((r["preset"], r["multiple"]) for r in runs) == [("flex", 2)] * 4 + [("none", 1)]
     assert "MIGA" not in report and "Table 3" not in report  # no claim whose rows did not run is judged
@@ -282,8 +291,7 @@ def test_bad_bench_groups_are_refused_by_name_before_any_run(tmp_path, capsys):
 def test_a_cached_report_generates_nothing_keeps_pairs_and_lists_what_is_missing(tiny_model, tmp_path):
     run_bench(BenchConfig(out=tmp_path, prompts=2, seeds=1, presets=("none", "sink"), multiples=(1,)),
               model=tiny_model, progress=False)
-    files = sorted((tmp_path / "runs").glob("*.json"))
-    assert len(files) == 4
+    assert len(stored_runs(tmp_path)) == 4
     whole = run_bench(BenchConfig(out=tmp_path, prompts=2, seeds=1, presets=("none", "sink"), multiples=(1,),
                                   cached_only=True), model=tiny_model, progress=False).read_text()
     assert ("the preset rows only (2 presets at 1x; no ablations or schedules), every one of its 4 runs from "
@@ -291,11 +299,13 @@ def test_a_cached_report_generates_nothing_keeps_pairs_and_lists_what_is_missing
     assert "## Coverage (every run of the matrix is cached)" in whole
     assert "| presets | 1x (1 s) | 2 | 4 | 4 | 0 |" in whole
     assert "Not yet run" not in whole and "Not yet made" not in whole
-    sink_runs = [f for f in files if json.loads(f.read_text())["preset"] == "sink"]
-    sink_runs[0].unlink()  # one prompt of `sink` is missing: that prompt leaves `none` too (pairs only)
+    sink = tmp_path / "runs" / "1x-sink.jsonl"
+    lines = sink.read_text().splitlines(keepends=True)
+    assert len(lines) == 2
+    sink.write_text(lines[0])  # one prompt of `sink` is missing: that prompt leaves `none` too (pairs only)
     cfg = BenchConfig(out=tmp_path, prompts=2, seeds=2, presets=("none", "sink"), multiples=(1,), cached_only=True)
     report = run_bench(cfg, model=tiny_model, progress=False).read_text()
-    assert len(list((tmp_path / "runs").glob("*.json"))) == 3  # nothing generated
+    assert len(stored_runs(tmp_path)) == 3  # nothing generated
     assert "the cached part of the the preset rows only" not in report
     assert "the cached part of the preset rows only (2 presets at 1x; no ablations or schedules): 2 of its 8 runs" \
         in report

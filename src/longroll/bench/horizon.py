@@ -3,9 +3,10 @@
 A matrix of variants (presets and ablations) x lengths (multiples of the training horizon) x
 prompts x seeds is generated through the Python API and evaluated segment by segment, in memory
 (frames stream from the rollout into the evaluator; nothing is held for the whole video). Every
-run's result is cached as JSON under ``out/runs`` keyed by its settings and the weights hash, so a
-re-run resumes. The main matrix's runs are committed with the repository (compact, floats rounded to
-``RUN_DECIMALS``), so the benchmark resumes on any machine and in any later session.
+run's result is kept in the run store (``bench.store``: one JSONL file per row and length under
+``out/runs``) keyed by its settings and the weights hash, so a re-run resumes. The main matrix's runs
+are committed with the repository (floats rounded to ``RUN_DECIMALS``), so the benchmark resumes on
+any machine and in any later session.
 The report (``REPORT.md`` + plots) follows FLEX Tables 1 and 3: per-metric values per length, and
 the quality drift (last segment minus first).
 """
@@ -21,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from longroll.bench.matrix import BenchConfig, Variant, variants
+from longroll.bench.store import RunStore, cell_name
 from longroll.eval.evaluate import evaluate_frames
-from longroll.io.atomic import write_json
 
 log = logging.getLogger(__name__)
 
@@ -101,13 +102,18 @@ class BenchItem:
     multiple: float
     prompt: str
     seed: int
-    key: str  # run_key of its resolved plan (the cache file's name)
+    key: str  # run_key of its resolved plan (its key in the run store)
+
+    @property
+    def cell(self) -> str:
+        """The store file it is written to (its row at its length)."""
+        return cell_name(self.multiple, self.variant.name)
 
 
 class BenchJob:
-    """The matrix as a ``longroll batch`` job: items are videos, each item's output is its run JSON
-    (``runs/KEY.json``, written atomically), done when that file exists, so any backend resumes after
-    a kill and a changed default or weights file makes new keys."""
+    """The matrix as a ``longroll batch`` job: items are videos, each item's output is its run, one
+    line appended to the run store (``out/runs``) by ``record``, done when the store has its key, so any
+    backend resumes after a kill and a changed default or weights file makes new keys."""
 
     what = "bench"
 
@@ -115,6 +121,7 @@ class BenchJob:
         self.cfg, self.model, self.items, self.horizon = cfg, model, items, horizon
         self.workers = workers  # videos made at once (torchrun ranks or Ray actors)
         self.out = str(cfg.out)
+        self.store = RunStore(Path(self.out) / "runs")
 
     def folder_settings(self) -> dict:
         return {"bench": "horizon", "weights_sha256": self.model.weights_sha256}
@@ -126,18 +133,17 @@ class BenchJob:
         """Its length in training horizons: a rollout's time per chunk is flat (``bench.cost``)."""
         return float(item.multiple)
 
-    def output_path(self, item: BenchItem, record: dict | None = None) -> Path:
-        return Path(self.out) / "runs" / f"{item.key}.json"
-
     def plan(self) -> tuple[list, list]:
-        todo = [i for i in self.items if not self.output_path(i).is_file()]
+        self.store.refresh()
+        todo = [i for i in self.items if i.key not in self.store]
         return todo, [i for i in self.items if i not in todo]
 
     def prepare(self) -> None:
         (Path(self.out) / "runs").mkdir(parents=True, exist_ok=True)
 
     def record(self, record: dict) -> None:
-        """The run JSON is the record: nothing else to append."""
+        """Append the run to the store (in the worker's process, or the Ray driver's)."""
+        self.store.append(record["cell"], record["key"], record["run"])
 
     def open_worker(self, device: str | None = None):
         import torch
@@ -159,8 +165,7 @@ class BenchJob:
                         # and CPU matmuls round differently with another thread count (not in the key:
                         # the committed runs serve any machine; see bench/horizon/READING.md).
                         "workers": self.workers, "threads": torch.get_num_threads()})
-            write_json(self.output_path(item), rounded(res), compact=True)
-            return {"key": item.key}
+            return {"key": item.key, "cell": item.cell, "run": rounded(res)}
 
         return worker
 
@@ -194,7 +199,7 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
     job = BenchJob(cfg, model, order, horizon, workers=workers if backend != "local" else 1)
     coverage = remaining = None
     if cfg.cached_only:
-        cached = {k for k, i in items.items() if job.output_path(i).is_file()}
+        cached = job.store.keys() & set(items)
         rows, coverage = paired_cached_rows(rows, items, cached)
         remaining = Counter((i.variant.schedule, i.multiple) for k, i in items.items() if k not in cached)
     else:
@@ -207,8 +212,8 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
 
         if not reports_here():
             return Path(cfg.out) / "REPORT.md"
-    results = [{**json.loads(job.output_path(items[key]).read_text()), "variant": v.name, "group": v.group}
-               for v, key in rows]
+    job.store.refresh()  # torchrun ranks and Ray actors appended in other processes
+    results = [{**job.store.get(key), "variant": v.name, "group": v.group} for v, key in rows]
     from longroll.bench.report import write_report
 
     return write_report(results, cfg, horizon, model, coverage=coverage, remaining=remaining)
