@@ -195,7 +195,7 @@ def test_the_matrix_is_made_in_whole_paired_units_so_a_cut_run_can_be_reported(t
     cfg = BenchConfig(out=tmp_path, prompts=2, seeds=2, presets=("none", "sink", "flex"), multiples=(2, 1))
     made, real = [], bench.run_one
 
-    def recorded(model, plan, segment):
+    def recorded(model, plan, segment, **kwargs):
         if len(made) == 3:
             raise KeyboardInterrupt
         made.append((plan.request.seconds, plan.request.seed, plan.request.prompt, plan.request.preset))
@@ -367,7 +367,7 @@ def test_a_seed_cut_short_is_left_out_of_the_report_until_it_is_whole():
         for s in range(2):
             for p in ("a", "b", "c"):
                 key = f"{name}-{p}-{s}"
-                items[key] = BenchItem(v, 16, p, s, key)
+                items[key] = BenchItem(v, 16, p, s, key, 16 * 2.625)
                 rows.append((v, key))
     cached = {k for k in items if k.endswith("-0") or k.endswith("a-1")}  # seed 1 has one prompt of three
     kept, coverage = paired_cached_rows(rows, items, cached)

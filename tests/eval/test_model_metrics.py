@@ -11,29 +11,9 @@ pytest.importorskip("transformers")
 
 @pytest.fixture(scope="module")
 def feature_dirs(tmp_path_factory):
-    import torch
-    from transformers import (
-        BitImageProcessor,
-        CLIPImageProcessor,
-        CLIPVisionConfig,
-        CLIPVisionModelWithProjection,
-        Dinov2Config,
-        Dinov2Model,
-    )
+    from feature_fixtures import write_feature_dirs
 
-    root = tmp_path_factory.mktemp("feature_models")
-    torch.manual_seed(0)
-    dino = Dinov2Model(Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-                                    image_size=32, patch_size=8))
-    dino.save_pretrained(root / "dino")
-    BitImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(root / "dino")
-    clip = CLIPVisionModelWithProjection(CLIPVisionConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                                                          intermediate_size=64, image_size=32, patch_size=8,
-                                                          projection_dim=16))
-    clip.save_pretrained(root / "clip")
-    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
-    processor.save_pretrained(root / "clip")
-    return root / "dino", root / "clip"
+    return write_feature_dirs(tmp_path_factory.mktemp("feature_models"))
 
 
 def test_consistency_is_one_for_a_still_video_and_lower_when_frames_change(feature_dirs):

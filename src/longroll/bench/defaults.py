@@ -9,7 +9,9 @@ identity colour drift at any of them. Of those candidates, the one with the best
 the judged lengths is the default. A preset whose presence is only a little higher by chance (the
 interval spans zero) does not displace `none`, so the default does not flip between runs of the same
 benchmark. The rule is code (this module), tested, and its answer is written into the weights' JSON
-(``inference.preset``) that ``generate`` reads.
+(``inference.preset``) that ``generate`` reads. On any other model (``bench.model_report``) the same
+rule judges that model's primary measure at its lengths past the horizon, and its answer is recorded
+for those weights (``bench.rules``), where ``generate --preset auto`` finds it.
 """
 
 from __future__ import annotations
@@ -27,8 +29,11 @@ def unit_values(results: list[dict], variant: str, multiple: float, metric: str)
     return cell_units(results, variant, multiple, lambda r: r["metrics"].get(metric))
 
 
-def choose_default(results: list[dict], presets: list[str], multiples=JUDGED_MULTIPLES) -> tuple[str, list[str]]:
-    """The default preset by the rule, and the reasons (one line per preset) it was or was not chosen."""
+def choose_default(results: list[dict], presets: list[str], multiples=JUDGED_MULTIPLES, *,
+                   primary: str = "object_presence", guards=GUARDS, label: str = "presence") -> tuple[str, list[str]]:
+    """The default preset by the rule, and the reasons (one line per preset) it was or was not chosen.
+    ``primary``: the measure judged (higher is better; ``label`` in the reasons); ``guards``: (metric,
+    higher is better) on which a preset must not be separably worse (one never measured guards nothing)."""
     judged = [m for m in multiples if any(r["multiple"] == m for r in results)]
     if not judged:
         raise ValueError(f"No benchmark runs at {', '.join(f'{m:g}x' for m in multiples)}: the rule has nothing "
@@ -37,13 +42,13 @@ def choose_default(results: list[dict], presets: list[str], multiples=JUDGED_MUL
     for preset in presets:
         worse = []
         for m in judged:
-            for metric, higher in GUARDS:
+            for metric, higher in guards:
                 if preset == "none":
                     continue
                 d = paired_difference(unit_values(results, preset, m, metric), unit_values(results, "none", m, metric))
                 if d is not None and verdict(d[1], d[2], higher, d[3]) == "worse":
                     worse.append(f"{metric} at {m:g}x ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
-        presence = [bootstrap_mean(unit_values(results, preset, m, "object_presence")) for m in judged]
+        presence = [bootstrap_mean(unit_values(results, preset, m, primary)) for m in judged]
         if any(p is None for p in presence):
             reasons.append(f"`{preset}`: not run at every judged length")
             continue
@@ -55,24 +60,24 @@ def choose_default(results: list[dict], presets: list[str], multiples=JUDGED_MUL
         if preset != "none":
             better = []
             for m in judged:
-                d = paired_difference(unit_values(results, preset, m, "object_presence"),
-                                      unit_values(results, "none", m, "object_presence"))
+                d = paired_difference(unit_values(results, preset, m, primary),
+                                      unit_values(results, "none", m, primary))
                 v = "not separable" if d is None else verdict(d[1], d[2], True, d[3])
                 if v == "worse":
-                    worse.append(f"object_presence at {m:g}x ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
+                    worse.append(f"{primary} at {m:g}x ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
                 elif v == "better":
                     better.append(f"{m:g}x ({d[0]:+.3f} [{d[1]:+.3f}, {d[2]:+.3f}])")
             if worse:
                 reasons.append(f"`{preset}`: excluded, separably worse than `none` on {'; '.join(worse)}")
                 continue
             if not better:
-                reasons.append(f"`{preset}`: not chosen, presence not separably better than `none`'s at "
+                reasons.append(f"`{preset}`: not chosen, {label} not separably better than `none`'s at "
                                f"{lengths} (mean {mean:.3f})")
                 continue
-            reasons.append(f"`{preset}`: candidate, presence separably better than `none`'s at "
-                           f"{', '.join(better)}; mean presence {mean:.3f} over {lengths}")
+            reasons.append(f"`{preset}`: candidate, {label} separably better than `none`'s at "
+                           f"{', '.join(better)}; mean {label} {mean:.3f} over {lengths}")
         else:
-            reasons.append(f"`{preset}`: the default unless a preset is separably better; mean presence "
+            reasons.append(f"`{preset}`: the default unless a preset is separably better; mean {label} "
                            f"{mean:.3f} over {lengths}")
         scores[preset] = mean
     if "none" not in scores:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from longroll.bench.matrix import BenchConfig, Variant, variants
+from longroll.bench.measure import model_device
 from longroll.bench.store import RunStore, cell_name
 from longroll.eval.evaluate import evaluate_frames
 
@@ -57,10 +58,11 @@ def _request(variant: Variant, seconds: float, prompt: str, seed: int):
                              schedule_options=dict(variant.schedule_options))
 
 
-def run_key(plan, weights_sha256: str) -> str:
+def run_key(plan, weights_sha256: str, extra: dict | None = None) -> str:
     """Cache key of a run: its fully resolved settings, the weights and the schedule's code revision,
     so that changing a model default, the weights or (by raising ``Schedule.revision``) what a
-    schedule computes invalidates it."""
+    schedule computes invalidates it. ``extra``: what else decides the result (another model's loading
+    options, the metrics' models); empty adds nothing, so the built-in model's keys stay as they were."""
     from longroll.pipelines.rollouts import revision_tag
 
     r = plan.request
@@ -68,27 +70,47 @@ def run_key(plan, weights_sha256: str) -> str:
     tag = revision_tag(plan.schedule)
     if tag is not None:  # revision 1 adds nothing: the keys of runs cached before revisions existed hold
         parts.append(tag)
+    if extra:
+        parts.append(extra)
     blob = json.dumps(parts, default=str, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def run_one(model, plan, segment_seconds: float) -> dict:
-    """Generate one video in memory, stream it into the evaluator, return the result."""
+def _on_device(model, device) -> bool:
+    """Whether ``model`` runs on ``device`` (None: any; ``cuda`` matches every CUDA device index)."""
+    import torch
+
+    if device is None:
+        return True
+    want, have = torch.device(device), model_device(model)
+    return want.type == have.type and (want.index is None or want.index == have.index)
+
+
+def run_one(model, plan, segment_seconds: float, *, feature_models=(), min_tail: float = 0.0) -> dict:
+    """Generate one video in memory, stream it into the evaluator, return the result with what it cost
+    (``speed``: ``bench.measure.RunMeter``'s generation time per chunk, frames per second and peak memory;
+    ``wall_seconds``: generation and evaluation). World-aware metrics where the model shows the built-in
+    world; ``feature_models``: VBench's DINO / CLIP consistency (``eval.model_metrics``).
+    ``min_tail``: the share of a segment a last partial one needs (0, every tail counts: the protocol the
+    horizon benchmark's cached runs were measured under)."""
+    from longroll.bench.measure import RunMeter
     from longroll.pipelines.rollouts import SCHEDULES
     from longroll.pipelines.run import stream
 
     spec = SCHEDULES[plan.schedule]
     stats = spec.stats() if spec.stats is not None else None
+    meter = RunMeter(model_device(model), fill_frames=spec.fill(plan.config) * model.frames_per_latent)
     t0 = time.time()
 
     def frames():
-        for chunk in stream(plan, model, stats=stats):
+        for chunk in meter.wrap(stream(plan, model, stats=stats)):
             yield from chunk
 
-    # Every tail counts (extended backwards): the protocol the cached runs were measured under.
-    result = evaluate_frames(frames(), model.fps, segment_seconds=segment_seconds, prompt=plan.request.prompt,
-                             min_segments=1, min_tail=0.0)
+    result = evaluate_frames(frames(), model.fps, segment_seconds=segment_seconds,
+                             prompt=plan.request.prompt if model.world else None, min_segments=1,
+                             feature_models=feature_models, min_tail=min_tail)
     result["wall_seconds"] = time.time() - t0
+    result["speed"] = meter.result()
     if stats is not None:
         result["diagonal"] = stats.to_dict()
     return result
@@ -99,10 +121,11 @@ class BenchItem:
     """One video of the matrix (picklable: Ray and torchrun workers get these)."""
 
     variant: Variant
-    multiple: float
+    multiple: float  # its length in training horizons
     prompt: str
     seed: int
     key: str  # run_key of its resolved plan (its key in the run store)
+    seconds: float  # its length in seconds (the request's)
 
     @property
     def cell(self) -> str:
@@ -117,14 +140,24 @@ class BenchJob:
 
     what = "bench"
 
-    def __init__(self, cfg: BenchConfig, model, items: list[BenchItem], horizon: float, workers: int = 1) -> None:
+    def __init__(self, cfg, model, items: list[BenchItem], horizon: float, workers: int = 1, *,
+                 load: dict | None = None, features: dict | None = None, what: str = "horizon") -> None:
         self.cfg, self.model, self.items, self.horizon = cfg, model, items, horizon
         self.workers = workers  # videos made at once (torchrun ranks or Ray actors)
         self.out = str(cfg.out)
         self.store = RunStore(Path(self.out) / "runs")
+        # How a worker in another process loads the model: registry name, weights, loading options.
+        self.load = load or {"name": "tiny", "weights": cfg.weights, "options": {}}
+        self.features = features or {}  # VBench's DINO / CLIP model folders (eval.model_metrics), where given
+        self.kind = what  # "horizon" (the built-in model's matrix) or "model" (any model)
+        self.weights_sha256 = model.weights_sha256
+
+    def __getstate__(self) -> dict:
+        """Sent to Ray actors without the model: each loads its own (``load``) on its device."""
+        return {**self.__dict__, "model": None}
 
     def folder_settings(self) -> dict:
-        return {"bench": "horizon", "weights_sha256": self.model.weights_sha256}
+        return {"bench": self.kind, "weights_sha256": self.weights_sha256}
 
     def item_hash(self, item: BenchItem) -> str:
         return item.key
@@ -148,19 +181,27 @@ class BenchJob:
     def open_worker(self, device: str | None = None):
         import torch
 
+        from longroll.eval.model_metrics import load_feature_models
         from longroll.models.registry import load_model
         from longroll.pipelines.plan import resolve
 
-        model = self.model if device is None and self.model is not None else \
-            load_model("tiny", weights=self.cfg.weights, device=device)
+        model = self.model  # in this process: the model already loaded, unless another device is asked for
+        if model is None or not _on_device(model, device):
+            model = load_model(self.load["name"], weights=self.load["weights"], device=device, **self.load["options"])
+        features = load_feature_models(**self.features, device=model_device(model))
         segment = min(self.cfg.segment_seconds, self.horizon)
+        if self.kind == "model" and self.items:  # warm up (lazy init, kernel choice), so the first run is timed
+            first = self.items[0]  # like the others; the built-in matrix's cached runs were made without
+            run_one(model, resolve(_request(Variant("none", "none", "presets", schedule=first.variant.schedule),
+                                            self.horizon, first.prompt, 0), model), segment)
 
         def worker(item: BenchItem) -> dict:
             v = item.variant
-            plan = resolve(_request(v, self.horizon * item.multiple, item.prompt, item.seed), model)
-            res = run_one(model, plan, segment)
+            plan = resolve(_request(v, item.seconds, item.prompt, item.seed), model)
+            res = run_one(model, plan, min(segment, item.seconds), feature_models=features)
             res.update({"preset": v.preset, "overrides": dict(v.overrides), "multiple": item.multiple,
-                        "seed": item.seed, "schedule": v.schedule, "schedule_options": dict(v.schedule_options),
+                        "seconds": item.seconds, "prompt": item.prompt,
+                        "seed": item.seed, "schedule": plan.schedule, "schedule_options": dict(v.schedule_options),
                         # How it was made: the cost per video is wall time over the videos made at once,
                         # and CPU matmuls round differently with another thread count (not in the key:
                         # the committed runs serve any machine; see bench/horizon/READING.md).
@@ -190,7 +231,7 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
                 for s in range(n_seeds):
                     key = run_key(resolve(_request(v, horizon * m, p, s), model), model.weights_sha256)
                     # A run shared by two rows (the `flex` preset and "FLEX (all three)") is made once.
-                    items.setdefault(key, BenchItem(v, m, p, s, key))
+                    items.setdefault(key, BenchItem(v, m, p, s, key, horizon * m))
                     rows.append((v, key))
     # Made length by length, then (seed, prompt) by (seed, prompt) with every row inside: a job cut
     # short leaves whole paired units (every method on the same prompts), which `--cached` can report.

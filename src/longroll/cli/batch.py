@@ -21,9 +21,10 @@ def register(parser: argparse.ArgumentParser) -> None:
                                                             "index and the seed index only")
     from longroll.cli.generate import builtin_default
 
-    parser.add_argument("--preset", default=None, choices=list(PRESETS),
+    parser.add_argument("--preset", default=None, choices=[*PRESETS, "auto"],
                         help=f"horizon-extension preset (default: the model's; "
-                             f"{builtin_default('preset') or 'see its model card'} for the built-in model)")
+                             f"{builtin_default('preset') or 'see its model card'} for the built-in model; "
+                             "auto: the one longroll bench --model chose for these weights, where it was run)")
     parser.add_argument("--upscale", type=int, default=None,
                         help=f"enlarge frames by this factor for viewing (default: the model's; "
                              f"{builtin_default('upscale') or 'its own'} for the built-in)")

@@ -1,11 +1,15 @@
-"""``longroll bench``: the horizon benchmark with the papers' ablations on the built-in model."""
+"""``longroll bench``: the horizon benchmark with the papers' ablations on the built-in model, or with
+``--model NAME`` (or a prompt file, lengths in seconds, metric models) the benchmark on any model."""
 
 from __future__ import annotations
 
 import argparse
 
 OUT = "bench/horizon"  # where the benchmark keeps its runs and report (--quick: OUT/quick)
-HELP = "benchmark presets and ablations over lengths on the built-in model; writes REPORT.md"
+HELP = ("benchmark presets over lengths on any model (--model), with quality, speed and memory; on the built-in "
+        "model also the papers' ablations; writes REPORT.md")
+MODEL_ONLY = ("prompt_file", "seconds", "dino", "clip", "schedule", "device")  # only the any-model benchmark's
+HORIZON_ONLY = ("quick", "long_prompts", "long_seeds", "script", "groups")  # what only the built-in matrix takes
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -13,12 +17,13 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="folder for cached runs, REPORT.md and plots (default: bench/horizon; with --quick "
                              "bench/horizon/quick, so a quick run never replaces the main report)")
     parser.add_argument("--quick", action="store_true", help="a small matrix (about 4 minutes on 2 cores)")
-    parser.add_argument("--prompts", type=int, default=32,
-                        help="prompts by the stratified rule (bench/horizon/prompts.txt), below 120x")
-    parser.add_argument("--seeds", type=int, default=3, help="seeds per prompt, below 120x")
-    parser.add_argument("--long-prompts", type=int, default=16, help="prompts at 120x")
-    parser.add_argument("--long-seeds", type=int, default=2, help="seeds per prompt at 120x")
-    parser.add_argument("--weights", default=None, help="weights file (default: the shipped weights)")
+    parser.add_argument("--prompts", type=int, default=None,
+                        help="prompts: the first N (built-in matrix: 32 by the stratified rule, "
+                             "bench/horizon/prompts.txt, below 120x; another model: all of the file or suite)")
+    parser.add_argument("--seeds", type=int, default=None,
+                        help="seeds per prompt (built-in matrix: 3 below 120x; another model: 2)")
+    parser.add_argument("--long-prompts", type=int, default=None, help="built-in matrix: prompts at 120x (16)")
+    parser.add_argument("--long-seeds", type=int, default=None, help="built-in matrix: seeds per prompt at 120x (2)")
     parser.add_argument("--backend", default="local", choices=["local", "torchrun", "ray"],
                         help="how the videos are made: one process, torchrun ranks or Ray actors (as longroll batch)")
     parser.add_argument("--workers", type=int, default=1, help="workers for torchrun or ray")
@@ -38,21 +43,45 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="generate nothing: write the report from the runs already cached (paired: a prompt and "
                              "seed only where every row of its group has it) and list what is missing")
     parser.add_argument("--lengths", default=None,
-                        help="comma-separated lengths in multiples of the horizon (default: 1,4,16,120)")
+                        help="comma-separated lengths in multiples of the horizon (default: 1,4,16,120 on the "
+                             "built-in matrix, 1,4,16 on another model)")
+    m = parser.add_argument_group("any model (--model NAME, or any of these: the benchmark of one model's presets "
+                                  "with speed and memory)")
+    m.add_argument("--prompt-file", default=None,
+                   help="prompts: one a line (.txt) or JSONL with prompt and optional seconds, category (default: "
+                        "longroll's suite of 32, src/longroll/bench/suite.jsonl)")
+    m.add_argument("--seconds", default=None, help="comma-separated lengths in seconds, e.g. 10,30,60 (instead of "
+                                                   "--lengths)")
+    m.add_argument("--dino", default=None, help="local DINO folder (save_pretrained layout): VBench's subject "
+                                                "consistency; without it that column says absent")
+    m.add_argument("--clip", default=None, help="local CLIP folder: VBench's background consistency")
+    from longroll.pipelines.rollouts import SCHEDULES
+
+    m.add_argument("--schedule", default=None, choices=list(SCHEDULES),
+                   help="how the videos are rolled out (default: chunk, or the flavour's own)")
+    from longroll.cli.generate import add_model_arguments
+
+    add_model_arguments(parser)
+
+
+def _numbers(text: str | None, flag: str, unit: str) -> tuple[float, ...] | None:
+    """Comma-separated numbers (their range is checked once, by the config)."""
+    if not text:
+        return None
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise ValueError(f"{flag} must be comma-separated numbers ({unit}); got {text!r}.") from None
 
 
 def run(args: argparse.Namespace) -> int:
-    from longroll.bench.horizon import BenchConfig, run_bench
-
     presets = [p.strip() for p in args.presets.split(",")] if args.presets else None
     groups = tuple(g.strip() for g in args.groups.split(",")) if args.groups else None
-    lengths = None
-    if args.lengths:  # parsed here; their range is checked once, by BenchConfig
-        try:
-            lengths = tuple(float(x) for x in args.lengths.split(","))
-        except ValueError:
-            raise ValueError(f"--lengths must be comma-separated numbers (multiples of the horizon); "
-                             f"got {args.lengths!r}.") from None
+    lengths = _numbers(args.lengths, "--lengths", "multiples of the horizon")
+    model_bench = args.model != "tiny" or any(getattr(args, k) not in (None, False) for k in MODEL_ONLY) or \
+        any(getattr(args, k) is not None for k in ("base", "flavour", "lora", "height", "width"))
+    if model_bench:
+        return _run_model_bench(args, presets, lengths)
     if args.script:
         if groups or args.cached:
             raise ValueError(f"--groups and --cached apply to the matrix, not to --script; got "
@@ -63,17 +92,46 @@ def run(args: argparse.Namespace) -> int:
 
         for name in presets or []:
             check_choice("preset", name, PRESETS)
-        check_int("seeds", args.seeds, low=1, high=100)
-        report = run_storyboard(args.script, args.out or OUT, presets=presets, seeds=args.seeds,
-                                weights=args.weights)
+        seeds = 3 if args.seeds is None else args.seeds
+        check_int("seeds", seeds, low=1, high=100)
+        report = run_storyboard(args.script, args.out or OUT, presets=presets, seeds=seeds, weights=args.weights)
         print(f"report written to {report}")
         return 0
+    from longroll.bench.horizon import BenchConfig, run_bench
+
     sizes = {"multiples": lengths} if lengths else {}
+    sizes.update({k: getattr(args, k) for k in ("prompts", "seeds", "long_prompts", "long_seeds")
+                  if getattr(args, k) is not None})
     out = args.out or (f"{OUT}/quick" if args.quick else OUT)
-    report = run_bench(BenchConfig(out=out, quick=args.quick, prompts=args.prompts, seeds=args.seeds,
-                                   long_prompts=args.long_prompts, long_seeds=args.long_seeds, weights=args.weights,
+    report = run_bench(BenchConfig(out=out, quick=args.quick, weights=args.weights,
                                    presets=tuple(presets) if presets else None, groups=groups, cached_only=args.cached,
                                    **sizes),
                        backend=args.backend, workers=args.workers, ray_address=args.ray_address, argv=args.argv)
+    print(f"report written to {report}")
+    return 0
+
+
+def _run_model_bench(args: argparse.Namespace, presets, lengths) -> int:
+    from longroll.bench.model_bench import DEFAULT_SEEDS, ModelBenchConfig, run_model_bench
+    from longroll.cli.generate import model_options, schedule_of
+
+    given = [k for k in HORIZON_ONLY if getattr(args, k) not in (None, False)]
+    if given:
+        raise ValueError(f"{', '.join('--' + k.replace('_', '-') for k in given)} belong(s) to the built-in model's "
+                         "matrix; the benchmark of a model takes --prompt-file, --prompts, --seconds or --lengths, "
+                         "--presets, --seeds, --dino, --clip.")
+    seconds = _numbers(args.seconds, "--seconds", "lengths in seconds")
+    if seconds and lengths:
+        raise ValueError("Give --seconds or --lengths, not both: lengths in seconds, or in multiples of the horizon.")
+    if args.out is None:
+        raise ValueError("The benchmark of a model needs --out DIR (its run store and REPORT.md).")
+    cfg = ModelBenchConfig(out=args.out, model=args.model, weights=args.weights, model_options=model_options(args),
+                           device=args.device, prompt_file=args.prompt_file, prompts=args.prompts, seconds=seconds,
+                           **({"multiples": lengths} if lengths else {}),
+                           presets=tuple(presets) if presets else None, schedule=schedule_of(args),
+                           seeds=DEFAULT_SEEDS if args.seeds is None else args.seeds, dino=args.dino, clip=args.clip,
+                           cached_only=args.cached)
+    report = run_model_bench(cfg, backend=args.backend, workers=args.workers, ray_address=args.ray_address,
+                             argv=args.argv)
     print(f"report written to {report}")
     return 0

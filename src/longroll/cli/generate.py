@@ -38,9 +38,10 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="finish a video cut short (its sidecar says incomplete, or a NAME.partial-PID.mp4 left "
                              "by a killed run): made again to its name, the frames made before checked")
     parser.add_argument("--seed", type=int, default=0, help="random seed (same seed, same video; default 0)")
-    parser.add_argument("--preset", default=None, choices=list(PRESETS),
+    parser.add_argument("--preset", default=None, choices=[*PRESETS, "auto"],
                         help=f"horizon-extension preset (default: the model's, chosen by measurement: "
-                             f"{builtin_default('preset') or 'see its model card'} for the built-in model)")
+                             f"{builtin_default('preset') or 'see its model card'} for the built-in model; "
+                             "auto: the one longroll bench --model chose for these weights, where it was run)")
     parser.add_argument("--switch", action="append", default=[], metavar="TIME:PROMPT",
                         help="switch prompt at TIME (e.g. 12s:'a red circle on a navy background'); repeatable")
     parser.add_argument("--upscale", type=int, default=None,

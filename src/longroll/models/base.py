@@ -167,6 +167,7 @@ class VideoModel:
     encode_frames: Callable[[np.ndarray], torch.Tensor] | None = None  # uint8 (n, H, W, 3) -> latents (1, f, C, S, S)
     frame_size: tuple[int, int] | None = None  # (H, W) of decoded frames before any upscale (what encode_frames takes)
     vocabulary: tuple[str, ...] | None = None  # the words of a closed-vocabulary prompt language; None = free text
+    world: bool = False  # its videos show the built-in procedural world: the world-aware metrics apply
 
     @property
     def defaults(self) -> ModelDefaults:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from longroll._validate import check_choice, check_float, check_int
+from longroll.pipelines.preset_rules import AUTO
 
 MAX_SECONDS = 24 * 3600.0  # a day of video: beyond this a length is a typo, not a plan
 # The longest prompt (or timed script) any front end takes: UMT5 reads at most 512 tokens, and an error
@@ -100,7 +101,8 @@ class GenerationRequest:
     switches: tuple[tuple[float, str], ...] = ()  # (seconds, prompt): LongLive-style prompt switches
     cuts: tuple[float, ...] = ()  # switch times that are hard cuts (KV Flush + RoPE Cut)
     script: str | None = None  # the script the prompt, switches and cuts came from (set when built from one)
-    preset: str | None = None  # horizon-extension preset (None: the model's default)
+    preset: str | None = None  # horizon-extension preset (None: the model's default; "auto": the benchmark's
+    #                            rule answer recorded for the weights, pipelines.preset_rules)
     overrides: dict = field(default_factory=dict)  # preset fields refined one by one (presets.OVERRIDES)
     schedule: str = "chunk"  # how the video is rolled out (pipelines.schedules.SCHEDULES)
     schedule_options: dict = field(default_factory=dict)  # the schedule's own settings (FIFO / MIGA)
@@ -129,12 +131,12 @@ class GenerationRequest:
         object.__setattr__(self, "timeline", PromptTimeline.build(self.prompt, self.switches, seconds=self.seconds,
                                                                   cuts=self.cuts))
         if self.preset is not None:
-            check_choice("preset", self.preset, PRESETS)
+            check_choice("preset", self.preset, (*PRESETS, AUTO))
         check_names(self.overrides)
         check_choice("schedule", self.schedule, SCHEDULES)
         spec = SCHEDULES[self.schedule]
         spec.check_options(self.schedule_options, self.overrides)
-        if self.preset is not None:
+        if self.preset not in (None, AUTO):
             spec.check_preset(self.preset)
         if self.switches and not spec.switches:
             what = "A timed script's shots" if self.script else "Prompt switches"

@@ -64,6 +64,9 @@ class Schedule:
     live: bool = False  # takes prompt switches asked for while it runs (the studio's)
     init: bool = False  # continues from given frames (--init): its cache takes them as context
     stats: Callable[[], object] | None = None  # makes the counters it records in the sidecar (FIFO / MIGA)
+    fill: Callable[[object], int] = lambda config: 1  # config -> latent frames made before it runs at its steady
+    #                              state (its window full; the default, one frame, fits the diagonal schedules,
+    #                              whose first output carries the whole queue's filling); the benchmark times after
     revision: int = 1  # raised when a fix changes the videos this schedule makes from an unchanged config,
     #                    so that results cached under the old code (the benchmark's runs) stop matching
 
@@ -164,6 +167,11 @@ def _run_chunk(den, conds: Sequence, switch_frames: Sequence[int], num_frames: i
                    init=init, live=live)
 
 
+def _window_fill(config: RolloutConfig) -> int:
+    """A cache-window schedule is steady once its window is full: every later forward attends as many frames."""
+    return config.cache.window
+
+
 # --------------------------------------------------------------------------------------- rolling
 def _resolve_rolling(preset: str, model, overrides: dict, options: dict) -> RolloutConfig:
     from longroll.pipelines.rolling_forcing import check_rolling
@@ -220,9 +228,9 @@ _ROLLING_TAKES = _METHOD - {"dynamic", "renoise"} | {"sink", "window", "steps", 
 SCHEDULES: dict[str, Schedule] = {s.name: s for s in (
     Schedule("chunk", "chunk-wise autoregressive: each chunk denoised in a few steps against a KV cache",
              frozenset(OVERRIDES), _resolve_chunk, _run_chunk, RolloutConfig.from_dict,
-             switches=True, live=True, init=True),
+             switches=True, live=True, init=True, fill=_window_fill),
     Schedule("rolling", "Rolling Forcing's window of chunks at staggered noise levels",
-             _ROLLING_TAKES, _resolve_rolling, _run_rolling, RolloutConfig.from_dict),
+             _ROLLING_TAKES, _resolve_rolling, _run_rolling, RolloutConfig.from_dict, fill=_window_fill),
     Schedule("fifo", "FIFO-Diffusion: diagonal denoising of a queue of frames at increasing noise",
              _DIAGONAL_TAKES, _resolve_diagonal("fifo"), _run_diagonal, DiagonalRollout.from_dict,
              options=FIFO_OPTIONS, stats=_diagonal_stats),

@@ -45,7 +45,7 @@ def _build(ae: Autoencoder, dit: TinyDiT, sha: str, path: str | None) -> VideoMo
 
     r = ae.config.resolution
     return VideoModel("tiny", dit, encode, decode, float(FPS), sha, path, autoencoder=ae, encode_frames=encode_frames,
-                      frame_size=(r, r), vocabulary=vocabulary_words())
+                      frame_size=(r, r), vocabulary=vocabulary_words(), world=True)
 
 
 @functools.lru_cache(maxsize=1)

@@ -1,0 +1,165 @@
+"""``longroll bench --model NAME``: the benchmark on any model, on tiny random causal-Wan parts and DINO / CLIP
+stand-ins (never downloaded): rows, intervals, cost columns, absent metrics, the rule and --preset auto, resume."""
+
+import dataclasses
+import json
+
+import pytest
+
+import longroll.bench.horizon as horizon
+from longroll.bench.model_bench import ModelBenchConfig, run_model_bench
+
+WAN = {"height": 32, "width": 32}
+
+
+@pytest.fixture(scope="module")
+def dino_dir(tmp_path_factory):
+    pytest.importorskip("transformers")
+    from feature_fixtures import write_feature_dirs
+
+    return write_feature_dirs(tmp_path_factory.mktemp("features"))[0]
+
+
+@pytest.fixture
+def rules(tmp_path, monkeypatch):
+    folder = tmp_path / "rules"
+    monkeypatch.setenv("LONGROLL_RULES", str(folder))
+    return folder
+
+
+def _prompt_file(tmp_path, n=6):
+    lines = [{"prompt": f"a red kite number {i} over a hill", "category": "motion" if i % 2 else "scene"}
+             for i in range(n)]
+    path = tmp_path / "prompts.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+@pytest.mark.slow
+def test_causal_wan_report_has_every_preset_intervals_cost_and_absent_metrics(wan_base_dir, dino_dir, tmp_path,
+                                                                               rules):
+    cfg = ModelBenchConfig(out=tmp_path / "out", model="causal-wan", weights=str(wan_base_dir),
+                           model_options={"base": str(wan_base_dir), **WAN}, device="cpu",
+                           prompt_file=str(_prompt_file(tmp_path)), seconds=(1.0, 2.0),
+                           presets=("flexrope", "none", "sink"), seeds=1, segment_seconds=1.0, dino=str(dino_dir))
+    text = run_model_bench(cfg, progress=False).read_text()
+    assert "# Benchmark of `causal-wan` (self-forcing)" in text and "weights sha256 `" in text and "device " in text
+    for length in ("## 1 s (0.19x the horizon; 6 prompts x 1 seed)", "## 2 s (0.38x the horizon; 6 prompts x 1 seed)"):
+        assert length in text
+    for preset in ("none", "flexrope", "sink"):  # a row in every quality, cost and category table
+        assert text.count(f"| {preset} | ") == 3 * 2
+    assert "| Subject cons. (DINO) | Background cons. (CLIP) |" in text
+    none_row = next(line for line in text.splitlines() if line.startswith("| none | ") and "[" in line)
+    cells = none_row.split(" | ")
+    assert cells[1].count("[") == 1 and cells[2] == "absent"  # DINO measured with an interval; CLIP absent
+    assert "Presence" not in text.split("### Quality")[1]  # a world measure is no column on another model
+    assert "| Background cons. (CLIP) (higher is better) | absent: no --clip folder given |" in text
+    assert "| s per chunk (steady) | vs none | frames/s made | vs none | peak memory |" in text
+    sink_cost = [line for line in text.splitlines() if line.startswith("| sink | ") and "MiB" in line]
+    assert len(sink_cost) == 2 and all(float(line.split(" | ")[2]) > 0 for line in sink_cost)
+    assert "### Subject cons. (DINO) by prompt category" in text and "| motion | scene |" in text
+    # The rule judged the DINO measure and recorded its answer for these weights, which --preset auto takes.
+    assert "Judged on subject cons. (dino) at" in text and "Chosen: `" in text
+    chosen = text.split("Chosen: `")[1].split("`")[0]
+    record = json.loads(next(rules.glob("*.json")).read_text())
+    assert record["preset"] == chosen and record["judged_on"] == "subject_consistency"
+    from longroll.models.registry import load_model
+    from longroll.pipelines.plan import resolve
+    from longroll.pipelines.request import GenerationRequest
+
+    model = load_model("causal-wan", weights=str(wan_base_dir), base=str(wan_base_dir), device="cpu", **WAN)
+    assert record["weights_sha256"] == model.weights_sha256
+    plan = resolve(GenerationRequest(prompt="a fox", seconds=1.0, preset="auto"), model)
+    assert plan.preset == chosen
+
+
+def test_without_a_quality_model_the_rule_is_not_judged_and_auto_takes_the_models_default(tiny_model, tmp_path,
+                                                                                          rules):
+    from longroll.pipelines.plan import resolve
+    from longroll.pipelines.request import GenerationRequest
+
+    plain = dataclasses.replace(tiny_model, world=False)  # as another model: no world measures
+    path = tmp_path / "p.txt"
+    path.write_text("a red circle on a black background\n# a comment\n\ntwo blue squares on a navy background\n")
+    cfg = ModelBenchConfig(out=tmp_path / "out", prompt_file=str(path), seconds=(1.0,), presets=("none", "sink"),
+                           seeds=1)
+    text = run_model_bench(cfg, model=plain, progress=False).read_text()
+    assert "Not judged: the rule needs a quality measure" in text and not rules.exists()
+    assert resolve(GenerationRequest(prompt="a red circle on a black background", seconds=1.0, preset="auto"),
+                   plain).preset == plain.defaults.preset
+
+
+def test_a_killed_benchmark_resumes_and_new_weights_make_new_keys(tiny_model, tmp_path, monkeypatch, rules):
+    cfg = ModelBenchConfig(out=tmp_path / "out", seconds=(1.0,), presets=("none", "flex"), seeds=1, prompts=2)
+    real, calls = horizon.run_one, []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the warm-up, one video, then the kill
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(horizon, "run_one", counted)
+    with pytest.raises(KeyboardInterrupt):
+        run_model_bench(cfg, model=tiny_model, progress=False)
+    assert len(horizon.RunStore(tmp_path / "out" / "runs")) == 1
+    calls.clear()
+    monkeypatch.setattr(horizon, "run_one", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    run_model_bench(cfg, model=tiny_model, progress=False)
+    assert len(calls) == 1 + 3  # the warm-up and the three videos the kill left
+    calls.clear()
+    text = run_model_bench(cfg, model=tiny_model, progress=False).read_text()
+    assert calls == [] and "4 runs reported" in text  # nothing made twice
+    other = dataclasses.replace(tiny_model, weights_sha256="0" * 64)
+    run_model_bench(cfg, model=other, progress=False)
+    assert len(calls) == 1 + 4  # other weights: every run made again, under new keys
+    assert len(horizon.RunStore(tmp_path / "out" / "runs")) == 8
+
+
+@pytest.mark.parametrize("lines, match", [
+    ('{"prompt": "a fox", "colour": "red"}\n', "unknown key.*colour.*allowed: prompt, seconds, category"),
+    ('{"prompt": "a fox"}\n{"prompt": "a fox"}\n', "repeats 'a fox'"),
+    ('{"prompt": "a fox", "seconds": -3}\n', "seconds = -3 must be a length in seconds"),
+    ('{"prompt": ""}\n', "The prompt of prompts.jsonl, line 1 is empty"),
+    ("not json\n", "line 1 is not JSON"),
+])
+def test_bad_prompt_files_are_refused_by_line_before_any_model_is_loaded(tmp_path, lines, match, monkeypatch):
+    import longroll.models.registry as registry
+
+    path = tmp_path / "prompts.jsonl"
+    path.write_text(lines)
+    monkeypatch.setattr(registry, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(ValueError, match=match):
+        run_model_bench(ModelBenchConfig(out=tmp_path / "out", prompt_file=str(path)), progress=False)
+
+
+def test_bad_benchmark_settings_are_refused_by_name(tmp_path, capsys):
+    from longroll.cli import main
+
+    with pytest.raises(ValueError, match="Preset 'deep-forcing' sets the chunk-wise rollout's KV cache"):
+        ModelBenchConfig(out=tmp_path, presets=("deep-forcing",), schedule="fifo")
+    with pytest.raises(ValueError, match="seconds = 0.0 is out of range"):
+        ModelBenchConfig(out=tmp_path, seconds=(0.0,))
+    with pytest.raises(ValueError, match="--dino .* is not a local DINO model folder"):
+        ModelBenchConfig(out=tmp_path, dino=str(tmp_path))
+    assert main(["bench", "--model", "causal-wan", "--out", str(tmp_path)]) == 2
+    assert "needs a checkpoint" in capsys.readouterr().err
+    assert main(["bench", "--seconds", "10", "--groups", "rho", "--out", str(tmp_path)]) == 2
+    assert "--groups belong(s) to the built-in model's matrix" in capsys.readouterr().err
+    assert main(["bench", "--seconds", "10", "--lengths", "4", "--out", str(tmp_path)]) == 2
+    assert "Give --seconds or --lengths, not both" in capsys.readouterr().err
+    assert main(["bench", "--seconds", "ten", "--out", str(tmp_path)]) == 2
+    assert "--seconds must be comma-separated numbers" in capsys.readouterr().err
+    assert main(["bench", "--seconds", "10"]) == 2
+    assert "needs --out DIR" in capsys.readouterr().err
+
+
+def test_the_suite_has_32_different_prompts_in_five_categories():
+    from collections import Counter
+
+    from longroll.bench.suite import SUITE, read_prompt_file
+
+    suite = read_prompt_file(SUITE)
+    assert len(suite) == 32 and len({p.text for p in suite}) == 32
+    assert set(Counter(p.category for p in suite)) == {"subject", "scene", "motion", "camera", "multi-subject"}
+    assert min(Counter(p.category for p in suite).values()) >= 6
