@@ -24,5 +24,6 @@ def write_feature_dirs(root: Path) -> tuple[Path, Path]:
                                                           intermediate_size=64, image_size=32, patch_size=8,
                                                           projection_dim=16))
     clip.save_pretrained(root / "clip")
-    CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32}).save_pretrained(root / "clip")
+    processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
+    processor.save_pretrained(root / "clip")
     return root / "dino", root / "clip"

@@ -1,6 +1,5 @@
 """``longroll bench`` on a tiny random model: the matrix runs, the report has its tables, runs resume."""
 
-import json
 
 import pytest
 
