@@ -163,3 +163,49 @@ def test_the_suite_has_32_different_prompts_in_five_categories():
     assert len(suite) == 32 and len({p.text for p in suite}) == 32
     assert set(Counter(p.category for p in suite)) == {"subject", "scene", "motion", "camera", "multi-subject"}
     assert min(Counter(p.category for p in suite).values()) >= 6
+
+
+def test_the_predict_protocol_on_the_world_scores_against_the_exact_continuation(tiny_model, tmp_path, rules):
+    cfg = ModelBenchConfig(out=tmp_path / "out", seconds=(1.5,), presets=("none", "sink"), seeds=1, prompts=2,
+                           protocol="predict", context=3)
+    text = run_model_bench(cfg, model=tiny_model, progress=False).read_text()
+    assert "### Prediction against the true continuation" in text
+    assert "| preset | PSNR dB | SSIM | LPIPS | Centre error px | Lost | On track | Time to drift s |" in text
+    assert "Context: 3 real frames; 12 to 12 predicted frames compared per video" in text
+    store = horizon.RunStore(tmp_path / "out" / "runs")
+    runs = [store.get(k) for k in store.keys()]
+    assert len(runs) == 4 and all(r["context_frames"] == 3 and r["prediction"]["frames_compared"] == 12 and
+                                  r["trajectory"]["segments"] for r in runs)
+    assert len(list((tmp_path / "out" / "context").iterdir())) == 2  # one context per prompt and seed
+    t2v = ModelBenchConfig(out=tmp_path / "out", seconds=(1.5,), presets=("none",), seeds=1, prompts=2)
+    run_model_bench(t2v, model=tiny_model, progress=False)
+    assert len(horizon.RunStore(tmp_path / "out" / "runs")) == 6  # text to video keys differ from predicted ones
+
+
+def test_the_predict_protocol_on_another_model_reads_one_true_video_per_prompt(tiny_model, tmp_path, rules):
+    from longroll.io.video import VideoWriter
+    from longroll.world.render import render
+    from longroll.world.scene import scene_from_prompt
+
+    plain = dataclasses.replace(tiny_model, world=False)
+    prompts = tmp_path / "p.txt"
+    prompts.write_text("a red circle on a black background\n")
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    cfg = dict(out=tmp_path / "out", prompt_file=str(prompts), seconds=(1.0,), presets=("none",), seeds=2,
+               protocol="predict", context=2)
+    with pytest.raises(ValueError, match="needs --videos DIR"):
+        run_model_bench(ModelBenchConfig(**cfg), model=plain, progress=False)
+    with pytest.raises(ValueError, match="looked for PROMPT.mp4 and PROMPT-0.mp4"):
+        run_model_bench(ModelBenchConfig(**cfg, videos=str(videos)), model=plain, progress=False)
+    frames = render(scene_from_prompt("a red circle on a black background", 5), 0, 6)  # shorter than the prediction
+    with VideoWriter(videos / "a red circle on a black background-0.mp4", 8) as writer:
+        writer.write(frames)
+    text = run_model_bench(ModelBenchConfig(**cfg, videos=str(videos)), model=plain, progress=False).read_text()
+    assert "Context: 2 real frames; 4 to 4 predicted frames compared per video (8 past the end of a true video " \
+           "left out)" in text
+    assert "Centre error" not in text  # no exact trajectories outside the built-in world
+    with pytest.raises(ValueError, match="--context and --videos belong to --protocol predict"):
+        ModelBenchConfig(out=tmp_path, context=3)
+    with pytest.raises(ValueError, match="needs the chunk schedule; the fifo schedule starts from noise"):
+        ModelBenchConfig(out=tmp_path, protocol="predict", schedule="fifo")

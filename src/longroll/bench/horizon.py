@@ -50,12 +50,14 @@ def _prompts(n: int) -> list[str]:
     return stratified_prompts(n)
 
 
-def _request(variant: Variant, seconds: float, prompt: str, seed: int):
+def _request(variant: Variant, seconds: float, prompt: str, seed: int, init: str | None = None):
+    """The request of one video; ``init``: context frames it continues (not in its output: the prediction)."""
     from longroll.pipelines.request import GenerationRequest
 
     return GenerationRequest(prompt=prompt, seconds=seconds, seed=seed, preset=variant.preset,
                              overrides=variant.kwargs(), schedule=variant.schedule,
-                             schedule_options=dict(variant.schedule_options))
+                             schedule_options=dict(variant.schedule_options), init=init,
+                             init_in_output=init is None)
 
 
 def run_key(plan, weights_sha256: str, extra: dict | None = None) -> str:
@@ -86,13 +88,16 @@ def _on_device(model, device) -> bool:
     return want.type == have.type and (want.index is None or want.index == have.index)
 
 
-def run_one(model, plan, segment_seconds: float, *, feature_models=(), min_tail: float = 0.0) -> dict:
+def run_one(model, plan, segment_seconds: float, *, feature_models=(), min_tail: float = 0.0,
+            scorers: dict | None = None) -> dict:
     """Generate one video in memory, stream it into the evaluator, return the result with what it cost
     (``speed``: ``bench.measure.RunMeter``'s generation time per chunk, frames per second and peak memory;
     ``wall_seconds``: generation and evaluation). World-aware metrics where the model shows the built-in
     world; ``feature_models``: VBench's DINO / CLIP consistency (``eval.model_metrics``).
     ``min_tail``: the share of a segment a last partial one needs (0, every tail counts: the protocol the
-    horizon benchmark's cached runs were measured under)."""
+    horizon benchmark's cached runs were measured under). ``scorers``: {name: an object whose ``add(frames)``
+    sees every chunk and whose ``result()`` goes into the result under that name} (the predict protocol's
+    comparisons with the true continuation, ``bench.protocols``)."""
     from longroll.bench.measure import RunMeter
     from longroll.pipelines.rollouts import SCHEDULES
     from longroll.pipelines.run import stream
@@ -102,8 +107,12 @@ def run_one(model, plan, segment_seconds: float, *, feature_models=(), min_tail:
     meter = RunMeter(model_device(model), fill_frames=spec.fill(plan.config) * model.frames_per_latent)
     t0 = time.time()
 
+    scorers = scorers or {}
+
     def frames():
         for chunk in meter.wrap(stream(plan, model, stats=stats)):
+            for scorer in scorers.values():
+                scorer.add(chunk)
             yield from chunk
 
     result = evaluate_frames(frames(), model.fps, segment_seconds=segment_seconds,
@@ -111,6 +120,8 @@ def run_one(model, plan, segment_seconds: float, *, feature_models=(), min_tail:
                              feature_models=feature_models, min_tail=min_tail)
     result["wall_seconds"] = time.time() - t0
     result["speed"] = meter.result()
+    for name, scorer in scorers.items():
+        result[name] = scorer.result()
     if stats is not None:
         result["diagonal"] = stats.to_dict()
     return result
@@ -126,6 +137,7 @@ class BenchItem:
     seed: int
     key: str  # run_key of its resolved plan (its key in the run store)
     seconds: float  # its length in seconds (the request's)
+    context: object = None  # the predict protocol's bench.protocols.Context (None: text to video)
 
     @property
     def cell(self) -> str:
@@ -197,15 +209,19 @@ class BenchJob:
 
         def worker(item: BenchItem) -> dict:
             v = item.variant
-            plan = resolve(_request(v, item.seconds, item.prompt, item.seed), model)
-            res = run_one(model, plan, min(segment, item.seconds), feature_models=features)
+            init = None if item.context is None else item.context.folder
+            plan = resolve(_request(v, item.seconds, item.prompt, item.seed, init), model)
+            seg = min(segment, item.seconds)
+            scorers = None if item.context is None else item.context.scorers(model, seg)
+            res = run_one(model, plan, seg, feature_models=features, scorers=scorers)
             res.update({"preset": v.preset, "overrides": dict(v.overrides), "multiple": item.multiple,
                         "seconds": item.seconds, "prompt": item.prompt,
                         "seed": item.seed, "schedule": plan.schedule, "schedule_options": dict(v.schedule_options),
                         # How it was made: the cost per video is wall time over the videos made at once,
                         # and CPU matmuls round differently with another thread count (not in the key:
                         # the committed runs serve any machine; see bench/horizon/READING.md).
-                        "workers": self.workers, "threads": torch.get_num_threads()})
+                        "workers": self.workers, "threads": torch.get_num_threads(),
+                        **({"context_frames": item.context.frames} if item.context is not None else {})})
             return {"key": item.key, "cell": item.cell, "run": rounded(res)}
 
         return worker

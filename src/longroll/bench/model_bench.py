@@ -50,6 +50,9 @@ class ModelBenchConfig:
     segment_seconds: float = 2.0  # evaluation segment (VBench-Long's clips), capped at the horizon
     dino: str | None = None  # local DINO folder: VBench's subject consistency (None: that column is absent)
     clip: str | None = None  # local CLIP folder: VBench's background consistency (None: absent)
+    protocol: str = "t2v"  # "t2v": text to video; "predict": from N real frames, scored against the truth
+    context: int | None = None  # predict: context frames (None: one chunk of the model, bench.protocols)
+    videos: str | None = None  # predict on a model without the built-in world: one true video per prompt
     cached_only: bool = False  # make nothing: report the runs already in the store
 
     def __post_init__(self) -> None:
@@ -82,6 +85,19 @@ class ModelBenchConfig:
             for name in self.presets:
                 check_choice("preset", name, PRESETS)
                 SCHEDULES[self.schedule].check_preset(name)
+        from longroll.bench.protocols import PROTOCOLS
+
+        check_choice("protocol", self.protocol, PROTOCOLS)
+        if self.protocol == "t2v" and (self.context is not None or self.videos is not None):
+            raise ValueError("--context and --videos belong to --protocol predict (text to video starts from noise).")
+        if self.context is not None:
+            check_int("context", self.context, low=1, high=10_000)
+        if self.videos is not None and not Path(self.videos).is_dir():
+            raise ValueError(f"--videos {self.videos!r} is not a folder (one true video per prompt).")
+        if self.protocol == "predict" and not SCHEDULES[self.schedule].init:
+            able = " or ".join(s.name for s in SCHEDULES.values() if s.init)
+            raise ValueError(f"--protocol predict continues real frames, which needs the {able} schedule; the "
+                             f"{self.schedule} schedule starts from noise.")
         for kind in ("dino", "clip"):
             path = getattr(self, kind)
             if path is not None and not (Path(path) / "config.json").is_file():
@@ -129,14 +145,18 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
         extra = None  # the built-in model's keys stay those of the horizon benchmark (its runs are shared)
     items: dict[str, BenchItem] = {}
     rows: list[tuple[Variant, str]] = []
+    contexts = _contexts(cfg, model, prompts)  # predict: (prompt, seed) -> Context, written once; else empty
     for preset in cfg.chosen_presets():
         variant = Variant(preset, preset, "presets", schedule=cfg.schedule)
         for p in prompts:
             for seconds in _lengths(p, cfg, horizon):
                 for seed in range(cfg.seeds):
-                    plan = resolve(_request(variant, seconds, p.text, seed), model)
-                    key = run_key(plan, model.weights_sha256, extra)
-                    items.setdefault(key, BenchItem(variant, round(seconds / horizon, 2), p.text, seed, key, seconds))
+                    context = contexts.get((p.text, seed))
+                    plan = resolve(_request(variant, seconds, p.text, seed, context and context.folder), model)
+                    key = run_key(plan, model.weights_sha256, extra if context is None else
+                                  {**(extra or {}), "protocol": "predict", "context": context.sha256})
+                    items.setdefault(key, BenchItem(variant, round(seconds / horizon, 2), p.text, seed, key, seconds,
+                                                    context))
                     rows.append((variant, key))
     # Length by length, then seed by seed with every preset inside: a run cut short leaves whole paired units.
     order = sorted(items.values(), key=lambda i: (i.seconds, i.seed, [p.text for p in prompts].index(i.prompt),
@@ -163,6 +183,26 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
 
     categories = {p.text: p.category for p in prompts}
     return write_model_report(results, cfg, model, horizon, categories=categories, metrics=metrics, missing=missing)
+
+
+def _contexts(cfg: ModelBenchConfig, model, prompts) -> dict:
+    """The predict protocol's context of every (prompt, seed) (``bench.protocols``); empty for text to video."""
+    if cfg.protocol != "predict":
+        return {}
+    from longroll.bench.protocols import default_context, make_context
+
+    if not model.world and cfg.videos is None:
+        raise ValueError(f"--protocol predict on the {model.name} model needs --videos DIR (one true video per "
+                         "prompt, its first frames the context); only the built-in world renders its own truth.")
+    frames = cfg.context or default_context(model)
+    out = {}
+    for p in prompts:
+        for seed in range(cfg.seeds):
+            # The world draws a scene per seed; a real video is the same truth for every seed (the noise differs).
+            same = seed > 0 and cfg.videos is not None
+            out[(p.text, seed)] = out[(p.text, 0)] if same else make_context(cfg.out, model, p.text, seed, frames,
+                                                                              cfg.videos)
+    return out
 
 
 def _lengths(prompt, cfg: ModelBenchConfig, horizon: float) -> tuple[float, ...]:

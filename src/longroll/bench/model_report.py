@@ -39,6 +39,19 @@ QUALITY = {
     "consistency_50": ("Cons. @50 frames", lambda r: r["consistency_at_distance"].get("50"), True, ""),
 }
 
+# The predict protocol's columns (bench.protocols): the prediction against the true continuation.
+PREDICTION = {
+    "psnr": ("PSNR dB", lambda r: r["prediction"]["metrics"].get("psnr"), True, ""),
+    "ssim": ("SSIM", lambda r: r["prediction"]["metrics"].get("ssim"), True, ""),
+    "lpips": ("LPIPS", lambda r: r["prediction"]["metrics"].get("lpips"), False, "lpips"),
+    "centre_error": ("Centre error px", lambda r: r["trajectory"]["metrics"].get("centre_error"), False, "world"),
+    "lost": ("Lost", lambda r: r["trajectory"]["metrics"].get("lost"), False, "world"),
+    "on_track": ("On track", lambda r: r["trajectory"]["metrics"].get("on_track"), True, "world"),
+    # Censored at the video's length: a prediction that never drifts counts its whole length.
+    "time_to_drift": ("Time to drift s", lambda r: r["trajectory"]["time_to_drift_s"] if
+                      r["trajectory"]["time_to_drift_s"] is not None else r["seconds"], True, "world"),
+}
+
 # Which implementation computes each number (the report's first table).
 IMPLEMENTATIONS = {
     "object_presence": "the built-in world's detector against the prompt's objects (eval.world_metrics)",
@@ -55,8 +68,16 @@ IMPLEMENTATIONS = {
     "static_fraction": "share of frame pairs below VBench's static threshold, Farneback flow",
     "saturation_change": "|last - first segment| of mean HSV saturation, weight-free",
     "consistency_50": "consistency at distance (VBench issue 206): 8 x 8 area features of frames 50 apart",
+    "psnr": "PSNR of each predicted frame against the true one, capped at 100 dB (eval.prediction)",
+    "ssim": "SSIM of each predicted frame against the true one (eval.metrics.ssim)",
+    "centre_error": "distance of each object's detected centroid to its exact path's (eval.trajectory)",
+    "lost": "share of object-frames where the detector does not find the object",
+    "on_track": "share of object-frames found within the sprite's radius of its true place",
+    "time_to_drift": "start of the first segment with fewer than half the object-frames on track; the video's "
+                     "length where none is (censored)",
 }
 ABSENT = {
+    "lpips": "absent: LPIPS from local weights is not implemented yet",
     "dino": "absent: no --dino folder given",
     "clip": "absent: no --clip folder given",
     "world": "absent: the model does not show the built-in world",
@@ -78,11 +99,11 @@ def _mib(v) -> str:
     return "-" if v is None else f"{v / 2 ** 20:,.0f} MiB"
 
 
-def available(model, metrics: dict) -> dict[str, str | None]:
-    """{quality key: None when measured, else why it is absent}."""
+def available(model, metrics: dict, columns: dict | None = None) -> dict[str, str | None]:
+    """{column key: None when measured, else why it is absent} of ``columns`` (default: ``QUALITY``)."""
     have = {"": True, "world": bool(getattr(model, "world", False)), "dino": "dino" in metrics,
-            "clip": "clip" in metrics}
-    return {k: None if have[q[3]] else ABSENT[q[3]] for k, q in QUALITY.items()}
+            "clip": "clip" in metrics, "lpips": "lpips" in metrics}
+    return {k: None if have[q[3]] else ABSENT[q[3]] for k, q in (columns or QUALITY).items()}
 
 
 def primary_metric(absent: dict) -> str | None:
@@ -156,18 +177,19 @@ def cost_reasons(model, preset: str, schedule: str, baseline: str = "none") -> l
     return out or ["no part of its config costs more than none's: measurement noise (run more prompts or seeds)"]
 
 
-def _quality_table(results: list[dict], presets: list[str], multiple: float, absent: dict) -> list[str]:
-    keys = [k for k in QUALITY if absent[k] != ABSENT["world"]]  # a world measure never applies elsewhere
-    lines = ["| preset | " + " | ".join(QUALITY[k][0] for k in keys) + " |", "|---|" + "---|" * len(keys)]
-    base = {k: cell_units(results, "none", multiple, QUALITY[k][1]) for k in keys if absent[k] is None}
+def _quality_table(results: list[dict], presets: list[str], multiple: float, absent: dict,
+                   columns: dict = QUALITY) -> list[str]:
+    keys = [k for k in columns if absent[k] != ABSENT["world"]]  # a world measure never applies elsewhere
+    lines = ["| preset | " + " | ".join(columns[k][0] for k in keys) + " |", "|---|" + "---|" * len(keys)]
+    base = {k: cell_units(results, "none", multiple, columns[k][1]) for k in keys if absent[k] is None}
     for p in presets:
         cells = []
         for k in keys:
             if absent[k] is not None:
                 cells.append("absent")
                 continue
-            values = cell_units(results, p, multiple, QUALITY[k][1])
-            cell, _, _ = compare_cell(values, None if p == "none" else base[k], QUALITY[k][2], interval=False)
+            values = cell_units(results, p, multiple, columns[k][1])
+            cell, _, _ = compare_cell(values, None if p == "none" else base[k], columns[k][2], interval=False)
             cells.append(cell)
         lines.append(f"| {p} | " + " | ".join(cells) + " |")
     return lines
@@ -194,6 +216,18 @@ def _cost_table(results: list[dict], presets: list[str], multiple: float, model,
                      f"{_fmt(ratios['peak_memory_bytes'], 2)} | {_mib(mean('added_memory'))} | "
                      f"{_fmt(ratios['added_memory'], 2)} | {why} |")
     return lines
+
+
+def _context_label(results: list[dict], multiple: float) -> str:
+    """How many real frames each prediction started from and how many were compared with the truth."""
+    runs = [r for r in results if r["multiple"] == multiple and "prediction" in r]
+    if not runs:
+        return "none"
+    context = sorted({r.get("context_frames") for r in runs} - {None})
+    compared = [r["prediction"]["frames_compared"] for r in runs]
+    beyond = sum(r["prediction"]["frames_predicted"] - r["prediction"]["frames_compared"] for r in runs)
+    return (f"{', '.join(map(str, context))} real frames; {min(compared)} to {max(compared)} predicted frames "
+            "compared per video" + (f" ({beyond} past the end of a true video left out)" if beyond else ""))
 
 
 def judged_multiples(multiples) -> list[float]:
@@ -234,6 +268,13 @@ def write_model_report(results: list[dict], cfg, model, horizon: float, *, categ
     for k, (label, _, higher, needs) in QUALITY.items():
         how = absent[k] or IMPLEMENTATIONS[k].format(path=metrics.get(needs, {}).get("path", ""))
         lines.append(f"| {label} ({'higher' if higher else 'lower'} is better) | {how} |")
+    predicted = any("prediction" in r for r in results)
+    absent_p = available(model, metrics, PREDICTION)
+    if predicted:
+        for k, (label, _, higher, _) in PREDICTION.items():
+            if absent_p[k] != ABSENT["world"]:
+                lines.append(f"| {label} ({'higher' if higher else 'lower'} is better) | "
+                             f"{absent_p[k] or IMPLEMENTATIONS[k]} |")
     for label, why in NOT_IMPLEMENTED:
         lines.append(f"| {label} | {why} |")
     kinds = sorted({(r.get("speed") or {}).get("memory_kind") for r in results} - {None})
@@ -249,6 +290,10 @@ def write_model_report(results: list[dict], cfg, model, horizon: float, *, categ
     for m in mults:
         units = {(r["prompt"], r["seed"]) for r in results if r["multiple"] == m and r["variant"] == "none"}
         lines += [f"## {seconds[m]:g} s ({m:.3g}x the horizon; {grid_label(units) if units else 'no none runs'})", "",
+                  *(["### Prediction against the true continuation", "",
+                     *_quality_table([r for r in results if "prediction" in r], presets, m, absent_p, PREDICTION), "",
+                     f"Context: {_context_label(results, m)}; scored from the first frame after the context.",
+                     ""] if predicted else []),
                   "### Quality", "", *_quality_table(results, presets, m, absent), "",
                   "### Cost", "", *_cost_table(results, presets, m, model, cfg.schedule), ""]
         cats = sorted({categories.get(r["prompt"], "") for r in results} - {""})

@@ -8,7 +8,8 @@ import argparse
 OUT = "bench/horizon"  # where the benchmark keeps its runs and report (--quick: OUT/quick)
 HELP = ("benchmark presets over lengths on any model (--model), with quality, speed and memory; on the built-in "
         "model also the papers' ablations; writes REPORT.md")
-MODEL_ONLY = ("prompt_file", "seconds", "dino", "clip", "schedule", "device")  # only the any-model benchmark's
+# What only the any-model benchmark takes (any of them selects it).
+MODEL_ONLY = ("prompt_file", "seconds", "dino", "clip", "schedule", "device", "protocol", "context", "videos")
 HORIZON_ONLY = ("quick", "long_prompts", "long_seeds", "script", "groups")  # what only the built-in matrix takes
 
 
@@ -55,6 +56,16 @@ def register(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--dino", default=None, help="local DINO folder (save_pretrained layout): VBench's subject "
                                                 "consistency; without it that column says absent")
     m.add_argument("--clip", default=None, help="local CLIP folder: VBench's background consistency")
+    m.add_argument("--protocol", default=None, choices=["t2v", "predict"],
+                   help="t2v: text to video (default); predict: each video continues N real frames and is scored "
+                        "against the true continuation (PSNR, SSIM; on the built-in world each object's centre "
+                        "against its exact path)")
+    m.add_argument("--context", type=int, default=None,
+                   help="predict: real frames each video starts from (default: one chunk of the model; 3 on the "
+                        "built-in model)")
+    m.add_argument("--videos", default=None,
+                   help="predict on a model without the built-in world: a folder with one true video per prompt, "
+                        "named PROMPT.mp4 or PROMPT-0.mp4 (as longroll batch writes them)")
     from longroll.pipelines.rollouts import SCHEDULES
 
     m.add_argument("--schedule", default=None, choices=list(SCHEDULES),
@@ -130,6 +141,7 @@ def _run_model_bench(args: argparse.Namespace, presets, lengths) -> int:
                            **({"multiples": lengths} if lengths else {}),
                            presets=tuple(presets) if presets else None, schedule=schedule_of(args),
                            seeds=DEFAULT_SEEDS if args.seeds is None else args.seeds, dino=args.dino, clip=args.clip,
+                           protocol=args.protocol or "t2v", context=args.context, videos=args.videos,
                            cached_only=args.cached)
     report = run_model_bench(cfg, backend=args.backend, workers=args.workers, ray_address=args.ray_address,
                              argv=args.argv)
