@@ -1,4 +1,4 @@
-"""Tiny random stand-ins of VBench's feature models (DINOv2, CLIP vision), written as local folders."""
+"""Tiny random stand-ins of the metrics' models (DINOv2, CLIP vision, LPIPS-Alex), written as local folders."""
 
 from pathlib import Path
 
@@ -27,3 +27,22 @@ def write_feature_dirs(root: Path) -> tuple[Path, Path]:
     processor = CLIPImageProcessor(size={"shortest_edge": 32}, crop_size={"height": 32, "width": 32})
     processor.save_pretrained(root / "clip")
     return root / "dino", root / "clip"
+
+
+def write_lpips_folder(folder: Path) -> Path:
+    """Random weights in the two released layouts: torchvision's AlexNet and LPIPS's non-negative heads."""
+    import torch
+
+    from longroll.eval.lpips import CONVS
+
+    g = torch.Generator().manual_seed(0)
+    backbone, heads = {}, {}
+    for n, (index, cin, cout, k, _, _) in enumerate(CONVS):
+        backbone[f"features.{index}.weight"] = torch.randn(cout, cin, k, k, generator=g) * (2 / (cin * k * k)) ** 0.5
+        backbone[f"features.{index}.bias"] = torch.zeros(cout)
+        heads[f"lin{n}.model.1.weight"] = torch.rand(1, cout, 1, 1, generator=g) / cout
+    backbone["classifier.1.weight"] = torch.zeros(4, 4)  # the rest of AlexNet is read past
+    folder.mkdir(exist_ok=True)
+    torch.save(backbone, folder / "alexnet-owt-7be5be79.pth")
+    torch.save(heads, folder / "alex.pth")
+    return folder

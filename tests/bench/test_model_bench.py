@@ -166,10 +166,14 @@ def test_the_suite_has_32_different_prompts_in_five_categories():
 
 
 def test_the_predict_protocol_on_the_world_scores_against_the_exact_continuation(tiny_model, tmp_path, rules):
+    from feature_fixtures import write_lpips_folder
+
     cfg = ModelBenchConfig(out=tmp_path / "out", seconds=(1.5,), presets=("none", "sink"), seeds=1, prompts=2,
-                           protocol="predict", context=3)
+                           protocol="predict", context=3, lpips=str(write_lpips_folder(tmp_path / "lpips")))
     text = run_model_bench(cfg, model=tiny_model, progress=False).read_text()
     assert "### Prediction against the true continuation" in text
+    none_row = text.split("| preset | PSNR dB |")[1].split("| none | ")[1].split("\n")[0].split(" | ")
+    assert none_row[2].count("[") == 1 and "LPIPS-Alex (v0.1) from" in text  # a number where the weights were given
     assert "| preset | PSNR dB | SSIM | LPIPS | Centre error px | Lost | On track | Time to drift s |" in text
     assert "Context: 3 real frames; 12 to 12 predicted frames compared per video" in text
     store = horizon.RunStore(tmp_path / "out" / "runs")
@@ -178,7 +182,7 @@ def test_the_predict_protocol_on_the_world_scores_against_the_exact_continuation
                                   r["trajectory"]["segments"] for r in runs)
     assert len(list((tmp_path / "out" / "context").iterdir())) == 2  # one context per prompt and seed
     t2v = ModelBenchConfig(out=tmp_path / "out", seconds=(1.5,), presets=("none",), seeds=1, prompts=2)
-    run_model_bench(t2v, model=tiny_model, progress=False)
+    assert "| LPIPS |" not in run_model_bench(t2v, model=tiny_model, progress=False).read_text()
     assert len(horizon.RunStore(tmp_path / "out" / "runs")) == 6  # text to video keys differ from predicted ones
 
 
@@ -205,7 +209,7 @@ def test_the_predict_protocol_on_another_model_reads_one_true_video_per_prompt(t
     assert "Context: 2 real frames; 4 to 4 predicted frames compared per video (8 past the end of a true video " \
            "left out)" in text
     assert "Centre error" not in text  # no exact trajectories outside the built-in world
-    with pytest.raises(ValueError, match="--context and --videos belong to --protocol predict"):
+    with pytest.raises(ValueError, match="--context, --videos and --lpips belong to --protocol predict"):
         ModelBenchConfig(out=tmp_path, context=3)
     with pytest.raises(ValueError, match="needs the chunk schedule; the fifo schedule starts from noise"):
         ModelBenchConfig(out=tmp_path, protocol="predict", schedule="fifo")

@@ -160,7 +160,7 @@ class BenchJob:
         self.store = RunStore(Path(self.out) / "runs")
         # How a worker in another process loads the model: registry name, weights, loading options.
         self.load = load or {"name": "tiny", "weights": cfg.weights, "options": {}}
-        self.features = features or {}  # VBench's DINO / CLIP model folders (eval.model_metrics), where given
+        self.features = features or {}  # metric model folders where given: dino, clip (eval.model_metrics), lpips
         self.kind = what  # "horizon" (the built-in model's matrix) or "model" (any model)
         self.weights_sha256 = model.weights_sha256
 
@@ -200,7 +200,13 @@ class BenchJob:
         model = self.model  # in this process: the model already loaded, unless another device is asked for
         if model is None or not _on_device(model, device):
             model = load_model(self.load["name"], weights=self.load["weights"], device=device, **self.load["options"])
-        features = load_feature_models(**self.features, device=model_device(model))
+        features = {k: v for k, v in self.features.items() if k != "lpips"}
+        features = load_feature_models(**features, device=model_device(model))
+        lpips = None
+        if self.features.get("lpips"):
+            from longroll.eval.lpips import LPIPS
+
+            lpips = LPIPS.from_folder(self.features["lpips"], device=model_device(model))
         segment = min(self.cfg.segment_seconds, self.horizon)
         if self.kind == "model" and self.items:  # warm up (lazy init, kernel choice), so the first run is timed
             first = self.items[0]  # like the others; the built-in matrix's cached runs were made without
@@ -212,7 +218,7 @@ class BenchJob:
             init = None if item.context is None else item.context.folder
             plan = resolve(_request(v, item.seconds, item.prompt, item.seed, init), model)
             seg = min(segment, item.seconds)
-            scorers = None if item.context is None else item.context.scorers(model, seg)
+            scorers = None if item.context is None else item.context.scorers(model, seg, lpips=lpips)
             res = run_one(model, plan, seg, feature_models=features, scorers=scorers)
             res.update({"preset": v.preset, "overrides": dict(v.overrides), "multiple": item.multiple,
                         "seconds": item.seconds, "prompt": item.prompt,

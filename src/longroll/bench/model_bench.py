@@ -50,6 +50,7 @@ class ModelBenchConfig:
     segment_seconds: float = 2.0  # evaluation segment (VBench-Long's clips), capped at the horizon
     dino: str | None = None  # local DINO folder: VBench's subject consistency (None: that column is absent)
     clip: str | None = None  # local CLIP folder: VBench's background consistency (None: absent)
+    lpips: str | None = None  # predict: folder with AlexNet's and LPIPS's .pth files (eval.lpips; None: absent)
     protocol: str = "t2v"  # "t2v": text to video; "predict": from N real frames, scored against the truth
     context: int | None = None  # predict: context frames (None: one chunk of the model, bench.protocols)
     videos: str | None = None  # predict on a model without the built-in world: one true video per prompt
@@ -88,8 +89,11 @@ class ModelBenchConfig:
         from longroll.bench.protocols import PROTOCOLS
 
         check_choice("protocol", self.protocol, PROTOCOLS)
-        if self.protocol == "t2v" and (self.context is not None or self.videos is not None):
-            raise ValueError("--context and --videos belong to --protocol predict (text to video starts from noise).")
+        if self.protocol == "t2v" and (self.context is not None or self.videos is not None or self.lpips is not None):
+            raise ValueError("--context, --videos and --lpips belong to --protocol predict (text to video starts from "
+                             "noise and has no true continuation to compare with).")
+        if self.lpips is not None and not Path(self.lpips).is_dir():
+            raise ValueError(f"--lpips {self.lpips!r} is not a folder (AlexNet's and LPIPS's .pth files).")
         if self.context is not None:
             check_int("context", self.context, low=1, high=10_000)
         if self.videos is not None and not Path(self.videos).is_dir():
@@ -117,7 +121,7 @@ def metric_models(cfg: ModelBenchConfig) -> dict:
     """The metrics' model folders given, and their content hashes (part of every run's key)."""
     from longroll.io.hashing import file_sha256
 
-    given = {k: getattr(cfg, k) for k in ("dino", "clip") if getattr(cfg, k) is not None}
+    given = {k: getattr(cfg, k) for k in ("dino", "clip", "lpips") if getattr(cfg, k) is not None}
     return {k: {"path": str(v), "sha256": file_sha256(Path(v))} for k, v in given.items()}
 
 
@@ -131,9 +135,13 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
     from longroll.models.registry import load_model
     from longroll.pipelines.plan import resolve
 
-    # 1. The prompts, read before anything heavy.
+    # 1. The prompts, read before anything heavy; the metric models' files checked.
     prompts = read_prompt_file(cfg.prompt_file) if cfg.prompt_file else None
     metrics = metric_models(cfg)
+    if cfg.lpips is not None:
+        from longroll.eval.lpips import LPIPS
+
+        LPIPS.from_folder(cfg.lpips)  # a wrong folder fails here, not in every worker
     # 2. The model.
     model = model or load_model(cfg.model, weights=cfg.weights, device=cfg.device, **dict(cfg.model_options))
     prompts = (prompts or default_suite(model))[: cfg.prompts]

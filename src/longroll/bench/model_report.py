@@ -70,6 +70,7 @@ IMPLEMENTATIONS = {
     "consistency_50": "consistency at distance (VBench issue 206): 8 x 8 area features of frames 50 apart",
     "psnr": "PSNR of each predicted frame against the true one, capped at 100 dB (eval.prediction)",
     "ssim": "SSIM of each predicted frame against the true one (eval.metrics.ssim)",
+    "lpips": "LPIPS-Alex (v0.1) from {path}, written from the paper (eval.lpips); frames under 64 px enlarged first",
     "centre_error": "distance of each object's detected centroid to its exact path's (eval.trajectory)",
     "lost": "share of object-frames where the detector does not find the object",
     "on_track": "share of object-frames found within the sprite's radius of its true place",
@@ -77,7 +78,7 @@ IMPLEMENTATIONS = {
                      "length where none is (censored)",
 }
 ABSENT = {
-    "lpips": "absent: LPIPS from local weights is not implemented yet",
+    "lpips": "absent: no --lpips folder given",
     "dino": "absent: no --dino folder given",
     "clip": "absent: no --clip folder given",
     "world": "absent: the model does not show the built-in world",
@@ -273,8 +274,8 @@ def write_model_report(results: list[dict], cfg, model, horizon: float, *, categ
     if predicted:
         for k, (label, _, higher, _) in PREDICTION.items():
             if absent_p[k] != ABSENT["world"]:
-                lines.append(f"| {label} ({'higher' if higher else 'lower'} is better) | "
-                             f"{absent_p[k] or IMPLEMENTATIONS[k]} |")
+                how = absent_p[k] or IMPLEMENTATIONS[k].format(path=metrics.get("lpips", {}).get("path", ""))
+                lines.append(f"| {label} ({'higher' if higher else 'lower'} is better) | {how} |")
     for label, why in NOT_IMPLEMENTED:
         lines.append(f"| {label} | {why} |")
     kinds = sorted({(r.get("speed") or {}).get("memory_kind") for r in results} - {None})
@@ -301,7 +302,7 @@ def write_model_report(results: list[dict], cfg, model, horizon: float, *, categ
         if len(cats) > 1 and primary is not None:
             lines += _category_table(results, presets, m, categories, cats, primary) + [""]
     # 3. The papers' claims that these measures can judge.
-    lines += claims_section(results)
+    lines += claims_section(results, world=bool(model.world))
     # 4. The default preset by the rule, recorded for these weights.
     primary = primary_metric(absent)
     lines += ["## Default preset by the rule", ""]

@@ -39,8 +39,9 @@ class Context:
     seed: int | None = None  # the world's scene seed (None: the truth is ``video``)
     video: str | None = None  # the video whose frames after the first N are the truth
 
-    def scorers(self, model, segment_seconds: float) -> dict:
-        """{"prediction": PredictionScore, and on the world "trajectory": TrajectoryError} for one run."""
+    def scorers(self, model, segment_seconds: float, *, lpips=None) -> dict:
+        """{"prediction": PredictionScore, and on the world "trajectory": TrajectoryError} for one run
+        (``lpips``: an ``eval.lpips.LPIPS`` the prediction is also scored with)."""
         from longroll.eval.prediction import PredictionScore
 
         seg = max(1, int(round(segment_seconds * model.fps)))
@@ -50,10 +51,11 @@ class Context:
 
             scene = _scene(self.prompt, self.seed, model)
             return {"prediction": PredictionScore(lambda s, n: render(scene, self.frames + s, n), segment_frames=seg,
-                                                  fps=model.fps),
+                                                  fps=model.fps, lpips=lpips),
                     "trajectory": TrajectoryError(scene, self.frames, segment_frames=seg, fps=model.fps)}
         truth = _video_frames(self.video, model)[self.frames:]
-        return {"prediction": PredictionScore(lambda s, n: truth[s:s + n], segment_frames=seg, fps=model.fps)}
+        return {"prediction": PredictionScore(lambda s, n: truth[s:s + n], segment_frames=seg, fps=model.fps,
+                                              lpips=lpips)}
 
 
 def _scene(prompt: str, seed: int, model):

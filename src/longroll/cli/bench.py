@@ -9,7 +9,8 @@ OUT = "bench/horizon"  # where the benchmark keeps its runs and report (--quick:
 HELP = ("benchmark presets over lengths on any model (--model), with quality, speed and memory; on the built-in "
         "model also the papers' ablations; writes REPORT.md")
 # What only the any-model benchmark takes (any of them selects it).
-MODEL_ONLY = ("prompt_file", "seconds", "dino", "clip", "schedule", "device", "protocol", "context", "videos")
+MODEL_ONLY = ("prompt_file", "seconds", "dino", "clip", "schedule", "device", "protocol", "context", "videos",
+              "lpips")
 HORIZON_ONLY = ("quick", "long_prompts", "long_seeds", "script", "groups")  # what only the built-in matrix takes
 
 
@@ -46,30 +47,33 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lengths", default=None,
                         help="comma-separated lengths in multiples of the horizon (default: 1,4,16,120 on the "
                              "built-in matrix, 1,4,16 on another model)")
-    m = parser.add_argument_group("any model (--model NAME, or any of these: the benchmark of one model's presets "
-                                  "with speed and memory)")
+    m = parser.add_argument_group("any model (--model NAME, or any of these: the benchmark of the presets of one "
+                                  "model with speed and memory)")
     m.add_argument("--prompt-file", default=None,
                    help="prompts: one a line (.txt) or JSONL with prompt and optional seconds, category (default: "
-                        "longroll's suite of 32, src/longroll/bench/suite.jsonl)")
+                        "the longroll suite of 32, src/longroll/bench/suite.jsonl)")
     m.add_argument("--seconds", default=None, help="comma-separated lengths in seconds, e.g. 10,30,60 (instead of "
                                                    "--lengths)")
-    m.add_argument("--dino", default=None, help="local DINO folder (save_pretrained layout): VBench's subject "
+    m.add_argument("--dino", default=None, help="local DINO folder (save_pretrained layout): the VBench subject "
                                                 "consistency; without it that column says absent")
-    m.add_argument("--clip", default=None, help="local CLIP folder: VBench's background consistency")
+    m.add_argument("--clip", default=None, help="local CLIP folder: the VBench background consistency")
     m.add_argument("--protocol", default=None, choices=["t2v", "predict"],
                    help="t2v: text to video (default); predict: each video continues N real frames and is scored "
-                        "against the true continuation (PSNR, SSIM; on the built-in world each object's centre "
+                        "against the true continuation (PSNR, SSIM; on the built-in world the centre of each object "
                         "against its exact path)")
     m.add_argument("--context", type=int, default=None,
                    help="predict: real frames each video starts from (default: one chunk of the model; 3 on the "
                         "built-in model)")
+    m.add_argument("--lpips", default=None,
+                   help="predict: a folder with the AlexNet state dict of torchvision and alex.pth of LPIPS v0.1 "
+                        "(local files; without it the LPIPS column says absent)")
     m.add_argument("--videos", default=None,
                    help="predict on a model without the built-in world: a folder with one true video per prompt, "
                         "named PROMPT.mp4 or PROMPT-0.mp4 (as longroll batch writes them)")
     from longroll.pipelines.rollouts import SCHEDULES
 
     m.add_argument("--schedule", default=None, choices=list(SCHEDULES),
-                   help="how the videos are rolled out (default: chunk, or the flavour's own)")
+                   help="how the videos are rolled out (default: chunk, or that of the flavour)")
     from longroll.cli.generate import add_model_arguments
 
     add_model_arguments(parser)
@@ -141,7 +145,7 @@ def _run_model_bench(args: argparse.Namespace, presets, lengths) -> int:
                            **({"multiples": lengths} if lengths else {}),
                            presets=tuple(presets) if presets else None, schedule=schedule_of(args),
                            seeds=DEFAULT_SEEDS if args.seeds is None else args.seeds, dino=args.dino, clip=args.clip,
-                           protocol=args.protocol or "t2v", context=args.context, videos=args.videos,
+                           protocol=args.protocol or "t2v", context=args.context, videos=args.videos, lpips=args.lpips,
                            cached_only=args.cached)
     report = run_model_bench(cfg, backend=args.backend, workers=args.workers, ray_address=args.ray_address,
                              argv=args.argv)
