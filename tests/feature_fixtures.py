@@ -46,3 +46,13 @@ def write_lpips_folder(folder: Path) -> Path:
     torch.save(backbone, folder / "alexnet-owt-7be5be79.pth")
     torch.save(heads, folder / "alex.pth")
     return folder
+
+
+def write_aesthetic_folder(root: Path) -> Path:
+    """A CLIP stand-in with a linear aesthetic head (LAION's layout: weight (1, D), bias (1)) beside its files."""
+    import torch
+
+    clip = write_feature_dirs(root)[1]
+    g = torch.Generator().manual_seed(1)
+    torch.save({"weight": torch.randn(1, 16, generator=g), "bias": torch.tensor([5.0])}, clip / "aesthetic_head.pth")
+    return clip

@@ -20,6 +20,13 @@ def dino_dir(tmp_path_factory):
     return write_feature_dirs(tmp_path_factory.mktemp("features"))[0]
 
 
+@pytest.fixture(scope="module")
+def aesthetic_dir(tmp_path_factory):
+    from feature_fixtures import write_aesthetic_folder
+
+    return write_aesthetic_folder(tmp_path_factory.mktemp("aesthetic"))
+
+
 @pytest.fixture
 def rules(tmp_path, monkeypatch):
     folder = tmp_path / "rules"
@@ -36,22 +43,24 @@ def _prompt_file(tmp_path, n=6):
 
 
 @pytest.mark.slow
-def test_causal_wan_report_has_every_preset_intervals_cost_and_absent_metrics(wan_base_dir, dino_dir, tmp_path,
-                                                                               rules):
+def test_causal_wan_report_has_every_preset_intervals_cost_and_absent_metrics(wan_base_dir, dino_dir, aesthetic_dir,
+                                                                               tmp_path, rules):
     cfg = ModelBenchConfig(out=tmp_path / "out", model="causal-wan", weights=str(wan_base_dir),
                            model_options={"base": str(wan_base_dir), **WAN}, device="cpu",
                            prompt_file=str(_prompt_file(tmp_path)), seconds=(1.0, 2.0),
-                           presets=("flexrope", "none", "sink"), seeds=1, segment_seconds=1.0, dino=str(dino_dir))
+                           presets=("flexrope", "none", "sink"), seeds=1, segment_seconds=1.0, dino=str(dino_dir),
+                           aesthetic=str(aesthetic_dir))
     text = run_model_bench(cfg, progress=False).read_text()
     assert "# Benchmark of `causal-wan` (self-forcing)" in text and "weights sha256 `" in text and "device " in text
     for length in ("## 1 s (0.19x the horizon; 6 prompts x 1 seed)", "## 2 s (0.38x the horizon; 6 prompts x 1 seed)"):
         assert length in text
     for preset in ("none", "flexrope", "sink"):  # a row in every quality, cost and category table
         assert text.count(f"| {preset} | ") == 3 * 2
-    assert "| Subject cons. (DINO) | Background cons. (CLIP) |" in text
+    assert "| Subject cons. (DINO) | Background cons. (CLIP) | Aesthetic (LAION) |" in text
     none_row = next(line for line in text.splitlines() if line.startswith("| none | ") and "[" in line)
     cells = none_row.split(" | ")
-    assert cells[1].count("[") == 1 and cells[2] == "absent"  # DINO measured with an interval; CLIP absent
+    # DINO and the aesthetic head measured, with intervals; CLIP absent
+    assert cells[1].count("[") == 1 and cells[2] == "absent" and cells[3].count("[") == 1
     assert "Presence" not in text.split("### Quality")[1]  # a world measure is no column on another model
     assert "| Background cons. (CLIP) (higher is better) | absent: no --clip folder given |" in text
     assert "| s per chunk (steady) | vs none | frames/s made | vs none | peak memory |" in text

@@ -52,3 +52,23 @@ def test_a_missing_model_directory_is_refused_before_any_work(tmp_path):
         FeatureConsistency("dino", tmp_path)
     with pytest.raises(ValueError, match="kind = 'musiq'"):
         FeatureConsistency("musiq", tmp_path)
+
+
+def test_aesthetic_quality_is_laions_linear_head_on_normalised_clip_embeddings_over_ten(tmp_path):
+    import torch
+    from feature_fixtures import write_aesthetic_folder
+
+    from longroll.eval.model_metrics import AestheticQuality, load_feature_models
+
+    folder = write_aesthetic_folder(tmp_path)
+    (model,) = load_feature_models(aesthetic=folder)
+    frames = np.random.default_rng(0).integers(0, 256, (3, 32, 32, 3), dtype=np.uint8)
+    head = torch.load(folder / "aesthetic_head.pth")
+    expected = float((model.clip.features(frames) @ head["weight"].T + head["bias"]).mean() / 10)
+    assert model.key == "aesthetic_quality" and model.segment(frames) == pytest.approx(expected, rel=1e-5)
+    torch.save({"weight": torch.zeros(1, 7), "bias": torch.zeros(1)}, folder / "aesthetic_head.pth")
+    with pytest.raises(ValueError, match=r"not a linear aesthetic head for this CLIP \(expected weight \(1, 16\)"):
+        AestheticQuality(folder)
+    (folder / "aesthetic_head.pth").unlink()
+    with pytest.raises(ValueError, match="exactly one .pth file beside it.*found 0"):
+        AestheticQuality(folder)

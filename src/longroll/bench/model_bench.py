@@ -50,6 +50,7 @@ class ModelBenchConfig:
     segment_seconds: float = 2.0  # evaluation segment (VBench-Long's clips), capped at the horizon
     dino: str | None = None  # local DINO folder: VBench's subject consistency (None: that column is absent)
     clip: str | None = None  # local CLIP folder: VBench's background consistency (None: absent)
+    aesthetic: str | None = None  # local CLIP ViT-L/14 folder with LAION's linear head: VBench's aesthetic quality
     lpips: str | None = None  # predict: folder with AlexNet's and LPIPS's .pth files (eval.lpips; None: absent)
     protocol: str = "t2v"  # "t2v": text to video; "predict": from N real frames, scored against the truth
     context: int | None = None  # predict: context frames (None: one chunk of the model, bench.protocols)
@@ -102,11 +103,12 @@ class ModelBenchConfig:
             able = " or ".join(s.name for s in SCHEDULES.values() if s.init)
             raise ValueError(f"--protocol predict continues real frames, which needs the {able} schedule; the "
                              f"{self.schedule} schedule starts from noise.")
-        for kind in ("dino", "clip"):
+        for kind in ("dino", "clip", "aesthetic"):
             path = getattr(self, kind)
             if path is not None and not (Path(path) / "config.json").is_file():
-                raise ValueError(f"--{kind} {path!r} is not a local {kind.upper()} model folder (config.json, its "
-                                 "weights and preprocessor_config.json, as save_pretrained writes them).")
+                raise ValueError(f"--{kind} {path!r} is not a local {'CLIP' if kind == 'aesthetic' else kind.upper()} "
+                                 "model folder (config.json, its weights and preprocessor_config.json, as "
+                                 "save_pretrained writes them).")
 
     def chosen_presets(self) -> tuple[str, ...]:
         """The presets measured: the given ones, else every one that acts under the schedule (``none`` first:
@@ -121,7 +123,7 @@ def metric_models(cfg: ModelBenchConfig) -> dict:
     """The metrics' model folders given, and their content hashes (part of every run's key)."""
     from longroll.io.hashing import file_sha256
 
-    given = {k: getattr(cfg, k) for k in ("dino", "clip", "lpips") if getattr(cfg, k) is not None}
+    given = {k: getattr(cfg, k) for k in ("dino", "clip", "aesthetic", "lpips") if getattr(cfg, k) is not None}
     return {k: {"path": str(v), "sha256": file_sha256(Path(v))} for k, v in given.items()}
 
 
@@ -142,6 +144,10 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
         from longroll.eval.lpips import LPIPS
 
         LPIPS.from_folder(cfg.lpips)  # a wrong folder fails here, not in every worker
+    if cfg.aesthetic is not None:
+        from longroll.eval.model_metrics import AestheticQuality
+
+        AestheticQuality(cfg.aesthetic)
     # 2. The model.
     model = model or load_model(cfg.model, weights=cfg.weights, device=cfg.device, **dict(cfg.model_options))
     prompts = (prompts or default_suite(model))[: cfg.prompts]

@@ -30,6 +30,7 @@ QUALITY = {
     "subject_consistency": ("Subject cons. (DINO)", lambda r: r["metrics"].get("subject_consistency"), True, "dino"),
     "background_consistency": ("Background cons. (CLIP)", lambda r: r["metrics"].get("background_consistency"), True,
                                "clip"),
+    "aesthetic_quality": ("Aesthetic (LAION)", lambda r: r["metrics"].get("aesthetic_quality"), True, "aesthetic"),
     "first_frame_consistency": ("SSIM to 1st frame", lambda r: r["metrics"].get("first_frame_consistency"), True, ""),
     "temporal_flickering": ("Flicker", lambda r: r["metrics"].get("temporal_flickering"), True, ""),
     "motion_smoothness": ("Smooth", lambda r: r["metrics"].get("motion_smoothness"), True, ""),
@@ -59,6 +60,7 @@ IMPLEMENTATIONS = {
     "subject_consistency": "VBench's formula (cosine to the first and the previous frame, clipped at 0) on DINO CLS "
                            "features, transformers from {path}",
     "background_consistency": "VBench's formula on CLIP image embeddings, transformers from {path}",
+    "aesthetic_quality": "VBench's: LAION's linear head on CLIP ViT-L/14 image embeddings / 10, from {path}",
     "first_frame_consistency": "SSIM (luma, Gaussian window 7) of each frame to its segment's first, OpenCV",
     "temporal_flickering": "VBench's (255 - mean |f_t - f_t+1|) / 255, weight-free (without its RAFT static filter)",
     "motion_smoothness": "weight-free stand-in: odd frames predicted as the mean of their neighbours (VBench uses "
@@ -81,9 +83,11 @@ ABSENT = {
     "lpips": "absent: no --lpips folder given",
     "dino": "absent: no --dino folder given",
     "clip": "absent: no --clip folder given",
+    "aesthetic": "absent: no --aesthetic folder given (CLIP ViT-L/14 with LAION's linear head)",
     "world": "absent: the model does not show the built-in world",
 }
-NOT_IMPLEMENTED = (("aesthetic quality", "absent: not implemented (a LAION-style head on CLIP from local weights)"),
+NOT_IMPLEMENTED = (("dynamic degree with RAFT", "absent: torchvision's RAFT does not load against this CPU torch "
+                                                "build; Farneback stands in (see the Dynamic row)"),
                    ("imaging quality (MUSIQ)", "absent: its only implementation needs pyiqa and torchvision (see "
                                                "eval/model_metrics.py)"))
 
@@ -103,7 +107,7 @@ def _mib(v) -> str:
 def available(model, metrics: dict, columns: dict | None = None) -> dict[str, str | None]:
     """{column key: None when measured, else why it is absent} of ``columns`` (default: ``QUALITY``)."""
     have = {"": True, "world": bool(getattr(model, "world", False)), "dino": "dino" in metrics,
-            "clip": "clip" in metrics, "lpips": "lpips" in metrics}
+            "clip": "clip" in metrics, "aesthetic": "aesthetic" in metrics, "lpips": "lpips" in metrics}
     return {k: None if have[q[3]] else ABSENT[q[3]] for k, q in (columns or QUALITY).items()}
 
 

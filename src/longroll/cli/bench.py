@@ -9,8 +9,8 @@ OUT = "bench/horizon"  # where the benchmark keeps its runs and report (--quick:
 HELP = ("benchmark presets over lengths on any model (--model), with quality, speed and memory; on the built-in "
         "model also the papers' ablations; writes REPORT.md")
 # What only the any-model benchmark takes (any of them selects it).
-MODEL_ONLY = ("prompt_file", "seconds", "dino", "clip", "schedule", "device", "protocol", "context", "videos",
-              "lpips")
+MODEL_ONLY = ("prompt_file", "seconds", "dino", "clip", "aesthetic", "schedule", "device", "protocol", "context",
+              "videos", "lpips")
 HORIZON_ONLY = ("quick", "long_prompts", "long_seeds", "script", "groups")  # what only the built-in matrix takes
 
 
@@ -57,6 +57,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     m.add_argument("--dino", default=None, help="local DINO folder (save_pretrained layout): the VBench subject "
                                                 "consistency; without it that column says absent")
     m.add_argument("--clip", default=None, help="local CLIP folder: the VBench background consistency")
+    m.add_argument("--aesthetic", default=None,
+                   help="local CLIP ViT-L/14 folder with the linear LAION aesthetic head (.pth) beside its files: the "
+                        "VBench aesthetic quality")
     m.add_argument("--protocol", default=None, choices=["t2v", "predict"],
                    help="t2v: text to video (default); predict: each video continues N real frames and is scored "
                         "against the true continuation (PSNR, SSIM; on the built-in world the centre of each object "
@@ -145,6 +148,7 @@ def _run_model_bench(args: argparse.Namespace, presets, lengths) -> int:
                            **({"multiples": lengths} if lengths else {}),
                            presets=tuple(presets) if presets else None, schedule=schedule_of(args),
                            seeds=DEFAULT_SEEDS if args.seeds is None else args.seeds, dino=args.dino, clip=args.clip,
+                           aesthetic=args.aesthetic,
                            protocol=args.protocol or "t2v", context=args.context, videos=args.videos, lpips=args.lpips,
                            cached_only=args.cached)
     report = run_model_bench(cfg, backend=args.backend, workers=args.workers, ray_address=args.ray_address,

@@ -20,6 +20,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="local DINO model directory (save_pretrained layout): adds VBench's subject consistency")
     parser.add_argument("--clip", default=None, metavar="DIR",
                         help="local CLIP model directory: adds VBench's background consistency")
+    parser.add_argument("--aesthetic", default=None, metavar="DIR",
+                        help="local CLIP ViT-L/14 directory with LAION's linear aesthetic head (.pth) beside its "
+                             "files: adds VBench's aesthetic quality")
     b = parser.add_argument_group("a folder of videos")
     b.add_argument("--out", default=None, help="results folder (default: VIDEOS/eval)")
     b.add_argument("--backend", default="local", choices=BACKENDS, help="local, torchrun or ray")
@@ -63,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_path(args.plot)
     from longroll.eval.model_metrics import load_feature_models
 
-    models = load_feature_models(args.dino, args.clip) if (args.dino or args.clip) else []
+    models = load_feature_models(args.dino, args.clip, args.aesthetic)
     result = evaluate_video(args.video, segment_seconds=args.segment, prompt=args.prompt, feature_models=models)
     if args.prompt is None:  # a scripted longroll video is also evaluated shot by shot
         shots = _shots(args.video, parse_duration(args.segment))

@@ -4,6 +4,9 @@
   CLIP image features (VBench: ViT-B/32). For every frame after a segment's first, the cosine
   similarity of its feature to the segment's first frame and to the previous frame, each clipped
   at 0, averaged; then averaged over the segment (VBench's formula, per VBench-Long clip).
+- ``aesthetic_quality``: VBench's aesthetic quality: LAION's linear aesthetic head (``sa_0_4_vit_l_14_linear.pth``:
+  ``weight`` (1, 768), ``bias`` (1)) on the L2-normalised CLIP ViT-L/14 image embedding of every frame, divided
+  by 10, averaged over the segment. Its folder is the CLIP model's with the head's ``.pth`` file beside it.
 - Weights come from a local directory in Hugging Face layout (``save_pretrained``): the model and
   its image processor (``preprocessor_config.json``), loaded with ``local_files_only``; nothing is
   downloaded. ``transformers`` is imported only here, when asked for (the ``eval-models`` extra).
@@ -65,11 +68,42 @@ class FeatureConsistency:
         return float(((to_first + to_previous) / 2).mean())
 
 
-def load_feature_models(dino: str | Path | None = None, clip: str | Path | None = None, *,
-                        device: str | torch.device = "cpu") -> list[FeatureConsistency]:
+class AestheticQuality:
+    """VBench's aesthetic quality: LAION's linear head on CLIP ViT-L/14 image embeddings (module docstring)."""
+
+    key = "aesthetic_quality"
+
+    def __init__(self, path: str | Path, *, device: str | torch.device = "cpu") -> None:
+        path = Path(path)
+        heads = sorted(path.glob("*.pth")) if path.is_dir() else []
+        if len(heads) != 1:
+            raise ValueError(f"--aesthetic {str(path)!r} must be a local CLIP ViT-L/14 folder with exactly one .pth "
+                             f"file beside it, LAION's linear aesthetic head (found {len(heads)}); longroll never "
+                             "downloads weights.")
+        self.clip = FeatureConsistency("clip", path, device=device)
+        state = torch.load(heads[0], map_location="cpu", weights_only=True)
+        width = self.clip.model.config.projection_dim
+        linear = isinstance(state, dict) and set(state) == {"weight", "bias"}
+        if not linear or tuple(state["weight"].shape) != (1, width):
+            raise ValueError(f"{heads[0]} is not a linear aesthetic head for this CLIP (expected weight (1, {width}) "
+                             "and bias (1), as LAION's sa_0_4_vit_l_14_linear.pth).")
+        self.head = torch.nn.Linear(width, 1).to(self.clip.device)
+        self.head.load_state_dict(state)
+
+    @torch.no_grad()
+    def segment(self, frames: np.ndarray) -> float:
+        """Mean aesthetic score of the segment's frames, on VBench's scale (LAION's score / 10)."""
+        return float(self.head(self.clip.features(frames)).mean() / 10)
+
+
+def load_feature_models(dino: str | Path | None = None, clip: str | Path | None = None,
+                        aesthetic: str | Path | None = None, *, device: str | torch.device = "cpu") -> list:
     """The models the user gave (none: an empty list, the weight-free metrics only)."""
-    return [FeatureConsistency(kind, path, device=device) for kind, path in (("dino", dino), ("clip", clip))
-            if path is not None]
+    models: list = [FeatureConsistency(kind, path, device=device) for kind, path in (("dino", dino), ("clip", clip))
+                    if path is not None]
+    if aesthetic is not None:
+        models.append(AestheticQuality(aesthetic, device=device))
+    return models
 
 
-__all__ = ["KINDS", "FeatureConsistency", "load_feature_models"]
+__all__ = ["KINDS", "AestheticQuality", "FeatureConsistency", "load_feature_models"]
