@@ -4,6 +4,7 @@
 import pytest
 
 import longroll.bench.horizon as bench
+import longroll.bench.job as job
 from longroll.bench.horizon import BenchConfig, run_bench, variants
 
 P8 = "8 prompts x 1 seed"  # the cell the claims tests judge on
@@ -48,12 +49,12 @@ def test_quick_bench_writes_report_and_resumes(tiny_model, tmp_path, monkeypatch
     text0 = files[0].read_text()
     assert text0.endswith("\n") and "\": " not in text0
     floats = [v for seg in first["segments"] for v in seg.values() if isinstance(v, float)]
-    assert floats and all(v == round(v, bench.RUN_DECIMALS) for v in floats)
+    assert floats and all(v == round(v, job.RUN_DECIMALS) for v in floats)
 
     def boom(*args, **kwargs):
         raise AssertionError("a cached run was generated again")
 
-    monkeypatch.setattr(bench, "run_one", boom)
+    monkeypatch.setattr(job, "run_one", boom)
     assert run_bench(cfg, model=tiny_model, progress=False).read_text().count("| flex |") >= 1
 
 
@@ -110,7 +111,7 @@ def test_the_matrix_runs_through_a_batch_backend_and_resumes_after_a_kill(tiny_m
     cfg = BenchConfig(out=tmp_path, quick=True, prompts=2)
     cfg.multiples = (1,)
     calls = []
-    real = bench.run_one
+    real = job.run_one
 
     def killed_after_one(*args, **kwargs):
         if calls:
@@ -118,11 +119,11 @@ def test_the_matrix_runs_through_a_batch_backend_and_resumes_after_a_kill(tiny_m
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(bench, "run_one", killed_after_one)
+    monkeypatch.setattr(job, "run_one", killed_after_one)
     with pytest.raises(KeyboardInterrupt):
         run_bench(cfg, model=tiny_model, progress=False)
     assert len(stored_runs(tmp_path)) == 1  # the finished video is kept
-    monkeypatch.setattr(bench, "run_one", real)
+    monkeypatch.setattr(job, "run_one", real)
     with pytest.raises(ValueError, match="workers = 2 needs --backend torchrun or ray"):
         run_bench(cfg, model=tiny_model, progress=False, workers=2)
     run_bench(cfg, model=tiny_model, progress=False)
@@ -192,7 +193,7 @@ def test_the_matrix_is_made_in_whole_paired_units_so_a_cut_run_can_be_reported(t
     # Length by length, then seed and prompt, every row of the unit together: a run killed part-way
     # leaves every method on the same prompts (here: killed after the first unit of three rows).
     cfg = BenchConfig(out=tmp_path, prompts=2, seeds=2, presets=("none", "sink", "flex"), multiples=(2, 1))
-    made, real = [], bench.run_one
+    made, real = [], job.run_one
 
     def recorded(model, plan, segment, **kwargs):
         if len(made) == 3:
@@ -200,7 +201,7 @@ def test_the_matrix_is_made_in_whole_paired_units_so_a_cut_run_can_be_reported(t
         made.append((plan.request.seconds, plan.request.seed, plan.request.prompt, plan.request.preset))
         return real(model, plan, segment)
 
-    monkeypatch.setattr(bench, "run_one", recorded)
+    monkeypatch.setattr(job, "run_one", recorded)
     with pytest.raises(KeyboardInterrupt):
         run_bench(cfg, model=tiny_model, progress=False)
     first = bench._prompts(2)[0]
@@ -341,7 +342,7 @@ def test_raising_a_schedules_revision_re_keys_its_cached_runs_and_no_others(tiny
     rows = {"chunk": by_name["none"], "fifo": by_name["FIFO-Diffusion"], "miga": by_name["MIGA"]}
 
     def keys():
-        return {s: bench.run_key(resolve(bench._request(v, 2.0, "a red circle on a black background", 0), tiny_model),
+        return {s: job.run_key(resolve(job._request(v, 2.0, "a red circle on a black background", 0), tiny_model),
                                  "w") for s, v in rows.items()}
 
     before = keys()
@@ -358,7 +359,8 @@ def test_raising_a_schedules_revision_re_keys_its_cached_runs_and_no_others(tiny
 def test_a_seed_cut_short_is_left_out_of_the_report_until_it_is_whole():
     # The intervals resample seeds as crossed factors, so a seed with a few prompts would stand for a
     # whole seed; the matrix is made seed by seed, so a cut run has whole seeds and one partial one.
-    from longroll.bench.horizon import BenchItem, Variant, paired_cached_rows
+    from longroll.bench.horizon import BenchItem, paired_cached_rows
+    from longroll.bench.matrix import Variant
 
     rows, items = [], {}
     for name in ("none", "sink"):

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-import longroll.bench.horizon as horizon
+import longroll.bench.job as job
 from longroll.bench.model_bench import ModelBenchConfig, run_model_bench
+from longroll.bench.store import RunStore
 
 WAN = {"height": 32, "width": 32}
 
@@ -100,7 +101,7 @@ def test_without_a_quality_model_the_rule_is_not_judged_and_auto_takes_the_model
 
 def test_a_killed_benchmark_resumes_and_new_weights_make_new_keys(tiny_model, tmp_path, monkeypatch, rules):
     cfg = ModelBenchConfig(out=tmp_path / "out", seconds=(1.0,), presets=("none", "flex"), seeds=1, prompts=2)
-    real, calls = horizon.run_one, []
+    real, calls = job.run_one, []
 
     def counted(*args, **kwargs):
         calls.append(1)
@@ -108,12 +109,12 @@ def test_a_killed_benchmark_resumes_and_new_weights_make_new_keys(tiny_model, tm
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(horizon, "run_one", counted)
+    monkeypatch.setattr(job, "run_one", counted)
     with pytest.raises(KeyboardInterrupt):
         run_model_bench(cfg, model=tiny_model, progress=False)
-    assert len(horizon.RunStore(tmp_path / "out" / "runs")) == 1
+    assert len(RunStore(tmp_path / "out" / "runs")) == 1
     calls.clear()
-    monkeypatch.setattr(horizon, "run_one", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
+    monkeypatch.setattr(job, "run_one", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
     run_model_bench(cfg, model=tiny_model, progress=False)
     assert len(calls) == 1 + 3  # the warm-up and the three videos the kill left
     calls.clear()
@@ -122,7 +123,7 @@ def test_a_killed_benchmark_resumes_and_new_weights_make_new_keys(tiny_model, tm
     other = dataclasses.replace(tiny_model, weights_sha256="0" * 64)
     run_model_bench(cfg, model=other, progress=False)
     assert len(calls) == 1 + 4  # other weights: every run made again, under new keys
-    assert len(horizon.RunStore(tmp_path / "out" / "runs")) == 8
+    assert len(RunStore(tmp_path / "out" / "runs")) == 8
 
 
 @pytest.mark.parametrize("lines, match", [
@@ -185,14 +186,14 @@ def test_the_predict_protocol_on_the_world_scores_against_the_exact_continuation
     assert none_row[2].count("[") == 1 and "LPIPS-Alex (v0.1) from" in text  # a number where the weights were given
     assert "| preset | PSNR dB | SSIM | LPIPS | Centre error px | Lost | On track | Time to drift s |" in text
     assert "Context: 3 real frames; 12 to 12 predicted frames compared per video" in text
-    store = horizon.RunStore(tmp_path / "out" / "runs")
+    store = RunStore(tmp_path / "out" / "runs")
     runs = [store.get(k) for k in store.keys()]
     assert len(runs) == 4 and all(r["context_frames"] == 3 and r["prediction"]["frames_compared"] == 12 and
                                   r["trajectory"]["segments"] for r in runs)
     assert len(list((tmp_path / "out" / "context").iterdir())) == 2  # one context per prompt and seed
     t2v = ModelBenchConfig(out=tmp_path / "out", seconds=(1.5,), presets=("none",), seeds=1, prompts=2)
     assert "| LPIPS |" not in run_model_bench(t2v, model=tiny_model, progress=False).read_text()
-    assert len(horizon.RunStore(tmp_path / "out" / "runs")) == 6  # text to video keys differ from predicted ones
+    assert len(RunStore(tmp_path / "out" / "runs")) == 6  # text to video keys differ from predicted ones
 
 
 def test_the_predict_protocol_on_another_model_reads_one_true_video_per_prompt(tiny_model, tmp_path, rules):

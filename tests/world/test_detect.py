@@ -169,3 +169,36 @@ def test_template_correlation_counts_every_placement_that_touches_the_sprite(one
 
     empty = np.zeros((R, R), dtype=bool)  # nothing to fit: no shape, no template
     assert fit_whole(empty)[1] == 0.0 and fit_inside(empty, "circle", other)[0] is None
+
+
+def test_the_ground_truth_touching_rate_is_kept_on_disk_keyed_by_the_worlds_code(tmp_path, monkeypatch):
+    import json
+
+    import longroll.world.tracks as tracks
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    prompt = parse_prompt("a red circle and a blue square on a navy background")
+    tracks.ground_truth_touching.cache_clear()
+    first = tracks.ground_truth_touching(prompt)
+    memo = json.loads((tmp_path / "longroll" / "world_truth.json").read_text())
+    assert list(memo.values()) == [first] and tracks._code_hash() in next(iter(memo))
+    calls = []
+    monkeypatch.setattr(tracks, "detect", lambda *a: calls.append(1) or pytest.fail("computed again"))
+    tracks.ground_truth_touching.cache_clear()
+    assert tracks.ground_truth_touching(prompt) == first and not calls  # read back, bit for bit
+    monkeypatch.setattr(tracks, "_code_hash", lambda: "changed")
+    tracks.ground_truth_touching.cache_clear()
+    with pytest.raises(pytest.fail.Exception):
+        tracks.ground_truth_touching(prompt)  # other code: computed again
+    tracks.ground_truth_touching.cache_clear()
+
+
+def test_detect_recent_answers_as_detect_and_remembers_recent_frames():
+    from longroll.world.detect import _detect_bytes, detect_recent
+
+    prompt = parse_prompt("two blue squares on a black background")
+    frames = render(scene_from_prompt(prompt, 2), 0, 3)
+    _detect_bytes.cache_clear()
+    assert [detect_recent(f, prompt) for f in frames] == [detect(f, prompt) for f in frames]
+    assert detect_recent(frames[1].copy(), prompt) == detect(frames[1], prompt)
+    assert _detect_bytes.cache_info().hits == 1

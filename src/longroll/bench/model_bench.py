@@ -3,7 +3,7 @@
 Which preset helps *this* model, at which length, at what cost: every preset the schedule runs x
 lengths (seconds, or multiples of the model's training horizon) x the prompts (a prompt file, or
 longroll's suite) x seeds, each video generated through the Python API and evaluated segment by
-segment as it streams (``horizon.run_one``): the weight-free metrics always, VBench's DINO / CLIP
+segment as it streams (``job.run_one``): the weight-free metrics always, VBench's DINO / CLIP
 consistency from local model folders where given, the world-aware ones on the built-in model. Each
 run also records its cost (``bench.measure``): seconds per chunk in the steady state, frames per
 second made, peak memory. Runs go to the run store (``bench.store``) keyed by the fully resolved
@@ -131,7 +131,7 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
                     workers: int = 1, ray_address: str | None = None, argv=None) -> Path:
     """Run (or resume) the benchmark on ``cfg``'s model and write its report; returns the report's path."""
     from longroll.batch.backends import run_job
-    from longroll.bench.horizon import BenchItem, BenchJob, _request, run_key
+    from longroll.bench.job import BenchItem, BenchJob, _request, run_key
     from longroll.bench.matrix import Variant
     from longroll.bench.suite import default_suite, read_prompt_file
     from longroll.models.registry import load_model

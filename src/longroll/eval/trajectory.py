@@ -62,12 +62,12 @@ class TrajectoryError:
         self.errors: list[list[float | None]] = []  # per frame, per sprite
 
     def add(self, frames: np.ndarray) -> None:
-        from longroll.world.detect import detect
+        from longroll.world.detect import detect_recent
 
         index = np.arange(self.start + len(self.errors), self.start + len(self.errors) + len(frames))
         truth = true_centroids(self.scene, index)
         for frame, true in zip(frames, truth):
-            self.errors.append(_match(list(detect(frame, self.scene.prompt).found), true, self.scene))
+            self.errors.append(_match(list(detect_recent(frame, self.scene.prompt).found), true, self.scene))
 
     def result(self) -> dict:
         segments, drift = [], None

@@ -28,7 +28,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from longroll.world.detect import Detection, detect
+from longroll.world.detect import Detection, detect_recent
 from longroll.world.scene import RESOLUTION
 from longroll.world.tracks import ground_truth_touching, object_motion, track
 from longroll.world.vocab import Prompt
@@ -63,7 +63,7 @@ class WorldTrack:
         small = to_world_resolution(frames)
         for i, frame in enumerate(small):
             if start + i not in self.detections:
-                self.detections[start + i] = detect(frame, self.prompt)
+                self.detections[start + i] = detect_recent(frame, self.prompt)
 
     def segments(self, ranges: list[tuple[int, int]]) -> list[dict[str, float | None]]:
         """World metrics of each (start, end) frame range, drifts against the first range."""

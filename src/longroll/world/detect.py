@@ -391,5 +391,20 @@ def detect(frame: np.ndarray, prompt: Prompt) -> Detection:
                      objects_touch(labels, prompt))
 
 
-__all__ = ["COLOUR_MATCH", "Blob", "Detection", "ObjectSpec", "detect", "find_blobs", "fit_whole", "objects_touch",
-           "segment"]
+RECENT = 256  # detections remembered by ``detect_recent``
+
+
+@lru_cache(maxsize=RECENT)
+def _detect_bytes(data: bytes, shape: tuple[int, ...], prompt: Prompt) -> Detection:
+    return detect(np.frombuffer(data, dtype=np.uint8).reshape(shape), prompt)
+
+
+def detect_recent(frame: np.ndarray, prompt: Prompt) -> Detection:
+    """``detect``, remembering the answers for the last ``RECENT`` frames: two evaluators of one stream (the
+    world metrics and the prediction's trajectories) detect each frame once. A ``Detection`` is immutable."""
+    frame = np.ascontiguousarray(frame, dtype=np.uint8)
+    return _detect_bytes(frame.tobytes(), frame.shape, prompt)
+
+
+__all__ = ["COLOUR_MATCH", "RECENT", "Blob", "Detection", "ObjectSpec", "detect", "detect_recent", "find_blobs",
+           "fit_whole", "objects_touch", "segment"]

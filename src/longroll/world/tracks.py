@@ -10,7 +10,10 @@ partly hidden match therefore counts only when the same object is found *whole* 
 - ``presence``: per-frame share of prompted objects found (confirmed).
 - ``touching_share``: share of frames in which two prompted objects touch or merge;
   ``ground_truth_touching``: the same share on videos the world renders for the same prompt
-  (fixed scenes), the rate a faithful model should reach; ``separation`` is their ratio.
+  (fixed scenes), the rate a faithful model should reach; ``separation`` is their ratio. It takes
+  seconds per prompt (768 frames detected), so it is kept on disk too (``~/.cache/longroll``), keyed
+  by the prompt and a hash of the code that computes it: a change to the world's scenes, renderer
+  or detector computes it again.
 - ``object_motion``: per object, mean centroid travel per frame between consecutive whole sightings.
 """
 
@@ -62,11 +65,66 @@ def ground_truth_touching(prompt: Prompt) -> float:
     """The touching share of the world's own videos of ``prompt`` (``TRUTH_SCENES`` fixed scenes)."""
     if len(prompt.objects) < 2:
         return 0.0
+    key = f"{prompt.text()}|{TRUTH_SCENES}|{TRUTH_FRAMES}|{_code_hash()}"
+    memo = _read_memo()
+    if key in memo:
+        return memo[key]
     shares = []
     for seed in range(TRUTH_SCENES):
         frames = render(scene_from_prompt(prompt, seed), 0, TRUTH_FRAMES)
         shares.append(touching_share([detect(f, prompt) for f in frames]))
-    return float(np.mean(shares))
+    value = float(np.mean(shares))
+    _write_memo(key, value)
+    return value
+
+
+def _memo_path():
+    import os
+    from pathlib import Path
+
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "longroll" / "world_truth.json"
+
+
+@lru_cache(maxsize=1)
+def _code_hash() -> str:
+    """sha256 of the modules the ground truth is computed by (this one, the detector, renderer, scenes, vocabulary)."""
+    import hashlib
+    import inspect
+    import sys
+
+    from longroll.world import detect as d
+    from longroll.world import render as r
+    from longroll.world import scene as s
+    from longroll.world import vocab as v
+
+    digest = hashlib.sha256()
+    for module in (sys.modules[__name__], d, r, s, v):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()[:16]
+
+
+def _read_memo() -> dict:
+    import json
+
+    try:
+        return json.loads(_memo_path().read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_memo(key: str, value: float) -> None:
+    """Add one value (atomically; a read-only or shared cache folder only costs the memo)."""
+    import json
+
+    from longroll.io.atomic import write_text
+
+    memo = _read_memo()
+    memo[key] = value
+    try:
+        _memo_path().parent.mkdir(parents=True, exist_ok=True)
+        write_text(_memo_path(), json.dumps(memo))
+    except OSError:
+        pass
 
 
 def separation(detections: list[Detection], prompt: Prompt) -> float | None:
