@@ -74,8 +74,11 @@ def _on_device(model, device) -> bool:
     return want.type == have.type and (want.index is None or want.index == have.index)
 
 
+EVALUATOR_QUEUE = 4  # decoded chunks the evaluator may fall behind the rollout before the rollout waits
+
+
 def run_one(model, plan, segment_seconds: float, *, feature_models=(), min_tail: float = 0.0,
-            scorers: dict | None = None) -> dict:
+            scorers: dict | None = None, overlap: bool = True) -> dict:
     """Generate one video in memory, stream it into the evaluator, return the result with what it cost
     (``speed``: ``bench.measure.RunMeter``'s generation time per chunk, frames per second and peak memory;
     ``wall_seconds``: generation and evaluation). World-aware metrics where the model shows the built-in
@@ -83,7 +86,17 @@ def run_one(model, plan, segment_seconds: float, *, feature_models=(), min_tail:
     ``min_tail``: the share of a segment a last partial one needs (0, every tail counts: the protocol the
     horizon benchmark's cached runs were measured under). ``scorers``: {name: an object whose ``add(frames)``
     sees every chunk and whose ``result()`` goes into the result under that name} (the predict protocol's
-    comparisons with the true continuation, ``bench.protocols``)."""
+    comparisons with the true continuation, ``bench.protocols``).
+
+    Steps: 1. the evaluator starts on its own thread, reading decoded chunks from a bounded queue; 2. this
+    thread runs the rollout and the decoder, timed chunk by chunk, and queues each chunk (the rollout waits
+    only when the evaluator is ``EVALUATOR_QUEUE`` chunks behind: on a GPU the two overlap, on a small CPU
+    they share its cores); 3. the results are joined. ``speed.overhead_seconds`` is what evaluation added
+    to the wall time: the whole run's time less the rollout's own. ``overlap=False`` evaluates each chunk
+    on this thread as it comes instead (``bench/bench_overhead.py`` measures both)."""
+    import queue
+    import threading
+
     from longroll.bench.measure import RunMeter
     from longroll.pipelines.rollouts import SCHEDULES
     from longroll.pipelines.run import stream
@@ -91,21 +104,57 @@ def run_one(model, plan, segment_seconds: float, *, feature_models=(), min_tail:
     spec = SCHEDULES[plan.schedule]
     stats = spec.stats() if spec.stats is not None else None
     meter = RunMeter(model_device(model), fill_frames=spec.fill(plan.config) * model.frames_per_latent)
-    t0 = time.time()
-
     scorers = scorers or {}
 
-    def frames():
-        for chunk in meter.wrap(stream(plan, model, stats=stats)):
-            for scorer in scorers.values():
-                scorer.add(chunk)
-            yield from chunk
+    def evaluate(chunks) -> dict:
+        def frames():
+            for chunk in chunks:
+                for scorer in scorers.values():
+                    scorer.add(chunk)
+                yield from chunk
 
-    result = evaluate_frames(frames(), model.fps, segment_seconds=segment_seconds,
-                             prompt=plan.request.prompt if model.world else None, min_segments=1,
-                             feature_models=feature_models, min_tail=min_tail)
+        return evaluate_frames(frames(), model.fps, segment_seconds=segment_seconds,
+                               prompt=plan.request.prompt if model.world else None, min_segments=1,
+                               feature_models=feature_models, min_tail=min_tail)
+
+    t0 = time.time()
+    if not overlap:
+        result = evaluate(meter.wrap(stream(plan, model, stats=stats)))
+    else:
+        # 1. The evaluator, on its own thread.
+        pending: queue.Queue = queue.Queue(maxsize=EVALUATOR_QUEUE)
+        done: dict = {}
+
+        def queued():
+            while (chunk := pending.get()) is not None:
+                yield chunk
+
+        def evaluator_thread() -> None:
+            try:
+                done["result"] = evaluate(queued())
+            except BaseException as err:  # noqa: BLE001 - raised again on the rollout's thread
+                done["error"] = err
+                while pending.get() is not None:  # keep taking chunks: the rollout never waits forever
+                    pass
+
+        evaluator = threading.Thread(target=evaluator_thread, name="bench-evaluator", daemon=True)
+        evaluator.start()
+        # 2. The rollout and the decoder, on this thread.
+        try:
+            for chunk in meter.wrap(stream(plan, model, stats=stats)):
+                if "error" in done:
+                    break
+                pending.put(chunk)
+        finally:
+            pending.put(None)
+            evaluator.join()
+        # 3. The results.
+        if "error" in done:
+            raise done["error"]
+        result = done["result"]
     result["wall_seconds"] = time.time() - t0
     result["speed"] = meter.result()
+    result["speed"]["overhead_seconds"] = max(0.0, result["wall_seconds"] - result["speed"]["generation_seconds"])
     for name, scorer in scorers.items():
         result[name] = scorer.result()
     if stats is not None:
@@ -219,4 +268,4 @@ class BenchJob:
         return worker
 
 
-__all__ = ["RUN_DECIMALS", "BenchItem", "BenchJob", "rounded", "run_key", "run_one"]
+__all__ = ["EVALUATOR_QUEUE", "RUN_DECIMALS", "BenchItem", "BenchJob", "rounded", "run_key", "run_one"]

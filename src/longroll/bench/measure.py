@@ -118,7 +118,7 @@ class RunMeter:
         generation = float(sum(seconds))
         return {
             "generation_seconds": generation,  # inside the stream: rollout and decoder
-            "overhead_seconds": max(0.0, self.wall - generation),  # outside it: the evaluator, the benchmark
+            "overhead_seconds": max(0.0, self.wall - generation),  # outside it: time the stream's reader took
             "chunks": len(seconds),
             "frames": frames,
             "fill_frames": self.fill_frames,

@@ -49,28 +49,29 @@ def register(parser: argparse.ArgumentParser) -> None:
                              "built-in matrix, 1,4,16 on another model)")
     m = parser.add_argument_group("any model (--model NAME, or any of these: the benchmark of the presets of one "
                                   "model with speed and memory)")
-    m.add_argument("--prompt-file", default=None,
+    m.add_argument("--prompt-file", default=None, metavar="FILE",
                    help="prompts: one a line (.txt) or JSONL with prompt and optional seconds, category (default: "
                         "the longroll suite of 32, src/longroll/bench/suite.jsonl)")
-    m.add_argument("--seconds", default=None, help="comma-separated lengths in seconds, e.g. 10,30,60 (instead of "
-                                                   "--lengths)")
-    m.add_argument("--dino", default=None, help="local DINO folder (save_pretrained layout): the VBench subject "
-                                                "consistency; without it that column says absent")
-    m.add_argument("--clip", default=None, help="local CLIP folder: the VBench background consistency")
-    m.add_argument("--aesthetic", default=None,
+    m.add_argument("--seconds", default=None, metavar="S,S,...",
+                   help="comma-separated lengths in seconds, e.g. 10,30,60 (instead of --lengths)")
+    m.add_argument("--dino", default=None, metavar="DIR",
+                   help="local DINO folder (save_pretrained layout): the VBench subject consistency; without it that "
+                        "column says absent")
+    m.add_argument("--clip", default=None, metavar="DIR", help="local CLIP folder: the VBench background consistency")
+    m.add_argument("--aesthetic", default=None, metavar="DIR",
                    help="local CLIP ViT-L/14 folder with the linear LAION aesthetic head (.pth) beside its files: the "
                         "VBench aesthetic quality")
     m.add_argument("--protocol", default=None, choices=["t2v", "predict"],
                    help="t2v: text to video (default); predict: each video continues N real frames and is scored "
                         "against the true continuation (PSNR, SSIM; on the built-in world the centre of each object "
                         "against its exact path)")
-    m.add_argument("--context", type=int, default=None,
+    m.add_argument("--context", type=int, default=None, metavar="N",
                    help="predict: real frames each video starts from (default: one chunk of the model; 3 on the "
                         "built-in model)")
-    m.add_argument("--lpips", default=None,
+    m.add_argument("--lpips", default=None, metavar="DIR",
                    help="predict: a folder with the AlexNet state dict of torchvision and alex.pth of LPIPS v0.1 "
                         "(local files; without it the LPIPS column says absent)")
-    m.add_argument("--videos", default=None,
+    m.add_argument("--videos", default=None, metavar="DIR",
                    help="predict on a model without the built-in world: a folder with one true video per prompt, "
                         "named PROMPT.mp4 or PROMPT-0.mp4 (as longroll batch writes them)")
     from longroll.pipelines.rollouts import SCHEDULES
