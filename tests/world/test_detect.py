@@ -177,6 +177,8 @@ def test_the_ground_truth_touching_rate_is_kept_on_disk_keyed_by_the_worlds_code
     import longroll.world.tracks as tracks
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(tracks, "TRUTH_SCENES", 2)  # a smaller truth: the memo is what is tested
+    monkeypatch.setattr(tracks, "TRUTH_FRAMES", 12)
     prompt = parse_prompt("a red circle and a blue square on a navy background")
     tracks.ground_truth_touching.cache_clear()
     first = tracks.ground_truth_touching(prompt)

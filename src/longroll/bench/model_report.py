@@ -36,7 +36,7 @@ QUALITY = {
     "motion_smoothness": ("Smooth", lambda r: r["metrics"].get("motion_smoothness"), True, ""),
     "dynamic_degree": ("Dynamic", lambda r: r["metrics"].get("dynamic_degree"), True, ""),
     "static_fraction": ("Static", lambda r: r["metrics"].get("static_fraction"), False, ""),
-    "saturation_change": ("|Δ saturation|", lambda r: _abs(r["drift"].get("saturation")), False, ""),
+    "saturation_change": ("Δ saturation (abs.)", lambda r: _abs(r["drift"].get("saturation")), False, ""),
     "consistency_50": ("Cons. @50 frames", lambda r: r["consistency_at_distance"].get("50"), True, ""),
 }
 
@@ -62,13 +62,14 @@ IMPLEMENTATIONS = {
     "background_consistency": "VBench's formula on CLIP image embeddings, transformers from {path}",
     "aesthetic_quality": "VBench's: LAION's linear head on CLIP ViT-L/14 image embeddings / 10, from {path}",
     "first_frame_consistency": "SSIM (luma, Gaussian window 7) of each frame to its segment's first, OpenCV",
-    "temporal_flickering": "VBench's (255 - mean |f_t - f_t+1|) / 255, weight-free (without its RAFT static filter)",
+    "temporal_flickering": "VBench's (255 - mean abs(f_t - f_t+1)) / 255, weight-free (without its RAFT static "
+                           "filter)",
     "motion_smoothness": "weight-free stand-in: odd frames predicted as the mean of their neighbours (VBench uses "
                          "AMT-S; not comparable numerically)",
     "dynamic_degree": "OpenCV Farneback optical flow with VBench's top-5% rule and thresholds scaled to the "
-                      "resolution (VBench uses RAFT; RAFT from local weights is not implemented yet)",
+                      "resolution (VBench uses RAFT: see its row)",
     "static_fraction": "share of frame pairs below VBench's static threshold, Farneback flow",
-    "saturation_change": "|last - first segment| of mean HSV saturation, weight-free",
+    "saturation_change": "abs(last - first segment) of mean HSV saturation, weight-free",
     "consistency_50": "consistency at distance (VBench issue 206): 8 x 8 area features of frames 50 apart",
     "psnr": "PSNR of each predicted frame against the true one, capped at 100 dB (eval.prediction)",
     "ssim": "SSIM of each predicted frame against the true one (eval.metrics.ssim)",
