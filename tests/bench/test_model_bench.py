@@ -35,6 +35,18 @@ def rules(tmp_path, monkeypatch):
     return folder
 
 
+def _tables_are_whole(text):
+    """Every Markdown table of the report has as many cells in each row as in its header."""
+    table = []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            table.append(line.count("|"))
+        elif table:
+            assert len(set(table)) == 1, f"a table row has a stray '|': {table}"
+            table = []
+    return True
+
+
 def _prompt_file(tmp_path, n=6):
     lines = [{"prompt": f"a red kite number {i} over a hill", "category": "motion" if i % 2 else "scene"}
              for i in range(n)]
@@ -53,6 +65,7 @@ def test_causal_wan_report_has_every_preset_intervals_cost_and_absent_metrics(wa
                            aesthetic=str(aesthetic_dir))
     text = run_model_bench(cfg, progress=False).read_text()
     assert "# Benchmark of `causal-wan` (self-forcing)" in text and "weights sha256 `" in text and "device " in text
+    assert _tables_are_whole(text)
     for length in ("## 1 s (0.19x the horizon; 6 prompts x 1 seed)", "## 2 s (0.38x the horizon; 6 prompts x 1 seed)"):
         assert length in text
     for preset in ("none", "flexrope", "sink"):  # a row in every quality, cost and category table
@@ -181,7 +194,7 @@ def test_the_predict_protocol_on_the_world_scores_against_the_exact_continuation
     cfg = ModelBenchConfig(out=tmp_path / "out", seconds=(1.5,), presets=("none", "sink"), seeds=1, prompts=2,
                            protocol="predict", context=3, lpips=str(write_lpips_folder(tmp_path / "lpips")))
     text = run_model_bench(cfg, model=tiny_model, progress=False).read_text()
-    assert "### Prediction against the true continuation" in text
+    assert "### Prediction against the true continuation" in text and _tables_are_whole(text)
     none_row = text.split("| preset | PSNR dB |")[1].split("| none | ")[1].split("\n")[0].split(" | ")
     assert none_row[2].count("[") == 1 and "LPIPS-Alex (v0.1) from" in text  # a number where the weights were given
     assert "| preset | PSNR dB | SSIM | LPIPS | Centre error px | Lost | On track | Time to drift s |" in text
