@@ -199,6 +199,7 @@ def test_the_predict_protocol_on_the_world_scores_against_the_exact_continuation
     assert none_row[2].count("[") == 1 and "LPIPS-Alex (v0.1) from" in text  # a number where the weights were given
     assert "| preset | PSNR dB | SSIM | LPIPS | Centre error px | Lost | On track | Time to drift s |" in text
     assert "Context: 3 real frames; 12 to 12 predicted frames compared per video" in text
+    assert "Chosen for continuing real frames: `" in text and not rules.exists()  # --preset auto: text to video
     store = RunStore(tmp_path / "out" / "runs")
     runs = [store.get(k) for k in store.keys()]
     assert len(runs) == 4 and all(r["context_frames"] == 3 and r["prediction"]["frames_compared"] == 12 and

@@ -325,12 +325,16 @@ def write_model_report(results: list[dict], cfg, model, horizon: float, *, categ
         except ValueError as err:
             lines += [f"Not judged: {err}", ""]
         else:
-            where = record_rule(model, chosen, primary=primary, lengths=[seconds[m] for m in judged],
-                                report=out / "REPORT.md", reasons=reasons)
             lines += [f"Judged on {label} at {', '.join(f'{seconds[m]:g} s' for m in judged)}; guards: "
-                      f"{', '.join(g for g, _ in guards)}.", "", *[f"- {r}" for r in reasons], "",
-                      f"Chosen: `{chosen}` (recorded for these weights in `{where}`; `longroll generate --preset "
-                      "auto` uses it).", ""]
+                      f"{', '.join(g for g, _ in guards)}.", "", *[f"- {r}" for r in reasons], ""]
+            if cfg.protocol == "t2v":  # what --preset auto takes: text to video, the way generate makes videos
+                where = record_rule(model, chosen, primary=primary, lengths=[seconds[m] for m in judged],
+                                    report=out / "REPORT.md", reasons=reasons)
+                lines += [f"Chosen: `{chosen}` (recorded for these weights, `{where.name}` in the rules folder; "
+                          "`longroll generate --preset auto` uses it).", ""]
+            else:
+                lines += [f"Chosen for continuing real frames: `{chosen}` (not recorded: `--preset auto` takes the "
+                          "text-to-video answer, the way `generate` makes videos from a prompt).", ""]
     out.mkdir(parents=True, exist_ok=True)
     return write_text(out / "REPORT.md", "\n".join(lines).rstrip() + "\n")
 
