@@ -64,7 +64,7 @@ def test_causal_wan_report_has_every_preset_intervals_cost_and_absent_metrics(wa
                            presets=("flexrope", "none", "sink"), seeds=1, segment_seconds=1.0, dino=str(dino_dir),
                            aesthetic=str(aesthetic_dir))
     text = run_model_bench(cfg, progress=False).read_text()
-    assert "# Benchmark of `causal-wan` (self-forcing)" in text and "weights sha256 `" in text and "device " in text
+    assert "# Benchmark of `causal-wan` (self-forcing)" in text and "weights sha256 `" in text and "made on " in text
     assert _tables_are_whole(text)
     for length in ("## 1 s (0.19x the horizon; 6 prompts x 1 seed)", "## 2 s (0.38x the horizon; 6 prompts x 1 seed)"):
         assert length in text

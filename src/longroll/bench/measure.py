@@ -16,6 +16,7 @@ started (the model's weights, mostly), so that what the method adds can be read 
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import time
@@ -133,6 +134,7 @@ class RunMeter:
             "start_memory_bytes": self.start_memory,
             "memory_kind": self.memory_kind,
             "device": str(self.device),
+            "device_name": device_name(self.device),
             "threads": _threads(),
         }
 
@@ -150,13 +152,18 @@ def _threads() -> int:
 
 def device_name(device=None) -> str:
     """The device in words, for the report: the GPU's name, or the CPU's model and core count."""
-    import platform
-
     import torch
 
     device = torch.device(device) if device is not None else torch.device("cpu")
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
+    return f"{_cpu_name()} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_name() -> str:
+    import platform
+
     name = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -166,7 +173,7 @@ def device_name(device=None) -> str:
                     break
     except OSError:
         pass
-    return f"{name} ({os.cpu_count()} cores, {torch.get_num_threads()} threads)"
+    return name
 
 
 __all__ = ["RunMeter", "device_name", "model_device"]

@@ -224,6 +224,17 @@ def _cost_table(results: list[dict], presets: list[str], multiple: float, model,
     return lines
 
 
+def _devices(results: list[dict]) -> str:
+    """The devices the runs were made on, as they recorded them."""
+    return ", ".join(sorted({(r.get("speed") or {}).get("device_name") for r in results} - {None}))
+
+
+def _prompt_source(cfg, model) -> str:
+    if cfg.prompt_file:
+        return f"file `{Path(cfg.prompt_file).name}`"
+    return "the built-in world's stratified prompts" if model.world else "the longroll suite"
+
+
 def _context_label(results: list[dict], multiple: float) -> str:
     """How many real frames each prediction started from and how many were compared with the truth."""
     runs = [r for r in results if r["multiple"] == multiple and "prediction" in r]
@@ -259,16 +270,19 @@ def write_model_report(results: list[dict], cfg, model, horizon: float, *, categ
     seconds = {r["multiple"]: r.get("seconds", r["multiple"] * horizon) for r in results}
     options = {k: v for k, v in model.load_options.items() if v is not None}
     flavour = options.get("flavour")
+    protocol = "predict (from real frames)" if cfg.protocol == "predict" else "t2v (text to video)"
+    header = [f"Model `{model.name}`" + (f", flavour `{flavour}`" if flavour else ""),
+              f"weights sha256 `{model.weights_sha256[:12]}`"
+              + (f" (`{Path(model.weights_path).name}`)" if model.weights_path else ""),
+              f"loading options {options or 'none'}",
+              f"made on {_devices(results) or device_name(model_device(model))}",
+              f"training horizon {horizon:g} s", f"schedule `{cfg.schedule}`", f"protocol {protocol}",
+              f"{len(categories)} prompts ({_prompt_source(cfg, model)}) x {cfg.seeds} seed(s), paired (every preset "
+              "the same prompts and seeds)", f"segments of {min(cfg.segment_seconds, horizon):g} s",
+              f"{len(results)} runs reported" + (f", {missing} not made yet" if missing else ""),
+              time.strftime("%Y-%m-%d")]
     lines = [f"# Benchmark of `{model.name}`" + (f" ({flavour})" if flavour else ""), "",
-             f"Model `{model.name}`" + (f", flavour `{flavour}`" if flavour else "") +
-             f", weights sha256 `{model.weights_sha256[:12]}`"
-             + (f" (`{Path(model.weights_path).name}`)" if model.weights_path else "") +
-             f"; loading options {options or 'none'}; device {device_name(model_device(model))}; training horizon "
-             f"{horizon:g} s; schedule `{cfg.schedule}`; {len(categories)} prompts "
-             f"({'file `' + Path(cfg.prompt_file).name + '`' if cfg.prompt_file else 'longroll suite'}) x "
-             f"{cfg.seeds} seed(s), paired (every preset the same prompts and seeds); segments of "
-             f"{min(cfg.segment_seconds, horizon):g} s; {len(results)} runs reported"
-             + (f", {missing} not made yet" if missing else "") + f"; {time.strftime('%Y-%m-%d')}.", ""]
+             "; ".join(header) + ".", ""]
     # 1. How each number was computed.
     lines += ["## How each number was computed", "", "| measure | implementation |", "|---|---|"]
     for k, (label, _, higher, needs) in QUALITY.items():
