@@ -156,7 +156,7 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
     extra = {"model": model.name, "options": {k: v for k, v in sorted(model.load_options.items()) if v is not None},
              "metrics": {k: v["sha256"] for k, v in metrics.items()}}
     if model.name == "tiny" and not metrics:
-        extra = None  # the built-in model's keys stay those of the horizon benchmark (its runs are shared)
+        extra = None  # the built-in model's keys stay those of the horizon benchmark (a run means the same in both)
     items: dict[str, BenchItem] = {}
     rows: list[tuple[Variant, str]] = []
     contexts = _contexts(cfg, model, prompts)  # predict: (prompt, seed) -> Context, written once; else empty
