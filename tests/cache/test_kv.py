@@ -189,3 +189,40 @@ def test_write_before_begin_and_wrong_shapes_are_errors():
     cache.begin(0, 1)
     with pytest.raises(ValueError, match="shape"):
         cache.write(0, torch.zeros(1, 1, 3, 2), torch.zeros(1, 1, 3, 2))
+
+
+@pytest.mark.parametrize("preset", ["cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope"])
+def test_keys_rotated_once_per_chunk_give_the_same_bits_as_rotating_on_every_read(tiny_model, preset, monkeypatch):
+    """Un-rotated keys are rotated whole once per chunk and only the chunk's tokens at its later steps; a fold,
+    replay or compression between chunks is seen from the keys' version and rotates anew."""
+    import numpy as np
+
+    from longroll.pipelines.generate import generate
+    from longroll.rope.rotator import FrameRotator
+
+    prompt = "a red circle and a blue square on a navy background"
+    monkeypatch.setattr(KVCache, "reuse_rotated", False)
+    before = generate(prompt, seconds=4.0, seed=1, model=tiny_model, preset=preset, upscale=1)
+    monkeypatch.setattr(KVCache, "reuse_rotated", True)
+    calls = []
+    real = FrameRotator.rows
+    monkeypatch.setattr(FrameRotator, "rows", lambda self, *a: (calls.append(1), real(self, *a))[1])
+    after = generate(prompt, seconds=4.0, seed=1, model=tiny_model, preset=preset, upscale=1)
+    assert calls and np.array_equal(before, after)
+
+
+def test_a_change_to_the_keys_outside_write_forgets_the_rotated_keys():
+    from longroll.rope.rotator import FrameRotator
+
+    cfg = CacheConfig(window=4, sink=0, rotated=False)
+    cache = KVCache(cfg, num_layers=1, batch_size=B, num_heads=H, tokens_per_frame=T, head_dim=D)
+    rotator = FrameRotator(_rope(), *HW)
+    cache.begin(0, 2)
+    k = torch.randn(B, H, 2 * T, D)
+    cache.write(0, k, k.clone(), rotator)
+    first, _ = cache.read(0, rotator)
+    assert cache._rotated  # kept for the chunk's later steps
+    cache.k.mul_(2)  # e.g. a fold into the sink: not a write
+    again, _ = cache.read(0, rotator)
+    assert torch.equal(again, rotator(2 * k, cache.key_positions()))
+    assert not torch.equal(again, first)

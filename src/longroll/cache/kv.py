@@ -52,6 +52,8 @@ KeyRotation = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 class KVCache:
     """Preallocated per-layer keys and values for a window of latent frames, with their positions."""
 
+    reuse_rotated = True  # rotate un-rotated keys once per chunk (False: on every read, the way it was before)
+
     def __init__(
         self,
         config: CacheConfig,
@@ -101,6 +103,11 @@ class KVCache:
         self._chunk_positions: torch.Tensor | None = None  # (f,) frames of that chunk
         self._read_slots: torch.Tensor | None = None  # (n,) slots to read when they are not a prefix
         self._rope: tuple[torch.Tensor, torch.Tensor] | None = None  # (key positions, query positions) memo
+        # Un-rotated keys, rotated once per chunk: per layer (key positions, rotator, rotated window keys); valid
+        # while the keys were changed only by ``write`` (whose claimed chunk is then rotated again on its own).
+        self._rotated: dict[int, tuple] = {}
+        self._written_version: int | None = None  # self.k's version counter after the last ``write``
+        self._signature: tuple | None = None  # what the read order and positions were last computed from
         self._refresh()
 
     # ------------------------------------------------------------------ queries
@@ -123,7 +130,8 @@ class KVCache:
 
     @property
     def nbytes(self) -> int:
-        extra = 0 if self.compressed is None else self.compressed.nbytes + self.q.nbytes
+        extra = sum(memo[2].nbytes for memo in self._rotated.values())  # the rotated keys kept for the chunk
+        extra += 0 if self.compressed is None else self.compressed.nbytes + self.q.nbytes
         extra += 0 if self.memory is None else self.memory.nbytes
         extra += 0 if self.archive is None else self.archive[0].nbytes + self.archive[1].nbytes
         return self.k.nbytes + self.v.nbytes + self.positions.nbytes + self.timeline.nbytes + extra
@@ -278,7 +286,9 @@ class KVCache:
         if self.config.rotated and rotate is not None:
             k = rotate(k, self.query_positions())
             q = None if q is None else rotate(q, self.query_positions())
+        self._check_rotated()
         self.k[layer].index_copy_(2, self._chunk_slots, k.reshape(b, h, f, t, d).to(self.k.dtype))
+        self._written_version = self.k._version
         self.v[layer].index_copy_(2, self._chunk_slots, v.reshape(b, h, f, t, d).to(self.v.dtype))
         if self.archive is not None:  # Rolling Sink: keep the first window's content, un-rotated
             rows = [i for i in range(f) if self._chunk[0] + i < self.config.window]
@@ -308,13 +318,38 @@ class KVCache:
         k = self.k[layer, :, :, slots].reshape(b, h, n * t, d)
         v = self.v[layer, :, :, slots].reshape(b, h, n * t, d)
         if not self.config.rotated and rotate is not None:
-            k = rotate(k, self.key_positions())
+            k = self._rotated_keys(layer, k, rotate)
         if self.num_compressed:
             ck, cv = self._extra_tokens(layer)
             if not self.config.rotated and rotate is not None:
                 ck = rotate.tokens(ck, *self.compressed_positions(layer))
             k, v = torch.cat([k, ck.to(k.dtype)], dim=2), torch.cat([v, cv.to(v.dtype)], dim=2)
         return k, v
+
+    def _check_rotated(self) -> None:
+        """Forget the rotated keys if anything but ``write`` changed the keys since (a fold into the sink, a
+        Rolling Sink replay, an init, a flush): seen from the keys' version counter, whatever changed them."""
+        if self._rotated and self.k._version != self._written_version:
+            self._rotated.clear()
+
+    def _rotated_keys(self, layer: int, k: torch.Tensor, rotate: KeyRotation) -> torch.Tensor:
+        """``rotate(k, key_positions())``, computed whole once per chunk: while the positions, the rotation and
+        every key but the claimed chunk's stay the same (the chunk's denoising steps and its context pass),
+        only the chunk's tokens are rotated again, with the rows of the same cos / sin tables, so the result
+        has the same bits. A rotation without ``rows`` (a plain function) rotates everything, as before."""
+        positions = self.key_positions()
+        rows = getattr(rotate, "rows", None)
+        if rows is None or not self.reuse_rotated:
+            return rotate(k, positions)
+        self._check_rotated()
+        memo = self._rotated.get(layer)
+        if memo is not None and memo[0] is positions and memo[1].same_as(rotate) and memo[2].shape == k.shape:
+            rotated, index = memo[2], self._chunk_token_index
+            rotated.index_copy_(2, index, rows(k.index_select(2, index), positions, index))
+            return rotated
+        rotated = rotate(k, positions)
+        self._rotated[layer] = (positions, rotate, rotated)
+        return rotated
 
     def key_token_positions(self, layer: int) -> torch.Tensor:
         """Temporal position of every key token ``read(layer)`` returns: (n*T + C,) float64."""
@@ -463,7 +498,14 @@ class KVCache:
         self._refresh()
 
     def _refresh(self) -> None:
-        """Recompute the read order after the set of held slots changed."""
+        """Recompute the read order after the set of held slots changed. Nothing is recomputed when nothing it
+        depends on changed (a chunk claimed again for its next denoising step): its positions stay the same
+        tensors, which is what lets ``_rotated_keys`` rotate the window once per chunk."""
+        signature = (tuple(self._frames), self._chunk, self._offset, self.positions._version, self.timeline._version,
+                     self.num_compressed)
+        if signature == self._signature:
+            return
+        self._signature = signature
         held = [s for s, f in enumerate(self._frames) if f is not None]
         self._count = len(held)
         prefix = held == list(range(len(held)))
@@ -472,7 +514,11 @@ class KVCache:
         # Where the claimed chunk's slots stand in the read order (computed here, on the host, once per begin).
         order = {s: i for i, s in enumerate(held)}
         chunk = [] if self._chunk_slots is None else self._chunk_slot_list
-        self._chunk_read_index = torch.tensor([order[s] for s in chunk if s in order], dtype=torch.long, device=device)
+        read = [order[s] for s in chunk if s in order]
+        self._chunk_read_index = torch.tensor(read, dtype=torch.long, device=device)
+        t = self.tokens_per_frame  # the chunk's tokens within the read order's n * T
+        self._chunk_token_index = torch.tensor([i * t + j for i in read for j in range(t)], dtype=torch.long,
+                                               device=device)
         self._rope = None
 
 

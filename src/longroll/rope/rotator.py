@@ -40,6 +40,18 @@ class FrameRotator:
         cos, sin = self.cos_sin(frames, x.shape[1] if self.freqs.jitter > 0 else None)
         return apply_rotary(x, cos, sin)
 
+    def rows(self, x: torch.Tensor, frames: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+        """Rotate ``x (B, H, N, D)``, the tokens ``index (N,)`` of the frames at ``frames (n,)``, with those
+        rows of the frames' cos / sin tables: the same bits as rotating every token and taking those."""
+        heads = x.shape[1] if self.freqs.jitter > 0 else None
+        cos, sin = self.cos_sin(frames, heads)
+        return apply_rotary(x, cos.index_select(-2, index), sin.index_select(-2, index))
+
+    def same_as(self, other) -> bool:
+        """Whether ``other`` rotates exactly as this one (the same frequencies object, grid and scale)."""
+        return isinstance(other, FrameRotator) and other.freqs is self.freqs and \
+            (other.height, other.width, other.scale) == (self.height, self.width, self.scale)
+
     def tokens(self, x: torch.Tensor, time: torch.Tensor, space: torch.Tensor) -> torch.Tensor:
         """Rotate single tokens ``x (B, H, N, D)`` at temporal positions ``time (N,)`` and grid indices
         ``space (N,)``."""
