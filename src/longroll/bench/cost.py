@@ -29,6 +29,25 @@ def machine_seconds(run: dict) -> float | None:
     return None if wall is None else float(wall) / run.get("workers", 1)
 
 
+def paired_ratio(results: list[dict], variant: str, baseline: str, multiple: float, get) -> float | None:
+    """``get(run)`` of ``variant`` over ``baseline``'s at one length: a ratio of means over the pairs of runs of
+    the same prompt and seed made with the same workers and threads; None without such a pair (or a zero
+    baseline). Runs made another way (one process of two threads against two ranks of one) would compare
+    the machine's setting, not the methods."""
+    def runs(name):
+        values = {}
+        for r in results:
+            if r["variant"] == name and r["multiple"] == multiple and (value := get(r)) is not None:
+                values[(r["prompt"], r["seed"], r.get("workers", 1), r.get("threads"))] = value
+        return values
+
+    a, b = runs(variant), runs(baseline)
+    common = [k for k in a if k in b]
+    if not common or np.mean([b[k] for k in common]) == 0:
+        return None
+    return float(np.mean([a[k] for k in common]) / np.mean([b[k] for k in common]))
+
+
 def measured_cost(results: list[dict]) -> dict[tuple[str, float], tuple[float, int]]:
     """{(schedule, multiple): (mean seconds of the machine per video, videos)} over runs that record a
     wall time, each video once (``machine_seconds``)."""

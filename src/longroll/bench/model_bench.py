@@ -147,7 +147,7 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
     if cfg.aesthetic is not None:
         from longroll.eval.model_metrics import AestheticQuality
 
-        AestheticQuality(cfg.aesthetic)
+        AestheticQuality.check(cfg.aesthetic)  # its head read against the CLIP's config; the CLIP loads in workers
     # 2. The model.
     model = model or load_model(cfg.model, weights=cfg.weights, device=cfg.device, **dict(cfg.model_options))
     prompts = (prompts or default_suite(model))[: cfg.prompts]
@@ -160,7 +160,8 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
     items: dict[str, BenchItem] = {}
     rows: list[tuple[Variant, str]] = []
     contexts = _contexts(cfg, model, prompts)  # predict: (prompt, seed) -> Context, written once; else empty
-    for preset in cfg.chosen_presets():
+    presets = cfg.chosen_presets()
+    for preset in presets:
         variant = Variant(preset, preset, "presets", schedule=cfg.schedule)
         for p in prompts:
             for seconds in _lengths(p, cfg, horizon):
@@ -173,8 +174,8 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
                                                     context))
                     rows.append((variant, key))
     # Length by length, then seed by seed with every preset inside: a run cut short leaves whole paired units.
-    order = sorted(items.values(), key=lambda i: (i.seconds, i.seed, [p.text for p in prompts].index(i.prompt),
-                                                  cfg.chosen_presets().index(i.variant.preset)))
+    place = {p.text: i for i, p in enumerate(prompts)}
+    order = sorted(items.values(), key=lambda i: (i.seconds, i.seed, place[i.prompt], presets.index(i.variant.preset)))
     load = {"name": cfg.model, "weights": cfg.weights, "options": dict(cfg.model_options)}
     job = BenchJob(cfg, model, order, horizon, workers=workers if backend != "local" else 1, load=load,
                    features={k: v["path"] for k, v in metrics.items()}, what="model")

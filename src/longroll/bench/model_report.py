@@ -139,17 +139,11 @@ def _speed(r: dict, key: str):
 
 
 def speed_ratio(results: list[dict], variant: str, multiple: float, key: str, baseline: str = "none") -> float | None:
-    """``key`` of ``variant`` over ``baseline``'s at one length: a ratio of means over the (prompt, seed) pairs
-    both made with the same threads and workers (None without such a pair)."""
-    def units(name):
-        return {(r["prompt"], r["seed"], r.get("workers", 1), r.get("threads")): _speed(r, key) for r in results
-                if r["variant"] == name and r["multiple"] == multiple and _speed(r, key) is not None}
+    """``key`` of ``variant`` over ``baseline``'s at one length (``cost.paired_ratio``: pairs of the same prompt and
+    seed made with the same threads and workers)."""
+    from longroll.bench.cost import paired_ratio
 
-    a, b = units(variant), units(baseline)
-    common = [k for k in a if k in b]
-    if not common or np.mean([b[k] for k in common]) == 0:
-        return None
-    return float(np.mean([a[k] for k in common]) / np.mean([b[k] for k in common]))
+    return paired_ratio(results, variant, baseline, multiple, lambda r: _speed(r, key))
 
 
 def cost_reasons(model, preset: str, schedule: str, baseline: str = "none") -> list[str]:

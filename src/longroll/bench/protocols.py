@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -68,9 +69,18 @@ def _scene(prompt: str, seed: int, model):
 
 
 def _video_frames(path: str, model) -> np.ndarray:
+    """A true video's frames at the model's size and rate, decoded once for the runs in a row that share it
+    (the items are ordered so that every preset of a prompt runs in turn)."""
+    return _decoded(path, tuple(model.frame_size), float(model.fps))
+
+
+@lru_cache(maxsize=2)
+def _decoded(path: str, size: tuple[int, int], fps: float) -> np.ndarray:
     from longroll.io.init_frames import read_init
 
-    return read_init(path, size=model.frame_size, fps=model.fps)
+    frames = read_init(path, size=size, fps=fps)
+    frames.flags.writeable = False  # shared by the runs that read it
+    return frames
 
 
 def default_context(model) -> int:

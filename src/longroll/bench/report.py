@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from longroll.bench.cost import machine_seconds
+from longroll.bench.cost import machine_seconds, paired_ratio
 from longroll.pipelines.rollouts import DEFAULT
 
 # Metrics shown in the tables (the JSON keeps every metric): name -> (label, higher is better)
@@ -74,20 +74,9 @@ def _table(agg, rows, multiple, with_drift=True) -> list[str]:
 
 
 def cost_ratio(results: list[dict], variant: str, baseline: str, multiple: float) -> float | None:
-    """Machine seconds of ``variant`` over ``baseline``'s at one length, from pairs of runs of the same
-    prompt and seed made with the same workers and threads (a ratio of means over those pairs); None
-    without such a pair. Runs made another way (one process of two threads against two ranks of one,
-    or beside other work in an earlier session) would compare the machine's setting, not the methods."""
-    def runs(name):
-        return {(r["prompt"], r["seed"], r.get("workers", 1), r.get("threads")): machine_seconds(r)
-                for r in results if r["variant"] == name and r["multiple"] == multiple
-                and machine_seconds(r) is not None}
-
-    a, b = runs(variant), runs(baseline)
-    common = [k for k in a if k in b]
-    if not common:
-        return None
-    return float(np.mean([a[k] for k in common]) / np.mean([b[k] for k in common]))
+    """Machine seconds of ``variant`` over ``baseline``'s at one length (``cost.paired_ratio``: pairs of runs
+    of the same prompt and seed made with the same workers and threads)."""
+    return paired_ratio(results, variant, baseline, multiple, machine_seconds)
 
 
 def _trigger_sources(results: list[dict], rows: list[str], mults) -> list[str]:

@@ -76,8 +76,9 @@ def default_suite(model) -> list[SuitePrompt]:
     """longroll's suite, or on the built-in world its stratified prompts (32)."""
     if getattr(model, "world", False):
         from longroll.bench.prompts import stratified_prompts
+        from longroll.world.vocab import parse_prompt
 
-        return [SuitePrompt(t, f"{t.count(' and ') + 1} object(s)") for t in stratified_prompts(32)]
+        return [SuitePrompt(t, f"{len(parse_prompt(t).objects)} object(s)") for t in stratified_prompts(32)]
     return read_prompt_file(SUITE)
 
 

@@ -74,21 +74,35 @@ class AestheticQuality:
     key = "aesthetic_quality"
 
     def __init__(self, path: str | Path, *, device: str | torch.device = "cpu") -> None:
+        state = self.check(path)
+        self.clip = FeatureConsistency("clip", path, device=device)
+        self.head = torch.nn.Linear(state["weight"].shape[1], 1).to(self.clip.device)
+        self.head.load_state_dict(state)
+
+    @staticmethod
+    def check(path: str | Path) -> dict:
+        """The head's state, checked against the CLIP's ``config.json`` (its projection width) without loading
+        the CLIP: a wrong folder fails before any model is loaded."""
+        import json
+
         path = Path(path)
         heads = sorted(path.glob("*.pth")) if path.is_dir() else []
         if len(heads) != 1:
             raise ValueError(f"--aesthetic {str(path)!r} must be a local CLIP ViT-L/14 folder with exactly one .pth "
                              f"file beside it, LAION's linear aesthetic head (found {len(heads)}); longroll never "
                              "downloads weights.")
-        self.clip = FeatureConsistency("clip", path, device=device)
+        try:
+            config = json.loads((path / "config.json").read_text())
+            width = int(config.get("projection_dim") or config["vision_config"]["projection_dim"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise ValueError(f"{path / 'config.json'} does not state a CLIP projection width (projection_dim).") \
+                from None
         state = torch.load(heads[0], map_location="cpu", weights_only=True)
-        width = self.clip.model.config.projection_dim
         linear = isinstance(state, dict) and set(state) == {"weight", "bias"}
         if not linear or tuple(state["weight"].shape) != (1, width):
             raise ValueError(f"{heads[0]} is not a linear aesthetic head for this CLIP (expected weight (1, {width}) "
                              "and bias (1), as LAION's sa_0_4_vit_l_14_linear.pth).")
-        self.head = torch.nn.Linear(width, 1).to(self.clip.device)
-        self.head.load_state_dict(state)
+        return state
 
     @torch.no_grad()
     def segment(self, frames: np.ndarray) -> float:

@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 
+from longroll.io.memo import read_memo, remember
+
 WEIGHT_FILE_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt", ".json")  # what a weights folder's hash covers
-
-
-def _memo_path() -> Path:
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "longroll" / "sha256.json"
+MEMO = "sha256.json"  # the memo of digests (io.memo)
 
 
 def file_sha256(path: Path) -> str:
@@ -23,12 +21,8 @@ def file_sha256(path: Path) -> str:
     files = sorted(p for p in (path.rglob("*") if path.is_dir() else [path])
                    if p.is_file() and p.suffix in WEIGHT_FILE_SUFFIXES)
     stamp = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in files]
-    cache = _memo_path()
     key = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()
-    try:
-        memo = json.loads(cache.read_text())
-    except (OSError, ValueError):
-        memo = {}
+    memo = read_memo(MEMO)
     if key in memo:
         return memo[key]
     digest = hashlib.sha256()
@@ -36,17 +30,8 @@ def file_sha256(path: Path) -> str:
         with open(p, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 24), b""):
                 digest.update(block)
-    memo[key] = digest.hexdigest()
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        from longroll.io.atomic import write_text
-
-        write_text(cache, json.dumps(memo))
-    except OSError:  # a read-only home only costs the memo
-        pass
-    return memo[key]
-
-
+    remember(MEMO, key, digest.hexdigest())
+    return digest.hexdigest()
 
 
 __all__ = ["file_sha256"]

@@ -31,6 +31,7 @@ from longroll.world.vocab import Prompt
 OCCLUSION_FRAMES = 2 * FPS  # a hidden match needs a whole sighting of its object within this many frames
 TRUTH_SCENES = 8  # scenes rendered for the ground-truth touching rate of a prompt
 TRUTH_FRAMES = 96  # frames per ground-truth scene (12 s)
+TRUTH_MEMO = "world_truth.json"  # where the ground-truth rates are kept (io.memo)
 
 
 def track(detections: list[Detection]) -> list[tuple[Blob | None, ...]]:
@@ -65,8 +66,10 @@ def ground_truth_touching(prompt: Prompt) -> float:
     """The touching share of the world's own videos of ``prompt`` (``TRUTH_SCENES`` fixed scenes)."""
     if len(prompt.objects) < 2:
         return 0.0
+    from longroll.io.memo import read_memo, remember
+
     key = f"{prompt.text()}|{TRUTH_SCENES}|{TRUTH_FRAMES}|{_code_hash()}"
-    memo = _read_memo()
+    memo = read_memo(TRUTH_MEMO)
     if key in memo:
         return memo[key]
     shares = []
@@ -74,15 +77,8 @@ def ground_truth_touching(prompt: Prompt) -> float:
         frames = render(scene_from_prompt(prompt, seed), 0, TRUTH_FRAMES)
         shares.append(touching_share([detect(f, prompt) for f in frames]))
     value = float(np.mean(shares))
-    _write_memo(key, value)
+    remember(TRUTH_MEMO, key, value)
     return value
-
-
-def _memo_path():
-    import os
-    from pathlib import Path
-
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "longroll" / "world_truth.json"
 
 
 @lru_cache(maxsize=1)
@@ -101,30 +97,6 @@ def _code_hash() -> str:
     for module in (sys.modules[__name__], d, r, s, v):
         digest.update(inspect.getsource(module).encode())
     return digest.hexdigest()[:16]
-
-
-def _read_memo() -> dict:
-    import json
-
-    try:
-        return json.loads(_memo_path().read_text())
-    except (OSError, ValueError):
-        return {}
-
-
-def _write_memo(key: str, value: float) -> None:
-    """Add one value (atomically; a read-only or shared cache folder only costs the memo)."""
-    import json
-
-    from longroll.io.atomic import write_text
-
-    memo = _read_memo()
-    memo[key] = value
-    try:
-        _memo_path().parent.mkdir(parents=True, exist_ok=True)
-        write_text(_memo_path(), json.dumps(memo))
-    except OSError:
-        pass
 
 
 def separation(detections: list[Detection], prompt: Prompt) -> float | None:
