@@ -9,6 +9,12 @@ the text encoder are not timed (the transformer is what the FPS claims compare).
 
 Run on a GPU: python bench/bench_causal_wan.py [--seconds 240] [--preset flex] [--flavour longlive] [--compile]
 On CPU for a smoke run: python bench/bench_causal_wan.py --small --seconds 4
+
+Side by side with a family's own code (``causal_wan_vs_reference.py``): ``--reference PATH`` (a
+local checkout of guandeh17/Self-Forcing) compares longroll with Self Forcing's inference on the
+same weights, device and dtype, one line per measurement with its ``longroll / reference`` ratio:
+    python bench/bench_causal_wan.py --reference ~/Self-Forcing --layers 30 --height 480 --width 832
+    python bench/bench_causal_wan.py --reference ~/Self-Forcing --layers 2 --height 128 --width 128 --seconds 20
 """
 
 from __future__ import annotations
@@ -90,7 +96,24 @@ def main() -> None:
     parser.add_argument("--small", action="store_true", help="a small config (CPU smoke run)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks")
     parser.add_argument("--json", default=None)
+    side = parser.add_argument_group("side by side with a family's own code")
+    side.add_argument("--reference", default=None, help="local checkout of guandeh17/Self-Forcing")
+    side.add_argument("--layers", type=int, default=30, help="transformer blocks (Wan2.1-1.3B: 30)")
+    side.add_argument("--height", type=int, default=480, help="video height in pixels")
+    side.add_argument("--width", type=int, default=832, help="video width in pixels")
+    side.add_argument("--repeats", type=int, default=3, help="timed videos per side, after one warm-up each")
+    side.add_argument("--no-vae", action="store_true", help="skip the end-to-end run with the VAE decode")
+    side.add_argument("--device", default=None, help="cuda or cpu (default: cuda when present)")
+    side.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
+    if args.reference is not None:
+        from causal_wan_vs_reference import compare
+
+        result = compare(args)
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump(result, fh, indent=2)
+        return
     flavours = list(FLAVOURS) if args.flavour == "all" else [args.flavour]
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32

@@ -69,6 +69,27 @@ def test_umt5_prompts_are_padded_with_zeros(wan_base_dir):
         UMT5TextEncoder.from_directory(wan_base_dir / "vae")
 
 
+def test_an_offloaded_text_encoder_visits_the_device_only_to_encode(wan_base_dir, monkeypatch):
+    from longroll.models.wan.text import UMT5TextEncoder
+
+    resident = UMT5TextEncoder.from_directory(wan_base_dir, max_length=12)
+    assert resident.offload is False  # on the CPU the weights stay where they compute
+    enc = UMT5TextEncoder.from_directory(wan_base_dir, max_length=12, offload=True)
+    host = {name: t.data_ptr() for name, t in enc._tensors()}
+    moves = []
+    real_to = type(enc.encoder).to
+
+    def to(module, *args, **kwargs):
+        moves.append(str(args[0]) if args else str(kwargs.get("device")))
+        return real_to(module, *args, **kwargs)
+
+    monkeypatch.setattr(type(enc.encoder), "to", to)
+    out = enc("a red cat runs")
+    assert moves == ["cpu"]  # the visit to the encoding device; the way home copies nothing
+    assert {name: t.data_ptr() for name, t in enc._tensors()} == host  # back on the host copies kept at load
+    assert torch.equal(out, resident("a red cat runs"))
+
+
 def _load(wan_base_dir, **kw):
     from longroll.models.registry import load_model
 

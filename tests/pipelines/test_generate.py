@@ -66,15 +66,15 @@ def test_python_api_returns_frames_and_is_deterministic(tiny_model):
 def test_an_interrupted_run_leaves_a_playable_prefix(tiny_model, tmp_path: Path, monkeypatch):
     import longroll.pipelines.run as gen
 
-    real = gen.stream
+    real = gen.latent_chunks
 
-    def interrupted(*args, **kwargs):
-        for i, frames in enumerate(real(*args, **kwargs)):
+    def interrupted(*args, **kwargs):  # Ctrl-C lands on the rollout's thread while it makes the fourth chunk
+        for i, chunk in enumerate(real(*args, **kwargs)):
             if i == 3:
                 raise KeyboardInterrupt
-            yield frames
+            yield chunk
 
-    monkeypatch.setattr(gen, "stream", interrupted)
+    monkeypatch.setattr(gen, "latent_chunks", interrupted)
     out = tmp_path / "cut.mp4"
     with pytest.raises(KeyboardInterrupt):
         generate(PROMPT, seconds=60, out=out, model=tiny_model, upscale=2)

@@ -94,10 +94,8 @@ def run_one(model, plan, segment_seconds: float, *, feature_models=(), min_tail:
     they share its cores); 3. the results are joined. ``speed.overhead_seconds`` is what evaluation added
     to the wall time: the whole run's time less the rollout's own. ``overlap=False`` evaluates each chunk
     on this thread as it comes instead (``bench/bench_overhead.py`` measures both)."""
-    import queue
-    import threading
-
     from longroll.bench.measure import RunMeter
+    from longroll.pipelines.behind import Behind
     from longroll.pipelines.rollouts import SCHEDULES
     from longroll.pipelines.run import stream
 
@@ -121,37 +119,12 @@ def run_one(model, plan, segment_seconds: float, *, feature_models=(), min_tail:
     if not overlap:
         result = evaluate(meter.wrap(stream(plan, model, stats=stats)))
     else:
-        # 1. The evaluator, on its own thread.
-        pending: queue.Queue = queue.Queue(maxsize=EVALUATOR_QUEUE)
-        done: dict = {}
-
-        def queued():
-            while (chunk := pending.get()) is not None:
-                yield chunk
-
-        def evaluator_thread() -> None:
-            try:
-                done["result"] = evaluate(queued())
-            except BaseException as err:  # noqa: BLE001 - raised again on the rollout's thread
-                done["error"] = err
-                while pending.get() is not None:  # keep taking chunks: the rollout never waits forever
-                    pass
-
-        evaluator = threading.Thread(target=evaluator_thread, name="bench-evaluator", daemon=True)
-        evaluator.start()
-        # 2. The rollout and the decoder, on this thread.
-        try:
+        # 1. The evaluator, on its own thread. 2. The rollout and the decoder, on this thread. 3. The results
+        #    (an evaluator's error is raised here).
+        with Behind(evaluate, depth=EVALUATOR_QUEUE, name="bench-evaluator") as behind:
             for chunk in meter.wrap(stream(plan, model, stats=stats)):
-                if "error" in done:
-                    break
-                pending.put(chunk)
-        finally:
-            pending.put(None)
-            evaluator.join()
-        # 3. The results.
-        if "error" in done:
-            raise done["error"]
-        result = done["result"]
+                behind.put(chunk)
+        result = behind.result
     result["wall_seconds"] = time.time() - t0
     result["speed"] = meter.result()
     result["speed"]["overhead_seconds"] = max(0.0, result["wall_seconds"] - result["speed"]["generation_seconds"])

@@ -49,6 +49,42 @@ def _reset_rss_peak() -> bool:
         return False
 
 
+class PeakMemory:
+    """The peak memory of a block of work (see the module docstring for what is measured where):
+    ``with PeakMemory(device) as m: ...`` then ``m.peak``, ``m.start`` (bytes; None where unknown)
+    and ``m.kind``."""
+
+    def __init__(self, device=None) -> None:
+        import torch
+
+        self.device = torch.device(device) if device is not None else torch.device("cpu")
+        self.start = self.peak = self.kind = None
+
+    def __enter__(self) -> PeakMemory:
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.start, self.kind = torch.cuda.memory_allocated(self.device), "cuda max_memory_allocated"
+            return self
+        exact = _reset_rss_peak()
+        rss = _status_kib("VmRSS")
+        self.start = None if rss is None else rss * 1024
+        self.kind = None if rss is None else "peak RSS of the run" if exact else "peak RSS since the process started"
+        return self
+
+    def __exit__(self, *exc) -> None:
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            self.peak = torch.cuda.max_memory_allocated(self.device)
+        else:
+            peak = _status_kib("VmHWM")
+            self.peak = None if peak is None else peak * 1024
+
+
 class RunMeter:
     """Times a chunk stream and measures its peak memory (see the module docstring).
 
@@ -65,32 +101,15 @@ class RunMeter:
         self.start_memory = self.peak_memory = None
         self.memory_kind = None
         self.wall = 0.0
+        self._memory = PeakMemory(self.device)
 
     def _start_memory(self) -> None:
-        import torch
-
-        if self.cuda:
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self.start_memory = torch.cuda.memory_allocated(self.device)
-            self.memory_kind = "cuda max_memory_allocated"
-            return
-        exact = _reset_rss_peak()
-        rss = _status_kib("VmRSS")
-        self.start_memory = None if rss is None else rss * 1024
-        self.memory_kind = "peak RSS of the run" if exact else "peak RSS since the process started"
-        if rss is None:
-            self.memory_kind = None
+        self._memory.__enter__()
+        self.start_memory, self.memory_kind = self._memory.start, self._memory.kind
 
     def _stop_memory(self) -> None:
-        import torch
-
-        if self.cuda:
-            torch.cuda.synchronize(self.device)
-            self.peak_memory = torch.cuda.max_memory_allocated(self.device)
-        else:
-            peak = _status_kib("VmHWM")
-            self.peak_memory = None if peak is None else peak * 1024
+        self._memory.__exit__(None, None, None)
+        self.peak_memory = self._memory.peak
 
     def wrap(self, chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Yield ``chunks`` unchanged, timing how long each took to come."""
@@ -176,4 +195,4 @@ def _cpu_name() -> str:
     return name
 
 
-__all__ = ["RunMeter", "device_name", "model_device"]
+__all__ = ["PeakMemory", "RunMeter", "device_name", "model_device"]

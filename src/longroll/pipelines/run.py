@@ -27,6 +27,8 @@ from longroll.pipelines.sidecar import Sidecar, sidecar_path
 
 log = logging.getLogger(__name__)
 
+WRITER_DEPTH = 2  # chunks the writer thread may be behind the rollout (each holds one chunk's latents)
+
 
 @dataclass(frozen=True)
 class ChunkEvent:
@@ -56,46 +58,67 @@ class GenerationResult:
     video: np.ndarray | None = None  # all frames (N, H, W, 3), when no file was asked for
 
 
-def stream(plan: GenerationPlan, model: VideoModel, *, stats=None, live=None) -> Iterator[np.ndarray]:
-    """Decoded uint8 frames (n, H, W, 3) of the plan's video, chunk by chunk, exactly its length.
+def latent_chunks(plan: GenerationPlan, model: VideoModel, *, stats=None, live=None) -> Iterator:
+    """The schedule's denoised chunks (``Chunk``: start frame, latents ``(1, f, C, H, W)``) of the plan.
     ``live``: switches asked for while it runs (``longroll.pipelines.live.LiveSwitches``)."""
     from longroll.pipelines.guidance import with_guidance
 
-    # 1. The schedule's pieces: guided denoiser (its forward on one thread on the CPU: the same bits on every
-    #    backend), seeded generator, the schedule's own rollout.
+    # The guided denoiser (its forward on one thread on the CPU: the same bits on every backend), the
+    # seeded generator, the schedule's own rollout.
     den = with_guidance(model.denoiser, method_of(plan.config).cfg)
     generator = torch.Generator(device="cpu").manual_seed(plan.noise_seed)
     init = plan.init
-    chunks = SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames, plan.num_latent, plan.config,
-                                          generator, stats, cuts=plan.prompts.cuts[1:],
-                                          **({"init": init.latents} if init is not None else {}),
-                                          **({"live": live} if live is not None else {}))
-    # 2. The frames continued from, when the output starts with them.
-    if init is not None and init.in_output:
-        yield init.frames
-    # 3. Decode each chunk as it comes; stop at the planned number of video frames. A causal decoder
-    #    first takes the init's latents, so the new frames continue its state.
-    decode, emitted = model.stream_decoder(), 0
-    if init is not None and model.new_decoder is not None:
+    return SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames, plan.num_latent, plan.config,
+                                        generator, stats, cuts=plan.prompts.cuts[1:],
+                                        **({"init": init.latents} if init is not None else {}),
+                                        **({"live": live} if live is not None else {}))
+
+
+class _Frames:
+    """Decodes a plan's chunks in order to exactly its new frames: a causal decoder first takes the
+    init's latents, so the new frames continue its state; the last chunk is cut to the planned length."""
+
+    def __init__(self, plan: GenerationPlan, model: VideoModel) -> None:
+        self.decode, self.left = model.stream_decoder(), plan.new_frames
+        if plan.init is not None and model.new_decoder is not None:
+            with torch.no_grad():
+                self.decode.prime(plan.init.latents)
+
+    def __call__(self, latents: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
-            decode.prime(init.latents)
-    with torch.no_grad():
-        for chunk in chunks:
-            interrupts.check()  # a Ctrl-C swallowed by an import ends the run here, one chunk later
-            frames = decode(chunk.latents)[: max(0, plan.new_frames - emitted)]
-            emitted += len(frames)
-            if len(frames):
-                yield frames
-            if emitted >= plan.new_frames:
-                return
+            frames = self.decode(latents)[: max(0, self.left)]
+        self.left -= len(frames)
+        return frames
+
+
+def stream(plan: GenerationPlan, model: VideoModel, *, stats=None, live=None) -> Iterator[np.ndarray]:
+    """Decoded uint8 frames (n, H, W, 3) of the plan's video, chunk by chunk, exactly its length, on
+    this thread. ``live``: switches asked for while it runs (``longroll.pipelines.live.LiveSwitches``)."""
+    # 1. The schedule's chunks.
+    chunks = latent_chunks(plan, model, stats=stats, live=live)
+    # 2. The frames continued from, when the output starts with them.
+    if plan.init is not None and plan.init.in_output:
+        yield plan.init.frames
+    # 3. Decode each chunk as it comes; stop at the planned number of video frames.
+    frames_of = _Frames(plan, model)
+    for chunk in chunks:
+        interrupts.check()  # a Ctrl-C swallowed by an import ends the run here, one chunk later
+        frames = frames_of(chunk.latents)
+        if len(frames):
+            yield frames
+        if frames_of.left <= 0:
+            return
 
 
 def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEvent], None] | None = None,
-        progress: bool = False, live=None) -> GenerationResult:
+        progress: bool = False, live=None, writer_thread: bool = True) -> GenerationResult:
     """Make the plan's video: to its output file with a sidecar, or into ``result.video``.
 
-    ``on_chunk`` is called after every chunk; ``progress`` adds a tqdm bar (one such callback);
-    ``live`` takes prompt switches while it runs (``longroll.pipelines.live.LiveSwitches``)."""
+    ``on_chunk`` is called after every chunk (on the writer's thread when there is one); ``progress``
+    adds a tqdm bar (one such callback); ``live`` takes prompt switches while it runs
+    (``longroll.pipelines.live.LiveSwitches``). ``writer_thread``: decode, write and hash each chunk
+    on a thread of their own, at most ``WRITER_DEPTH`` chunks behind the rollout (False: on this
+    thread, the rollout waiting for each)."""
     from longroll.progress import progress_bar
 
     spec = SCHEDULES[plan.schedule]
@@ -128,12 +151,13 @@ def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEve
                 parts.append(frames)
                 consume(frames)
             return result(None, True, np.concatenate(parts))
-        return _write(plan, model, stats, consume, result, live, hashed=lambda: made, prefixes=prefixes)
+        return _write(plan, model, stats, consume, result, live, hashed=lambda: made, prefixes=prefixes,
+                      threaded=writer_thread)
     finally:
         bar.close()
 
 
-def _write(plan, model, stats, consume, result, live=None, *, hashed, prefixes) -> GenerationResult:
+def _write(plan, model, stats, consume, result, live=None, *, hashed, prefixes, threaded=True) -> GenerationResult:
     """Stream to the file; an interruption still leaves a finalised, playable prefix and its sidecar."""
     from longroll.io.video import VideoWriter
 
@@ -144,6 +168,7 @@ def _write(plan, model, stats, consume, result, live=None, *, hashed, prefixes) 
     # video and a sidecar that says it is incomplete and how many frames of it decode, with their hash.
     early = sidecar_path(writer.tmp)
     recorded, stamped = -1, 0.0
+    last = None  # the frames last handed to the writer
 
     def record_partial() -> None:
         nonlocal recorded, stamped
@@ -156,15 +181,21 @@ def _write(plan, model, stats, consume, result, live=None, *, hashed, prefixes) 
             del prefixes[n]  # only hashes of prefixes not yet recorded are kept
         recorded, stamped = durable, time.time()
 
+    def write(frames: np.ndarray) -> None:
+        nonlocal last
+        last = frames
+        writer.write(frames)
+        consume(frames)  # hashes, then calls on_chunk (which may end the run: a studio's stop)
+        record_partial()
+
     record_partial()
-    last = None
     try:
         with writer:
-            for frames in stream(plan, model, stats=stats, live=live):
-                last = frames
-                writer.write(frames)
-                consume(frames)  # hashes, then calls on_chunk (which may end the run: a studio's stop)
-                record_partial()
+            if threaded:
+                _write_behind(plan, model, stats, live, write)
+            else:
+                for frames in stream(plan, model, stats=stats, live=live):
+                    write(frames)
             complete = True
     finally:
         # The writer may hold frames not yet hashed if a signal landed between the two.
@@ -180,4 +211,45 @@ def _write(plan, model, stats, consume, result, live=None, *, hashed, prefixes) 
     return result(plan.out, complete)
 
 
-__all__ = ["ChunkEvent", "GenerationResult", "run", "sidecar_path", "stream"]
+def _write_behind(plan, model, stats, live, write: Callable[[np.ndarray], None]) -> None:
+    """The rollout on this thread; decoding, writing and hashing on the writer's (``pipelines.behind``).
+
+    Steps: 1. the frames continued from, when the output starts with them, written first; 2. the
+    writer thread decodes each chunk (on a CUDA device on a stream of its own, after the chunk's
+    event: the rollout's next kernels are not held up by the decoder's), then writes, hashes and
+    reports it; 3. this thread runs the schedule and queues each chunk's latents, waiting only when
+    the writer is ``WRITER_DEPTH`` chunks behind; an error on either side ends both."""
+    from longroll.pipelines.behind import Behind
+
+    # 1. The init's frames.
+    if plan.init is not None and plan.init.in_output:
+        write(plan.init.frames)
+    frames_of = _Frames(plan, model)
+    device = next(iter(model.denoiser.parameters()), torch.empty(0)).device
+    side = torch.cuda.Stream(device) if device.type == "cuda" else None
+
+    # 2. The writer.
+    def writer_thread(items) -> None:
+        for latents, ready in items:
+            if side is not None:
+                side.wait_event(ready)
+                latents.record_stream(side)  # the rollout's allocator must not reuse it before the decode ran
+                with torch.cuda.stream(side):
+                    frames = frames_of(latents)
+            else:
+                frames = frames_of(latents)
+            if len(frames):
+                write(frames)
+
+    # 3. The rollout.
+    with Behind(writer_thread, depth=WRITER_DEPTH, name="longroll-writer") as behind:
+        for chunk in latent_chunks(plan, model, stats=stats, live=live):
+            interrupts.check()  # a Ctrl-C swallowed by an import ends the run here, one chunk later
+            ready = None
+            if side is not None:
+                ready = torch.cuda.Event()
+                ready.record()
+            behind.put((chunk.latents.clone(), ready))  # a schedule may reuse its buffers (FIFO's queue)
+
+
+__all__ = ["WRITER_DEPTH", "ChunkEvent", "GenerationResult", "latent_chunks", "run", "sidecar_path", "stream"]
