@@ -54,8 +54,7 @@ def measure(flavour: str, args, device: torch.device, dtype: torch.dtype) -> dic
 
     den = build(flavour, args.small, device, dtype)
     if args.compile:
-        for block in den.model.blocks:
-            block.compile()
+        den.model.compile_blocks()
     config = resolve_preset(args.preset, den)
     latents = 1 + int((args.seconds * 16 - 1) // 4)
     text = torch.randn(1, 512, den.model.config.text_dim, device=device)

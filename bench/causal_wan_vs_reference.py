@@ -189,9 +189,15 @@ def _bf16_floor(den, states: torch.Tensor, config, seed: int, mine: torch.Tensor
 def per_fill(den, cond, config, reference, states, args, device) -> dict:
     """Median ms per forward, context pass and chunk at each fill, over ``args.repeats`` videos each."""
     chunk = den.defaults.chunk_size
-    mine_runs, theirs_runs = [], []
+    mine_runs, theirs_runs, out = [], [], {}
     noise = torch.randn(1, CLIP, *den.latent_shape, generator=torch.Generator().manual_seed(args.seed))
-    for r in range(args.repeats + 1):  # the first pair warms up (kernels, allocator, autotuning)
+    from torch._dynamo.utils import counters
+
+    for r in range(args.repeats + 1):  # the first pair warms up (kernels, allocator, autotuning, compiling)
+        if r == 1:
+            out["compile_warm_up"] = {"graphs": counters["stats"]["unique_graphs"],
+                                      "graph_breaks": sum(counters["graph_break"].values())}
+            counters.clear()
         with _Timed(den, device) as timed:
             ours(den, cond, config, CLIP, args.seed + r)
         reference.generate(noise, states, seed=args.seed + r)
@@ -199,7 +205,8 @@ def per_fill(den, cond, config, reference, states, args, device) -> dict:
             mine_runs.append(_chunk_times(timed.begins, timed.ends, timed.starts, chunk))
             log = reference.log
             theirs_runs.append(_chunk_times(log.begins, log.ends, log.starts, chunk))
-    out = {}
+    out["compile_after_warm_up"] = {"graphs": counters["stats"]["unique_graphs"],
+                                    "graph_breaks": sum(counters["graph_break"].values())}
     for fill in FILLS:
         row = {}
         for name, runs in (("longroll", mine_runs), ("reference", theirs_runs)):
@@ -337,20 +344,25 @@ def compare(args) -> dict:
 
     device, dtype, den, reference, rolling, ref, states, cond = _setup(args)
     if args.compile:
-        for block in den.model.blocks:
-            block.compile()
+        den.model.compile_blocks()
     config = resolve_preset("none", den)
     result = {"reference": str(ref.root), "reference_commit": ref.commit, "reference_kernel": ref.kernel,
               "layers": args.layers, "height": args.height, "width": args.width, "dtype": str(dtype),
               "tokens_per_frame": reference.tokens_per_frame, "compile": args.compile}
     print(f"reference {ref.root} ({ref.commit}), its attention: {ref.kernel}")
-    result["longroll_kernel"] = attention_kernel(den, cond, config, device)
+    from longroll.attention import attention_backend
+
+    result["longroll_kernel"] = f"{attention_backend(device, dtype)}: {attention_kernel(den, cond, config, device)}"
     print(f"longroll's attention ran: {result['longroll_kernel']}")
     eq = result["equivalence"] = equivalence(den, cond, config, reference, states, args.seed)
     print(f"equivalence: 21 frames, largest latent difference {eq['max_abs_diff']:.4g} "
           f"({eq['relative']:.2%} of the largest latent; bf16 alone: {eq['bf16_floor_relative']:.2%}); "
           f"timesteps equal: {eq['timesteps_equal']}")
     fills = result["fills"] = per_fill(den, cond, config, reference, states, args, device)
+    if args.compile:
+        w, a = fills["compile_warm_up"], fills["compile_after_warm_up"]
+        print(f"compile: warm-up {w['graphs']} graphs, {w['graph_breaks']} graph breaks; after warm-up "
+              f"{a['graphs']} graphs (recompiles), {a['graph_breaks']} graph breaks")
     for fill in FILLS:
         a, b = fills[fill]["longroll"], fills[fill]["reference"]
         for what in ("forward_ms", "context_ms", "chunk_ms"):

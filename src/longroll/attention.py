@@ -10,6 +10,9 @@ Legend: B batch, H heads, Nq query tokens, Nk key tokens, D head dim, F frames, 
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import torch
@@ -57,6 +60,7 @@ def fast_attention(
         flash = _flash_attn()
         if flash is not None:
             out = flash(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # (B, N, H, D) layout
+            out = out[0] if isinstance(out, tuple) else out  # flash-attn 3 also returns the log-sum-exp
             return out.transpose(1, 2)
     return windowed_attention(q, k, v, bias=bias, mask=mask)
 
@@ -65,14 +69,73 @@ _FLASH: list = []
 
 
 def _flash_attn():
-    """flash-attn's ``flash_attn_func`` if importable (looked up once), else None."""
+    """The first flash-attention that is installed and runs here, looked up once: flash-attn 3
+    (``flash_attn_interface``, Hopper GPUs only), then flash-attn 2; None for neither."""
     if not _FLASH:
+        func, name = None, None
         try:
-            from flash_attn import flash_attn_func
+            if torch.cuda.is_available() and torch.cuda.get_device_capability()[0] == 9:
+                from flash_attn_interface import flash_attn_func as func
+                name = "flash-attn 3"
         except ImportError:
-            flash_attn_func = None
-        _FLASH.append(flash_attn_func)
+            func = None
+        if func is None:
+            try:
+                from flash_attn import flash_attn_func as func
+                name = "flash-attn 2"
+            except ImportError:
+                func = None
+        _FLASH.extend([func, name])
     return _FLASH[0]
+
+
+def attention_backend(device: torch.device, dtype: torch.dtype) -> str:
+    """The kernel ``fast_attention`` takes for a plain cached forward on ``device`` in ``dtype``: a
+    flash-attn package, or PyTorch SDPA (which picks its own kernel: the benchmark's profile says which)."""
+    if torch.device(device).type == "cuda" and dtype in (torch.float16, torch.bfloat16) and _flash_attn() is not None:
+        return _FLASH[1]
+    return "PyTorch SDPA"
+
+
+# ---------------------------------------------------------------------- compiled blocks
+# A compiled block sees its self-attention as one opaque operator, ``longroll::frame_attend``: the
+# cache's bookkeeping (positions, eviction, compression, the rotation memo) stays eager Python, and the
+# block's norms, modulation, projections, cross-attention and FFN are one graph with no break, shared
+# by every block (the layer index is an argument, not a constant). The operator finds the forward's
+# FrameAttention on a per-thread stack that the model's forward pushes (``attending``).
+_ATTENDING = threading.local()
+_OP: list = []
+
+
+@contextmanager
+def attending(ctx: FrameAttention) -> Iterator[None]:
+    """Make ``ctx`` the FrameAttention that ``frame_attend`` uses on this thread while the block runs."""
+    stack = _ATTENDING.__dict__.setdefault("stack", [])
+    stack.append(ctx)
+    try:
+        yield
+    finally:
+        stack.pop()
+
+
+def frame_attend_op():
+    """The ``longroll::frame_attend(q, k, v, layer)`` operator (registered on first use): the current
+    FrameAttention's ``attend`` for that layer, q, k, v ``(B, H, n*T, D)`` -> ``(B, n*T, H, D)``."""
+    if not _OP:
+        @torch.library.custom_op("longroll::frame_attend", mutates_args=())
+        def frame_attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layer: int) -> torch.Tensor:
+            stack = getattr(_ATTENDING, "stack", None)
+            if not stack:
+                raise RuntimeError("longroll::frame_attend ran outside a model forward (no FrameAttention).")
+            return stack[-1].attend(layer, q, k, v).transpose(1, 2).contiguous()
+
+        @frame_attend.register_fake
+        def _(q, k, v, layer):
+            b, h, n, d = q.shape
+            return q.new_empty((b, n, h, d))
+
+        _OP.append(frame_attend)
+    return _OP[0]
 
 
 def chunk_causal_mask(frame_chunks: torch.Tensor, tokens_per_frame: int) -> torch.Tensor:

@@ -215,3 +215,40 @@ def test_flavour_specs_and_their_presets(wan_transformer):
         spec_for("wan2.2")
     with pytest.raises(ValueError, match="multiple of 16"):
         spec_for("self-forcing", height=500)
+
+
+def test_a_compiled_block_is_one_graph_without_breaks_and_rolls_out_as_the_eager_model(wan_transformer):
+    """``compile_blocks``: the self-attention (cache, rotation, eviction: Python) is one opaque operator,
+    so dynamo captures each block whole; a compiled rollout with a sink and eviction equals the eager one
+    and compiles nothing more once warm."""
+    import torch._dynamo
+    from torch._dynamo.utils import counters
+
+    from longroll.attention import attending, frame_attend_op
+
+    den = _denoiser(wan_transformer)
+    cond = den.model.encode_context(torch.randn(1, 5, 16, generator=torch.Generator().manual_seed(3)))
+    config = resolve_preset("sink", den, window=6, sink=3, steps=2)
+    eager = _collect(den, cond, 12, config)
+    seen, block = [], den.model.blocks[1]
+    block.forward = lambda *a, **k: seen.append((a, k)) or type(block).forward(block, *a, **k)
+    _collect(den, cond, 6, config)
+    del block.forward
+    (args, kwargs) = seen[-1]
+    frame_attend_op()
+    with attending(args[5]):
+        explained = torch._dynamo.explain(block)(*args, **kwargs)
+    assert explained.graph_count == 1 and explained.graph_break_count == 0, explained.break_reasons
+    torch._dynamo.reset()
+    try:
+        den.model.compile_blocks(backend="aot_eager")  # dynamo and the operator's fake; no code generation
+        compiled = _collect(den, cond, 12, config)
+        counters.clear()
+        again = _collect(den, cond, 12, config)
+        assert counters["stats"]["unique_graphs"] == 0 and not counters["graph_break"]
+    finally:
+        for b in den.model.blocks:
+            b._compiled_call_impl = None
+        torch._dynamo.reset()
+    torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-5)
+    assert torch.equal(again, compiled)

@@ -116,3 +116,17 @@ def test_the_writer_thread_writes_the_same_frames_as_the_rollouts_own_thread(tin
     assert results[0].frames_sha256 == results[1].frames_sha256 == _digest(video)
     assert results[0].frames == results[1].frames == len(video) and results[0].complete
     assert np.array_equal(files[0], files[1])
+
+
+@pytest.mark.parametrize("to_file", [True, False])
+def test_the_rollout_runs_without_grad_with_the_writer_thread_and_without(tiny_model, tmp_path, monkeypatch, to_file):
+    """A generator runs in the grad mode of whoever resumes it: the loop that drives the rollout must
+    hold no_grad itself (a rollout that recorded its graph grew by gigabytes)."""
+    from longroll.pipelines.generate import generate
+
+    modes, forward = [], tiny_model.denoiser.forward
+    monkeypatch.setattr(tiny_model.denoiser, "forward",
+                        lambda *a, **k: modes.append(torch.is_grad_enabled()) or forward(*a, **k))
+    generate("a red circle on a navy background", seconds=2, model=tiny_model, progress=False,
+             out=str(tmp_path / "v.mp4") if to_file else None)
+    assert modes and not any(modes)

@@ -101,13 +101,14 @@ def stream(plan: GenerationPlan, model: VideoModel, *, stats=None, live=None) ->
         yield plan.init.frames
     # 3. Decode each chunk as it comes; stop at the planned number of video frames.
     frames_of = _Frames(plan, model)
-    for chunk in chunks:
-        interrupts.check()  # a Ctrl-C swallowed by an import ends the run here, one chunk later
-        frames = frames_of(chunk.latents)
-        if len(frames):
-            yield frames
-        if frames_of.left <= 0:
-            return
+    with torch.no_grad():  # the rollout runs in this frame's grad mode (each next() resumes it here)
+        for chunk in chunks:
+            interrupts.check()  # a Ctrl-C swallowed by an import ends the run here, one chunk later
+            frames = frames_of(chunk.latents)
+            if len(frames):
+                yield frames
+            if frames_of.left <= 0:
+                return
 
 
 def run(plan: GenerationPlan, model: VideoModel, *, on_chunk: Callable[[ChunkEvent], None] | None = None,
@@ -241,8 +242,8 @@ def _write_behind(plan, model, stats, live, write: Callable[[np.ndarray], None])
             if len(frames):
                 write(frames)
 
-    # 3. The rollout.
-    with Behind(writer_thread, depth=WRITER_DEPTH, name="longroll-writer") as behind:
+    # 3. The rollout (under no_grad: the rollout generator runs in this frame's grad mode).
+    with Behind(writer_thread, depth=WRITER_DEPTH, name="longroll-writer") as behind, torch.no_grad():
         for chunk in latent_chunks(plan, model, stats=stats, live=live):
             interrupts.check()  # a Ctrl-C swallowed by an import ends the run here, one chunk later
             ready = None

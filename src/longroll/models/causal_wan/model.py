@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from longroll.attention import FrameAttention, fast_attention
+from longroll.attention import FrameAttention, attending, fast_attention, frame_attend_op
 from longroll.cache import KVCache
 from longroll.models.causal_wan.config import CausalWanConfig
 from longroll.rope.bias import TemporalBias
@@ -125,7 +125,10 @@ class WanBlock(nn.Module):
         a = self.self_attn
         q = a.query(y)
         k, v = a.key_value(y)
-        y = a.out(ctx.attend(layer, q, k, v)).reshape(b, f, t, d)
+        if torch.compiler.is_compiling():  # the cache stays eager: one opaque operator (longroll.attention)
+            y = a.o(frame_attend_op()(q, k, v, layer).flatten(2)).reshape(b, f, t, d)
+        else:
+            y = a.out(ctx.attend(layer, q, k, v)).reshape(b, f, t, d)
         x = (x.float() + y.float() * gate).to(dtype)
         # Cross-attention to the prompt (keys/values precomputed per prompt).
         y = self.norm3(x).to(dtype).reshape(b, f * t, d)
@@ -183,6 +186,15 @@ class CausalWan(nn.Module):
         state = diffusers_to_native(dict(transformer.named_parameters()))
         model.load_state_dict(state, strict=True, assign=True)
         return model
+
+    def compile_blocks(self, **options) -> CausalWan:
+        """``torch.compile`` every block: one graph per block with no break (its self-attention is the
+        opaque ``longroll::frame_attend``), shared by all blocks, recompiled only when the chunk's shape
+        changes. ``options`` go to ``torch.compile``."""
+        frame_attend_op()  # registered before any tracing
+        for block in self.blocks:
+            block.compile(**options)
+        return self
 
     def cast(self, dtype: torch.dtype) -> CausalWan:
         """Weights to ``dtype`` except modulation, affine norms and the time embedding (kept fp32)."""
@@ -269,8 +281,9 @@ class CausalWan(nn.Module):
         attn = FrameAttention(frames, rotator, heads=cfg.num_heads, tokens_per_frame=tokens_per_frame, cache=cache,
                               chunk_size=self.chunk_size, bias=bias)
         # 5. Blocks.
-        for layer, block in enumerate(self.blocks):
-            tokens = block(tokens, e0, ctx_kv.keys[layer], ctx_kv.values[layer], layer, attn)
+        with attending(attn):
+            for layer, block in enumerate(self.blocks):
+                tokens = block(tokens, e0, ctx_kv.keys[layer], ctx_kv.values[layer], layer, attn)
         # 6. Head and unpatchify: (B, F, T, C*ph*pw) -> (B, C, F, H, W).
         out = self.head(tokens, e)
         out = out.reshape(b, f, h, w, ph, pw, cfg.out_channels).permute(0, 6, 1, 2, 4, 3, 5)
