@@ -16,6 +16,10 @@ Session 22 made guided rollouts run on one intra-op thread on the CPU (the same 
 ``pipelines.guidance``); the guided cases were re-recorded then (AMD's AVX-512 and AVX2 entries; they
 equal what the earlier code made on one thread), and the Intel entries of the cases that changed were
 dropped until an Intel machine records them again.
+Session 24 made a temporal bias (FlexRoPE) mask-free (``attention.frame_biased_attention``: the bias
+folded into extra key channels, so the fused kernels apply); its three cases were re-recorded then on
+an AMD EPYC (AVX-512, and AVX2 as below): their frames differ from the dense bias's by at most 1 of
+255 in 0.04% of the pixel values (rounding), and the older entries of those cases were dropped.
 An AVX-512 machine also records the AVX2 entry when run again (without ``--fresh``) under
 ``ATEN_CPU_CAPABILITY=avx2 MKL_ENABLE_INSTRUCTIONS=AVX2 ONEDNN_MAX_CPU_ISA=AVX2``: that reproduces the
 hashes an AVX2-only machine recorded (checked in session 7 on the shipped weights).

@@ -53,16 +53,60 @@ def fast_attention(
     *,
     bias: torch.Tensor | None = None,
     mask: torch.Tensor | None = None,
+    scale: float | None = None,
 ) -> torch.Tensor:
     """``windowed_attention``, through flash-attn when it is installed, on GPU, in half precision,
-    with neither bias nor mask (the cached rollout's case); PyTorch SDPA otherwise."""
+    with neither bias nor mask (the cached rollout's case); PyTorch SDPA otherwise. ``scale``: the
+    logits' scale (None: 1 / sqrt(D))."""
     if bias is None and mask is None and q.is_cuda and q.dtype in (torch.float16, torch.bfloat16):
         flash = _flash_attn()
         if flash is not None:
-            out = flash(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2))  # (B, N, H, D) layout
+            out = flash(q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2),  # (B, N, H, D) layout
+                        softmax_scale=scale)
             out = out[0] if isinstance(out, tuple) else out  # flash-attn 3 also returns the log-sum-exp
             return out.transpose(1, 2)
+    if scale is not None:
+        if bias is not None or mask is not None:
+            raise ValueError("A scale other than 1 / sqrt(D) is taken only without a bias or a mask.")
+        return F.scaled_dot_product_attention(q, k, v, scale=scale)
     return windowed_attention(q, k, v, bias=bias, mask=mask)
+
+
+def frame_biased_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, key_bias: torch.Tensor) -> torch.Tensor:
+    """``softmax(q k^T / sqrt(D) + bias) v`` for a bias that depends on the query's frame and the key
+    only, without a (Nq, Nk) bias tensor, so that the fused kernels (flash) still apply.
+
+    q ``(B, H, Fq*T, D)`` (frame-major queries), k, v ``(B, H, Nk, D)``, ``key_bias (1 or H, Fq, Nk)``
+    (FlexRoPE, ALiBi: a frame bias repeated over each key frame's tokens). For the queries of frame
+    i the bias is a constant per key, and ``q.k / sqrt(D) + c = [q, e_i].[k, c_i sqrt(D)] / sqrt(D)``:
+    the keys carry ``c_i`` of every query frame in extra channels, each query a 1 in its own frame's
+    channel; the logits' scale stays 1 / sqrt(D). In half precision each ``c_i`` is two channels, a
+    high and a low half, so the bias reaches the logits to about 2^-16 of itself (one bf16 channel
+    would round it to 2^-8). The width is padded to a multiple of 8 (what flash kernels take).
+    """
+    b, h, nq, d = q.shape
+    fq, nk = key_bias.shape[-2], k.shape[2]
+    if nq % fq or key_bias.shape[-1] != nk or key_bias.shape[0] not in (1, h):
+        raise ValueError(f"key_bias {tuple(key_bias.shape)} does not fit q {tuple(q.shape)} and k {tuple(k.shape)}: "
+                         f"expected (1 or {h}, Fq, {nk}) with Fq dividing {nq}.")
+    t = nq // fq
+    w = key_bias.float() * d**0.5  # (1|H, Fq, Nk): what meets the queries' 1 before the 1 / sqrt(D) scale
+    high = w.to(q.dtype)
+    halves = [high] if q.dtype in (torch.float32, torch.float64) else [high, (w - high.float()).to(q.dtype)]
+    extra = len(halves) * fq
+    width = -(-(d + extra) // 8) * 8
+    kk = k.new_zeros(b, h, nk, width)
+    kk[..., :d] = k
+    vv = v.new_zeros(b, h, nk, width)
+    vv[..., :d] = v
+    qq = q.new_zeros(b, h, fq, t, width)
+    qq[..., :d] = q.unflatten(2, (fq, t))
+    for j, half in enumerate(halves):
+        channels = d + j * fq + torch.arange(fq)
+        kk[..., channels] = half.transpose(-1, -2).to(k.dtype).expand(b, h, nk, fq)  # (B, H, Nk, Fq)
+        qq[:, :, torch.arange(fq), :, channels] = 1  # query frame i: a 1 in its own channel of this half
+    out = fast_attention(qq.flatten(2, 3), kk, vv, scale=d**-0.5)  # (B, H, Nq, width)
+    return out[..., :d]
 
 
 _FLASH: list = []
@@ -167,25 +211,31 @@ class FrameAttention:
         # Temporal positions the rotation and the bias see: the frames themselves, or the cache's policy.
         self.query_positions = frames if cache is None else cache.query_positions()
         self.heads, self.tokens_per_frame, self.temporal_bias = heads, tokens_per_frame, bias
-        self.bias = None
+        self.bias = None  # dense (1 or H, Nq, Nk) token bias: only beside a mask
+        self.key_bias = None  # (1 or H, Fq, Nk) bias per query frame and key token: attention stays mask-free
         self.per_layer_bias = cache is not None and cache.num_compressed > 0  # compressed tokens differ per layer
         if bias is not None and not self.per_layer_bias:
             key_positions = frames if cache is None else cache.key_positions()
-            self.bias = bias.token_bias(self.query_positions, key_positions, heads, tokens_per_frame)
+            if self.mask is None:
+                frame_bias = bias.frame_bias(self.query_positions, key_positions, heads)
+                self.key_bias = None if frame_bias is None else frame_bias.repeat_interleave(tokens_per_frame, dim=-1)
+            else:
+                self.bias = bias.token_bias(self.query_positions, key_positions, heads, tokens_per_frame)
 
     def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        bias = self.bias
+        key_bias = self.key_bias
         if self.cache is None:
             k = self.rotate(k, self.frames)
         else:
             self.cache.write(layer, k, v, self.rotate, q=q if self.cache.q is not None else None)
             k, v = self.cache.read(layer, self.rotate)
             if self.per_layer_bias and self.temporal_bias is not None:
-                frame_bias = self.temporal_bias.frame_bias(self.query_positions, self.cache.key_token_positions(layer),
-                                                           self.heads)
-                bias = None if frame_bias is None else frame_bias.repeat_interleave(self.tokens_per_frame, dim=-2)
+                key_bias = self.temporal_bias.frame_bias(self.query_positions, self.cache.key_token_positions(layer),
+                                                         self.heads)
         q = self.rotate(q, self.query_positions)
-        return fast_attention(q, k.to(q.dtype), v.to(q.dtype), bias=bias, mask=self.mask)
+        if key_bias is not None:
+            return frame_biased_attention(q, k.to(q.dtype), v.to(q.dtype), key_bias)
+        return fast_attention(q, k.to(q.dtype), v.to(q.dtype), bias=self.bias, mask=self.mask)
 
 
 def frame_chunks(num_frames: int, chunk_size: int, *, device=None) -> torch.Tensor:

@@ -57,3 +57,40 @@ def test_bad_bias_config():
         TemporalBias("linear")
     with pytest.raises(ValueError, match="flexrope lambda = -0.1 is out of range"):
         TemporalBias("flexrope", -0.1)
+
+
+@pytest.mark.parametrize("dtype,atol", [(torch.float32, 2e-6), (torch.bfloat16, 1e-2)])
+@pytest.mark.parametrize("kind", ["flexrope", "alibi"])
+@pytest.mark.parametrize("per_token", [False, True])
+def test_the_mask_free_biased_attention_equals_the_dense_bias(dtype, atol, kind, per_token):
+    """``frame_biased_attention`` folds a bias that depends on (query frame, key) into extra key
+    channels: the same attention as adding the dense (Nq, Nk) bias, within float tolerance, for frame
+    biases and for per-token key positions (compressed tokens at their own positions)."""
+    from longroll.attention import frame_biased_attention
+    from longroll.rope.bias import expand_frame_bias
+
+    g = torch.Generator().manual_seed(3)
+    b, h, t, d, fq = 2, 4, 5, 16, 3
+    query_frames = torch.tensor([9.0, 10.0, 11.0])
+    key_frames = torch.arange(12.0) if not per_token else torch.rand(12 * t, generator=g) * 12
+    q = torch.randn(b, h, fq * t, d, generator=g)
+    k = torch.randn(b, h, 12 * t, d, generator=g)
+    v = torch.randn(b, h, 12 * t, d, generator=g)
+    bias = TemporalBias(kind, 0.3)
+    frame_bias = bias.frame_bias(query_frames, key_frames, h)  # (1 or H, Fq, Fk or Nk)
+    key_bias = frame_bias if per_token else frame_bias.repeat_interleave(t, dim=-1)
+    dense = windowed_attention(q, k, v, bias=key_bias.repeat_interleave(t, dim=-2) if per_token else
+                               expand_frame_bias(frame_bias, t, t))
+    free = frame_biased_attention(q.to(dtype), k.to(dtype), v.to(dtype), key_bias)
+    assert free.dtype == dtype and free.shape == dense.shape
+    torch.testing.assert_close(free.float(), dense, rtol=0, atol=atol)
+    far = windowed_attention(q, k, v)  # without the bias: the bias does change the result
+    assert (far - dense).abs().max() > 10 * atol
+
+
+def test_a_bias_that_does_not_fit_the_queries_is_refused():
+    from longroll.attention import frame_biased_attention
+
+    q, k = torch.zeros(1, 2, 10, 8), torch.zeros(1, 2, 12, 8)
+    with pytest.raises(ValueError, match="does not fit"):
+        frame_biased_attention(q, k, k, torch.zeros(1, 3, 12))
