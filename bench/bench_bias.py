@@ -1,0 +1,146 @@
+"""A temporal bias without a dense bias tensor, against the dense bias it replaced (issue 41).
+
+FlexRoPE and ALiBi add a bias per (query frame, key frame) to the attention logits. Built as a
+dense ``(H, Nq, Nk)`` tensor it takes SDPA off its fused kernels and, at Wan2.1's full size
+(4,680 queries against 32,760 keys, 12 heads), costs 7 GB a forward; ``frame_biased_attention``
+folds it into extra key channels instead. This times ``none``, the preset with the mask-free
+bias and the preset with the dense bias, alternated on the same rollout, and prints each preset's
+time over ``none``'s and the largest difference between the two bias paths:
+
+1. the shipped built-in model (rollout only, no decode);
+2. a causal Wan at Wan2.1-1.3B's width and heads (``--layers`` blocks, random weights, bf16 on a
+   GPU, fp32 on the CPU) at ``--height x --width``.
+
+    python bench/bench_bias.py [--seconds 20] [--repeats 3] [--layers 2 --height 128 --width 128]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from contextlib import contextmanager
+
+import torch
+
+PRESETS = ("flexrope",)
+
+
+@contextmanager
+def dense_bias():
+    """The path before: the key bias repeated over every query token, added to the logits by SDPA."""
+    import longroll.attention as attention
+
+    mask_free = attention.frame_biased_attention
+
+    def dense(q, k, v, key_bias):
+        tokens = q.shape[2] // key_bias.shape[-2]
+        return attention.fast_attention(q, k, v, bias=key_bias.repeat_interleave(tokens, dim=-2))
+
+    attention.frame_biased_attention = dense
+    try:
+        yield
+    finally:
+        attention.frame_biased_attention = mask_free
+
+
+def _sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def compare(name: str, rollout, repeats: int) -> None:
+    """``rollout(preset) -> (seconds, latents)`` timed for none, the mask-free and the dense bias."""
+    rollout("none")  # warm-up
+    for preset in PRESETS:
+        times = {"none": [], "mask-free": [], "dense": []}
+        outs = {}
+        for _ in range(repeats):
+            times["none"].append(rollout("none")[0])
+            seconds, outs["mask-free"] = rollout(preset)
+            times["mask-free"].append(seconds)
+            with dense_bias():
+                seconds, outs["dense"] = rollout(preset)
+            times["dense"].append(seconds)
+        none, free, dense = (statistics.median(times[k]) for k in ("none", "mask-free", "dense"))
+        diff = (outs["mask-free"].float() - outs["dense"].float()).abs().max().item()
+        print(f"  {name}: {preset} / none   mask-free {free / none:.3f}   dense {dense / none:.3f}   "
+              f"(none {none:.2f} s, mask-free {free:.2f} s, dense {dense:.2f} s; largest latent difference "
+              f"{diff:.2g})")
+
+
+def builtin(args) -> None:
+    from longroll.models.registry import load_model
+    from longroll.pipelines.guidance import with_guidance
+    from longroll.pipelines.plan import resolve
+    from longroll.pipelines.request import GenerationRequest
+    from longroll.pipelines.rollouts import SCHEDULES, method_of
+
+    model = load_model("tiny")
+
+    def rollout(preset: str):
+        plan = resolve(GenerationRequest(prompt="a red circle and a blue square on a navy background",
+                                         seconds=args.seconds, preset=preset), model)
+        den = with_guidance(model.denoiser, method_of(plan.config).cfg)
+        g = torch.Generator().manual_seed(plan.noise_seed)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            chunks = [c.latents for c in SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames,
+                                                                        plan.num_latent, plan.config, g)]
+        return time.perf_counter() - t0, torch.cat(chunks, dim=1)
+
+    compare("built-in model", rollout, args.repeats)
+
+
+def wan(args) -> None:
+    from longroll.models.causal_wan import CausalWan, CausalWanConfig
+    from longroll.models.causal_wan.rollout_spec import CausalWanDenoiser, spec_for
+    from longroll.pipelines.presets import resolve_preset
+    from longroll.pipelines.rollout import rollout as run_rollout
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    dtype = torch.bfloat16 if device == "cuda" else torch.float32
+    torch.manual_seed(0)
+    model = CausalWan(CausalWanConfig(num_layers=args.layers), chunk_size=3)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.02)
+    model.to(device).cast(dtype).eval().requires_grad_(False)
+    den = CausalWanDenoiser(model, spec_for("self-forcing", height=args.height, width=args.width))
+    with torch.no_grad():
+        cond = model.encode_context(torch.randn(1, 512, model.config.text_dim, device=device))
+    frames = 1 + int((args.seconds * 16 - 1) // 4)
+    frames -= frames % 3
+
+    def rollout(preset: str):
+        config = resolve_preset(preset, den)
+        _sync(device)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            chunks = [c.latents for c in run_rollout(den, cond, num_frames=frames, config=config,
+                                                     generator=torch.Generator().manual_seed(0))]
+        _sync(device)
+        return time.perf_counter() - t0, torch.cat(chunks, dim=1)
+
+    compare(f"Wan2.1-1.3B width, {args.layers} blocks, {args.height}x{args.width}, {dtype}", rollout, args.repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--height", type=int, default=128)
+    parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--skip-builtin", action="store_true")
+    args = parser.parse_args()
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
+          f"{args.seconds:g} s of video, rollout only, {args.repeats} alternated repeats (median)")
+    if not args.skip_builtin:
+        builtin(args)
+    wan(args)
+
+
+if __name__ == "__main__":
+    main()
