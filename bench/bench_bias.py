@@ -71,26 +71,12 @@ def compare(name: str, rollout, repeats: int) -> None:
 
 
 def builtin(args) -> None:
+    from bench_rotate_once import tiny_rollout
+
     from longroll.models.registry import load_model
-    from longroll.pipelines.guidance import with_guidance
-    from longroll.pipelines.plan import resolve
-    from longroll.pipelines.request import GenerationRequest
-    from longroll.pipelines.rollouts import SCHEDULES, method_of
 
     model = load_model("tiny")
-
-    def rollout(preset: str):
-        plan = resolve(GenerationRequest(prompt="a red circle and a blue square on a navy background",
-                                         seconds=args.seconds, preset=preset), model)
-        den = with_guidance(model.denoiser, method_of(plan.config).cfg)
-        g = torch.Generator().manual_seed(plan.noise_seed)
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            chunks = [c.latents for c in SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames,
-                                                                        plan.num_latent, plan.config, g)]
-        return time.perf_counter() - t0, torch.cat(chunks, dim=1)
-
-    compare("built-in model", rollout, args.repeats)
+    compare("built-in model", lambda preset: tiny_rollout(model, preset, args.seconds), args.repeats)
 
 
 def wan(args) -> None:

@@ -21,6 +21,24 @@ import torch
 PRESETS = ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope")
 
 
+def tiny_rollout(model, preset: str, seconds: float) -> tuple[float, torch.Tensor]:
+    """The built-in model's rollout alone (no decode) for one preset: its seconds and latents."""
+    from longroll.pipelines.guidance import with_guidance
+    from longroll.pipelines.plan import resolve
+    from longroll.pipelines.request import GenerationRequest
+    from longroll.pipelines.rollouts import SCHEDULES, method_of
+
+    plan = resolve(GenerationRequest(prompt="a red circle and a blue square on a navy background",
+                                     seconds=seconds, preset=preset), model)
+    den = with_guidance(model.denoiser, method_of(plan.config).cfg)
+    g = torch.Generator().manual_seed(plan.noise_seed)
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        chunks = [c.latents for c in SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames,
+                                                                    plan.num_latent, plan.config, g)]
+    return time.perf_counter() - t0, torch.cat(chunks, dim=1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=42.0)
@@ -29,23 +47,11 @@ def main() -> None:
 
     from longroll.cache.kv import KVCache
     from longroll.models.registry import load_model
-    from longroll.pipelines.guidance import with_guidance
-    from longroll.pipelines.plan import resolve
-    from longroll.pipelines.request import GenerationRequest
-    from longroll.pipelines.rollouts import SCHEDULES, method_of
 
     model = load_model("tiny")
 
     def rollout(preset: str) -> tuple[float, torch.Tensor]:
-        plan = resolve(GenerationRequest(prompt="a red circle and a blue square on a navy background",
-                                         seconds=args.seconds, preset=preset), model)
-        den = with_guidance(model.denoiser, method_of(plan.config).cfg)
-        g = torch.Generator().manual_seed(plan.noise_seed)
-        t0 = time.perf_counter()
-        with torch.no_grad():
-            chunks = [c.latents for c in SCHEDULES[plan.schedule].run(den, plan.conds, plan.switch_frames,
-                                                                        plan.num_latent, plan.config, g)]
-        return time.perf_counter() - t0, torch.cat(chunks, dim=1)
+        return tiny_rollout(model, preset, args.seconds)
 
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; shipped "
           f"model, {args.seconds:g} s of video, rollout only, {args.repeats} alternated repeats (median)")

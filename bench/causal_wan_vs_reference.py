@@ -290,7 +290,7 @@ def _memory_child(options: dict, side: str, what: str) -> dict:
     from longroll.bench.measure import PeakMemory
     from longroll.pipelines.presets import resolve_preset
 
-    args = SimpleNamespace(**{**options, "no_vae": what != "e2e"})
+    args = SimpleNamespace(**{**options, "no_vae": what != "e2e" or side == "longroll"})  # each side's own VAE
     device, dtype, den, reference, rolling, _, states, cond = _setup(args)
     config = resolve_preset("none", den)
     frames = steady_frames(args.seconds, den.defaults.chunk_size) if what == "steady" else CLIP
