@@ -182,3 +182,28 @@ def test_positions_are_computed_so_length_is_unbounded():
     rope = wan_rope_freqs(24)
     cos, _ = rope_cos_sin(rope, torch.tensor([10**6, 10**6 + 1]), 2, 3)
     assert cos.shape == (2 * 2 * 3, 12) and torch.isfinite(cos).all()
+
+
+@pytest.mark.parametrize("timeline,sinks,reserved,anchor", [
+    ([0, 1, 2, 9, 10, 11], [1, 1, 1, 0, 0, 0], 0, None),
+    ([10, 2, 11, 0, 9, 1], [0, 1, 0, 1, 0, 1], 2, None),  # read order not timeline order
+    ([4, 5, 6], [0, 0, 0], 0, 20),  # no sink, anchored
+    ([3, 1], [1, 1], 0, None),  # only sinks
+])
+def test_relative_window_positions_rank_the_sink_and_close_the_gap(timeline, sinks, reserved, anchor):
+    """Sink frames at 0..n_sink-1 in timeline order, the tail right after them (and ``reserved`` free
+    positions), kept in its own spacing; an anchor moves the newest frame to it. Computed on the device
+    (no nonzero or host reads): equal to the rule written out frame by frame."""
+    from longroll.rope.positions import window_positions
+
+    tau = torch.tensor(timeline)
+    got = window_positions(tau, torch.tensor(sinks, dtype=torch.bool), "relative", reserved=reserved, anchor=anchor)
+    sink_taus = sorted(t for t, s in zip(timeline, sinks) if s)
+    tail = [t for t, s in zip(timeline, sinks) if not s]
+    want = [float(sink_taus.index(t)) if s else len(sink_taus) + reserved + t - min(tail)
+            for t, s in zip(timeline, sinks)]
+    if anchor is not None:
+        want = [w + anchor - max(want) for w in want]
+    assert got.dtype == torch.float64 and got.tolist() == want
+    absolute = window_positions(tau, torch.tensor(sinks, dtype=torch.bool), "absolute")
+    assert absolute.tolist() == [float(t) for t in timeline]

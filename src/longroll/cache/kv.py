@@ -183,7 +183,7 @@ class KVCache:
                 sinks = sum(f is not None and f < cfg.sink for f in self._frames)
                 block = sinks + pseudo.to(torch.float64)
             if cfg.anchor is not None and keys.numel():
-                shift = float(cfg.anchor) - float(keys.max())  # the newest frame at the anchor, all moved alike
+                shift = float(cfg.anchor) - keys.max()  # the newest frame at the anchor; no host read
                 keys = keys + shift
                 block = None if block is None else block + shift
             query = keys[self._chunk_read_index]  # the chunk's frames within the read order

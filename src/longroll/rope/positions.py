@@ -60,16 +60,15 @@ def window_positions(
     tau = timeline.to(torch.float64)
     if policy == "absolute" or tau.numel() == 0:
         return tau.clone()
-    pos = torch.empty_like(tau)
-    sink_idx = torch.nonzero(is_sink, as_tuple=False).flatten()
-    tail_idx = torch.nonzero(~is_sink, as_tuple=False).flatten()
-    n_sink = sink_idx.numel()
-    if n_sink:
-        order = torch.argsort(tau[sink_idx])
-        pos[sink_idx[order]] = torch.arange(n_sink, dtype=torch.float64, device=tau.device)
-    if tail_idx.numel():
-        tail = tau[tail_idx]
-        pos[tail_idx] = n_sink + reserved + (tail - tail.min())
+    # Device-side throughout (no nonzero, no .item()): a GPU forward never waits for the host here.
+    is_sink = is_sink.to(torch.bool)
+    n_sink = is_sink.sum().to(torch.float64)
+    # A sink frame's position is its rank among the sink frames in timeline order (ties: in input order).
+    index = torch.arange(tau.numel(), device=tau.device)
+    before = (tau[None, :] < tau[:, None]) | ((tau[None, :] == tau[:, None]) & (index[None, :] < index[:, None]))
+    rank = (is_sink[None, :] & before).sum(dim=1).to(torch.float64)  # (n,)
+    tail_start = torch.where(is_sink, torch.full_like(tau, float("inf")), tau).min()
+    pos = torch.where(is_sink, rank, n_sink + reserved + (tau - tail_start))
     if anchor is not None:
         pos = pos + (float(anchor) - pos.max())
     return pos
