@@ -74,9 +74,6 @@ class _Timed:
     def __exit__(self, *exc) -> None:
         del self.den.forward  # the class's forward again
 
-    def reset(self) -> None:
-        self.begins, self.ends, self.starts = [], [], []
-
 
 def _chunk_times(begins, ends, starts, chunk: int) -> dict[int, dict]:
     """Per chunk (keyed by its cache fill): denoising forwards' seconds, the context pass's, the chunk's."""
