@@ -36,15 +36,10 @@ from contextlib import contextmanager
 from unittest import mock
 
 import torch
-from reference_self_forcing import SELF_FORCING_ARGS, SelfForcingReference, import_self_forcing
+from reference_self_forcing import SELF_FORCING_ARGS, SelfForcingReference, import_self_forcing, sync
 
 FILLS = (3, 12, 21)  # cache fills reported: frames a chunk's forwards attend to
 CLIP = 21  # latent frames of Self Forcing's clip (81 video frames)
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 class _Timed:
@@ -59,10 +54,10 @@ class _Timed:
         den, device, forward = self.den, self.device, self.den.forward
 
         def timed(x, t, cond, **kwargs):
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
             out = forward(x, t, cond, **kwargs)
-            _sync(device)
+            sync(device)
             self.begins.append(t0)
             self.ends.append(time.perf_counter())
             self.starts.append(kwargs.get("start_frame", 0))
@@ -142,7 +137,7 @@ def ours(den, cond, config, frames: int, seed: int, decoder=None):
             parts.append(chunk.latents)
             if decoder is not None:
                 made += len(decoder(chunk.latents))
-    _sync(next(den.parameters()).device)
+    sync(next(den.parameters()).device)
     return torch.cat(parts, dim=1), made
 
 

@@ -117,16 +117,15 @@ class _Encoder(torch.nn.Module):
 
 @dataclass
 class ForwardLog:
-    """Every generator forward of a run: its start frame, frames, seconds (device synchronised)."""
+    """Every generator forward of a run (device synchronised around each): its start frame and times."""
 
-    starts: list[int] = field(default_factory=list)
-    frames: list[int] = field(default_factory=list)
-    seconds: list[float] = field(default_factory=list)
-    ends: list[float] = field(default_factory=list)  # perf_counter at each forward's end
+    starts: list[int] = field(default_factory=list)  # the latent frame it starts at
     begins: list[float] = field(default_factory=list)  # perf_counter at each forward's start
+    ends: list[float] = field(default_factory=list)  # perf_counter at each forward's end
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (a no-op on the CPU)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -194,16 +193,13 @@ class SelfForcingReference:
         forward, log, device = wrapper.forward, self.log, self.device
 
         def timed(*args, **kwargs):
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
             out = forward(*args, **kwargs)
-            _sync(device)
-            t1 = time.perf_counter()
+            sync(device)
             log.begins.append(t0)
-            log.ends.append(t1)
-            log.seconds.append(t1 - t0)
+            log.ends.append(time.perf_counter())
             log.starts.append(kwargs.get("current_start", 0) // self.tokens_per_frame)
-            log.frames.append(kwargs["noisy_image_or_video"].shape[1])
             return out
 
         wrapper.forward = timed
@@ -236,7 +232,7 @@ class SelfForcingReference:
         with torch.no_grad(), contextlib.redirect_stdout(io.StringIO()):  # it prints every step
             video, latents = self.pipeline.inference(noise.to(self.device, self.dtype), ["prompt"] * noise.shape[0],
                                                      return_latents=True)
-        _sync(self.device)
+        sync(self.device)
         return latents, (video if decode else None)
 
     def free(self) -> None:
@@ -248,4 +244,4 @@ class _NoDecode(torch.nn.Module):
         return latent
 
 
-__all__ = ["SELF_FORCING_ARGS", "ForwardLog", "SelfForcingReference", "import_self_forcing"]
+__all__ = ["SELF_FORCING_ARGS", "ForwardLog", "SelfForcingReference", "import_self_forcing", "sync"]

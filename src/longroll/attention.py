@@ -101,10 +101,11 @@ def frame_biased_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, ke
     vv[..., :d] = v
     qq = q.new_zeros(b, h, fq, t, width)
     qq[..., :d] = q.unflatten(2, (fq, t))
+    frames = torch.arange(fq, device=q.device)
     for j, half in enumerate(halves):
-        channels = d + j * fq + torch.arange(fq)
+        channels = d + j * fq + frames
         kk[..., channels] = half.transpose(-1, -2).to(k.dtype).expand(b, h, nk, fq)  # (B, H, Nk, Fq)
-        qq[:, :, torch.arange(fq), :, channels] = 1  # query frame i: a 1 in its own channel of this half
+        qq[:, :, frames, :, channels] = 1  # query frame i: a 1 in its own channel of this half
     out = fast_attention(qq.flatten(2, 3), kk, vv, scale=d**-0.5)  # (B, H, Nq, width)
     return out[..., :d]
 

@@ -95,40 +95,28 @@ class RunMeter:
         import torch
 
         self.device = torch.device(device) if device is not None else torch.device("cpu")
-        self.cuda = self.device.type == "cuda"
         self.fill_frames = fill_frames  # video frames made before the steady state
         self.chunks: list[tuple[int, int, float]] = []  # (first video frame, frames, seconds to make)
-        self.start_memory = self.peak_memory = None
-        self.memory_kind = None
+        self.memory = PeakMemory(self.device)  # the run's peak and the memory held when it started
         self.wall = 0.0
-        self._memory = PeakMemory(self.device)
-
-    def _start_memory(self) -> None:
-        self._memory.__enter__()
-        self.start_memory, self.memory_kind = self._memory.start, self._memory.kind
-
-    def _stop_memory(self) -> None:
-        self._memory.__exit__(None, None, None)
-        self.peak_memory = self._memory.peak
 
     def wrap(self, chunks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         """Yield ``chunks`` unchanged, timing how long each took to come."""
-        self._start_memory()
         made, t_start = 0, time.perf_counter()
         it = iter(chunks)
-        try:
-            while True:
-                t0 = time.perf_counter()
-                try:
-                    frames = next(it)
-                except StopIteration:
-                    break
-                self.chunks.append((made, len(frames), time.perf_counter() - t0))
-                made += len(frames)
-                yield frames
-        finally:
-            self.wall = time.perf_counter() - t_start
-            self._stop_memory()
+        with self.memory:
+            try:
+                while True:
+                    t0 = time.perf_counter()
+                    try:
+                        frames = next(it)
+                    except StopIteration:
+                        break
+                    self.chunks.append((made, len(frames), time.perf_counter() - t0))
+                    made += len(frames)
+                    yield frames
+            finally:
+                self.wall = time.perf_counter() - t_start
 
     def result(self) -> dict:
         """The run's speed and memory (JSON-ready)."""
@@ -149,9 +137,9 @@ class RunMeter:
             sum(s for _, s in steady) > 0 else None,
             "fps": frames / generation if generation > 0 else None,  # frames of video made per second, overall
             "first_chunk_seconds": seconds[0] if seconds else None,
-            "peak_memory_bytes": self.peak_memory,
-            "start_memory_bytes": self.start_memory,
-            "memory_kind": self.memory_kind,
+            "peak_memory_bytes": self.memory.peak,
+            "start_memory_bytes": self.memory.start,
+            "memory_kind": self.memory.kind,
             "device": str(self.device),
             "device_name": device_name(self.device),
             "threads": _threads(),
