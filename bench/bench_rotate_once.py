@@ -21,15 +21,15 @@ import torch
 PRESETS = ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope")
 
 
-def tiny_rollout(model, preset: str, seconds: float) -> tuple[float, torch.Tensor]:
-    """The built-in model's rollout alone (no decode) for one preset: its seconds and latents."""
+def tiny_rollout(model, preset: str, seconds: float, schedule: str = "chunk") -> tuple[float, torch.Tensor]:
+    """The built-in model's rollout alone (no decode) for one preset and schedule: its seconds and latents."""
     from longroll.pipelines.guidance import with_guidance
     from longroll.pipelines.plan import resolve
     from longroll.pipelines.request import GenerationRequest
     from longroll.pipelines.rollouts import SCHEDULES, method_of
 
     plan = resolve(GenerationRequest(prompt="a red circle and a blue square on a navy background",
-                                     seconds=seconds, preset=preset), model)
+                                     seconds=seconds, preset=preset, schedule=schedule), model)
     den = with_guidance(model.denoiser, method_of(plan.config).cfg)
     g = torch.Generator().manual_seed(plan.noise_seed)
     t0 = time.perf_counter()

@@ -1,7 +1,9 @@
-"""longroll's causal Wan against Self Forcing's own inference, side by side on the same weights.
+"""longroll's causal Wan against a family's own inference, side by side on the same weights.
 
-Run through ``bench_causal_wan.py --reference PATH`` (a local checkout of guandeh17/Self-Forcing;
-see ``reference_self_forcing.py`` for how its code is driven). Both sides get one random weight set
+Run through ``bench_causal_wan.py --reference PATH`` (a local checkout of guandeh17/Self-Forcing or
+of NVlabs/LongLive's branch v1.0; see ``reference_families.py`` for how their code is driven).
+longroll runs the same family's flavour with its own inference settings (``--preset none``). Both
+sides get one random weight set
 (values rounded to bf16, so both hold the same numbers in any dtype), the same encoder states and
 the same device and dtype, and are run alternately. Printed, one line per measurement, each with
 the ratio ``longroll / reference`` (below 1: longroll faster or smaller):
@@ -16,9 +18,9 @@ the ratio ``longroll / reference`` (below 1: longroll faster or smaller):
 3. **End to end**: 81 video frames (21 latent frames) with the VAE decode, frames per second (the
    figure the papers quote): longroll decodes chunk by chunk as it streams, the reference all at
    the end, as each does.
-4. **Steady state**: a ``--seconds`` video with a 21-frame window (the reference with its
-   ``local_attn_size = 21``, its own rolling cache), the late / early chunk time of each and the
-   ratio of their late chunk times.
+4. **Steady state**: a ``--seconds`` video with the family's window for long videos (Self Forcing
+   with ``local_attn_size = 21``, its own rolling cache; LongLive with its released 12-frame window
+   and 3-frame sink), the late / early chunk time of each and the ratio of their late chunk times.
 5. **Peak memory** of a 21-frame video and of the steady-state video, each side in a fresh process
    (a process's allocator keeps what earlier runs freed, so in-process peaks after the first run
    say little): the peak and what the run added to the memory held before it (the weights). On a
@@ -36,10 +38,10 @@ from contextlib import contextmanager
 from unittest import mock
 
 import torch
-from reference_self_forcing import SELF_FORCING_ARGS, SelfForcingReference, import_self_forcing, sync
+from reference_families import SAMPLER_ARGS, FamilyReference, import_family, sync
 
 FILLS = (3, 12, 21)  # cache fills reported: frames a chunk's forwards attend to
-CLIP = 21  # latent frames of Self Forcing's clip (81 video frames)
+CLIP = 21  # latent frames of the families' clip (81 video frames)
 
 
 class _Timed:
@@ -84,12 +86,15 @@ def _chunk_times(begins, ends, starts, chunk: int) -> dict[int, dict]:
 
 
 def build(args, device, dtype):
-    """longroll's denoiser and Self Forcing's pipeline on the same weights."""
+    """longroll's denoiser and the family's pipeline on the same weights (and, where the family's
+    long videos need other attention settings, a second pipeline with them)."""
     from longroll.models.causal_wan import CausalWan, CausalWanConfig
     from longroll.models.causal_wan.rollout_spec import CausalWanDenoiser, spec_for
 
+    ref = import_family(args.reference)
+    family = ref.family
     config = CausalWanConfig(num_layers=args.layers)  # Wan2.1-T2V-1.3B's width and heads
-    spec = spec_for("self-forcing", height=args.height, width=args.width)
+    spec = spec_for(family.name, height=args.height, width=args.width)
     torch.manual_seed(args.seed)
     model = CausalWan(config, chunk_size=spec.chunk_size)
     with torch.no_grad():
@@ -98,10 +103,9 @@ def build(args, device, dtype):
     state = {k: v.clone() for k, v in model.state_dict().items()}
     model.to(device).cast(dtype).eval().requires_grad_(False)
     den = CausalWanDenoiser(model, spec)
-    ref = import_self_forcing(args.reference)
-    reference = SelfForcingReference(ref, config, state, spec.latent_hw, device=device, dtype=dtype,
-                                     vae=not args.no_vae)
-    rolling = SelfForcingReference(ref, config, state, spec.latent_hw, device=device, dtype=dtype, window=CLIP)
+    reference = FamilyReference(ref, config, state, spec.latent_hw, device=device, dtype=dtype, vae=not args.no_vae)
+    rolling = reference if family.steady_window == family.window else FamilyReference(
+        ref, config, state, spec.latent_hw, device=device, dtype=dtype, window=family.steady_window)
     return den, reference, rolling, ref
 
 
@@ -143,7 +147,7 @@ def ours(den, cond, config, frames: int, seed: int, decoder=None):
 
 def equivalence(den, cond, config, reference, states, seed: int) -> dict:
     """The same 21-frame video on both sides: the largest latent difference, relative."""
-    chunk, steps = den.defaults.chunk_size, len(SELF_FORCING_ARGS["denoising_step_list"])
+    chunk, steps = den.defaults.chunk_size, len(SAMPLER_ARGS["denoising_step_list"])
     shape = (1, chunk, *den.latent_shape)
     noise, fresh = _draws(shape, CLIP // chunk, steps, seed)
     mine, _ = ours(den, cond, config, CLIP, seed)
@@ -237,7 +241,8 @@ def end_to_end(den, cond, config, reference, states, args, device, dtype) -> dic
 
 
 def steady(den, cond, config, rolling, states, args, device) -> dict:
-    """A long video with a 21-frame window on both sides: late / early chunk time and the late ratio."""
+    """A long video with the family's long-video window on both sides: late / early chunk time and the
+    late ratio."""
     chunk = den.defaults.chunk_size
     latents = steady_frames(args.seconds, chunk)
     with _Timed(den, device) as timed:
@@ -267,7 +272,7 @@ def steady_frames(seconds: float, chunk: int) -> int:
 
 def _setup(args):
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    dtype = torch.bfloat16  # Self Forcing's code runs in bf16 only (its SDPA fallback returns bf16)
+    dtype = torch.bfloat16  # the families' code runs in bf16 only (its SDPA fallback returns bf16)
     den, reference, rolling, ref = build(args, device, dtype)
     states = torch.randn(1, 512, den.model.config.text_dim, generator=torch.Generator().manual_seed(args.seed))
     with torch.no_grad():
@@ -338,10 +343,12 @@ def compare(args) -> dict:
     if args.compile:
         den.model.compile_blocks()
     config = resolve_preset("none", den)
-    result = {"reference": str(ref.root), "reference_commit": ref.commit, "reference_kernel": ref.kernel,
+    result = {"family": ref.family.name, "reference": str(ref.root), "reference_commit": ref.commit,
+              "reference_kernel": ref.kernel, "window": reference.window, "sink": reference.sink,
               "layers": args.layers, "height": args.height, "width": args.width, "dtype": str(dtype),
               "tokens_per_frame": reference.tokens_per_frame, "compile": args.compile}
-    print(f"reference {ref.root} ({ref.commit}), its attention: {ref.kernel}")
+    print(f"reference {ref.family.repository} at {ref.root} ({ref.commit}), window {reference.window}, "
+          f"sink {reference.sink}; its attention: {ref.kernel}")
     from longroll.attention import attention_backend
 
     result["longroll_kernel"] = f"{attention_backend(device, dtype)}: {attention_kernel(den, cond, config, device)}"

@@ -187,14 +187,45 @@ def chunk_causal_mask(frame_chunks: torch.Tensor, tokens_per_frame: int) -> torc
     """Frame-chunk-causal mask: a token sees every token of its own chunk and of earlier chunks.
 
     ``frame_chunks (F,)`` gives each frame's chunk index; returns bool (F*T, F*T), True = may attend.
+    The dense form of what ``chunk_causal_attention`` computes without it (tests compare the two).
     """
     allowed = frame_chunks[:, None] >= frame_chunks[None, :]  # (F, F)
     return allowed.repeat_interleave(tokens_per_frame, 0).repeat_interleave(tokens_per_frame, 1)
 
 
+def chunk_causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, chunk_tokens: int,
+                           key_bias: torch.Tensor | None = None) -> torch.Tensor:
+    """Attention under the frame-chunk-causal mask without the mask: q, k, v ``(B, H, N, D)`` over the
+    same N tokens, chunks of ``chunk_tokens`` (a chunk's frames times the tokens of a frame) counted
+    from the first token; the queries of chunk c attend to the keys of chunks 0..c.
+
+    One mask-free attention per chunk over the keys up to its end, so the fused kernels (flash) apply
+    and the blocks a mask would hide are never computed (the dense mask computes all of them: for 7
+    chunks, 49 blocks where this computes 28). ``key_bias (1 or H, Fq, N)``: a temporal bias per query
+    frame and key (``frame_biased_attention``), its rows the frames of q.
+    """
+    n = q.shape[2]
+    if k.shape[2] != n or chunk_tokens < 1:
+        raise ValueError(f"chunk_causal_attention takes queries and keys over the same tokens and chunks of at "
+                         f"least 1 token; got {n} queries, {k.shape[2]} keys, chunks of {chunk_tokens}.")
+    tokens_per_frame = None
+    if key_bias is not None:
+        tokens_per_frame = n // key_bias.shape[-2]
+    outs = []
+    for start in range(0, n, chunk_tokens):
+        end = min(start + chunk_tokens, n)
+        qc, kc, vc = q[:, :, start:end], k[:, :, :end], v[:, :, :end]
+        if key_bias is None:
+            outs.append(fast_attention(qc, kc, vc))
+        else:
+            rows = key_bias[:, start // tokens_per_frame:end // tokens_per_frame, :end]  # (1|H, chunk frames, keys)
+            outs.append(frame_biased_attention(qc, kc, vc, rows))
+    return outs[0] if len(outs) == 1 else torch.cat(outs, dim=2)
+
+
 class FrameAttention:
     """What every layer of one forward shares: the query frames' positions, their rotation, the
-    cache (or, uncached, the frame-chunk-causal mask) and the temporal bias over the key frames.
+    cache (or, uncached, the frame chunks' causality) and the temporal bias over the key frames.
 
     Used by every denoiser of longroll; ``attend`` takes one layer's un-rotated q, k, v
     ``(B, H, n*T, D)``, writes k, v into the cache when there is one, and attends.
@@ -204,24 +235,20 @@ class FrameAttention:
                  cache: KVCache | None = None, chunk_size: int | None = None,
                  bias: TemporalBias | None = None) -> None:
         self.frames, self.cache, self.rotate = frames, cache, rotator
-        self.mask = None
+        # Uncached over more than a chunk: chunk-causal (chunks counted from the call's first frame,
+        # bidirectional inside, causal across), computed chunk by chunk without a mask.
+        self.chunk_tokens = None
         if cache is None and chunk_size is not None and frames.numel() > chunk_size:
-            # Chunks counted from the call's first frame: bidirectional inside, causal across.
-            self.mask = chunk_causal_mask(frame_chunks(frames.numel(), chunk_size, device=frames.device),
-                                          tokens_per_frame)
+            self.chunk_tokens = chunk_size * tokens_per_frame
         # Temporal positions the rotation and the bias see: the frames themselves, or the cache's policy.
         self.query_positions = frames if cache is None else cache.query_positions()
         self.heads, self.tokens_per_frame, self.temporal_bias = heads, tokens_per_frame, bias
-        self.bias = None  # dense (1 or H, Nq, Nk) token bias: only beside a mask
         self.key_bias = None  # (1 or H, Fq, Nk) bias per query frame and key token: attention stays mask-free
         self.per_layer_bias = cache is not None and cache.num_compressed > 0  # compressed tokens differ per layer
         if bias is not None and not self.per_layer_bias:
             key_positions = frames if cache is None else cache.key_positions()
-            if self.mask is None:
-                frame_bias = bias.frame_bias(self.query_positions, key_positions, heads)
-                self.key_bias = None if frame_bias is None else frame_bias.repeat_interleave(tokens_per_frame, dim=-1)
-            else:
-                self.bias = bias.token_bias(self.query_positions, key_positions, heads, tokens_per_frame)
+            frame_bias = bias.frame_bias(self.query_positions, key_positions, heads)
+            self.key_bias = None if frame_bias is None else frame_bias.repeat_interleave(tokens_per_frame, dim=-1)
 
     def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         key_bias = self.key_bias
@@ -234,9 +261,12 @@ class FrameAttention:
                 key_bias = self.temporal_bias.frame_bias(self.query_positions, self.cache.key_token_positions(layer),
                                                          self.heads)
         q = self.rotate(q, self.query_positions)
+        k, v = k.to(q.dtype), v.to(q.dtype)
+        if self.chunk_tokens is not None:
+            return chunk_causal_attention(q, k, v, chunk_tokens=self.chunk_tokens, key_bias=key_bias)
         if key_bias is not None:
-            return frame_biased_attention(q, k.to(q.dtype), v.to(q.dtype), key_bias)
-        return fast_attention(q, k.to(q.dtype), v.to(q.dtype), bias=self.bias, mask=self.mask)
+            return frame_biased_attention(q, k, v, key_bias)
+        return fast_attention(q, k, v)
 
 
 def frame_chunks(num_frames: int, chunk_size: int, *, device=None) -> torch.Tensor:

@@ -134,6 +134,24 @@ def test_causal_wan_continues_from_an_init_clip(wan_base_dir, tmp_path):
     assert frames.shape == (5 + 16, 32, 32, 3) and np.array_equal(frames[:5], init)
 
 
+def test_compile_is_a_loading_option_of_causal_wan_only_and_is_recorded(wan_base_dir, tmp_path):
+    """``--compile`` reaches the loader, which compiles every block (compiled lazily, at the first
+    forward) and records it for the sidecar; the built-in model refuses it by name."""
+    from longroll.cli import build_parser, main
+    from longroll.cli.generate import model_options
+
+    args = build_parser().parse_args(["generate", "x", "--model", "causal-wan", "--compile", "--checkpoint",
+                                      str(wan_base_dir), "--out", "x.mp4"])
+    assert model_options(args)["compile"] is True
+    vm = _load(wan_base_dir, compile=True)
+    blocks = vm.denoiser.model.blocks
+    assert all(b._compiled_call_impl is not None for b in blocks) and vm.load_options["compile"] is True
+    assert "compile" not in _load(wan_base_dir).load_options  # uncompiled sidecars stay as they were
+    assert main(["generate", "a red circle on a black background", "--compile",
+                 "--out", str(tmp_path / "y.mp4")]) == 2  # tiny: "takes no option compile"
+    assert not any(tmp_path.iterdir())
+
+
 def test_causal_wan_load_errors_come_before_any_weights(wan_base_dir, tmp_path):
     from longroll.cli import main
     from longroll.models.registry import load_model

@@ -94,3 +94,38 @@ def test_a_bias_that_does_not_fit_the_queries_is_refused():
     q, k = torch.zeros(1, 2, 10, 8), torch.zeros(1, 2, 12, 8)
     with pytest.raises(ValueError, match="does not fit"):
         frame_biased_attention(q, k, k, torch.zeros(1, 3, 12))
+
+
+@pytest.mark.parametrize("dtype,atol", [(torch.float32, 2e-6), (torch.bfloat16, 1e-2)])
+@pytest.mark.parametrize("kind", [None, "flexrope", "alibi"])
+@pytest.mark.parametrize("frames,chunk", [(7, 3), (6, 3), (4, 1)])
+def test_chunk_causal_attention_without_a_mask_equals_the_dense_mask(dtype, atol, kind, frames, chunk):
+    """The uncached chunk-causal forward attends chunk by chunk over the keys up to each chunk's end:
+    the same as the dense frame-chunk-causal mask (with the dense temporal bias beside it), within
+    float tolerance, for whole and partial last chunks and for chunks of one frame."""
+    from longroll.attention import chunk_causal_attention, chunk_causal_mask, frame_chunks
+    from longroll.rope.bias import expand_frame_bias
+
+    g = torch.Generator().manual_seed(5)
+    b, h, t, d = 2, 4, 5, 16
+    q, k, v = (torch.randn(b, h, frames * t, d, generator=g) for _ in range(3))
+    positions = torch.arange(frames, dtype=torch.float32) + 4
+    mask = chunk_causal_mask(frame_chunks(frames, chunk), t)
+    bias, key_bias = None, None
+    if kind is not None:
+        frame_bias = TemporalBias(kind, 0.3).frame_bias(positions, positions, h)
+        bias, key_bias = expand_frame_bias(frame_bias, t, t), frame_bias.repeat_interleave(t, dim=-1)
+    dense = windowed_attention(q, k, v, mask=mask, bias=bias)
+    free = chunk_causal_attention(q.to(dtype), k.to(dtype), v.to(dtype), chunk_tokens=chunk * t, key_bias=key_bias)
+    assert free.dtype == dtype and free.shape == dense.shape
+    torch.testing.assert_close(free.float(), dense, rtol=0, atol=atol)
+    full = windowed_attention(q, k, v, bias=bias)  # without the mask: causality does change the result
+    assert (full - dense).abs().max() > 10 * atol
+
+
+def test_chunk_causal_attention_refuses_keys_over_other_tokens():
+    from longroll.attention import chunk_causal_attention
+
+    q, k = torch.zeros(1, 2, 10, 8), torch.zeros(1, 2, 12, 8)
+    with pytest.raises(ValueError, match="10 queries, 12 keys"):
+        chunk_causal_attention(q, k, k, chunk_tokens=5)

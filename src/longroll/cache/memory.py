@@ -40,6 +40,9 @@ class MemoryTokens:
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
         self.rates = rates
+        # (1, 1, 1, 2, 1, 1): each stream's rate, made once (a tensor made from host values per update
+        # would copy to the device synchronously).
+        self._rate = torch.tensor(rates, dtype=torch.float32).view(1, 1, 1, 2, 1, 1).to(device)
         self.pool = pool
         self.tokens_per_frame = tokens_per_frame
         self.updates = 0  # evictions folded in so far
@@ -62,7 +65,7 @@ class MemoryTokens:
             self.k.copy_(k_bar.expand_as(self.k))
             self.v.copy_(v_bar.expand_as(self.v))
         else:
-            rate = torch.tensor(self.rates, dtype=torch.float32, device=self.k.device).view(1, 1, 1, 2, 1, 1)
+            rate = self._rate
             self.k.copy_((1 - rate) * self.k.float() + rate * k_bar)
             self.v.copy_((1 - rate) * self.v.float() + rate * v_bar)
         self.updates += 1

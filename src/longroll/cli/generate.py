@@ -85,6 +85,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     w.add_argument("--height", type=int, default=None, help="video height in pixels (default 480)")
     w.add_argument("--width", type=int, default=None, help="video width in pixels (default 832)")
     w.add_argument("--device", default=None, help="torch device (default: cuda when available)")
+    w.add_argument("--compile", action="store_true",
+                   help="causal-wan: torch.compile the transformer's blocks (compiled at the first chunk, then "
+                        "faster; frames differ from uncompiled ones by rounding, and the sidecar records it)")
 
 
 def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
@@ -255,6 +258,7 @@ def model_options(args: argparse.Namespace) -> dict:
     options = {k: getattr(args, k) for k in ("base", "flavour", "lora", "lora_alpha", "height", "width")
                if getattr(args, k) is not None}
     options.update({"trust_pickle": True} if args.trust_pickle else {})
+    options.update({"compile": True} if getattr(args, "compile", False) else {})
     if args.ema is not None:
         options["ema"] = args.ema
     if args.model == "causal-wan":

@@ -55,7 +55,7 @@ def _load_wan(weights, *, device=None, **options) -> VideoModel:
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("tiny", float(WORLD_FPS), (), False, _load_tiny, "a tiny.safetensors file (default: the shipped weights)"),
     Family("causal-wan", WAN21_FPS, ("base", "flavour", "lora", "lora_alpha", "ema", "trust_pickle", "height", "width",
-                                "train_len", "dtype"), True, _load_causal_wan,
+                                "train_len", "dtype", "compile"), True, _load_causal_wan,
            "a Self Forcing, LongLive or CausVid checkpoint, or a Wan2.1 directory"),
     Family("wan", WAN21_FPS, ("base", "height", "width", "train_len", "dtype"), True, _load_wan,
            "a Wan2.1 directory in diffusers layout"),

@@ -45,10 +45,13 @@ def load_causal_wan(
     train_len: int | None = None,
     device: str | torch.device | None = None,
     dtype: torch.dtype | None = None,
+    compile: bool = False,
 ) -> VideoModel:
     """Load a causal Wan2.1 checkpoint (Self Forcing, LongLive, CausVid, Causal Forcing, Reward Forcing, ...)
     from local paths. ``ema`` None: the EMA weights where the flavour's own inference uses them and the
-    file has them."""
+    file has them. ``compile``: ``torch.compile`` the transformer's blocks (``CausalWan.compile_blocks``:
+    one graph without breaks, compiled at the first chunk; the frames differ from eager ones by rounding,
+    so the sidecar records it)."""
     # 1. Cheap checks first: the rollout spec and every path.
     spec = spec_for(flavour, height=height, width=width, train_len=train_len)
     checkpoint = Path(checkpoint)
@@ -66,6 +69,8 @@ def load_causal_wan(
                                           trust_pickle=trust_pickle)
     model = build_causal_wan(config, state, str(checkpoint), chunk_size=spec.chunk_size).cast(dtype).to(device)
     model.eval().requires_grad_(False)
+    if compile:
+        model.compile_blocks()
     denoiser = CausalWanDenoiser(model, spec)
     # 3. Text encoder and VAE.
     from longroll.models.wan.text import UMT5TextEncoder
@@ -89,7 +94,8 @@ def load_causal_wan(
                       encode_frames=WanFrameEncoder(vae), frame_size=(spec.height, spec.width),
                       load_options={"base": None if base is None else str(base), "flavour": flavour,
                                     "lora": None if lora is None else str(lora), "lora_alpha": lora_alpha, "ema": ema,
-                                    "height": spec.height, "width": spec.width, "train_len": spec.train_len})
+                                    "height": spec.height, "width": spec.width, "train_len": spec.train_len,
+                                    **({"compile": True} if compile else {})})
 
 
 __all__ = ["file_sha256", "load_causal_wan"]
