@@ -94,18 +94,15 @@ def frame_biased_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, ke
     high = w.to(q.dtype)
     halves = [high] if q.dtype in (torch.float32, torch.float64) else [high, (w - high.float()).to(q.dtype)]
     extra = len(halves) * fq
-    width = -(-(d + extra) // 8) * 8
-    kk = k.new_zeros(b, h, nk, width)
-    kk[..., :d] = k
-    vv = v.new_zeros(b, h, nk, width)
-    vv[..., :d] = v
-    qq = q.new_zeros(b, h, fq, t, width)
-    qq[..., :d] = q.unflatten(2, (fq, t))
-    frames = torch.arange(fq, device=q.device)
-    for j, half in enumerate(halves):
-        channels = d + j * fq + frames
-        kk[..., channels] = half.transpose(-1, -2).to(k.dtype).expand(b, h, nk, fq)  # (B, H, Nk, Fq)
-        qq[:, :, frames, :, channels] = 1  # query frame i: a 1 in its own channel of this half
+    pad = -(-(d + extra) // 8) * 8 - d - extra
+    # Each tensor written once (one cat), the constant parts broadcast: keys [k, c of each frame (and half),
+    # 0...], values [v, 0...], queries [q, a 1 in their frame's channel of each half, 0...].
+    channels = [half.transpose(-1, -2).to(k.dtype).expand(b, h, nk, fq) for half in halves]  # (B, H, Nk, Fq)
+    kk = torch.cat([k, *channels, k.new_zeros(1, 1, 1, 1).expand(b, h, nk, pad)], dim=-1)
+    vv = torch.cat([v, v.new_zeros(1, 1, 1, 1).expand(b, h, nk, extra + pad)], dim=-1)
+    ones = torch.eye(fq, dtype=q.dtype, device=q.device).repeat(1, len(halves))  # (Fq, extra): frame i's channels
+    qq = torch.cat([q.unflatten(2, (fq, t)), ones[:, None].expand(b, h, fq, t, extra),
+                    q.new_zeros(1, 1, 1, 1, 1).expand(b, h, fq, t, pad)], dim=-1)  # (B, H, Fq, T, width)
     out = fast_attention(qq.flatten(2, 3), kk, vv, scale=d**-0.5)  # (B, H, Nq, width)
     return out[..., :d]
 
