@@ -305,4 +305,5 @@ class _NoDecode(torch.nn.Module):
         return latent
 
 
-__all__ = ["FAMILIES", "SAMPLER_ARGS", "Family", "FamilyReference", "ForwardLog", "detect_family", "import_family", "sync"]
+__all__ = ["FAMILIES", "SAMPLER_ARGS", "Family", "FamilyReference", "ForwardLog", "detect_family", "import_family",
+           "sync"]

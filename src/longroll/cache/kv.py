@@ -39,15 +39,6 @@ from collections.abc import Callable
 
 import torch
 
-
-def _index(values, device: torch.device, dtype: torch.dtype = torch.long) -> torch.Tensor:
-    """A small tensor of host values (slots, frames) on ``device`` without waiting for it: built on the
-    host, then copied asynchronously (``torch.tensor(values, device=cuda)`` copies synchronously, so the
-    host would wait for every kernel already queued; from pageable memory the asynchronous copy is
-    staged at once, so the host list may go away)."""
-    t = torch.tensor(values, dtype=dtype)
-    return t if device.type == "cpu" else t.to(device, non_blocking=True)
-
 from longroll._validate import check_int
 from longroll.cache.compression import CompressedTokens, participation_scores, top_tokens
 from longroll.cache.config import CacheConfig
@@ -56,6 +47,15 @@ from longroll.rope.positions import window_positions
 
 # rotate(x (B, H, n*T, D), frame_positions (n,)) -> rotated x
 KeyRotation = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def _index(values, device: torch.device, dtype: torch.dtype = torch.long) -> torch.Tensor:
+    """A small tensor of host values (slots, frames) on ``device`` without waiting for it: built on the
+    host, then copied asynchronously (``torch.tensor(values, device=cuda)`` copies synchronously, so the
+    host would wait for every kernel already queued; from pageable memory the asynchronous copy is
+    staged at once, so the host list may go away)."""
+    t = torch.tensor(values, dtype=dtype)
+    return t if device.type == "cpu" else t.to(device, non_blocking=True)
 
 
 class KVCache:
@@ -262,7 +262,7 @@ class KVCache:
         if self.archive is not None and start_frame == self._end and start_frame >= self.config.window:
             self._roll(start_frame - num_frames, num_frames)
         device = self.positions.device
-        if (start_frame, num_frames) != self._chunk or slots != self._chunk_slot_list:  # else: the same chunk's next step
+        if (start_frame, num_frames) != self._chunk or slots != self._chunk_slot_list:  # else: its next step
             self._chunk_slots = _index(slots, device)
             self._chunk_positions = _index(frames, device)
         self._chunk = (start_frame, num_frames)
