@@ -80,20 +80,18 @@ def builtin(args) -> None:
 
 
 def wan(args) -> None:
-    from longroll.models.causal_wan import CausalWan, CausalWanConfig
-    from longroll.models.causal_wan.rollout_spec import CausalWanDenoiser, spec_for
+    from bench_causal_wan import random_denoiser
+
+    from longroll.models.causal_wan import CausalWanConfig
+    from longroll.models.causal_wan.rollout_spec import spec_for
     from longroll.pipelines.presets import resolve_preset
     from longroll.pipelines.rollout import rollout as run_rollout
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    torch.manual_seed(0)
-    model = CausalWan(CausalWanConfig(num_layers=args.layers), chunk_size=3)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.02)
-    model.to(device).cast(dtype).eval().requires_grad_(False)
-    den = CausalWanDenoiser(model, spec_for("self-forcing", height=args.height, width=args.width))
+    den = random_denoiser(CausalWanConfig(num_layers=args.layers),
+                          spec_for("self-forcing", height=args.height, width=args.width), device, dtype)
+    model = den.model
     with torch.no_grad():
         cond = model.encode_context(torch.randn(1, 512, model.config.text_dim, device=device))
     frames = 1 + int((args.seconds * 16 - 1) // 4)

@@ -29,8 +29,8 @@ import torch
 
 
 def build(flavour: str, small: bool, device: torch.device, dtype: torch.dtype):
-    from longroll.models.causal_wan import CausalWan, CausalWanConfig
-    from longroll.models.causal_wan.rollout_spec import CausalWanDenoiser, spec_for
+    from longroll.models.causal_wan import CausalWanConfig
+    from longroll.models.causal_wan.rollout_spec import spec_for
 
     if small:
         config = CausalWanConfig(dim=128, ffn_dim=256, num_heads=1, num_layers=2, text_dim=64)
@@ -38,6 +38,16 @@ def build(flavour: str, small: bool, device: torch.device, dtype: torch.dtype):
     else:
         config = CausalWanConfig()  # Wan2.1-T2V-1.3B
         spec = spec_for(flavour)
+    return random_denoiser(config, spec, device, dtype)
+
+
+def random_denoiser(config, spec, device, dtype: torch.dtype, seed: int = 0):
+    """A causal Wan of ``config`` with random weights (N(0, 0.02)), cast to ``dtype`` (modulation and
+    norms kept fp32) on ``device``, as the rollout's denoiser for ``spec`` (the benches' model)."""
+    from longroll.models.causal_wan import CausalWan
+    from longroll.models.causal_wan.rollout_spec import CausalWanDenoiser
+
+    torch.manual_seed(seed)
     with torch.device(device):
         model = CausalWan(config, chunk_size=spec.chunk_size)
     with torch.no_grad():

@@ -76,16 +76,14 @@ def main() -> None:
     if not torch.cuda.is_available():
         print("bench_syncs.py counts host-device synchronisations on a CUDA device; none is here.")
         return
-    from longroll.models.causal_wan import CausalWan, CausalWanConfig
-    from longroll.models.causal_wan.rollout_spec import CausalWanDenoiser, spec_for
+    from bench_causal_wan import random_denoiser
 
-    torch.manual_seed(0)
-    model = CausalWan(CausalWanConfig(num_layers=args.layers), chunk_size=3)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.normal_(0, 0.02)
-    model.to("cuda").cast(torch.bfloat16).eval().requires_grad_(False)
-    den = CausalWanDenoiser(model, spec_for("self-forcing", height=args.height, width=args.width))
+    from longroll.models.causal_wan import CausalWanConfig
+    from longroll.models.causal_wan.rollout_spec import spec_for
+
+    den = random_denoiser(CausalWanConfig(num_layers=args.layers),
+                          spec_for("self-forcing", height=args.height, width=args.width), "cuda", torch.bfloat16)
+    model = den.model
     with torch.no_grad():
         cond = model.encode_context(torch.randn(1, 512, model.config.text_dim, device="cuda"))
     print(f"{torch.cuda.get_device_name()}; {args.layers} blocks, {args.height}x{args.width}, {args.frames} latent "
