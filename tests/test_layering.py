@@ -16,8 +16,8 @@ LAYERS = (
     ("extensions", ("longroll.rope", "longroll.noise", "longroll.cache", "longroll.attention", "longroll.sampler")),
     ("world", ("longroll.world",)),
     ("io", ("longroll.io",)),
-    ("base", ("longroll.constants", "longroll._validate", "longroll.interrupts", "longroll.progress",
-              "longroll.version")),
+    ("base", ("longroll.constants", "longroll._validate", "longroll.devices", "longroll.interrupts",
+              "longroll.progress", "longroll.version")),
 )
 
 

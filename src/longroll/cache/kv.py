@@ -43,19 +43,12 @@ from longroll._validate import check_int
 from longroll.cache.compression import CompressedTokens, participation_scores, top_tokens
 from longroll.cache.config import CacheConfig
 from longroll.cache.memory import MemoryTokens
+from longroll.devices import on_device
 from longroll.rope.positions import window_positions
 
 # rotate(x (B, H, n*T, D), frame_positions (n,)) -> rotated x
 KeyRotation = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-
-def _index(values, device: torch.device, dtype: torch.dtype = torch.long) -> torch.Tensor:
-    """A small tensor of host values (slots, frames) on ``device`` without waiting for it: built on the
-    host, then copied asynchronously (``torch.tensor(values, device=cuda)`` copies synchronously, so the
-    host would wait for every kernel already queued; from pageable memory the asynchronous copy is
-    staged at once, so the host list may go away)."""
-    t = torch.tensor(values, dtype=dtype)
-    return t if device.type == "cpu" else t.to(device, non_blocking=True)
 
 
 class KVCache:
@@ -263,15 +256,15 @@ class KVCache:
             self._roll(start_frame - num_frames, num_frames)
         device = self.positions.device
         if (start_frame, num_frames) != self._chunk or slots != self._chunk_slot_list:  # else: its next step
-            self._chunk_slots = _index(slots, device)
-            self._chunk_positions = _index(frames, device)
+            self._chunk_slots = on_device(slots, device)
+            self._chunk_positions = on_device(frames, device)
         self._chunk = (start_frame, num_frames)
         self._chunk_slot_list = slots
         new = [(f, s) for f, s in zip(frames, slots) if f >= self._end]
         if new:
-            new_slots = _index([s for _, s in new], device)
-            self.positions.index_copy_(0, new_slots, _index([f for f, _ in new], device))
-            self.timeline.index_copy_(0, new_slots, _index([f + self._offset for f, _ in new], device))
+            new_slots = on_device([s for _, s in new], device)
+            self.positions.index_copy_(0, new_slots, on_device([f for f, _ in new], device))
+            self.timeline.index_copy_(0, new_slots, on_device([f + self._offset for f, _ in new], device))
             for f, s in new:
                 self._frames[s] = f
         self._end = max(self._end, end)
@@ -302,7 +295,7 @@ class KVCache:
         if self.archive is not None:  # Rolling Sink: keep the first window's content, un-rotated
             rows = [i for i in range(f) if self._chunk[0] + i < self.config.window]
             if rows:
-                index = _index(rows, self.k.device)
+                index = on_device(rows, self.k.device)
                 where = index + self._chunk[0]
                 self.archive[0][layer].index_copy_(2, where, k.reshape(b, h, f, t, d)[:, :, index].to(self.k.dtype))
                 self.archive[1][layer].index_copy_(2, where, v.reshape(b, h, f, t, d)[:, :, index].to(self.v.dtype))
@@ -311,7 +304,7 @@ class KVCache:
             start = self._chunk[0]
             keep = [i for i in range(f) if start + i >= self._end - r]  # only the newest R frames
             if keep:
-                rows = _index([(start + i) % r for i in keep], self.q.device)
+                rows = on_device([(start + i) % r for i in keep], self.q.device)
                 q = q.reshape(b, h, f, t, d)[:, :, keep]
                 self.q[layer].index_copy_(2, rows, q.to(self.q.dtype))
 
@@ -377,7 +370,7 @@ class KVCache:
             return
         device = self.k.device
         num_layers, b, h, _, _, d = self.k.shape
-        slots = _index([self.slot(f) for f in cands], device)
+        slots = on_device([self.slot(f) for f in cands], device)
         cand_k = self.k[:, :, :, slots].reshape(num_layers, b, h, len(cands) * t, d)
         cand_v = self.v[:, :, :, slots].reshape(num_layers, b, h, len(cands) * t, d)
         time = self.timeline[slots].repeat_interleave(t)[None].expand(num_layers, -1)
@@ -385,7 +378,7 @@ class KVCache:
         old_k, old_v, old_time, old_space = self.compressed.candidates()
         cand_k, cand_v = torch.cat([old_k, cand_k], dim=3), torch.cat([old_v, cand_v], dim=3)
         time, space = torch.cat([old_time, time], dim=1), torch.cat([old_space, space], dim=1)
-        rows = _index([f % cfg.recent for f in recent], device)
+        rows = on_device([f % cfg.recent for f in recent], device)
         recent_q = self.q[:, :, :, rows].reshape(num_layers, b, h, len(recent) * t, d)
         index = top_tokens(participation_scores(recent_q, cand_k), time, space, self.compressed.capacity, t)
         self.compressed.store(cand_k, cand_v, time, space, index)
@@ -397,7 +390,7 @@ class KVCache:
 
     def _remember(self, evicted: list[int]) -> None:
         """MemRoPE: fold the frames about to be overwritten into the memory streams (``longroll.cache.memory``)."""
-        slots = _index([self.slot(f) for f in evicted], self.k.device)
+        slots = on_device([self.slot(f) for f in evicted], self.k.device)
         self.memory.update(self.k[:, :, :, slots], self.v[:, :, :, slots])
 
     def _fold_into_sink(self, evicted: list[int]) -> None:
@@ -407,8 +400,8 @@ class KVCache:
             return
         a = self.config.sink_ema
         device = self.k.device
-        dst = _index([self.slot(f) for f in sinks], device)
-        src = _index([self.slot(f) for f in evicted], device)
+        dst = on_device([self.slot(f) for f in sinks], device)
+        src = on_device([self.slot(f) for f in evicted], device)
         for store in (self.k, self.v):
             leaving = store.index_select(3, src).float()  # (L, B, H, n, T, D)
             if len(evicted) != len(sinks):
@@ -430,8 +423,8 @@ class KVCache:
         source = list(range(left, left + length))
         if not forward:
             source = source[::-1]  # the sweep back plays the frames in reverse order
-        src = _index(source, self.k.device)
-        dst = _index([self.slot(f) for f in held], self.k.device)
+        src = on_device(source, self.k.device)
+        dst = on_device([self.slot(f) for f in held], self.k.device)
         self.k.index_copy_(3, dst, self.archive[0].index_select(3, src))
         self.v.index_copy_(3, dst, self.archive[1].index_select(3, src))
 
@@ -458,7 +451,7 @@ class KVCache:
         missing = [f for f in frames if not self.holds(f)]
         if missing:
             raise ValueError(f"Frames {missing} are not in the window (it holds {self.held_frames()}).")
-        slots = _index([self.slot(f) for f in frames], self.k.device)
+        slots = on_device([self.slot(f) for f in frames], self.k.device)
         return self.k.index_select(3, slots), self.v.index_select(3, slots)
 
     def load(self, frames: list[int], k: torch.Tensor, v: torch.Tensor, *, end: int | None = None) -> None:
@@ -475,11 +468,11 @@ class KVCache:
         if len(set(slots)) != len(slots):
             raise ValueError(f"Frames {frames} would share slots of the ring of {self.config.ring}.")
         device = self.k.device
-        index = _index(slots, device)
+        index = on_device(slots, device)
         self.k.index_copy_(3, index, k.to(self.k.dtype))
         self.v.index_copy_(3, index, v.to(self.v.dtype))
-        self.positions.index_copy_(0, index, _index(frames, device))
-        self.timeline.index_copy_(0, index, _index([f + self._offset for f in frames], device))
+        self.positions.index_copy_(0, index, on_device(frames, device))
+        self.timeline.index_copy_(0, index, on_device([f + self._offset for f in frames], device))
         for f, slot in zip(frames, slots):
             self._frames[slot] = f
         self._end = max(frames[-1] + 1 if frames else self._end, end if end is not None else 0)
@@ -518,14 +511,14 @@ class KVCache:
         self._count = len(held)
         prefix = held == list(range(len(held)))
         device = self.positions.device
-        self._read_slots = None if prefix else _index(held, device)
+        self._read_slots = None if prefix else on_device(held, device)
         # Where the claimed chunk's slots stand in the read order (computed here, on the host, once per begin).
         order = {s: i for i, s in enumerate(held)}
         chunk = [] if self._chunk_slots is None else self._chunk_slot_list
         read = [order[s] for s in chunk if s in order]
-        self._chunk_read_index = _index(read, device)
+        self._chunk_read_index = on_device(read, device)
         t = self.tokens_per_frame  # the chunk's tokens within the read order's n * T
-        self._chunk_token_index = _index([i * t + j for i in read for j in range(t)], device)
+        self._chunk_token_index = on_device([i * t + j for i in read for j in range(t)], device)
         self._rope = None
 
 

@@ -31,6 +31,7 @@ from collections.abc import Iterator
 import torch
 
 from longroll.cache import CacheConfig
+from longroll.devices import on_device
 from longroll.noise import iid_noise
 from longroll.pipelines.presets import RolloutConfig
 from longroll.pipelines.rollout import Chunk
@@ -91,8 +92,8 @@ def rolling_rollout(
         if last == w:
             noisy[w] = noise.sample(w * f, shape, device=device, dtype=dtype)
         x = torch.cat([noisy[c] for c in chunks], dim=1)  # (B, n f, C, S, S)
-        t = torch.tensor([levels[w - c] for c in chunks for _ in range(f)], device=device)
-        sig = torch.tensor([sigmas[w - c] for c in chunks for _ in range(f)], device=device, dtype=dtype)
+        t = on_device([levels[w - c] for c in chunks for _ in range(f)], device, torch.float32)
+        sig = on_device([sigmas[w - c] for c in chunks for _ in range(f)], device, dtype)
         # 3. One forward over the window against the anchor and the most recent clean frames.
         ctx.reset()
         if first > 0:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from longroll.devices import on_device
 from longroll.sampler import FewStepSchedule
 
 
@@ -74,7 +75,7 @@ class WindowRunner:
         if context is not None and context.shape[1]:
             x = torch.cat([context, frames], dim=1)
             t = self.t_of(context_idx) + t
-        tt = torch.tensor(t, dtype=frames.dtype, device=frames.device).expand(b, -1)
+        tt = on_device(t, frames.device, frames.dtype).expand(b, -1)
         v = self.den(x, tt, self.cond, start_frame=0, rope=self.rope, attention_scale=self.attention_scale,
                      bias=self.bias)
         self.stats.forwards += 1
@@ -83,8 +84,7 @@ class WindowRunner:
 
     def step(self, frames: torch.Tensor, level_idx: list[int], v: torch.Tensor) -> torch.Tensor:
         """One Euler step per frame: from ``lv[l]`` to ``lv[l - 1]``."""
-        d = torch.tensor([self.lv[i - 1] - self.lv[i] for i in level_idx], dtype=frames.dtype,
-                         device=frames.device)
+        d = on_device([self.lv[i - 1] - self.lv[i] for i in level_idx], frames.device, frames.dtype)
         return frames + d.view(1, -1, *([1] * (frames.dim() - 2))) * v
 
 
