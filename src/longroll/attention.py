@@ -1,9 +1,12 @@
-"""Attention over a query chunk and a window of cached frames, and the masks training needs.
+"""Attention over a query chunk and a window of cached frames, and over the frames of an uncached forward.
 
-``windowed_attention`` is scaled dot-product attention with an optional additive bias (temporal
-decay) and boolean mask; everything else about a window (which frames, where they sit in time)
-comes from ``longroll.cache`` and ``longroll.rope``. PyTorch SDPA picks the fastest kernel for the
-device (flash / memory-efficient on GPU, a fused kernel on CPU).
+Every path of a rollout is mask-free, so that the fused kernels (flash-attn 3, then 2, then PyTorch
+SDPA) apply: the cached rollout attends to the window as it is read; a temporal bias that depends on
+(query frame, key) is folded into extra key channels (``frame_biased_attention``); an uncached
+forward over several chunks (FIFO's and MIGA's windows, training) attends chunk by chunk over the keys
+up to each chunk's end (``chunk_causal_attention``). ``windowed_attention`` (an additive bias and a
+boolean mask, dense) and ``chunk_causal_mask`` are the dense forms the tests compare them with. Which
+frames a window holds and where they sit in time comes from ``longroll.cache`` and ``longroll.rope``.
 
 Legend: B batch, H heads, Nq query tokens, Nk key tokens, D head dim, F frames, T tokens per frame.
 """
