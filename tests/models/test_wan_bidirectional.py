@@ -70,6 +70,37 @@ def test_rope_scaling_and_bias_reach_the_attention(pair):
         den(x, torch.zeros(1, 5), ctx)
 
 
+@pytest.mark.parametrize("kind", ["flexrope", "alibi"])
+def test_the_mask_free_bias_equals_diffusers_attention_with_the_dense_bias(pair, kind):
+    """The bias processor attends without a mask (the bias in extra key channels); diffusers' own
+    processor given the same bias as a dense (N, N) additive mask (the path before) agrees."""
+    from diffusers.models.transformers.transformer_wan import WanAttnProcessor
+
+    class Dense(WanAttnProcessor):
+        key_bias = None
+
+        def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
+            if self.key_bias is not None and encoder_hidden_states is None:
+                tokens = hidden_states.shape[1] // self.key_bias.shape[-2]
+                attention_mask = self.key_bias.repeat_interleave(tokens, dim=-2)[None].to(hidden_states.dtype)
+            return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
+
+    _, den = pair
+    x, ctx = _inputs(f=6)
+    t = torch.tensor([[0.9, 0.8, 0.6, 0.5, 0.3, 0.1]])
+    bias = TemporalBias(kind, 0.5)
+    with torch.no_grad():
+        base = den(x, t, ctx)
+        free = den(x, t, ctx, start_frame=7, bias=bias)
+        dense = {name: Dense() for name in den.processors}
+        den.transformer.set_attn_processor({name: dense.get(name, proc)
+                                            for name, proc in den.transformer.attn_processors.items()})
+        den.processors = dense
+        reference = den(x, t, ctx, start_frame=7, bias=bias)
+    torch.testing.assert_close(free, reference, rtol=1e-5, atol=1e-5)
+    assert (free - base).abs().max() > 1e-3  # the bias does change the result
+
+
 @pytest.mark.parametrize("kind", ["fifo", "miga"])
 def test_diagonal_schedules_run_on_diffusers_wan(kind):
     from wan_fixtures import tiny_transformer

@@ -10,7 +10,7 @@ diffusers' ``WanTransformer3DModel`` has no hook for any of this, so three small
    a FIFO queue or MIGA's guidance frames) from a ``RopeFreqs``, so every scaling of
    ``longroll.rope`` applies and there is no 1024-frame limit.
 3. Temporal bias: its blocks pass no attention mask, so a ``BiasProcessor`` on every
-   self-attention adds the bias (FlexRoPE / ALiBi) as an additive SDPA mask.
+   self-attention adds the bias (FlexRoPE / ALiBi) without a mask (``attention.frame_biased_attention``).
 
 Legend: B batch, F latent frames, C channels, H x W latent grid, T tokens per frame, D head dim.
 """
@@ -64,19 +64,42 @@ class FrameRope(nn.Module):
 
 
 def _bias_processor_class():
-    from diffusers.models.transformers.transformer_wan import WanAttnProcessor
+    from diffusers.models.transformers.transformer_wan import WanAttnProcessor, _get_qkv_projections
 
     class BiasProcessor(WanAttnProcessor):
-        """``WanAttnProcessor`` that adds ``self.bias`` (``(1 or N, Q, K)``) to the self-attention logits."""
+        """``WanAttnProcessor`` whose self-attention adds a temporal bias without a dense mask.
 
-        bias: torch.Tensor | None = None
+        ``key_bias`` (``(1 or H, F, N)``: per query frame and key token, FlexRoPE's or ALiBi's) goes
+        through ``attention.frame_biased_attention`` (the bias in extra key channels, so SDPA keeps its
+        fused kernels); the projections, q/k norms and rotation are diffusers' own steps in its order.
+        Without a bias, and for the cross-attention, diffusers' processor runs unchanged."""
+
+        key_bias: torch.Tensor | None = None
 
         def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, rotary_emb=None):
-            if self.bias is not None and encoder_hidden_states is None:
-                attention_mask = self.bias[None].to(hidden_states.dtype)
-            return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
+            if self.key_bias is None or encoder_hidden_states is not None:
+                return super().__call__(attn, hidden_states, encoder_hidden_states, attention_mask, rotary_emb)
+            from longroll.attention import frame_biased_attention
+
+            query, key, value = _get_qkv_projections(attn, hidden_states, None)
+            query, key = attn.norm_q(query), attn.norm_k(key)
+            query, key, value = (x.unflatten(2, (attn.heads, -1)) for x in (query, key, value))  # (B, N, H, D)
+            if rotary_emb is not None:
+                query, key = _rotate_pairs(query, *rotary_emb), _rotate_pairs(key, *rotary_emb)
+            out = frame_biased_attention(query.transpose(1, 2), key.transpose(1, 2), value.transpose(1, 2),
+                                         self.key_bias)  # (B, H, N, D)
+            out = out.transpose(1, 2).flatten(2, 3).type_as(query)
+            return attn.to_out[1](attn.to_out[0](out))
 
     return BiasProcessor
+
+
+def _rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """RoPE on interleaved pairs ``(x[2i], x[2i+1])`` of ``x (B, N, H, D)`` with ``cos, sin`` as
+    ``FrameRope`` gives them (each frequency repeated twice), as diffusers' Wan applies it."""
+    x1, x2 = x.unflatten(-1, (-1, 2)).unbind(-1)
+    c, s = cos[..., 0::2], sin[..., 1::2]
+    return torch.stack([x1 * c - x2 * s, x1 * s + x2 * c], dim=-1).flatten(-2).type_as(x)
 
 
 class DiffusersWanDenoiser(nn.Module):
@@ -131,9 +154,10 @@ class DiffusersWanDenoiser(nn.Module):
         positions = frame_positions if frame_positions is not None else torch.arange(start_frame, start_frame + f)
         positions = positions.to(x.device)
         self.frame_rope.set(positions, rope, attention_scale)
-        frame_bias = None if bias is None else bias.token_bias(positions, positions, self.heads, tokens)
+        frame_bias = None if bias is None else bias.frame_bias(positions, positions, self.heads)
+        key_bias = None if frame_bias is None else frame_bias.repeat_interleave(tokens, dim=-1)  # (1|H, F, F*T)
         for proc in self.processors.values():
-            proc.bias = frame_bias
+            proc.key_bias = key_bias
         dtype = next(self.transformer.parameters()).dtype
         timestep = (t * 1000.0).repeat_interleave(tokens, dim=1)  # (B, F*T): one timestep per token
         try:
@@ -141,7 +165,7 @@ class DiffusersWanDenoiser(nn.Module):
         finally:  # the wrapped transformer is left as a plain call would find it: positions 0.., its own RoPE
             self.frame_rope.set(None, None, 1.0)
             for proc in self.processors.values():
-                proc.bias = None
+                proc.key_bias = None
         return out.transpose(1, 2).to(x.dtype)
 
 
