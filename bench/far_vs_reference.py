@@ -1,0 +1,96 @@
+"""longroll's FAR transformer against FAR's own code (showlab/FAR), on the same tiny random weights.
+
+    python bench/far_vs_reference.py --reference ~/FAR [--layers 2 --heads 2 --head-dim 16]
+
+FAR's ``far/models/far_model.py`` is imported from the user's checkout at run time (its package
+``__init__`` files, which import its trainers and datasets, are skipped by registering the packages
+over their folders); nothing of it is copied into longroll. For each conditioning (none, class label,
+per-frame action) a FAR model of the given shape gets random weights (FAR zero-initialises its adaLN
+and head; random values exercise every path), longroll's ``Far`` loads its state dict strictly, and
+both predict a clip whose first frames are clean context (timestep -1) and whose last ones are noisy.
+FAR's inference forward returns the newest frame of what it is given, so it runs once per prefix
+and frame k is compared with longroll's frame k of one frame-causal pass. Printed per conditioning:
+the largest difference and the largest value. Needs FAR's imports: diffusers and einops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import types
+from pathlib import Path
+
+import torch
+
+
+def import_far(path: str | Path):
+    """FAR's ``far.models.far_model`` from a checkout (its package ``__init__`` files skipped)."""
+    root = Path(path).resolve()
+    if not (root / "far" / "models" / "far_model.py").is_file():
+        raise ValueError(f"{root} is not a checkout of showlab/FAR: far/models/far_model.py is missing.")
+    sys.path.insert(0, str(root))
+    for name in ("far", "far.models", "far.utils"):
+        module = types.ModuleType(name)
+        module.__path__ = [str(root.joinpath(*name.split(".")))]
+        sys.modules[name] = module
+    return importlib.import_module("far.models.far_model")
+
+
+def compare(far, condition: str | None, args) -> tuple[float, float]:
+    """Largest |longroll - FAR| over every frame of a clip, and the largest output value."""
+    from longroll.models.far import Far, FarConfig
+
+    classes = {"label": 5, "action": 4}.get(condition, 0)
+    cfg = None if condition is None else {"type": condition, ("num_classes" if condition == "label" else
+                                                              "num_action_classes"): classes}
+    spatial = 2 * (3 * args.head_dim // 16)  # FAR's split at head dim 64, (16, 24, 24), scaled
+    axes = (args.head_dim - 2 * spatial, spatial, spatial)
+    torch.manual_seed(args.seed)
+    ref = far.FAR(num_layers=args.layers, attention_head_dim=args.head_dim, num_attention_heads=args.heads,
+                  axes_dims_rope=axes, in_channels=args.channels, out_channels=args.channels,
+                  condition_cfg=cfg).eval()
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.normal_(0, 0.1)
+    ours = Far(FarConfig(num_layers=args.layers, num_heads=args.heads, head_dim=args.head_dim, axes_dims=axes,
+                         in_channels=args.channels, out_channels=args.channels, condition=condition,
+                         num_classes=classes)).eval()
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    g = torch.Generator().manual_seed(args.seed)
+    f = args.frames
+    x = torch.randn(1, f, args.channels, args.size, args.size, generator=g)
+    t = torch.tensor([[-1.0] * (f - 2) + [300.0, 700.0]])
+    labels, actions = torch.tensor([3]), torch.randint(0, 4, (1, f), generator=g)
+    with torch.no_grad():
+        mine = ours(x, t, labels=labels if condition == "label" else None,
+                    actions=actions if condition == "action" else None)
+        worst = 0.0
+        for k in range(f):
+            conditions = {"label": {"label": labels}, "action": {"action": actions[:, :k + 1].clone()}}.get(condition)
+            theirs = ref(x[:, :k + 1], timestep=t[:, :k + 1], conditions=conditions, return_dict=False)[0]
+            worst = max(worst, (theirs[:, 0] - mine[:, k]).abs().max().item())
+    return worst, mine.abs().max().item()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reference", required=True, help="local checkout of showlab/FAR")
+    parser.add_argument("--layers", type=int, default=2)
+    parser.add_argument("--heads", type=int, default=2)
+    parser.add_argument("--head-dim", type=int, default=16)
+    parser.add_argument("--channels", type=int, default=4)
+    parser.add_argument("--size", type=int, default=4, help="latent height and width")
+    parser.add_argument("--frames", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    far = import_far(args.reference)
+    print(f"FAR's code from {Path(args.reference).resolve()}; {args.layers} blocks, {args.heads} heads of "
+          f"{args.head_dim}, {args.frames} frames of {args.size}x{args.size}, float32")
+    for condition in (None, "label", "action"):
+        worst, scale = compare(far, condition, args)
+        print(f"  condition {condition or 'none':6s}: largest difference {worst:.2g} (largest value {scale:.3g})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,106 @@
+"""FAR's transformer on tiny random weights: its key layout, frame causality, cached == uncached,
+conditioning, and configurations refused with the allowed values."""
+
+import pytest
+import torch
+
+from longroll.cache import CacheConfig
+from longroll.models.far.config import ZOO, FarConfig
+from longroll.models.far.model import Far, timestep_features
+
+TINY = dict(num_layers=2, num_heads=2, head_dim=16, axes_dims=(4, 6, 6), in_channels=4, out_channels=4)
+
+
+def _model(seed=0, **kw):
+    torch.manual_seed(seed)
+    model = Far(FarConfig(**{**TINY, **kw})).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.1)  # FAR zero-initialises its adaLN and head: random weights exercise every path
+    return model
+
+
+def _inputs(f=5, seed=1):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(1, f, 4, 4, 6, generator=g)
+    t = torch.tensor([[-1.0] * (f - 2) + [300.0, 700.0]])  # clean context frames at -1, then noisy ones
+    return x, t
+
+
+def test_the_state_dict_has_fars_names_and_shapes():
+    """FAR's released files load by name: the module names are FAR's (diffusers' Attention, FeedForward,
+    LabelEmbedding with its extra row for the dropped label)."""
+    state = _model(condition="label", num_classes=101).state_dict()
+    block = "transformer_blocks.1."
+    expected = {"x_embedder.weight": (32, 4), "timestep_embedder.linear_1.weight": (32, 256),
+                "timestep_embedder.linear_2.weight": (32, 32), "label_embedder.embedding_table.weight": (102, 32),
+                block + "norm1.linear.weight": (96, 32), block + "attn.to_q.weight": (32, 32),
+                block + "attn.norm_q.weight": (16,), block + "attn.norm_k.weight": (16,),
+                block + "attn.to_out.0.weight": (32, 32), block + "norm2.linear.bias": (96,),
+                block + "mlp.net.0.proj.weight": (128, 32), block + "mlp.net.2.weight": (32, 128),
+                "norm_out.linear.weight": (64, 32), "proj_out.weight": (4, 32)}
+    for name, shape in expected.items():
+        assert tuple(state[name].shape) == shape, name
+    assert not any("action" in k for k in state)
+    assert "action_embedder.embedding_table.weight" in _model(condition="action", num_classes=4).state_dict()
+
+
+def test_a_frame_sees_only_itself_and_earlier_frames():
+    model = _model()
+    x, t = _inputs()
+    with torch.no_grad():
+        out = model(x, t)
+        later = x.clone()
+        later[:, 3:] += 1.0
+        changed = model(later, t)
+    torch.testing.assert_close(changed[:, :3], out[:, :3], rtol=0, atol=1e-6)
+    assert (changed[:, 3:] - out[:, 3:]).abs().max() > 1e-2
+
+
+@pytest.mark.parametrize("condition", [None, "action"])
+def test_frame_by_frame_with_the_cache_equals_the_uncached_pass(condition):
+    """FAR's inference: each frame attends to the cached frames before it; written one frame at a time
+    into a window that holds them all, the same as one frame-causal pass over every frame."""
+    model = _model(condition=condition, num_classes=4 if condition else 0)
+    x, t = _inputs(f=6)
+    actions = torch.tensor([[1, 0, 3, 2, 2, 1]]) if condition else None
+    with torch.no_grad():
+        whole = model(x, t, actions=actions)
+        cache = model.new_cache(CacheConfig(window=6, sink=0), 1, height=4, width=6)
+        frames = [model(x[:, i:i + 1], t[:, i:i + 1], start_frame=i, cache=cache,
+                        actions=None if actions is None else actions[:, i:i + 1]) for i in range(6)]
+    torch.testing.assert_close(torch.cat(frames, dim=1), whole, rtol=1e-5, atol=1e-5)
+
+
+def test_labels_and_actions_change_the_output_and_wrong_shapes_are_refused():
+    x, t = _inputs()
+    labelled = _model(condition="label", num_classes=5)
+    with torch.no_grad():
+        a = labelled(x, t, labels=torch.tensor([1]))
+        b = labelled(x, t, labels=torch.tensor([4]))
+    assert (a - b).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="class-conditioned: give labels of shape"):
+        labelled(x, t)
+    acting = _model(condition="action", num_classes=4)
+    with pytest.raises(ValueError, match=r"one action per frame, shape \(1, 5\)"):
+        acting(x, t, actions=torch.tensor([[1, 2]]))
+    with pytest.raises(ValueError, match="one timestep per frame"):
+        acting(x, t[:, :2], actions=torch.zeros(1, 5, dtype=torch.long))
+
+
+def test_timestep_features_are_diffusers_timesteps_with_cos_first():
+    """``Timesteps(256, flip_sin_to_cos=True, downscale_freq_shift=1)``: w_i = 10000^(-i / (half - 1))."""
+    t = torch.tensor([0.0, -1.0, 500.0])
+    feats = timestep_features(t, 8)
+    w = 10000.0 ** (-torch.arange(4) / 3)
+    torch.testing.assert_close(feats, torch.cat([torch.cos(t[:, None] * w), torch.sin(t[:, None] * w)], dim=1))
+
+
+def test_configurations_name_the_bad_value():
+    with pytest.raises(ValueError, match=r"axes_dims = \(4, 6, 8\) must be three even dims summing to head_dim = 16"):
+        FarConfig(**{**TINY, "axes_dims": (4, 6, 8)})
+    with pytest.raises(ValueError, match="condition must be one of"):
+        FarConfig(condition="text")
+    with pytest.raises(ValueError, match="num_classes"):
+        FarConfig(condition="label", num_classes=0)
+    assert ZOO["FAR_XL"].dim == 1152 and ZOO["FAR_B"].dim == 768 and ZOO["FAR_L"].num_layers == 24
