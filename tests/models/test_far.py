@@ -104,3 +104,63 @@ def test_configurations_name_the_bad_value():
     with pytest.raises(ValueError, match="num_classes"):
         FarConfig(condition="label", num_classes=0)
     assert ZOO["FAR_XL"].dim == 1152 and ZOO["FAR_B"].dim == 768 and ZOO["FAR_L"].num_layers == 24
+
+
+def _reference_rollout(model, frames: int, steps: int, *, labels=None, scale: float = 1.0, seed: int = 0):
+    """FAR's ``generate`` written out plainly: frame by frame, every finished frame as context at
+    timestep -1 (no cache: the whole prefix each time), Euler steps over FAR's timesteps, guidance
+    against the dropped label."""
+    from longroll.models.far.denoiser import far_schedule
+
+    levels = far_schedule(steps).levels().tolist()
+    g = torch.Generator().manual_seed(seed)
+    done = []
+    for k in range(frames):
+        x = torch.randn(1, 1, 4, 4, 6, generator=g)
+        for level, nxt in zip(levels[:-1], levels[1:]):
+            clip = torch.cat([*done, x], dim=1)
+            t = torch.tensor([[-1.0] * k + [level * 1000.0]])
+            v = model(clip, t, labels=labels)[:, -1:]
+            if scale != 1.0:
+                null = torch.full_like(labels, model.config.num_classes)
+                v_null = model(clip, t, labels=null)[:, -1:]
+                v = v_null + scale * (v - v_null)
+            x = x + (nxt - level) * v
+        done.append(x)
+    return torch.cat(done, dim=1)
+
+
+@pytest.mark.parametrize("scale", [1.0, 2.0])
+def test_the_chunk_rollout_reproduces_fars_own_sampling(scale):
+    """longroll's chunk rollout on ``FarDenoiser`` (chunks of one frame, FAR's timesteps, a clean-context
+    pass at -1, the window's cache; guidance through ``GuidedDenoiser``) makes FAR's frames."""
+    from longroll.models.far.denoiser import FarDenoiser, far_defaults
+    from longroll.pipelines.guidance import with_guidance
+    from longroll.pipelines.presets import resolve_preset
+    from longroll.pipelines.rollout import rollout
+
+    model = _model(condition="label", num_classes=5)
+    den = FarDenoiser(model, far_defaults(8, steps=3), (4, 6))
+    labels = torch.tensor([2])
+    config = resolve_preset("none", den)
+    with torch.no_grad():
+        guided = with_guidance(den, scale)
+        ours = torch.cat([c.latents for c in rollout(guided, labels, num_frames=5, config=config,
+                                                     generator=torch.Generator().manual_seed(0))], dim=1)
+        theirs = _reference_rollout(model, 5, 3, labels=labels, scale=scale)
+    torch.testing.assert_close(ours, theirs, rtol=1e-4, atol=1e-5)
+
+
+def test_actions_are_taken_per_frame_and_must_cover_the_video():
+    from longroll.models.far.denoiser import FarDenoiser, far_defaults
+
+    model = _model(condition="action", num_classes=4)
+    den = FarDenoiser(model, far_defaults(8, steps=2), (4, 6))
+    x, t = _inputs(f=2)
+    actions = torch.tensor([[0, 1, 2, 3, 1]])
+    with torch.no_grad():
+        torch.testing.assert_close(den(x, t / 1000, actions, start_frame=3),
+                                   model(x, t, actions=actions[:, 3:5], start_frame=3))
+    with pytest.raises(ValueError, match=r"Frames \[4, 6\) need their actions; the video's actions cover 5 frames"):
+        den(x, t / 1000, actions, start_frame=4)
+    assert torch.equal(den.null_condition(actions), torch.full_like(actions, 4))
