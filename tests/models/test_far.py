@@ -164,3 +164,43 @@ def test_actions_are_taken_per_frame_and_must_cover_the_video():
     with pytest.raises(ValueError, match=r"Frames \[4, 6\) need their actions; the video's actions cover 5 frames"):
         den(x, t / 1000, actions, start_frame=4)
     assert torch.equal(den.null_condition(actions), torch.full_like(actions, 4))
+
+
+@pytest.mark.parametrize("suffix,wrap", [(".pth", None), (".safetensors", None), (".pth", "state_dict")])
+def test_a_checkpoint_loads_with_its_architecture_read_from_the_tensors(tmp_path, suffix, wrap):
+    """Every layout FAR's weights come in: its plain ``.pth`` state dict, safetensors, a wrapped dict."""
+    from safetensors.torch import save_file
+
+    from longroll.models.far.checkpoints import load_far
+
+    model = _model(condition="action", num_classes=4, head_dim=64, axes_dims=(16, 24, 24), num_heads=1)
+    state = model.state_dict()
+    path = tmp_path / f"FAR_test{suffix}"
+    if suffix == ".safetensors":
+        save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    else:
+        torch.save(state if wrap is None else {wrap: state, "step": 7}, path)
+    loaded = load_far(path)
+    assert loaded.config == model.config
+    x, t = _inputs()
+    actions = torch.tensor([[0, 1, 2, 3, 0]])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(x, t, actions=actions), model(x, t, actions=actions))
+
+
+def test_bad_checkpoints_are_refused_naming_what_is_wrong(tmp_path):
+    from longroll.models.far.checkpoints import load_far
+    from longroll.models.files import CheckpointError
+
+    state = _model().state_dict()
+    torch.save({**state, "context_embedder.weight": torch.zeros(32, 64)}, tmp_path / "long.pth")
+    with pytest.raises(CheckpointError, match="FAR-Long checkpoint .*not supported yet"):
+        load_far(tmp_path / "long.pth")
+    torch.save({k: v for k, v in state.items() if k != "proj_out.bias"}, tmp_path / "cut.pth")
+    with pytest.raises(CheckpointError, match=r"1 tensor\(s\) missing .*proj_out.bias"):
+        load_far(tmp_path / "cut.pth")
+    torch.save({"optimizer": {}}, tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match="holds no FAR transformer"):
+        load_far(tmp_path / "other.pth")
+    with pytest.raises(CheckpointError, match="never downloads"):
+        load_far(tmp_path / "missing.pth")

@@ -1,0 +1,91 @@
+"""FAR's released checkpoints read from local paths (never a download).
+
+FAR's model zoo ships plain ``.pth`` state dicts under its own module names (``transformer_blocks.N
+.attn.to_q.weight``, ...), which ``longroll.models.far.model.Far`` uses too; a ``.safetensors`` file with
+the same names, or a training checkpoint's dict holding one, reads as well. The architecture is read
+from the tensors (blocks, width, head size, channels, class or action table); the RoPE axis split is
+FAR's (16, 24, 24) for its head size of 64, scaled for another. A FAR-Long checkpoint (its long-term
+context embedder and projections) is named as such and refused: its long short-term context is not
+in longroll yet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+
+from longroll.models.far.config import FarConfig
+from longroll.models.far.model import Far
+from longroll.models.files import CheckpointError, read_tensors
+
+STATE_KEYS = ("state_dict", "model", "module", "params_ema", "params")  # where a wrapped state dict may sit
+LONG_CONTEXT_KEYS = ("context_embedder.weight", "context_proj_out.weight")  # FAR-Long's own tensors
+
+
+def axes_for(head_dim: int) -> tuple[int, int, int]:
+    """FAR's RoPE split: (16, 24, 24) at head size 64; the spatial share scaled for another head size."""
+    spatial = 2 * (3 * head_dim // 16)
+    return head_dim - 2 * spatial, spatial, spatial
+
+
+def unwrap(data: Mapping, source: str) -> dict[str, torch.Tensor]:
+    """The state dict in a file's mapping (itself, or under one of ``STATE_KEYS``), ``module.`` prefixes dropped."""
+    if "x_embedder.weight" not in data and not any(k.startswith("module.x_embedder") for k in data):
+        for key in STATE_KEYS:
+            if isinstance(data.get(key), Mapping):
+                return unwrap(data[key], source)
+        raise CheckpointError(f"{source} holds no FAR transformer (no 'x_embedder.weight'; top-level keys: "
+                              f"{', '.join(sorted(map(str, data))[:6])}).")
+    return {k.removeprefix("module."): v for k, v in data.items() if isinstance(v, torch.Tensor)}
+
+
+def infer_far_config(state: Mapping[str, torch.Tensor], source: str) -> FarConfig:
+    """The architecture from the tensors alone."""
+    long = [k for k in LONG_CONTEXT_KEYS if k in state]
+    if long:
+        raise CheckpointError(f"{source} is a FAR-Long checkpoint ('{long[0]}'): its long short-term context is "
+                              "not supported yet; the short-context models (FAR-B, M, L, XL) load.")
+    try:
+        dim, patch_in = state["x_embedder.weight"].shape
+        head_dim = state["transformer_blocks.0.attn.norm_q.weight"].shape[0]
+        layers = 1 + max(int(k.split(".")[1]) for k in state if k.startswith("transformer_blocks."))
+        out = state["proj_out.weight"].shape[0]
+        hidden = state["transformer_blocks.0.mlp.net.0.proj.weight"].shape[0]
+    except (KeyError, ValueError) as err:
+        raise CheckpointError(f"{source} does not look like a FAR transformer (missing {err}).") from err
+    condition, classes = None, 0
+    for kind in ("label", "action"):
+        table = state.get(f"{kind}_embedder.embedding_table.weight")
+        if table is not None:
+            condition, classes = kind, table.shape[0] - 1  # the last row is the dropped label
+    channels = 32 if patch_in % 32 == 0 else patch_in  # DC-AE latents have 32 channels
+    patch = int(round((patch_in // channels) ** 0.5))
+    return FarConfig(in_channels=channels, out_channels=out // (patch * patch), num_layers=layers,
+                     num_heads=dim // head_dim, head_dim=head_dim, patch_size=patch, axes_dims=axes_for(head_dim),
+                     condition=condition, num_classes=classes, mlp_ratio=hidden / dim)
+
+
+def load_far(path: str | Path, *, trust_pickle: bool = False) -> Far:
+    """A ``Far`` with a checkpoint's weights (checked key by key and shape by shape), in eval mode."""
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"{path} does not exist (longroll never downloads weights: give a local path).")
+    state = unwrap(read_tensors(path, trust_pickle=trust_pickle), str(path))
+    model = Far(infer_far_config(state, str(path)))
+    expected = model.state_dict()
+    missing = [k for k in expected if k not in state]
+    unknown = [k for k in state if k not in expected]
+    if missing or unknown:
+        raise CheckpointError(f"{path}: {len(missing)} tensor(s) missing (e.g. {missing[:1]}) and {len(unknown)} "
+                              f"unknown (e.g. {unknown[:1]}) for a FAR transformer.")
+    for k, v in expected.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise CheckpointError(f"{path}: tensor '{k}' has shape {tuple(state[k].shape)}, the model expects "
+                                  f"{tuple(v.shape)}.")
+    model.load_state_dict(state, strict=True)
+    return model.eval().requires_grad_(False)
+
+
+__all__ = ["axes_for", "infer_far_config", "load_far", "unwrap"]
