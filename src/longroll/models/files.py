@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -67,4 +68,22 @@ def _torch_load(path: Path, *, weights_only: bool):
         return torch.load(path, map_location="cpu", weights_only=weights_only)
 
 
-__all__ = ["CheckpointError", "read_tensors"]
+def check_tensors(state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], source: str, *,
+                  kind: str) -> None:
+    """Every expected tensor present with its shape and nothing unknown; errors name the key (``kind``: what
+    the file should be, for the question an unknown tensor raises)."""
+    missing = [k for k in expected if k not in state]
+    if missing:
+        raise CheckpointError(f"{source} is missing {len(missing)} tensor(s), e.g. '{missing[0]}'"
+                              f"{' and ' + repr(missing[1]) if len(missing) > 1 else ''}.")
+    unknown = [k for k in state if k not in expected]
+    if unknown:
+        raise CheckpointError(f"{source} has {len(unknown)} tensor(s) this model does not know, e.g. "
+                              f"'{unknown[0]}' (is it {kind}?).")
+    for k, v in expected.items():
+        if tuple(state[k].shape) != tuple(v.shape):
+            raise CheckpointError(f"{source}: tensor '{k}' has shape {tuple(state[k].shape)}, the model expects "
+                                  f"{tuple(v.shape)} (does the config match the checkpoint?).")
+
+
+__all__ = ["CheckpointError", "check_tensors", "read_tensors"]

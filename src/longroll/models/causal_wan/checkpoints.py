@@ -26,7 +26,7 @@ import torch
 
 from longroll.models.causal_wan.config import CausalWanConfig
 from longroll.models.causal_wan.keys import strip_prefixes, to_native
-from longroll.models.files import CheckpointError, read_tensors
+from longroll.models.files import CheckpointError, check_tensors, read_tensors
 
 log = logging.getLogger(__name__)
 
@@ -108,18 +108,7 @@ def merge_lora(state: dict[str, torch.Tensor], lora: Mapping[str, torch.Tensor],
 # ---------------------------------------------------------------------------------------- checks
 def check_state(state: Mapping[str, torch.Tensor], expected: Mapping[str, torch.Tensor], source: str) -> None:
     """Every expected tensor present with its shape; nothing unknown (errors name the key)."""
-    missing = [k for k in expected if k not in state]
-    if missing:
-        raise CheckpointError(f"{source} is missing {len(missing)} tensor(s), e.g. '{missing[0]}'"
-                              f"{' and ' + repr(missing[1]) if len(missing) > 1 else ''}.")
-    unknown = [k for k in state if k not in expected]
-    if unknown:
-        raise CheckpointError(f"{source} has {len(unknown)} tensor(s) this model does not know, e.g. "
-                              f"'{unknown[0]}' (is it a causal Wan2.1 text-to-video checkpoint?).")
-    for k, v in expected.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise CheckpointError(f"{source}: tensor '{k}' has shape {tuple(state[k].shape)}, the model expects "
-                                  f"{tuple(v.shape)} (does the config match the checkpoint?).")
+    check_tensors(state, expected, source, kind="a causal Wan2.1 text-to-video checkpoint")
 
 
 def infer_config(state: Mapping[str, torch.Tensor], source: str) -> CausalWanConfig:

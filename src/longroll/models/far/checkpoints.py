@@ -18,7 +18,7 @@ import torch
 
 from longroll.models.far.config import FarConfig
 from longroll.models.far.model import Far
-from longroll.models.files import CheckpointError, read_tensors
+from longroll.models.files import CheckpointError, check_tensors, read_tensors
 
 STATE_KEYS = ("state_dict", "model", "module", "params_ema", "params")  # where a wrapped state dict may sit
 LONG_CONTEXT_KEYS = ("context_embedder.weight", "context_proj_out.weight")  # FAR-Long's own tensors
@@ -74,16 +74,7 @@ def load_far(path: str | Path, *, trust_pickle: bool = False) -> Far:
         raise CheckpointError(f"{path} does not exist (longroll never downloads weights: give a local path).")
     state = unwrap(read_tensors(path, trust_pickle=trust_pickle), str(path))
     model = Far(infer_far_config(state, str(path)))
-    expected = model.state_dict()
-    missing = [k for k in expected if k not in state]
-    unknown = [k for k in state if k not in expected]
-    if missing or unknown:
-        raise CheckpointError(f"{path}: {len(missing)} tensor(s) missing (e.g. {missing[:1]}) and {len(unknown)} "
-                              f"unknown (e.g. {unknown[:1]}) for a FAR transformer.")
-    for k, v in expected.items():
-        if tuple(state[k].shape) != tuple(v.shape):
-            raise CheckpointError(f"{path}: tensor '{k}' has shape {tuple(state[k].shape)}, the model expects "
-                                  f"{tuple(v.shape)}.")
+    check_tensors(state, model.state_dict(), str(path), kind="a FAR transformer of the short-context zoo")
     model.load_state_dict(state, strict=True)
     return model.eval().requires_grad_(False)
 
