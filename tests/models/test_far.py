@@ -204,3 +204,43 @@ def test_bad_checkpoints_are_refused_naming_what_is_wrong(tmp_path):
         load_far(tmp_path / "other.pth")
     with pytest.raises(CheckpointError, match="never downloads"):
         load_far(tmp_path / "missing.pth")
+
+
+def _tiny_dcae_options():
+    blocks = ["ResBlock", "EfficientViTBlock"]
+    return dict(in_channels=3, latent_channels=32, attention_head_dim=16, encoder_block_types=blocks,
+                decoder_block_types=blocks, encoder_block_out_channels=[16, 32],
+                decoder_block_out_channels=[16, 32], encoder_layers_per_block=[0, 1], decoder_layers_per_block=[0, 1],
+                encoder_qkv_multiscales=[[], []], decoder_qkv_multiscales=[[], []],
+                upsample_block_type="pixel_shuffle", downsample_block_type="pixel_unshuffle",
+                decoder_norm_types=["batch_norm", "rms_norm"], decoder_act_fns=["relu", "silu"], scaling_factor=0.2889)
+
+
+def test_the_dcae_codec_loads_a_state_dict_and_maps_frames_to_scaled_latents(tmp_path):
+    pytest.importorskip("diffusers")
+    import numpy as np
+    from diffusers import AutoencoderDC
+
+    from longroll.models.far.dcae import FarCodec, dcae_options, factor_for, load_far_dcae
+    from longroll.models.files import CheckpointError
+
+    torch.manual_seed(0)
+    options = _tiny_dcae_options()
+    reference = AutoencoderDC(**options).eval()
+    torch.save(reference.state_dict(), tmp_path / "DCAE_test.pth")
+    codec = FarCodec(load_far_dcae(tmp_path / "DCAE_test.pth", 64, options=options))
+    frames = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
+    latents = codec.encode(frames)
+    x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(latents[0], reference.encode(x).latent * 0.2889)
+    out = codec.decode(latents)
+    assert latents.shape == (1, 3, 32, 8, 8) and out.shape == (3, 16, 16, 3) and out.dtype == np.uint8
+    # FAR's three codecs: one stage per halving plus the first, the scale of all three.
+    assert [len(dcae_options(f)["encoder_block_out_channels"]) for f in (8, 16, 32)] == [4, 5, 6]
+    assert factor_for(64) == 8 and factor_for(256) == 32
+    with pytest.raises(ValueError, match="frames of 64, 128, 256 pixels; got 96"):
+        factor_for(96)
+    torch.save({"encoder.conv_in.weight": torch.zeros(1)}, tmp_path / "bad.pth")
+    with pytest.raises(CheckpointError, match="missing .* tensor"):
+        load_far_dcae(tmp_path / "bad.pth", 64, options=options)
