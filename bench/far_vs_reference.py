@@ -10,10 +10,11 @@ and head; random values exercise every path), longroll's ``Far`` loads its state
 both predict a clip whose first frames are clean context (timestep -1) and whose last ones are noisy.
 FAR's inference forward returns the newest frame of what it is given, so it runs once per prefix
 and frame k is compared with longroll's frame k of one frame-causal pass. Printed per conditioning:
-the largest difference and the largest value. Then FAR's DC-AE (``MyAutoencoderDC``) against
-diffusers' ``AutoencoderDC`` built from the same config file of the checkout
+the largest difference and the largest value. Then FAR's DC-AE (``MyAutoencoderDC``, built from
+each config file of the checkout) against longroll's (diffusers' ``AutoencoderDC`` with
+``longroll.models.far.dcae.dcae_options``, whose equality with the file is printed)
 (``options/model_cfg/dcae/model_{8,16,32}x_c32_config.json``: 64, 128 and 256 pixels to 8 x 8
-latents) with the same random weights: the largest differences of an encode and a decode. Needs
+latents), with the same random weights: the largest differences of an encode and a decode. Needs
 FAR's imports: diffusers and einops.
 """
 
@@ -77,30 +78,33 @@ def compare(far, condition: str | None, args) -> tuple[float, float]:
     return worst, mine.abs().max().item()
 
 
-def compare_dcae(config: Path) -> tuple[float, float]:
-    """FAR's DC-AE and diffusers' ``AutoencoderDC`` on one config and random weights: the largest
-    difference of the latents of a random image and of its decode."""
-    import inspect
+def compare_dcae(config: Path) -> tuple[bool, float, float]:
+    """FAR's DC-AE and longroll's (diffusers' ``AutoencoderDC`` with ``dcae_options``) on one config and
+    random weights: whether longroll's shapes are the config file's, and the largest difference of the
+    latents of a random image and of its decode."""
     import json
 
     from diffusers import AutoencoderDC
 
+    from longroll.models.far.dcae import dcae_options
+
     dcae = importlib.import_module("far.models.autoencoder_dc_model")
     options = {k: v for k, v in json.loads(config.read_text()).items() if not k.startswith("_")}
+    factor = int(config.stem.split("_")[1][:-1])
     torch.manual_seed(0)
     theirs = dcae.MyAutoencoderDC(**options).eval()
     with torch.no_grad():
         for p in theirs.parameters():
             p.add_(torch.randn_like(p) * 0.01)  # away from the init's exact zeros and ones
-    taken = inspect.signature(AutoencoderDC.__init__).parameters
-    ours = AutoencoderDC(**{k: v for k, v in options.items() if k in taken}).eval()
+    ours = AutoencoderDC(**dcae_options(factor)).eval()
     ours.load_state_dict(theirs.state_dict(), strict=True)
-    size = 8 * {"8x": 8, "16x": 16, "32x": 32}[config.stem.split("_")[1]]
+    size = 8 * factor
     x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         z_theirs, z_ours = theirs.encode(x).latent, ours.encode(x).latent
         d_theirs, d_ours = theirs.decode(z_theirs).sample, ours.decode(z_theirs).sample
-    return (z_theirs - z_ours).abs().max().item(), (d_theirs - d_ours).abs().max().item()
+    same = dcae_options(factor) == options
+    return same, (z_theirs - z_ours).abs().max().item(), (d_theirs - d_ours).abs().max().item()
 
 
 def main() -> None:
@@ -123,9 +127,9 @@ def main() -> None:
     root = Path(args.reference).resolve()
     configs = (root / "options" / "model_cfg" / "dcae").glob("model_*x_c32_config.json")
     for config in sorted(configs, key=lambda c: int(c.stem.split("_")[1][:-1])):  # 8x, 16x, 32x
-        enc, dec = compare_dcae(config)
-        print(f"  DC-AE {config.name}: FAR's MyAutoencoderDC vs diffusers' AutoencoderDC, largest difference "
-              f"encode {enc:.2g}, decode {dec:.2g}")
+        same, enc, dec = compare_dcae(config)
+        print(f"  DC-AE {config.name}: longroll's shapes are the file's: {same}; FAR's MyAutoencoderDC vs "
+              f"longroll's (diffusers' AutoencoderDC), largest difference encode {enc:.2g}, decode {dec:.2g}")
 
 
 if __name__ == "__main__":
