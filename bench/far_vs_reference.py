@@ -10,12 +10,13 @@ and head; random values exercise every path), longroll's ``Far`` loads its state
 both predict a clip whose first frames are clean context (timestep -1) and whose last ones are noisy.
 FAR's inference forward returns the newest frame of what it is given, so it runs once per prefix
 and frame k is compared with longroll's frame k of one frame-causal pass. Printed per conditioning:
-the largest difference and the largest value. Then FAR's DC-AE (``MyAutoencoderDC``, built from
-each config file of the checkout) against longroll's (diffusers' ``AutoencoderDC`` with
-``longroll.models.far.dcae.dcae_options``, whose equality with the file is printed)
-(``options/model_cfg/dcae/model_{8,16,32}x_c32_config.json``: 64, 128 and 256 pixels to 8 x 8
-latents), with the same random weights: the largest differences of an encode and a decode. Needs
-FAR's imports: diffusers and einops.
+the largest difference and the largest value. Then FAR's sampling: its ``FARPipeline.generate``
+(KV cache, guidance) against longroll's chunk rollout with the same noise. Then FAR's DC-AE
+(``MyAutoencoderDC``, built from each config file of the checkout,
+``options/model_cfg/dcae/model_{8,16,32}x_c32_config.json``: 64, 128 and 256 pixels to 8 x 8
+latents) against longroll's (diffusers' ``AutoencoderDC`` with ``longroll.models.far.dcae
+.dcae_options``, whose equality with the file is printed), with the same random weights: the
+largest differences of an encode and a decode. Needs FAR's imports: diffusers and einops.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def import_far(path: str | Path):
     if not (root / "far" / "models" / "far_model.py").is_file():
         raise ValueError(f"{root} is not a checkout of showlab/FAR: far/models/far_model.py is missing.")
     sys.path.insert(0, str(root))
-    for name in ("far", "far.models", "far.utils"):
+    for name in ("far", "far.models", "far.utils", "far.pipelines"):
         module = types.ModuleType(name)
         module.__path__ = [str(root.joinpath(*name.split(".")))]
         sys.modules[name] = module
@@ -76,6 +77,59 @@ def compare(far, condition: str | None, args) -> tuple[float, float]:
             theirs = ref(x[:, :k + 1], timestep=t[:, :k + 1], conditions=conditions, return_dict=False)[0]
             worst = max(worst, (theirs[:, 0] - mine[:, k]).abs().max().item())
     return worst, mine.abs().max().item()
+
+
+def compare_sampling(far, args, *, steps: int = 6, scale: float = 2.0) -> tuple[float, float]:
+    """FAR's own ``FARPipeline.generate`` (KV cache, guidance ``scale`` against the dropped label, ``steps``
+    Euler steps) against longroll's chunk rollout of ``FarDenoiser`` with ``GuidedDenoiser``, the same
+    weights and the same noise (both draw each frame's noise in order from one generator): the largest
+    latent difference over the video and the largest latent. The pipeline's VAE decode is skipped (the
+    latents are compared), and on diffusers >= 0.36 its ``execution_device`` is read from the renamed
+    ``_execution_device``."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+    from diffusers.models.modeling_utils import ModelMixin
+
+    from longroll.models.far import Far, FarConfig
+    from longroll.models.far.denoiser import FarDenoiser, far_defaults
+    from longroll.pipelines.guidance import with_guidance
+    from longroll.pipelines.presets import resolve_preset
+    from longroll.pipelines.rollout import rollout
+
+    pipeline = importlib.import_module("far.pipelines.pipeline_far").FARPipeline
+    if not hasattr(pipeline, "execution_device"):
+        pipeline.execution_device = property(lambda self: self._execution_device)
+
+    class NoVae(ModelMixin):  # the pipeline reads its dtype and device; nothing is decoded
+        def __init__(self) -> None:
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+    spatial = 2 * (3 * args.head_dim // 16)
+    axes = (args.head_dim - 2 * spatial, spatial, spatial)
+    torch.manual_seed(args.seed)
+    ref = far.FAR(num_layers=args.layers, attention_head_dim=args.head_dim, num_attention_heads=args.heads,
+                  axes_dims_rope=axes, in_channels=args.channels, out_channels=args.channels,
+                  condition_cfg={"type": "label", "num_classes": 5}).eval()
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.normal_(0, 0.1)
+    pipe = pipeline(transformer=ref, vae=NoVae(), scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000))
+    pipe.vae_decode = lambda latents: latents
+    pipe.set_progress_bar_config(disable=True)
+    label = torch.tensor([2])
+    theirs = pipe.generate(unroll_length=args.frames, guidance_scale=scale, conditions={"label": label.clone()},
+                           generator=torch.Generator().manual_seed(args.seed), num_inference_steps=steps,
+                           sample_size=args.size, show_progress=False)
+    model = Far(FarConfig(num_layers=args.layers, num_heads=args.heads, head_dim=args.head_dim, axes_dims=axes,
+                          in_channels=args.channels, out_channels=args.channels, condition="label",
+                          num_classes=5)).eval()
+    model.load_state_dict(ref.state_dict(), strict=True)
+    den = FarDenoiser(model, far_defaults(args.frames, steps=steps), (args.size, args.size))
+    with torch.no_grad():
+        chunks = rollout(with_guidance(den, scale), label, num_frames=args.frames, config=resolve_preset("none", den),
+                         generator=torch.Generator().manual_seed(args.seed))
+        ours = torch.cat([c.latents for c in chunks], dim=1)
+    return (theirs - ours).abs().max().item(), theirs.abs().max().item()
 
 
 def compare_dcae(config: Path) -> tuple[bool, float, float]:
@@ -124,6 +178,9 @@ def main() -> None:
     for condition in (None, "label", "action"):
         worst, scale = compare(far, condition, args)
         print(f"  condition {condition or 'none':6s}: largest difference {worst:.2g} (largest value {scale:.3g})")
+    worst, scale = compare_sampling(far, args)
+    print(f"  sampling, {args.frames} frames (FARPipeline.generate with its KV cache, 6 steps, guidance 2 on a label, "
+          f"against longroll's chunk rollout): largest difference {worst:.2g} (largest latent {scale:.3g})")
     root = Path(args.reference).resolve()
     configs = (root / "options" / "model_cfg" / "dcae").glob("model_*x_c32_config.json")
     for config in sorted(configs, key=lambda c: int(c.stem.split("_")[1][:-1])):  # 8x, 16x, 32x
