@@ -50,7 +50,6 @@ from longroll.rope.positions import window_positions
 KeyRotation = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
-
 class KVCache:
     """Preallocated per-layer keys and values for a window of latent frames, with their positions."""
 
