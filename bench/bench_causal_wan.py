@@ -11,10 +11,11 @@ Run on a GPU: python bench/bench_causal_wan.py [--seconds 240] [--preset flex] [
 On CPU for a smoke run: python bench/bench_causal_wan.py --small --seconds 4
 
 Side by side with a family's own code (``causal_wan_vs_reference.py``): ``--reference PATH`` (a
-local checkout of guandeh17/Self-Forcing) compares longroll with Self Forcing's inference on the
-same weights, device and dtype, one line per measurement with its ``longroll / reference`` ratio:
+local checkout of guandeh17/Self-Forcing, or of NVlabs/LongLive's branch v1.0) compares longroll
+with that family's inference on the same weights, device and dtype, one line per measurement with
+its ``longroll / reference`` ratio:
     python bench/bench_causal_wan.py --reference ~/Self-Forcing --layers 30 --height 480 --width 832
-    python bench/bench_causal_wan.py --reference ~/Self-Forcing --layers 2 --height 128 --width 128 --seconds 20
+    python bench/bench_causal_wan.py --reference ~/LongLive --layers 4 --height 128 --width 128 --seconds 30
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="torch.compile the transformer blocks")
     parser.add_argument("--json", default=None)
     side = parser.add_argument_group("side by side with a family's own code")
-    side.add_argument("--reference", default=None, help="local checkout of guandeh17/Self-Forcing")
+    side.add_argument("--reference", default=None,
+                      help="local checkout of guandeh17/Self-Forcing or of NVlabs/LongLive (branch v1.0)")
     side.add_argument("--layers", type=int, default=30, help="transformer blocks (Wan2.1-1.3B: 30)")
     side.add_argument("--height", type=int, default=480, help="video height in pixels")
     side.add_argument("--width", type=int, default=832, help="video width in pixels")

@@ -3,10 +3,10 @@
 Run through ``bench_causal_wan.py --reference PATH`` (a local checkout of guandeh17/Self-Forcing or
 of NVlabs/LongLive's branch v1.0; see ``reference_families.py`` for how their code is driven).
 longroll runs the same family's flavour with its own inference settings (``--preset none``). Both
-sides get one random weight set
-(values rounded to bf16, so both hold the same numbers in any dtype), the same encoder states and
-the same device and dtype, and are run alternately. Printed, one line per measurement, each with
-the ratio ``longroll / reference`` (below 1: longroll faster or smaller):
+sides get one random weight set (values rounded to bf16, so both hold the same numbers in any
+dtype), the same encoder states and the same device and dtype, and are run alternately. Printed,
+one line per measurement, each with the ratio ``longroll / reference`` (below 1: longroll faster or
+smaller):
 
 1. **Equivalence**: a 21-frame video from the same noise (the reference's re-noising draws replayed
    from the generator longroll draws them from), the largest latent difference relative to the
