@@ -21,6 +21,7 @@ import platform
 import statistics
 import time
 from contextlib import contextmanager
+from unittest import mock
 
 import torch
 
@@ -32,20 +33,16 @@ def dense_bias():
     """The path before: the key bias repeated over every query token, added to the logits by SDPA."""
     import longroll.attention as attention
 
-    mask_free = attention.frame_biased_attention
-
     def dense(q, k, v, key_bias):
         tokens = q.shape[2] // key_bias.shape[-2]
         return attention.fast_attention(q, k, v, bias=key_bias.repeat_interleave(tokens, dim=-2))
 
-    attention.frame_biased_attention = dense
-    try:
+    with mock.patch.object(attention, "frame_biased_attention", dense):
         yield
-    finally:
-        attention.frame_biased_attention = mask_free
 
 
-def _sync(device) -> None:
+def sync(device) -> None:
+    """Wait for a GPU's queued work before reading the clock (nothing to wait for on the CPU)."""
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
 
@@ -79,52 +76,63 @@ def builtin(args) -> None:
     compare("built-in model", lambda preset: tiny_rollout(model, preset, args.seconds), args.repeats)
 
 
-def wan(args) -> None:
+def small_wan(args, generator: torch.Generator):
+    """A random-weight causal Wan at Wan2.1-1.3B's width with ``args.layers`` blocks at ``args.height x
+    args.width`` (bf16 on a GPU, fp32 on the CPU) and one random prompt's context: (den, cond, device, dtype)."""
     from bench_causal_wan import random_denoiser
 
     from longroll.models.causal_wan import CausalWanConfig
     from longroll.models.causal_wan.rollout_spec import spec_for
-    from longroll.pipelines.presets import resolve_preset
-    from longroll.pipelines.rollout import rollout as run_rollout
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     dtype = torch.bfloat16 if device == "cuda" else torch.float32
     den = random_denoiser(CausalWanConfig(num_layers=args.layers),
                           spec_for("self-forcing", height=args.height, width=args.width), device, dtype)
-    model = den.model
     with torch.no_grad():
-        cond = model.encode_context(torch.randn(1, 512, model.config.text_dim, device=device))
+        cond = den.model.encode_context(torch.randn(1, 512, den.model.config.text_dim, generator=generator).to(device))
+    return den, cond, device, dtype
+
+
+def wan(args) -> None:
+    from longroll.pipelines.presets import resolve_preset
+    from longroll.pipelines.rollout import rollout as run_rollout
+
+    den, cond, device, dtype = small_wan(args, torch.Generator().manual_seed(0))
     frames = 1 + int((args.seconds * 16 - 1) // 4)
     frames -= frames % 3
 
     def rollout(preset: str):
         config = resolve_preset(preset, den)
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         with torch.no_grad():
             chunks = [c.latents for c in run_rollout(den, cond, num_frames=frames, config=config,
                                                      generator=torch.Generator().manual_seed(0))]
-        _sync(device)
+        sync(device)
         return time.perf_counter() - t0, torch.cat(chunks, dim=1)
 
     compare(f"Wan2.1-1.3B width, {args.layers} blocks, {args.height}x{args.width}, {dtype}", rollout, args.repeats)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=20.0)
+def arguments(description: str, seconds: float) -> argparse.Namespace:
+    """The options of the benches that time the built-in model and a reduced-depth causal Wan."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--seconds", type=float, default=seconds)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--layers", type=int, default=2)
     parser.add_argument("--height", type=int, default=128)
     parser.add_argument("--width", type=int, default=128)
     parser.add_argument("--skip-builtin", action="store_true")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__.splitlines()[0], seconds=20.0)
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"{args.seconds:g} s of video, rollout only, {args.repeats} alternated repeats (median)")
     if not args.skip_builtin:
         builtin(args)
     wan(args)
-
 
 if __name__ == "__main__":
     main()

@@ -17,11 +17,11 @@ the keys up to its end instead. Timed alternately, each line printing ``chunk by
 
 from __future__ import annotations
 
-import argparse
 import platform
 import statistics
 import time
 from contextlib import contextmanager
+from unittest import mock
 
 import torch
 
@@ -30,8 +30,6 @@ import torch
 def dense_mask():
     """The path before: the frame-chunk-causal mask (and a temporal bias) as dense tensors for SDPA."""
     import longroll.attention as attention
-
-    chunked = attention.chunk_causal_attention
 
     def dense(q, k, v, *, chunk_tokens: int, key_bias=None):
         n = q.shape[2]
@@ -42,16 +40,8 @@ def dense_mask():
             bias = key_bias.repeat_interleave(n // key_bias.shape[-2], dim=-2)  # (1|H, Nq, Nk)
         return attention.windowed_attention(q, k, v, mask=mask, bias=bias)
 
-    attention.chunk_causal_attention = dense
-    try:
+    with mock.patch.object(attention, "chunk_causal_attention", dense):
         yield
-    finally:
-        attention.chunk_causal_attention = chunked
-
-
-def _sync(device) -> None:
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
 
 
 def compare(name: str, run, repeats: int) -> None:
@@ -84,30 +74,22 @@ def builtin(args) -> None:
 
 
 def wan(args) -> None:
-    from bench_causal_wan import random_denoiser
+    from bench_bias import small_wan, sync
 
-    from longroll.models.causal_wan import CausalWanConfig
-    from longroll.models.causal_wan.rollout_spec import spec_for
     from longroll.rope.bias import TemporalBias
 
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    dtype = torch.bfloat16 if device == "cuda" else torch.float32
-    den = random_denoiser(CausalWanConfig(num_layers=args.layers),
-                          spec_for("self-forcing", height=args.height, width=args.width), device, dtype)
-    model = den.model
     g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
-        cond = model.encode_context(torch.randn(1, 512, model.config.text_dim, generator=g).to(device))
+    den, cond, device, dtype = small_wan(args, g)
     x = torch.randn(1, 21, *den.latent_shape, generator=g).to(device)
     t = torch.linspace(0.05, 0.95, 21).to(device)[None]  # FIFO: every frame at its own level
 
     for label, bias in (("no bias", None), ("FlexRoPE bias", TemporalBias("flexrope", 0.5))):
         def run(bias=bias):
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
             with torch.no_grad():
                 out = den(x, t, cond, start_frame=0, bias=bias)
-            _sync(device)
+            sync(device)
             return time.perf_counter() - t0, out
 
         compare(f"Wan2.1-1.3B width, {args.layers} blocks, {args.height}x{args.width}, {dtype}, one 21-frame "
@@ -115,20 +97,14 @@ def wan(args) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=12.0)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--layers", type=int, default=2)
-    parser.add_argument("--height", type=int, default=128)
-    parser.add_argument("--width", type=int, default=128)
-    parser.add_argument("--skip-builtin", action="store_true")
-    args = parser.parse_args()
+    from bench_bias import arguments
+
+    args = arguments(__doc__.splitlines()[0], seconds=12.0)
     print(f"machine: {platform.machine()}, {torch.get_num_threads()} threads, torch {torch.__version__}; "
           f"{args.repeats} alternated repeats (median)")
     if not args.skip_builtin:
         builtin(args)
     wan(args)
-
 
 if __name__ == "__main__":
     main()

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from longroll.models.far.checkpoints import axes_for
+
 
 def import_far(path: str | Path):
     """FAR's ``far.models.far_model`` from a checkout (its package ``__init__`` files skipped)."""
@@ -50,8 +52,7 @@ def compare(far, condition: str | None, args) -> tuple[float, float]:
     classes = {"label": 5, "action": 4}.get(condition, 0)
     cfg = None if condition is None else {"type": condition, ("num_classes" if condition == "label" else
                                                               "num_action_classes"): classes}
-    spatial = 2 * (3 * args.head_dim // 16)  # FAR's split at head dim 64, (16, 24, 24), scaled
-    axes = (args.head_dim - 2 * spatial, spatial, spatial)
+    axes = axes_for(args.head_dim)  # FAR's split, (16, 24, 24) at head size 64
     torch.manual_seed(args.seed)
     ref = far.FAR(num_layers=args.layers, attention_head_dim=args.head_dim, num_attention_heads=args.heads,
                   axes_dims_rope=axes, in_channels=args.channels, out_channels=args.channels,
@@ -104,8 +105,7 @@ def compare_sampling(far, args, *, steps: int = 6, scale: float = 2.0) -> tuple[
             super().__init__()
             self.anchor = torch.nn.Parameter(torch.zeros(1))
 
-    spatial = 2 * (3 * args.head_dim // 16)
-    axes = (args.head_dim - 2 * spatial, spatial, spatial)
+    axes = axes_for(args.head_dim)
     torch.manual_seed(args.seed)
     ref = far.FAR(num_layers=args.layers, attention_head_dim=args.head_dim, num_attention_heads=args.heads,
                   axes_dims_rope=axes, in_channels=args.channels, out_channels=args.channels,

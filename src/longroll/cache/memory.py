@@ -39,7 +39,6 @@ class MemoryTokens:
         shape = (num_layers, batch_size, num_heads, 2, tokens_per_frame, head_dim)
         self.k = torch.zeros(shape, device=device, dtype=dtype)
         self.v = torch.zeros(shape, device=device, dtype=dtype)
-        self.rates = rates
         # (1, 1, 1, 2, 1, 1): each stream's rate, made once (a tensor made from host values per update
         # would copy to the device synchronously).
         self._rate = torch.tensor(rates, dtype=torch.float32).view(1, 1, 1, 2, 1, 1).to(device)

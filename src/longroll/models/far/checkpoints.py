@@ -60,11 +60,11 @@ def infer_far_config(state: Mapping[str, torch.Tensor], source: str) -> FarConfi
         table = state.get(f"{kind}_embedder.embedding_table.weight")
         if table is not None:
             condition, classes = kind, table.shape[0] - 1  # the last row is the dropped label
-    channels = 32 if patch_in % 32 == 0 else patch_in  # DC-AE latents have 32 channels
-    patch = int(round((patch_in // channels) ** 0.5))
-    return FarConfig(in_channels=channels, out_channels=out // (patch * patch), num_layers=layers,
-                     num_heads=dim // head_dim, head_dim=head_dim, patch_size=patch, axes_dims=axes_for(head_dim),
-                     condition=condition, num_classes=classes, mlp_ratio=hidden / dim)
+    # Every short-context FAR model patchifies by 1 (FAR_B / M / L / XL register patch_size=1), so the
+    # embedder's input width is the latent channels.
+    return FarConfig(in_channels=patch_in, out_channels=out, num_layers=layers, num_heads=dim // head_dim,
+                     head_dim=head_dim, patch_size=1, axes_dims=axes_for(head_dim), condition=condition,
+                     num_classes=classes, mlp_ratio=hidden / dim)
 
 
 def load_far(path: str | Path, *, trust_pickle: bool = False) -> Far:

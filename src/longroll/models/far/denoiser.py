@@ -78,9 +78,8 @@ class FarDenoiser(nn.Module):
                 raise ValueError(f"Frames [{start_frame}, {start_frame + x.shape[1]}) need their actions; the "
                                  f"video's actions cover {have} frames.")
             actions = cond[:, start_frame:start_frame + x.shape[1]]
-        v = self.model(x, t * 1000.0, start_frame=start_frame, cache=cache, labels=labels, actions=actions,
-                       rope=rope, attention_scale=attention_scale, bias=bias)
-        return v.to(x.dtype)
+        return self.model(x, t * 1000.0, start_frame=start_frame, cache=cache, labels=labels, actions=actions,
+                          rope=rope, attention_scale=attention_scale, bias=bias)
 
 
 __all__ = ["FAR_CLEAN_TIMESTEP", "FAR_STEPS", "FarDenoiser", "far_defaults", "far_schedule"]
