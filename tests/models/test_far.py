@@ -228,7 +228,7 @@ def test_the_dcae_codec_loads_a_state_dict_and_maps_frames_to_scaled_latents(tmp
     options = _tiny_dcae_options()
     reference = AutoencoderDC(**options).eval()
     torch.save(reference.state_dict(), tmp_path / "DCAE_test.pth")
-    codec = FarCodec(load_far_dcae(tmp_path / "DCAE_test.pth", 64, options=options))
+    codec = FarCodec(load_far_dcae(tmp_path / "DCAE_test.pth", 16, options=options))
     frames = np.random.default_rng(0).integers(0, 256, (3, 16, 16, 3), dtype=np.uint8)
     latents = codec.encode(frames)
     x = torch.from_numpy(frames).permute(0, 3, 1, 2).float() / 127.5 - 1
@@ -243,4 +243,4 @@ def test_the_dcae_codec_loads_a_state_dict_and_maps_frames_to_scaled_latents(tmp
         factor_for(96)
     torch.save({"encoder.conv_in.weight": torch.zeros(1)}, tmp_path / "bad.pth")
     with pytest.raises(CheckpointError, match="missing .* tensor"):
-        load_far_dcae(tmp_path / "bad.pth", 64, options=options)
+        load_far_dcae(tmp_path / "bad.pth", 16, options=options)

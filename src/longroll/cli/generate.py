@@ -60,21 +60,29 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """--model, --weights and the causal-wan loading options (shared with ``longroll batch``)."""
+    """--model, --weights and the families' loading options (shared with ``longroll batch``)."""
     from longroll.models.causal_wan.flavours import RECORDS
+    from longroll.models.far.zoo import FLAVOURS
 
     parser.add_argument("--model", default="tiny",
                         help="model family: tiny (built in; default), causal-wan (Self Forcing, LongLive, CausVid, "
-                             "Causal Forcing, Reward Forcing, Rolling Forcing) or wan (Wan2.1 through diffusers: FIFO "
-                             "and MIGA schedules)")
+                             "Causal Forcing, Reward Forcing, Rolling Forcing), wan (Wan2.1 through diffusers: FIFO "
+                             "and MIGA schedules) or far (FAR's released models)")
     parser.add_argument("--weights", "--checkpoint", default=None, dest="weights",
-                        help="weights: tiny's file (default: the shipped weights), or causal-wan's checkpoint "
-                             "file or directory")
-    w = parser.add_argument_group("causal-wan and wan (local paths only)")
+                        help="weights: tiny's file (default: the shipped weights), causal-wan's checkpoint "
+                             "file or directory, or FAR's transformer file")
+    w = parser.add_argument_group("causal-wan, wan and far (local paths only)")
     w.add_argument("--base", default=None,
                    help="Wan2.1 directory in diffusers layout (text_encoder/, tokenizer/, vae/)")
-    w.add_argument("--flavour", default=None, choices=list(RECORDS),
-                   help="checkpoint family, whose released inference is reproduced (default: self-forcing)")
+    w.add_argument("--flavour", default=None, choices=[*RECORDS, *FLAVOURS],
+                   help="whose released inference is reproduced (default: self-forcing for causal-wan, FAR's "
+                        f"file name for far): causal-wan's checkpoint family ({', '.join(RECORDS)}) or FAR's "
+                        f"release ({', '.join(FLAVOURS)})")
+    w.add_argument("--dcae", default=None,
+                   help="far: the release's DC-AE (FAR's DCAE_*.pth or a diffusers folder; default: found where "
+                        "FAR's download puts it)")
+    w.add_argument("--classes", default=None,
+                   help="far: a text file of the class names in label order (default: UCF-101's classInd.txt)")
     w.add_argument("--lora", default=None, help="PEFT LoRA file merged into the weights (LongLive's lora.pt)")
     w.add_argument("--lora-alpha", type=float, default=None, help="LoRA alpha (default: the rank, scale 1)")
     w.add_argument("--ema", action=argparse.BooleanOptionalAction, default=None,
@@ -221,7 +229,8 @@ def run(args: argparse.Namespace) -> int:
         path = replay(args.replay, out=args.out, model=model, progress=not args.no_progress, overwrite=args.overwrite)
         print(f"wrote {path}")
         return 0
-    request = build_request(args, model_fps(args.model))  # checked when built; resolve checks the rest
+    request = build_request(args, model_fps(args.model, args.weights, options))  # checked when built; resolve
+    # checks the rest
     # 2. Load the model, resolve the request against it once, and generate, streaming to the file.
     model = load_model(args.model, weights=args.weights, device=args.device, **options)
     result = generate_request(request, model, progress=not args.no_progress)
@@ -255,8 +264,8 @@ def model_options(args: argparse.Namespace) -> dict:
     """Loading options given on the command line, checked against the model family (no loading)."""
     from longroll.models.registry import check_options
 
-    options = {k: getattr(args, k) for k in ("base", "flavour", "lora", "lora_alpha", "height", "width")
-               if getattr(args, k) is not None}
+    options = {k: getattr(args, k, None) for k in ("base", "flavour", "lora", "lora_alpha", "height", "width",
+                                                    "dcae", "classes") if getattr(args, k, None) is not None}
     options.update({"trust_pickle": True} if args.trust_pickle else {})
     options.update({"compile": True} if getattr(args, "compile", False) else {})
     if args.ema is not None:
@@ -266,6 +275,10 @@ def model_options(args: argparse.Namespace) -> dict:
 
         options.setdefault("flavour", "self-forcing")
         spec_for(options["flavour"], height=options.get("height"), width=options.get("width"))  # validate early
+    if args.model == "far":
+        from longroll.models.far.zoo import release_for
+
+        release_for(options.get("flavour"), args.weights)  # the release, from --flavour or the file's name
     # A replay takes its weights from the sidecar when none are given.
     check_options(args.model, "replay" if getattr(args, "replay", None) else args.weights, options)
     return options

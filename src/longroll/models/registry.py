@@ -5,6 +5,7 @@
 | `tiny`       | the built-in model (chunk-wise, FIFO, MIGA)                 | shipped, or a tiny.safetensors |
 | `causal-wan` | Self Forcing / LongLive / CausVid checkpoints (causal Wan2.1) | a checkpoint file or folder  |
 | `wan`        | Wan2.1 through diffusers, bidirectional (FIFO, MIGA)         | a diffusers Wan2.1 folder     |
+| `far`        | FAR's released models (frame-autoregressive, DC-AE latents)  | FAR's .pth and its DC-AE      |
 
 Everything loads from local paths; nothing is downloaded.
 """
@@ -32,6 +33,10 @@ class Family:
     needs_weights: bool  # False: it has shipped weights
     load: Callable[..., VideoModel]  # (weights, device=..., **options) -> VideoModel
     weights_help: str  # what --weights / --checkpoint must be
+    # Frames per second when they depend on the weights or options: (weights, options) -> fps; None: ``fps``.
+    fps_for: Callable[[str | None, dict], float] | None = None
+    # The sha256 of what decides the frames when more than the weights file does: (weights, options) -> hex.
+    identity: Callable[[str, dict], str] | None = None
 
 
 def _load_tiny(weights, *, device=None, **options) -> VideoModel:
@@ -52,6 +57,28 @@ def _load_wan(weights, *, device=None, **options) -> VideoModel:
     return load_wan(weights, device=device, **options)
 
 
+def _load_far(weights, *, device=None, **options) -> VideoModel:
+    from longroll.models.far.loader import load_far_model
+
+    return load_far_model(weights, device=device, **options)
+
+
+def _far_fps(weights: str | None, options: dict) -> float:
+    from longroll.models.far.zoo import release_for
+
+    return release_for(options.get("flavour"), weights).fps
+
+
+def _far_identity(weights: str, options: dict) -> str:
+    from longroll.models.far.loader import far_identity, find_dcae
+    from longroll.models.far.zoo import release_for
+
+    checkpoint = Path(weights)
+    dcae = options.get("dcae")
+    dcae = Path(dcae) if dcae is not None else find_dcae(checkpoint, release_for(options.get("flavour"), weights))
+    return far_identity(checkpoint, dcae)
+
+
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family("tiny", float(WORLD_FPS), (), False, _load_tiny, "a tiny.safetensors file (default: the shipped weights)"),
     Family("causal-wan", WAN21_FPS, ("base", "flavour", "lora", "lora_alpha", "ema", "trust_pickle", "height", "width",
@@ -59,14 +86,18 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
            "a Self Forcing, LongLive or CausVid checkpoint, or a Wan2.1 directory"),
     Family("wan", WAN21_FPS, ("base", "height", "width", "train_len", "dtype"), True, _load_wan,
            "a Wan2.1 directory in diffusers layout"),
+    Family("far", 0.0, ("flavour", "dcae", "classes", "trust_pickle", "dtype"), True, _load_far,
+           "a FAR transformer file (FAR_<size>_<Dataset>_<Kind><res>-<hash>.pth) with its DC-AE", fps_for=_far_fps,
+           identity=_far_identity),
 )}
 MODELS = tuple(FAMILIES)
 
 
-def model_fps(name: str) -> float:
-    """Frames per second of a family's videos, known without loading it."""
+def model_fps(name: str, weights: str | None = None, options: dict | None = None) -> float:
+    """Frames per second of a family's videos, known without loading it (for FAR, from its release)."""
     check_choice("model", name, FAMILIES)
-    return FAMILIES[name].fps
+    family = FAMILIES[name]
+    return family.fps if family.fps_for is None else family.fps_for(weights, options or {})
 
 
 def check_options(name: str, weights: str | None, options: dict) -> Family:
@@ -94,6 +125,8 @@ def weights_identity(name: str, weights: str | None = None, **options) -> str:
     path = Path(weights)
     if not path.exists():
         raise FileNotFoundError(f"No weights for the {name} model at {str(path)!r}.")
+    if family.identity is not None:
+        return family.identity(weights, options)
     digest = file_sha256(path)
     lora = options.get("lora")
     return digest if lora is None else hashlib.sha256((digest + file_sha256(Path(lora))).encode()).hexdigest()

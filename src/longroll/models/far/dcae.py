@@ -56,19 +56,34 @@ def factor_for(size: int) -> int:
 
 def load_far_dcae(path: str | Path, size: int, *, options: dict | None = None, device=None,
                   dtype: torch.dtype = torch.float32):
-    """FAR's DC-AE for ``size``-pixel frames with the weights of ``path`` (a ``.pth`` state dict as FAR
-    ships it, or safetensors), checked key by key; ``options`` replaces the codec's shapes (tests)."""
+    """FAR's DC-AE for ``size``-pixel frames: a ``.pth`` / ``.safetensors`` state dict as FAR ships it (the
+    shapes of FAR's codec for that size, checked key by key), or a folder in diffusers layout
+    (``config.json`` and its weights: the shapes it states); ``options`` replaces the codec's shapes (tests).
+    Refused unless it maps ``size``-pixel frames to FAR's 8 x 8 latents."""
     from diffusers import AutoencoderDC
 
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path} does not exist (longroll never downloads weights: give a local path).")
-    model = AutoencoderDC(**(options or dcae_options(factor_for(size))))
-    state = read_tensors(path)
-    state = state.get("state_dict", state) if isinstance(state.get("state_dict"), dict) else state
-    check_tensors(state, model.state_dict(), str(path), kind=f"FAR's DC-AE for {size}-pixel frames")
-    model.load_state_dict(state, strict=True)
-    return model.to(device=device, dtype=dtype).eval().requires_grad_(False)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise CheckpointError(f"{path} is a folder without config.json: give FAR's DC-AE file (.pth) or a "
+                                  "DC-AE folder in diffusers layout.")
+        model = AutoencoderDC.from_pretrained(str(path), local_files_only=True, low_cpu_mem_usage=False,
+                                              torch_dtype=dtype)
+    else:
+        model = AutoencoderDC(**(options or dcae_options(factor_for(size))))
+        state = read_tensors(path)
+        state = state.get("state_dict", state) if isinstance(state.get("state_dict"), dict) else state
+        check_tensors(state, model.state_dict(), str(path), kind=f"FAR's DC-AE for {size}-pixel frames")
+        model.load_state_dict(state, strict=True)
+    factor = 2 ** (len(model.config.encoder_block_out_channels) - 1)
+    if size % factor or size // factor != LATENT_SIZE:
+        raise CheckpointError(f"The DC-AE at {path} compresses by {factor}: {size}-pixel frames would make "
+                              f"{size / factor:g} x {size / factor:g} latents; FAR's models take "
+                              f"{LATENT_SIZE} x {LATENT_SIZE} (the {size // LATENT_SIZE}x codec of this release).")
+    model = model.to(device=device) if path.is_dir() else model.to(device=device, dtype=dtype)
+    return model.eval().requires_grad_(False)
 
 
 class FarCodec:

@@ -24,19 +24,20 @@ FAR_STEPS = 50  # num_inference_steps of every released config (options/test/far
 FAR_CLEAN_TIMESTEP = -1.0  # context_timestep_idx: clean context frames' timestep, on FAR's 0-1000 scale
 
 
-def far_schedule(steps: int = FAR_STEPS) -> FewStepSchedule:
+def far_schedule(steps: int = FAR_STEPS, *, cfg: float = 1.0) -> FewStepSchedule:
     """FAR's sampler: ``FlowMatchEulerDiscreteScheduler.set_timesteps(steps)`` with 1000 training timesteps
-    and shift 1, i.e. timesteps evenly from 1000 to 1, then 0, and plain Euler steps."""
+    and shift 1, i.e. timesteps evenly from 1000 to 1, then 0, and plain Euler steps; ``cfg``: the
+    guidance scale of FAR's evaluation of the model."""
     timesteps = torch.linspace(1000.0, 1.0, steps, dtype=torch.float64).tolist()
-    return FewStepSchedule(timesteps=tuple(timesteps), shift=1.0, sampler="euler")
+    return FewStepSchedule(timesteps=tuple(timesteps), shift=1.0, sampler="euler", cfg=cfg)
 
 
-def far_defaults(train_len: int, *, steps: int = FAR_STEPS, upscale: int = 4) -> ModelDefaults:
+def far_defaults(train_len: int, *, steps: int = FAR_STEPS, cfg: float = 1.0, upscale: int = 4) -> ModelDefaults:
     """A FAR model's defaults: it attends to every frame of its training clip (``train_len``), one
-    frame at a time; the sink presets keep its first frame. ``upscale``: enlargement of written
-    videos for viewing (its frames are 64 to 256 pixels)."""
+    frame at a time; the sink presets keep its first frame. ``cfg``: FAR's guidance for the model;
+    ``upscale``: enlargement of written videos for viewing (its frames are 64 to 256 pixels)."""
     return ModelDefaults(
-        train_len=train_len, chunk_size=1, window=train_len, sink=1, schedule=far_schedule(steps),
+        train_len=train_len, chunk_size=1, window=train_len, sink=1, schedule=far_schedule(steps, cfg=cfg),
         context_timestep=FAR_CLEAN_TIMESTEP / 1000.0, frames_per_latent=1, upscale=upscale, preset="none",
         diagonal=DiagonalDefaults(window=train_len, k=1))
 
