@@ -38,7 +38,7 @@ def import_far(path: str | Path):
     if not (root / "far" / "models" / "far_model.py").is_file():
         raise ValueError(f"{root} is not a checkout of showlab/FAR: far/models/far_model.py is missing.")
     sys.path.insert(0, str(root))
-    for name in ("far", "far.models", "far.utils", "far.pipelines"):
+    for name in ("far", "far.models", "far.utils", "far.pipelines"):  # far_long_model imports far.utils.registry
         module = types.ModuleType(name)
         module.__path__ = [str(root.joinpath(*name.split(".")))]
         sys.modules[name] = module
@@ -132,6 +132,90 @@ def compare_sampling(far, args, *, steps: int = 6, scale: float = 2.0) -> tuple[
     return (theirs - ours).abs().max().item(), theirs.abs().max().item()
 
 
+def _far_long_pair(args, condition_cfg: dict | None):
+    """FAR's ``FAR_Long`` (8 x 8 latents, coarse patches of 4, a short-term window of ``args.short_window``)
+    with random weights, and longroll's ``FarLong`` with the same state dict."""
+    from longroll.models.far.config import FarConfig
+    from longroll.models.far.long import FarLong
+
+    module = importlib.import_module("far.models.far_long_model")
+    axes = axes_for(args.head_dim)
+    torch.manual_seed(args.seed)
+    ref = module.FAR_Long(num_layers=args.layers, attention_head_dim=args.head_dim, num_attention_heads=args.heads,
+                          axes_dims_rope=axes, in_channels=args.channels, out_channels=args.channels,
+                          context_patch_size=4, short_term_ctx_winsize=args.short_window,
+                          condition_cfg=condition_cfg).eval()
+    with torch.no_grad():
+        for p in ref.parameters():
+            p.normal_(0, 0.1)
+    ours = FarLong(FarConfig(num_layers=args.layers, num_heads=args.heads, head_dim=args.head_dim, axes_dims=axes,
+                             in_channels=args.channels, out_channels=args.channels, context_patch_size=4,
+                             short_window=args.short_window, condition="action", num_classes=4)).eval()
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    return ref, ours
+
+
+def compare_long(args) -> tuple[float, float]:
+    """FAR-Long's forward without a cache: for every prefix of a clip longer than the short-term window
+    (clean context, the newest frame noisy), FAR's newest frame against longroll's uncached pass over the
+    same prefix: the largest difference and the largest value."""
+    ref, ours = _far_long_pair(args, {"type": "action", "num_action_classes": 4})
+    g = torch.Generator().manual_seed(args.seed)
+    f = args.long_frames
+    x = torch.randn(1, f, args.channels, 8, 8, generator=g)
+    actions = torch.randint(0, 4, (1, f), generator=g)
+    worst = top = 0.0
+    with torch.no_grad():
+        for k in range(f):
+            t = torch.tensor([[-1.0] * k + [400.0]])
+            theirs = ref(x[:, :k + 1], timestep=t, context_cache={"kv_cache": None},
+                         conditions={"action": actions[:, :k + 1]}, return_dict=False)[0]
+            mine = ours(x[:, :k + 1], t, actions=actions[:, :k + 1])[:, -1:]
+            worst, top = max(worst, (theirs - mine).abs().max().item()), max(top, mine.abs().max().item())
+    return worst, top
+
+
+def compare_long_sampling(args, *, steps: int = 4, scale: float = 1.5, use_kv_cache: bool) -> tuple[float, float]:
+    """FAR's ``FARPipeline.generate`` on FAR-Long (actions, guidance ``scale`` against the dropped action, with
+    or without its multi-level KV cache) against longroll's chunk rollout of ``FarLong`` through its
+    ``MultiLevelCache``: the largest latent difference over the video and the largest latent."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+    from diffusers.models.modeling_utils import ModelMixin
+
+    from longroll.cache import CacheConfig
+    from longroll.models.far.denoiser import FarDenoiser, far_defaults
+    from longroll.pipelines.guidance import with_guidance
+    from longroll.pipelines.presets import resolve_preset
+    from longroll.pipelines.rollout import rollout
+
+    pipeline = importlib.import_module("far.pipelines.pipeline_far").FARPipeline
+    if not hasattr(pipeline, "execution_device"):
+        pipeline.execution_device = property(lambda self: self._execution_device)
+
+    class NoVae(ModelMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+    ref, ours = _far_long_pair(args, {"type": "action", "num_action_classes": 4})
+    pipe = pipeline(transformer=ref, vae=NoVae(), scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000))
+    pipe.vae_decode = lambda latents: latents
+    pipe.set_progress_bar_config(disable=True)
+    f = args.long_frames
+    actions = torch.randint(0, 4, (1, f), generator=torch.Generator().manual_seed(args.seed + 1))
+    theirs = pipe.generate(unroll_length=f, guidance_scale=scale, conditions={"action": actions.clone()},
+                           generator=torch.Generator().manual_seed(args.seed), num_inference_steps=steps,
+                           sample_size=8, use_kv_cache=use_kv_cache, show_progress=False)
+    den = FarDenoiser(ours, far_defaults(f, steps=steps), (8, 8))
+    config = resolve_preset("none", den)
+    config = type(config)(**{**config.__dict__, "cache": CacheConfig(window=f, sink=0)})
+    with torch.no_grad():
+        chunks = rollout(with_guidance(den, scale), actions, num_frames=f, config=config,
+                         generator=torch.Generator().manual_seed(args.seed))
+        mine = torch.cat([c.latents for c in chunks], dim=1)
+    return (theirs - mine).abs().max().item(), theirs.abs().max().item()
+
+
 def compare_dcae(config: Path) -> tuple[bool, float, float]:
     """FAR's DC-AE and longroll's (diffusers' ``AutoencoderDC`` with ``dcae_options``) on one config and
     random weights: whether longroll's shapes are the config file's, and the largest difference of the
@@ -171,6 +255,8 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=4, help="latent height and width")
     parser.add_argument("--frames", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--short-window", type=int, default=3, help="FAR-Long's short-term window (its own: 16)")
+    parser.add_argument("--long-frames", type=int, default=8, help="FAR-Long's clip (past the short-term window)")
     args = parser.parse_args()
     far = import_far(args.reference)
     print(f"FAR's code from {Path(args.reference).resolve()}; {args.layers} blocks, {args.heads} heads of "
@@ -181,6 +267,14 @@ def main() -> None:
     worst, scale = compare_sampling(far, args)
     print(f"  sampling, {args.frames} frames (FARPipeline.generate with its KV cache, 6 steps, guidance 2 on a label, "
           f"against longroll's chunk rollout): largest difference {worst:.2g} (largest latent {scale:.3g})")
+    worst, scale = compare_long(args)
+    print(f"  FAR-Long, {args.long_frames} frames of 8x8, short-term window {args.short_window}, actions, uncached, "
+          f"every prefix: largest difference {worst:.2g} (largest value {scale:.3g})")
+    for cached in (False, True):
+        worst, scale = compare_long_sampling(args, use_kv_cache=cached)
+        print(f"  FAR-Long sampling (FARPipeline.generate {'with' if cached else 'without'} its multi-level KV cache, "
+              f"4 steps, guidance 1.5 on actions, against longroll's chunk rollout through MultiLevelCache): largest "
+              f"difference {worst:.2g} (largest latent {scale:.3g})")
     root = Path(args.reference).resolve()
     configs = (root / "options" / "model_cfg" / "dcae").glob("model_*x_c32_config.json")
     for config in sorted(configs, key=lambda c: int(c.stem.split("_")[1][:-1])):  # 8x, 16x, 32x

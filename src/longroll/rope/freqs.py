@@ -150,8 +150,10 @@ def rope_cos_sin(
     attention_scale: float = 1.0,
     dtype: torch.dtype = torch.float32,
     heads: int | None = None,
+    stride: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Cos and sin for every token of frames at ``frame_positions`` on an ``height x width`` grid.
+    """Cos and sin for every token of frames at ``frame_positions`` on an ``height x width`` grid
+    (row and column positions ``stride`` apart: FAR's coarse long-term tokens sit at every 4th).
 
     Tokens are ordered frame-major, then row, then column. Returns two ``(F*h*w, D/2)`` tensors on
     the device of ``frame_positions`` (``(H, F*h*w, D/2)`` when ``freqs`` has a per-head jitter and
@@ -163,8 +165,10 @@ def rope_cos_sin(
     per_head = freqs.jitter > 0 and heads is not None
     temporal = (freqs.head_temporal(heads) if per_head else freqs.temporal[None]).to(device)  # (H or 1, P_F)
     ang_t = pos_t[None, :, None] * temporal[:, None, :]  # (H or 1, F, P_F)
-    ang_h = torch.outer(torch.arange(height, dtype=torch.float64, device=device), freqs.height.to(device))  # (h, P_H)
-    ang_w = torch.outer(torch.arange(width, dtype=torch.float64, device=device), freqs.width.to(device))  # (w, P_W)
+    rows = torch.arange(height, dtype=torch.float64, device=device) * stride
+    cols = torch.arange(width, dtype=torch.float64, device=device) * stride
+    ang_h = torch.outer(rows, freqs.height.to(device))  # (h, P_H)
+    ang_w = torch.outer(cols, freqs.width.to(device))  # (w, P_W)
     f, n = pos_t.numel(), temporal.shape[0]
     angles = torch.cat(
         [

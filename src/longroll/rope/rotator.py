@@ -18,10 +18,12 @@ from longroll.rope.freqs import RopeFreqs, apply_rotary, rope_cos_sin, token_cos
 
 
 class FrameRotator:
-    """Rotates ``(B, H, n*T, D)`` tokens of ``n`` frames on an ``height x width`` token grid."""
+    """Rotates ``(B, H, n*T, D)`` tokens of ``n`` frames on an ``height x width`` token grid (``stride``: grid
+    positions apart, for tokens that each cover ``stride x stride`` of the model's grid)."""
 
-    def __init__(self, freqs: RopeFreqs, height: int, width: int, *, attention_scale: float = 1.0) -> None:
-        self.freqs, self.height, self.width, self.scale = freqs, height, width, attention_scale
+    def __init__(self, freqs: RopeFreqs, height: int, width: int, *, attention_scale: float = 1.0,
+                 stride: int = 1) -> None:
+        self.freqs, self.height, self.width, self.scale, self.stride = freqs, height, width, attention_scale, stride
         self._memo: dict[tuple[int, int, int, int], tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 
     def cos_sin(self, frames: torch.Tensor, heads: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -30,8 +32,8 @@ class FrameRotator:
         key = (frames.data_ptr(), frames.storage_offset(), frames.numel(), frames._version, heads)
         hit = self._memo.get(key)
         if hit is None:
-            cos, sin = rope_cos_sin(self.freqs, frames, self.height, self.width,
-                                    attention_scale=self.scale, dtype=torch.float32, heads=heads)
+            cos, sin = rope_cos_sin(self.freqs, frames, self.height, self.width, attention_scale=self.scale,
+                                    dtype=torch.float32, heads=heads, stride=self.stride)
             hit = self._memo[key] = (frames, cos, sin)  # keep ``frames`` alive: its address stays unique
         return hit[1], hit[2]
 
@@ -50,11 +52,14 @@ class FrameRotator:
     def same_as(self, other) -> bool:
         """Whether ``other`` rotates exactly as this one (the same frequencies object, grid and scale)."""
         return isinstance(other, FrameRotator) and other.freqs is self.freqs and \
-            (other.height, other.width, other.scale) == (self.height, self.width, self.scale)
+            (other.height, other.width, other.scale, other.stride) == (self.height, self.width, self.scale, self.stride)
 
     def tokens(self, x: torch.Tensor, time: torch.Tensor, space: torch.Tensor) -> torch.Tensor:
         """Rotate single tokens ``x (B, H, N, D)`` at temporal positions ``time (N,)`` and grid indices
         ``space (N,)``."""
+        if self.stride != 1:
+            raise ValueError("Single tokens are rotated on the model's own grid (stride 1); this rotator's tokens "
+                             f"sit {self.stride} apart.")
         cos, sin = token_cos_sin(self.freqs, time, space, self.width, attention_scale=self.scale,
                                  heads=x.shape[1] if self.freqs.jitter > 0 else None)
         return apply_rotary(x, cos, sin)

@@ -34,6 +34,9 @@ class FarConfig:
     mlp_ratio: float = 4.0  # FeedForward's hidden width over the model width
     eps: float = 1e-6  # layer and RMS norms' epsilon
     freq_dim: int = 256  # sinusoidal timestep features (Timesteps(256, flip_sin_to_cos, shift 1))
+    # FAR-Long: latent pixels per long-term (coarse) token side (its context_patch_size, 4); None: a short model.
+    context_patch_size: int | None = None
+    short_window: int = 16  # FAR-Long: frames at full resolution, the current one included (short_term_ctx_winsize)
 
     def __post_init__(self) -> None:
         for name in ("in_channels", "out_channels", "num_layers", "num_heads", "head_dim", "patch_size", "freq_dim"):
@@ -47,6 +50,17 @@ class FarConfig:
         check_choice("condition", self.condition, CONDITIONS)
         check_int("num_classes", self.num_classes, low=1 if self.condition else 0)
         check_float("mlp_ratio", self.mlp_ratio, low=0.0, low_open=True)
+        if self.context_patch_size is not None:
+            check_int("context_patch_size", self.context_patch_size, low=self.patch_size)
+            if self.context_patch_size % self.patch_size:
+                raise ValueError(f"context_patch_size = {self.context_patch_size} must be a multiple of patch_size = "
+                                 f"{self.patch_size}.")
+        check_int("short_window", self.short_window, low=2)
+
+    @property
+    def long(self) -> bool:
+        """A FAR-Long model (long short-term context)."""
+        return self.context_patch_size is not None
 
     @property
     def dim(self) -> int:
@@ -56,6 +70,11 @@ class FarConfig:
         """Tokens of one latent frame of ``height x width``."""
         return (height // self.patch_size) * (width // self.patch_size)
 
+    def context_tokens_per_frame(self, height: int, width: int) -> int:
+        """Long-term (coarse) tokens of one latent frame of ``height x width`` (FAR-Long)."""
+        p = self.context_patch_size or self.patch_size
+        return (height // p) * (width // p)
+
 
 # The model zoo's shapes (far_model.py / far_long_model.py registry: FAR_B, FAR_M, FAR_L, FAR_XL).
 ZOO = {
@@ -63,6 +82,8 @@ ZOO = {
     "FAR_M": FarConfig(num_layers=12, num_heads=16),
     "FAR_L": FarConfig(num_layers=24, num_heads=16),
     "FAR_XL": FarConfig(num_layers=28, num_heads=18),
+    "FAR_B_Long": FarConfig(num_layers=12, num_heads=12, context_patch_size=4),
+    "FAR_M_Long": FarConfig(num_layers=12, num_heads=16, context_patch_size=4),
 }
 
 __all__ = ["CONDITIONS", "ZOO", "FarConfig"]

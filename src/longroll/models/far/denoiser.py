@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from longroll.models.base import DiagonalDefaults, ModelDefaults
+from longroll.models.far.long import FarLong
 from longroll.models.far.model import Far
 from longroll.sampler import FewStepSchedule
 
@@ -46,7 +47,7 @@ class FarDenoiser(nn.Module):
     """The rollout's view of a ``Far``: latents ``(B, f, C, H, W)`` and noise levels in [0, 1] in (a
     negative level: a clean context frame), velocity out; FAR's timestep scale (x 1000) stays inside."""
 
-    def __init__(self, model: Far, defaults: ModelDefaults, latent_hw: tuple[int, int]) -> None:
+    def __init__(self, model: Far | FarLong, defaults: ModelDefaults, latent_hw: tuple[int, int]) -> None:
         super().__init__()
         self.model, self.defaults, self.latent_hw = model, defaults, latent_hw
         self.null_trained = model.config.condition is not None  # FAR drops labels and actions in training
@@ -73,7 +74,9 @@ class FarDenoiser(nn.Module):
         kind = self.model.config.condition
         labels = cond if kind == "label" else None
         actions = None
-        if kind == "action":
+        if kind == "action" and cache is not None and self.model.config.long:
+            actions = cond  # FAR-Long's cache needs the short-term window's actions again: the whole video's
+        elif kind == "action":
             if cond is None or cond.shape[1] < start_frame + x.shape[1]:
                 have = 0 if cond is None else cond.shape[1]
                 raise ValueError(f"Frames [{start_frame}, {start_frame + x.shape[1]}) need their actions; the "

@@ -151,12 +151,39 @@ class AdaNormOut(nn.Module):
         return F.layer_norm(x, x.shape[-1:], eps=self.eps) * (1 + scale) + shift
 
 
-class Far(nn.Module):
+class FrameConditioning:
+    """Per-frame conditioning of FAR's models (short and long): timestep embedding plus the class label's or
+    each frame's action's (its ``timestep_embedder`` and ``label_embedder`` / ``action_embedder``)."""
+
+    config: FarConfig
+
+    def conditioning(self, t: torch.Tensor, labels: torch.Tensor | None,
+                     actions: torch.Tensor | None) -> torch.Tensor:
+        """Per-frame conditioning ``(B, F, D)`` from timesteps ``t (B, F)``, class ``labels (B,)`` or
+        ``actions (B, F)``."""
+        b, f = t.shape
+        param = self.x_embedder.weight
+        c = self.timestep_embedder(timestep_features(t.reshape(-1), self.config.freq_dim).to(param.dtype))
+        c = c.reshape(b, f, self.config.dim)
+        if self.config.condition == "label":
+            if labels is None or labels.shape != (b,):
+                raise ValueError(f"This FAR model is class-conditioned: give labels of shape {(b,)}.")
+            c = c + self.label_embedder(labels)[:, None]
+        elif self.config.condition == "action":
+            if actions is None or actions.shape != (b, f):
+                raise ValueError(f"This FAR model is action-conditioned: give one action per frame, shape {(b, f)}.")
+            c = c + self.action_embedder(actions)
+        return c
+
+
+class Far(FrameConditioning, nn.Module):
     """FAR's transformer: velocity of latent frames given per-frame timesteps, frame-causal over the
     frames it is given and the cached window before them."""
 
     def __init__(self, config: FarConfig) -> None:
         super().__init__()
+        if config.long:
+            raise ValueError("This configuration has long short-term context (context_patch_size): build FarLong.")
         cfg = self.config = config
         p = cfg.patch_size
         self.x_embedder = nn.Linear(cfg.in_channels * p * p, cfg.dim)
@@ -178,24 +205,6 @@ class Far(nn.Module):
         return KVCache(cache_config, num_layers=cfg.num_layers, batch_size=batch_size, num_heads=cfg.num_heads,
                        tokens_per_frame=cfg.tokens_per_frame(height, width), head_dim=cfg.head_dim,
                        device=device or param.device, dtype=dtype or param.dtype)
-
-    def conditioning(self, t: torch.Tensor, labels: torch.Tensor | None,
-                     actions: torch.Tensor | None) -> torch.Tensor:
-        """Per-frame conditioning ``(B, F, D)`` from timesteps ``t (B, F)``, class ``labels (B,)`` or
-        ``actions (B, F)``."""
-        b, f = t.shape
-        param = self.x_embedder.weight
-        c = self.timestep_embedder(timestep_features(t.reshape(-1), self.config.freq_dim).to(param.dtype))
-        c = c.reshape(b, f, -1)
-        if self.config.condition == "label":
-            if labels is None or labels.shape != (b,):
-                raise ValueError(f"This FAR model is class-conditioned: give labels of shape {(b,)}.")
-            c = c + self.label_embedder(labels)[:, None]
-        elif self.config.condition == "action":
-            if actions is None or actions.shape != (b, f):
-                raise ValueError(f"This FAR model is action-conditioned: give one action per frame, shape {(b, f)}.")
-            c = c + self.action_embedder(actions)
-        return c
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, *, start_frame: int = 0, cache: KVCache | None = None,
                 labels: torch.Tensor | None = None, actions: torch.Tensor | None = None,
