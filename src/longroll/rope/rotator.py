@@ -51,8 +51,9 @@ class FrameRotator:
 
     def same_as(self, other) -> bool:
         """Whether ``other`` rotates exactly as this one (the same frequencies object, grid and scale)."""
+        mine = (self.height, self.width, self.scale, self.stride)
         return isinstance(other, FrameRotator) and other.freqs is self.freqs and \
-            (other.height, other.width, other.scale, other.stride) == (self.height, self.width, self.scale, self.stride)
+            (other.height, other.width, other.scale, other.stride) == mine
 
     def tokens(self, x: torch.Tensor, time: torch.Tensor, space: torch.Tensor) -> torch.Tensor:
         """Rotate single tokens ``x (B, H, N, D)`` at temporal positions ``time (N,)`` and grid indices

@@ -36,8 +36,15 @@ from longroll.attention import FrameAttention, fast_attention, frame_biased_atte
 from longroll.cache import KVCache
 from longroll.cache.multilevel import MultiLevelCache
 from longroll.models.far.config import FarConfig
-from longroll.models.far.model import (AdaNormOut, AdaNormZero, FeedForward, FrameConditioning, HeadRMSNorm,
-                                       LabelTable, TimestepMLP)
+from longroll.models.far.model import (
+    AdaNormOut,
+    AdaNormZero,
+    FeedForward,
+    FrameConditioning,
+    HeadRMSNorm,
+    LabelTable,
+    TimestepMLP,
+)
 from longroll.rope.bias import TemporalBias
 from longroll.rope.freqs import RopeFreqs, axes_rope_freqs
 from longroll.rope.rotator import FrameRotator
@@ -185,7 +192,7 @@ class FarLong(FrameConditioning, nn.Module):
     def __init__(self, config: FarConfig) -> None:
         super().__init__()
         if not config.long:
-            raise ValueError("FarLong needs a context_patch_size (FAR-Long's coarse tokens); a short FAR model is Far.")
+            raise ValueError("FarLong needs a context_patch_size (FAR-Long's coarse tokens); a short model is Far.")
         cfg = self.config = config
         p, cp = cfg.patch_size, cfg.context_patch_size
         self.x_embedder = nn.Linear(cfg.in_channels * p * p, cfg.dim)
