@@ -7,8 +7,8 @@ from pathlib import Path
 
 import torch
 
+from longroll.models.far.checkpoints import build_far
 from longroll.models.far.config import FarConfig
-from longroll.models.far.model import Far
 
 TINY_FAR = dict(num_layers=2, num_heads=2, head_dim=16, axes_dims=(4, 6, 6))
 
@@ -25,10 +25,11 @@ def tiny_dcae_options(stages: int) -> dict:
                 decoder_act_fns=["relu"] * stages, scaling_factor=0.2889)
 
 
-def tiny_far(seed: int = 0, **config) -> Far:
-    """A FAR transformer with random weights everywhere (FAR zero-initialises its adaLN and head)."""
+def tiny_far(seed: int = 0, **config):
+    """A FAR transformer (``FarLong`` with a ``context_patch_size``) with random weights everywhere (FAR
+    zero-initialises its adaLN and head)."""
     torch.manual_seed(seed)
-    model = Far(FarConfig(**{**TINY_FAR, **config})).eval()
+    model = build_far(FarConfig(**{**TINY_FAR, **config})).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.1)

@@ -5,15 +5,16 @@ import pytest
 import torch
 
 from longroll.cache import CacheConfig
+from longroll.models.far.checkpoints import build_far
 from longroll.models.far.config import ZOO, FarConfig
-from longroll.models.far.model import Far, timestep_features
+from longroll.models.far.model import timestep_features
 
 TINY = dict(num_layers=2, num_heads=2, head_dim=16, axes_dims=(4, 6, 6), in_channels=4, out_channels=4)
 
 
 def _model(seed=0, **kw):
     torch.manual_seed(seed)
-    model = Far(FarConfig(**{**TINY, **kw})).eval()
+    model = build_far(FarConfig(**{**TINY, **kw})).eval()
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0, 0.1)  # FAR zero-initialises its adaLN and head: random weights exercise every path
@@ -166,14 +167,17 @@ def test_actions_are_taken_per_frame_and_must_cover_the_video():
     assert torch.equal(den.null_condition(actions), torch.full_like(actions, 4))
 
 
+@pytest.mark.parametrize("long", [False, True])
 @pytest.mark.parametrize("suffix,wrap", [(".pth", None), (".safetensors", None), (".pth", "state_dict")])
-def test_a_checkpoint_loads_with_its_architecture_read_from_the_tensors(tmp_path, suffix, wrap):
-    """Every layout FAR's weights come in: its plain ``.pth`` state dict, safetensors, a wrapped dict."""
+def test_a_checkpoint_loads_with_its_architecture_read_from_the_tensors(tmp_path, suffix, wrap, long):
+    """Every layout FAR's weights come in: its plain ``.pth`` state dict, safetensors, a wrapped dict; short
+    models and FAR-Long (its coarse patch size read from ``context_embedder``)."""
     from safetensors.torch import save_file
 
     from longroll.models.far.checkpoints import load_far
 
-    model = _model(condition="action", num_classes=4, head_dim=64, axes_dims=(16, 24, 24), num_heads=1)
+    model = _model(condition="action", num_classes=4, head_dim=64, axes_dims=(16, 24, 24), num_heads=1,
+                   **({"context_patch_size": 2} if long else {}))
     state = model.state_dict()
     path = tmp_path / f"FAR_test{suffix}"
     if suffix == ".safetensors":
@@ -194,8 +198,8 @@ def test_bad_checkpoints_are_refused_naming_what_is_wrong(tmp_path):
 
     state = _model().state_dict()
     torch.save({**state, "context_embedder.weight": torch.zeros(32, 64)}, tmp_path / "long.pth")
-    with pytest.raises(CheckpointError, match="FAR-Long checkpoint .*not supported yet"):
-        load_far(tmp_path / "long.pth")
+    with pytest.raises(CheckpointError, match=r"missing .* tensor\(s\), e.g. 'context_embedder.bias'"):
+        load_far(tmp_path / "long.pth")  # read as FAR-Long (coarse patches of 4) without its other tensors
     torch.save({k: v for k, v in state.items() if k != "proj_out.bias"}, tmp_path / "cut.pth")
     with pytest.raises(CheckpointError, match=r"missing 1 tensor\(s\), e.g. 'proj_out.bias'"):
         load_far(tmp_path / "cut.pth")

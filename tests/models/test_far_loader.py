@@ -107,7 +107,7 @@ def test_a_release_that_does_not_match_the_file_or_codec_is_refused(tmp_path):
     small = far_release_files(tmp_path / "small", "FAR_B_UCF101_Uncond64-381d295f.pth", condition=None)[0]
     with pytest.raises(ValueError, match="compresses by 16: 64-pixel frames would make 4 x 4 latents"):
         load_model("far", weights=str(small), dcae=str(dcae), device="cpu")  # the 128-pixel release's codec
-    with pytest.raises(ValueError, match="FAR-Long release: its long short-term context is not supported yet"):
+    with pytest.raises(ValueError, match="the dmlab-action64 release is action over 4"):
         load_model("far", weights=str(checkpoint), dcae=str(dcae), flavour="dmlab-action64", device="cpu")
     with pytest.raises(ValueError, match="takes no option base"):
         load_model("far", weights=str(checkpoint), base="x")

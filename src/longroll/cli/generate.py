@@ -52,6 +52,9 @@ def register(parser: argparse.ArgumentParser) -> None:
                         help="continue from these frames (resized by area, resampled to the model's fps); --seconds "
                              "then counts the new part")
     parser.add_argument("--init-frames", type=int, default=None, help="keep only the last N init frames")
+    parser.add_argument("--actions", default=None, metavar="FILE",
+                        help="far world models (DMLab, Minecraft): one integer action per frame, context frames "
+                             "included (in place of a prompt)")
     parser.add_argument("--no-init-in-output", action="store_false", dest="init_in_output",
                         help="leave the init frames out of the output")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
@@ -194,6 +197,14 @@ def build_request(args: argparse.Namespace, fps: float):
     """The command line's ``GenerationRequest`` (checked without a model)."""
     from longroll.pipelines.request import GenerationRequest, parse_switch
 
+    actions = getattr(args, "actions", None)
+    if actions is not None:
+        from longroll.models.far.labels import actions_prompt, read_actions
+
+        if args.prompt is not None:
+            raise ValueError("--actions is the conditioning of an action-conditioned model, in place of a prompt; "
+                             f"drop the prompt {args.prompt[:40]!r}.")
+        args.prompt = actions_prompt(read_actions(actions))
     if args.prompt is None:
         raise ValueError("Give a prompt (or --replay SIDECAR).")
     from longroll.pipelines.script import is_script
@@ -250,6 +261,7 @@ def _refuse_settings(args: argparse.Namespace, mode: str, *, allowed: tuple[str,
 
         given.append(f"the prompt {excerpt(args.prompt, 40)}")
     plain = {"seconds": None, "seed": 0, "preset": None, "switch": [], "upscale": None, "init": None,
+             "actions": None,
              "init_frames": None, "init_in_output": True, "schedule": None, "out": None, "overwrite": False}
     given += [f"--{name.replace('_', '-')}" if name != "init_in_output" else "--no-init-in-output"
               for name, default in plain.items() if name not in allowed and getattr(args, name) != default]

@@ -50,6 +50,11 @@ class DiagonalDefaults:
 
 
 POSITIONS = ("absolute", "relative")
+# What a model may refuse (ModelDefaults.refuses): schedules, and the parts of a rollout that act on its cache.
+REFUSABLE = {"fifo": "the fifo schedule", "miga": "the miga schedule", "rolling": "the rolling schedule",
+             "relative": "relative RoPE positions in the cache", "compression": "Participative Compression",
+             "memory": "MemRoPE's memory streams", "rolling-sink": "Rolling Sink", "ema-sink": "an EMA sink",
+             "dynamic": "a dynamic RoPE scale", "switch": "a prompt switch"}
 NATIVE_SWITCHES = ("recache", "longlive", "flush")
 
 
@@ -98,8 +103,13 @@ class ModelDefaults:
     # families' own inference. Set for weights initialised from a small manual seed (the built-in model).
     seed_salt: str | None = None
     native: NativeRollout = field(default_factory=NativeRollout)  # the family's own window (presets without a sink)
+    # (part, why) for each of REFUSABLE's parts the model cannot take (FAR-Long's multi-level cache).
+    refuses: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
+        for part, _ in self.refuses:
+            if part not in REFUSABLE:
+                raise ValueError(f"refuses names {part!r}, not one of {', '.join(REFUSABLE)}.")
         check_int("train_len", self.train_len, low=1)
         if self.chunk_size is not None:
             check_int("chunk_size", self.chunk_size, low=1, high=self.train_len)
@@ -111,6 +121,13 @@ class ModelDefaults:
         if self.native.sink >= self.native_window:
             raise ValueError(f"native sink = {self.native.sink} must be smaller than the native window = "
                              f"{self.native_window} (allowed range [0, {self.native_window - 1}]).")
+
+    def check_parts(self, parts: list[str], model: str) -> None:
+        """Refuse the first of ``parts`` (REFUSABLE's names) this model cannot take, saying why."""
+        why = dict(self.refuses)
+        for part in parts:
+            if part in why:
+                raise ValueError(f"The {model} model cannot take {REFUSABLE[part]}: {why[part]}.")
 
     @property
     def native_window(self) -> int:
@@ -168,6 +185,9 @@ class VideoModel:
     frame_size: tuple[int, int] | None = None  # (H, W) of decoded frames before any upscale (what encode_frames takes)
     vocabulary: tuple[str, ...] | None = None  # the words of a closed-vocabulary prompt language; None = free text
     world: bool = False  # its videos show the built-in procedural world: the world-aware metrics apply
+    # (cond, latent frames) -> raises when a prompt's conditioning cannot cover a video of that many latent
+    # frames (a FAR world model's actions: one per frame); None: any conditioning covers any length.
+    check_cond: Callable[[Any, int], None] | None = None
 
     @property
     def defaults(self) -> ModelDefaults:

@@ -105,14 +105,34 @@ def resolve(request: GenerationRequest, model: VideoModel, *, config=None) -> Ge
     elif request.overrides or request.schedule_options:
         raise ValueError("Give either a resolved config or preset overrides and schedule settings, not both.")
     check_guidance(model.denoiser, method_of(config).cfg)  # weights without an unconditional mode fail here
-    # 3. Lengths and output.
+    defaults.check_parts(_parts(request.schedule, config, len(conds) > 1), model.name)
+    # 3. Lengths and output; a conditioning that must cover every frame (a world model's actions) is checked.
+    num_latent = model.latent_frames(request.seconds, continuing=init is not None)
+    if model.check_cond is not None:
+        context = 0 if init is None else init.latents.shape[1]
+        for cond in conds:
+            model.check_cond(cond, context + num_latent)
     return GenerationPlan(
         request=request, prompts=prompts, conds=conds, switch_frames=switch_frames,
-        num_latent=model.latent_frames(request.seconds, continuing=init is not None),
+        num_latent=num_latent,
         total_frames=total_frames + (init.output_frames if init is not None else 0),
         preset=preset, schedule=request.schedule, config=config,
         upscale=request.upscale if request.upscale is not None else defaults.upscale, out=request.out_path,
         noise_seed=noise_seed(request.seed, defaults.seed_salt), init=init)
+
+
+def _parts(schedule: str, config, switches: bool) -> list[str]:
+    """The parts of a resolved rollout a model may refuse (``models.base.REFUSABLE``)."""
+    parts = [schedule] if schedule != "chunk" else []
+    cache = getattr(config, "cache", None)
+    if cache is not None:
+        parts += [name for name, used in (("relative", cache.positions == "relative"),
+                                          ("compression", cache.budget is not None), ("memory", cache.memory),
+                                          ("rolling-sink", cache.rolling), ("ema-sink", cache.sink_ema is not None))
+                  if used]
+    if method_of(config).rope.dynamic:
+        parts.append("dynamic")
+    return parts + (["switch"] if switches else [])
 
 
 def _check_returned_size(request: GenerationRequest, model: VideoModel, frames: int) -> None:

@@ -33,14 +33,31 @@ def far_schedule(steps: int = FAR_STEPS, *, cfg: float = 1.0) -> FewStepSchedule
     return FewStepSchedule(timesteps=tuple(timesteps), shift=1.0, sampler="euler", cfg=cfg)
 
 
-def far_defaults(train_len: int, *, steps: int = FAR_STEPS, cfg: float = 1.0, upscale: int = 4) -> ModelDefaults:
+# What FAR-Long's multi-level cache cannot take (models.base.REFUSABLE), and why.
+LONG_REFUSES = (
+    ("fifo", "FAR-Long sees its long-term frames only clean (it is trained so), and FIFO's queue holds noisy ones"),
+    ("miga", "FAR-Long sees its long-term frames only clean (it is trained so), and MIGA's queue holds noisy ones"),
+    ("rolling", "its multi-level cache makes one frame at a time"),
+    ("relative", "its two levels keep FAR's absolute positions (coarse tokens at every 4th row and column)"),
+    ("compression", "its coarse level is already a compression (a few tokens per frame) and keeps them whole"),
+    ("memory", "its coarse level keeps every long-term frame's own tokens"),
+    ("rolling-sink", "its coarse level is written once per frame and never replayed"),
+    ("ema-sink", "its coarse level is written once per frame and never folded"),
+    ("dynamic", "its fine level keeps keys rotated when written"),
+    ("switch", "its world models take one action per frame instead of prompts"),
+)
+
+
+def far_defaults(train_len: int, *, steps: int = FAR_STEPS, cfg: float = 1.0, upscale: int = 4,
+                 long: bool = False) -> ModelDefaults:
     """A FAR model's defaults: it attends to every frame of its training clip (``train_len``), one
     frame at a time; the sink presets keep its first frame. ``cfg``: FAR's guidance for the model;
-    ``upscale``: enlargement of written videos for viewing (its frames are 64 to 256 pixels)."""
+    ``upscale``: enlargement of written videos for viewing (its frames are 64 to 256 pixels). ``long``:
+    FAR-Long (the window bounds its coarse level; what its cache cannot take is refused, with the reason)."""
     return ModelDefaults(
         train_len=train_len, chunk_size=1, window=train_len, sink=1, schedule=far_schedule(steps, cfg=cfg),
         context_timestep=FAR_CLEAN_TIMESTEP / 1000.0, frames_per_latent=1, upscale=upscale, preset="none",
-        diagonal=DiagonalDefaults(window=train_len, k=1))
+        diagonal=DiagonalDefaults(window=train_len, k=1), refuses=LONG_REFUSES if long else ())
 
 
 class FarDenoiser(nn.Module):
@@ -86,4 +103,4 @@ class FarDenoiser(nn.Module):
                           rope=rope, attention_scale=attention_scale, bias=bias)
 
 
-__all__ = ["FAR_CLEAN_TIMESTEP", "FAR_STEPS", "FarDenoiser", "far_defaults", "far_schedule"]
+__all__ = ["FAR_CLEAN_TIMESTEP", "FAR_STEPS", "LONG_REFUSES", "FarDenoiser", "far_defaults", "far_schedule"]

@@ -7,7 +7,9 @@
   Python's ``sorted`` of the folder names at two pairs (HammerThrow / Hammering, JumpRope /
   JumpingJack). A different order is given as a text file of the names, one per line, in label order.
 - Actions: a text file with one integer action per frame (whitespace, commas or a JSON list),
-  checked against the model's action space and the video's length.
+  checked against the model's action space and the video's length. They travel as the prompt
+  ``actions: 0*30 1*12 2`` (run-length: an action and how many frames in a row), so that the sidecar
+  records them and a replay makes the same video.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ UCF101_CLASSES = (
     "WritingOnBoard", "YoYo",
 )
 UNCONDITIONAL = "unconditional"  # the prompt of a model without a condition
+ACTIONS = "actions:"  # the prompt of an action-conditioned model starts so
 
 
 def _key(name: str) -> str:
@@ -90,6 +93,38 @@ def read_actions(path: str | Path) -> tuple[int, ...]:
     return tuple(values)
 
 
+def actions_prompt(actions: tuple[int, ...]) -> str:
+    """The actions as a prompt, run-length written: ``actions: 0*30 1*12 2``."""
+    runs, i = [], 0
+    while i < len(actions):
+        j = i
+        while j + 1 < len(actions) and actions[j + 1] == actions[i]:
+            j += 1
+        runs.append(str(actions[i]) if j == i else f"{actions[i]}*{j - i + 1}")
+        i = j + 1
+    return f"{ACTIONS} {' '.join(runs)}"
+
+
+def parse_actions_prompt(prompt: str) -> tuple[int, ...]:
+    """The actions of a prompt ``actions: 0*30 1*12 2`` (ValueError naming the bad run)."""
+    if not prompt.strip().lower().startswith(ACTIONS):
+        raise ValueError(f"This FAR model is action-conditioned: give its actions with --actions FILE (one integer "
+                         f"per frame), not the prompt {prompt[:40]!r}.")
+    actions: list[int] = []
+    for run in prompt.strip()[len(ACTIONS):].split():
+        value, _, count = run.partition("*")
+        try:
+            action, times = int(value), int(count) if count else 1
+        except ValueError:
+            raise ValueError(f"Cannot read the actions run {run!r}: write ACTION or ACTION*FRAMES.") from None
+        if action < 0 or times < 1:
+            raise ValueError(f"The actions run {run!r} needs an action >= 0 and at least one frame.")
+        actions.extend([action] * times)
+    if not actions:
+        raise ValueError("The actions prompt holds no action.")
+    return tuple(actions)
+
+
 def check_actions(actions: tuple[int, ...], num_actions: int, frames: int) -> None:
     """Actions cover ``frames`` frames and lie in the model's action space [0, num_actions)."""
     bad = [(i, a) for i, a in enumerate(actions) if not 0 <= a < num_actions]
@@ -101,4 +136,5 @@ def check_actions(actions: tuple[int, ...], num_actions: int, frames: int) -> No
                          "per frame (context frames included).")
 
 
-__all__ = ["UCF101_CLASSES", "UNCONDITIONAL", "check_actions", "class_label", "read_actions", "read_class_names"]
+__all__ = ["ACTIONS", "UCF101_CLASSES", "UNCONDITIONAL", "actions_prompt", "check_actions", "class_label",
+           "parse_actions_prompt", "read_actions", "read_class_names"]

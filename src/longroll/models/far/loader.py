@@ -9,7 +9,9 @@ guidance of FAR's own evaluation (``models/far/zoo.py``). Paths are checked befo
 float32 on the CPU, bfloat16 on a GPU (FAR's ``mixed_precision: bf16``) unless ``dtype`` says otherwise.
 
 The prompt: a class name for a class-conditioned model (``models/far/labels.py``), the word
-``unconditional`` for a model without a condition (any other prompt would be ignored, so it is refused).
+``unconditional`` for a model without a condition (any other prompt would be ignored, so it is refused),
+the actions for an action-conditioned one (``actions: 0*30 1*12 ...``, what ``--actions FILE`` makes),
+checked against its action space and, when the video is planned, against its length.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from longroll.models.base import VideoModel
 from longroll.models.far.checkpoints import load_far
 from longroll.models.far.dcae import LATENT_SIZE, FarCodec, load_far_dcae
 from longroll.models.far.denoiser import FarDenoiser, far_defaults
-from longroll.models.far.labels import UCF101_CLASSES, UNCONDITIONAL, class_label, read_class_names
+from longroll.models.far.labels import (
+    UCF101_CLASSES,
+    UNCONDITIONAL,
+    check_actions,
+    class_label,
+    parse_actions_prompt,
+    read_class_names,
+)
 from longroll.models.far.zoo import FarRelease, release_for
 
 
@@ -66,9 +75,6 @@ def load_far_model(
     if not checkpoint.exists():
         raise ValueError(f"checkpoint {checkpoint} does not exist (longroll never downloads weights: give a local "
                          "path).")
-    if release.long:
-        raise ValueError(f"{release.name} is a FAR-Long release: its long short-term context is not supported yet; "
-                         "the short-context releases load.")
     dcae = Path(dcae) if dcae is not None else find_dcae(checkpoint, release)
     if not dcae.exists():
         raise ValueError(f"dcae {dcae} does not exist (longroll never downloads weights: give a local path).")
@@ -89,20 +95,35 @@ def load_far_model(
     # 3. The codec, and the denoiser at the codec's latent size.
     codec = FarCodec(load_far_dcae(dcae, release.size, device=device,
                                    dtype=torch.float32 if device.type == "cpu" else dtype))
-    defaults = far_defaults(release.train_len, cfg=release.guidance, upscale=max(1, 256 // release.size))
+    if cfg.long != release.long:
+        raise ValueError(f"{checkpoint.name} holds a {'FAR-Long' if cfg.long else 'short-context FAR'} model; the "
+                         f"{release.name} release is {'FAR-Long' if release.long else 'short-context'}: give the "
+                         "matching --flavour.")
+    defaults = far_defaults(release.train_len, cfg=release.guidance, upscale=max(1, 256 // release.size),
+                            long=release.long)
     denoiser = FarDenoiser(model, defaults, (LATENT_SIZE, LATENT_SIZE))
 
     def encode_prompt(prompt: str) -> torch.Tensor:
         if cfg.condition == "label":
             return torch.tensor([class_label(prompt, names)], device=device)
+        if cfg.condition == "action":
+            actions = parse_actions_prompt(prompt)
+            check_actions(actions, cfg.num_classes, 0)
+            return torch.tensor([actions], device=device)  # (1, N): the whole video's actions
         if prompt.strip().lower() != UNCONDITIONAL:
             raise ValueError(f"The {release.name} model is unconditional, so the prompt {prompt[:40]!r} would be "
                              f"ignored; give the prompt {UNCONDITIONAL!r}.")
         return torch.zeros((1, 0), dtype=torch.long, device=device)
 
+    def check_cond(cond: torch.Tensor, frames: int) -> None:
+        if cfg.condition == "action" and cond.shape[1] < frames:
+            raise ValueError(f"The video has {frames} frames (context included) but the actions cover "
+                             f"{cond.shape[1]}; give one action per frame (--actions FILE), or a shorter --seconds.")
+
     return VideoModel(name="far", denoiser=denoiser, encode_prompt=encode_prompt, decode=codec.decode,
                       fps=release.fps, weights_sha256=far_identity(checkpoint, dcae), weights_path=str(checkpoint),
                       autoencoder=codec.dcae, encode_frames=codec.encode, frame_size=(release.size, release.size),
+                      check_cond=check_cond,
                       load_options={"flavour": release.name, "dcae": str(dcae),
                                     "classes": None if classes is None else str(classes)})
 
