@@ -35,6 +35,7 @@ import torch.nn.functional as F
 from longroll.attention import FrameAttention, fast_attention, frame_biased_attention
 from longroll.cache import KVCache
 from longroll.cache.multilevel import MultiLevelCache
+from longroll.devices import on_device
 from longroll.models.far.config import FarConfig
 from longroll.models.far.model import (
     AdaNormOut,
@@ -154,9 +155,9 @@ class FineOverCoarse:
         self.cache, self.frames, self.rot, self.crot, self.t = cache, frames, rotator, coarse_rot, tokens
         self.bias, self.heads, self.store, self.append = bias, heads, store, append
         device = cache.coarse.k.device
-        self.positions = torch.tensor(frames, device=device)
+        self.positions = on_device(frames, device)
         held = [] if (store and not append) else cache.fine_frames
-        self.held = torch.tensor(held, dtype=torch.float64, device=device).repeat_interleave(tokens)
+        self.held = on_device(held, device, torch.float64).repeat_interleave(tokens)
         self.coarse = cache.coarse.num_frames > 0
 
     def attend(self, layer: int, c: Stream, f: Stream) -> tuple[torch.Tensor, torch.Tensor]:
@@ -333,7 +334,7 @@ class FarLong(FrameConditioning, nn.Module):
             xc = self._tokens(latents[:, None], True)
             cc = self._cond(clean * 2, labels, None if act is None else act[:, None], tc)
             cache.coarse.begin(frame, 1)
-            inner = FrameAttention(torch.tensor([frame], device=x.device), coarse_rot, heads=cfg.num_heads,
+            inner = FrameAttention(on_device([frame], x.device), coarse_rot, heads=cfg.num_heads,
                                    tokens_per_frame=tc, cache=cache.coarse, chunk_size=1, bias=bias)
             empty = xc[:, :0]
             self._run(xc, cc, empty, empty, CoarseWrite(inner))
