@@ -110,6 +110,30 @@ def frame_biased_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, ke
     return out[..., :d]
 
 
+def gated_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, gate: torch.Tensor, gated: int,
+                    bias: torch.Tensor | None = None, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Attention in which the first ``gated`` keys carry a weight per head: q (B, H, Nq, D), k/v (B, H, Nk, D),
+    ``gate (H,)`` (clamped at 0) -> (B, H, Nq, D).
+
+    ``out = sum_j g_j e^{s_j} v_j / sum_j g_j e^{s_j}`` with ``g_j = gate[h]`` on the gated keys and 1 on
+    the rest, ``s = q k^T / sqrt(D) + bias``: softmax with ``log gate`` added to the gated keys' logits,
+    written without the log so that a gate of 0 is exact (the gated keys then change nothing) and has a
+    gradient (the long-term keys of the built-in model's long short-term context start so). ``bias`` and
+    ``mask`` (True = may attend) broadcast to (B, H, Nq, Nk); every query must see at least one key that
+    is not gated.
+    """
+    logits = (q @ k.transpose(-1, -2)).float() * q.shape[-1] ** -0.5  # (B, H, Nq, Nk)
+    if bias is not None:
+        logits = logits + bias.float()
+    if mask is not None:
+        logits = logits.masked_fill(~mask, float("-inf"))
+    weights = (logits - logits.amax(dim=-1, keepdim=True).detach()).exp()
+    g = gate.clamp(min=0).float()[None, :, None, None]  # (1, H, 1, 1)
+    weights = torch.cat([weights[..., :gated] * g, weights[..., gated:]], dim=-1)
+    out = weights.to(v.dtype) @ v
+    return out / weights.sum(dim=-1, keepdim=True).to(out.dtype)
+
+
 _FLASH: list = []
 
 

@@ -2,13 +2,13 @@
 the short-term window at the fine one.
 
 A model with long short-term context sees the frames of its short-term window (``short_window`` frames,
-the current one included) as full-resolution tokens and every earlier frame as a few coarse tokens. Its
-inference caches the two apart:
+the chunk being made included: one frame for FAR, ``chunk_size`` for the built-in model's variant) as
+full-resolution tokens and every earlier frame as a few coarse tokens. Its inference caches the two apart:
 
 - **coarse level** (L2): the coarse keys and values of every long-term frame, a ``KVCache`` of its own
   (few tokens per frame; the cache config's window and sink bound it, as for any model). A coarse frame
   attends only to coarse frames up to itself, so its keys never change once written: each frame is
-  written once, when it leaves the short-term window.
+  written once, when it leaves the short-term window (a chunk at a time).
 - **fine level** (L1): the keys and values of the clean frames of the short-term window. They attend to
   the whole coarse level, which grows by one frame each time the window moves, so the window is computed
   again then, in one pass over its frames (FAR's own cache does the same); while the window only grows
@@ -31,9 +31,13 @@ from longroll.cache.kv import KVCache
 class MultiLevelCache:
     """A coarse ``KVCache`` of the long-term frames and the fine keys and values of the short-term window."""
 
-    def __init__(self, coarse: KVCache, short_window: int, num_layers: int) -> None:
-        check_int("short_window", short_window, low=2)
+    def __init__(self, coarse: KVCache, short_window: int, num_layers: int, *, chunk_size: int = 1) -> None:
+        check_int("chunk_size", chunk_size, low=1)
+        check_int("short_window", short_window, low=chunk_size + 1)
+        if short_window % chunk_size:
+            raise ValueError(f"short_window = {short_window} must be a multiple of chunk_size = {chunk_size}.")
         self.coarse, self.short_window, self.num_layers = coarse, short_window, num_layers
+        self.chunk_size = chunk_size
         self.latents: dict[int, torch.Tensor] = {}  # frame -> clean latents (B, C, H, W) of the short-term window
         self.conds: dict[int, torch.Tensor] = {}  # frame -> its condition row (B,) (actions), where it has one
         self.fine_frames: list[int] = []  # frames whose fine keys are held, in time order
@@ -48,11 +52,12 @@ class MultiLevelCache:
         return self._end
 
     def long_end(self, frame: int) -> int:
-        """Frames before this one are long-term when ``frame`` is made (FAR: total frames >= the window)."""
-        return max(0, frame + 1 - self.short_window)
+        """Frames before this one are long-term when the chunk starting at ``frame`` is made (FAR: total
+        frames >= the window)."""
+        return max(0, frame + self.chunk_size - self.short_window)
 
     def short_frames(self, frame: int) -> list[int]:
-        """The clean frames of the short-term window when ``frame`` is made."""
+        """The clean frames of the short-term window when the chunk starting at ``frame`` is made."""
         return list(range(self.long_end(frame), frame))
 
     def held_frames(self) -> list[int]:
@@ -108,4 +113,19 @@ class MultiLevelCache:
                          "apply to it.")
 
 
-__all__ = ["MultiLevelCache"]
+# What a multi-level cache cannot take (``longroll.models.base.REFUSABLE``), and why: a model that has one
+# refuses these parts at resolve (its ``ModelDefaults.refuses``).
+REFUSES = (
+    ("fifo", "its long-term frames are seen only clean (it is trained so), and FIFO's queue holds noisy ones"),
+    ("miga", "its long-term frames are seen only clean (it is trained so), and MIGA's queue holds noisy ones"),
+    ("rolling", "its multi-level cache makes one chunk at a time"),
+    ("relative", "its two levels keep absolute positions (the coarse tokens at their patches' rows and columns)"),
+    ("compression", "its coarse level is already a compression (a few tokens per frame) and keeps them whole"),
+    ("memory", "its coarse level keeps every long-term frame's own tokens"),
+    ("rolling-sink", "its coarse level is written once per frame and never replayed"),
+    ("ema-sink", "its coarse level is written once per frame and never folded"),
+    ("dynamic", "its fine level keeps keys rotated when written"),
+    ("switch", "its multi-level cache keeps every frame it was given (no flush or re-cache)"),
+)
+
+__all__ = ["REFUSES", "MultiLevelCache"]

@@ -75,6 +75,13 @@ class DiTConfig:
     # the AdaLN conditioning, so each patch can bind to one object. Measured on the built-in world (model
     # card): no gain over the AdaLN bag of objects, so the shipped recipe leaves it off.
     cross_attention: bool = False
+    # FAR's long short-term context (Gu et al. 2025, Sec. 3.3): frames older than the short-term window
+    # become coarse tokens of ``context_patch x context_patch`` latent pixels (a multiple of ``patch``)
+    # with their own embedder and attention projections (``models/tiny/long.py``). None = off.
+    context_patch: int | None = None
+    # Frames of the short-term window (full-resolution tokens), the chunk being made included; a multiple
+    # of ``chunk_size``. Read only with ``context_patch``.
+    short_window: int = 12
 
     def __post_init__(self) -> None:
         for name in ("latent_channels", "latent_size", "patch", "width", "depth", "heads", "chunk_size", "train_len"):
@@ -86,6 +93,15 @@ class DiTConfig:
         if self.train_len % self.chunk_size:
             raise ValueError(f"train_len = {self.train_len} must be a multiple of chunk_size = {self.chunk_size}.")
         check_choice("modulation", self.modulation, MODULATIONS)
+        if self.context_patch is not None:
+            check_int("context_patch", self.context_patch, low=2 * self.patch, high=self.latent_size)
+            if self.context_patch % self.patch or self.latent_size % self.context_patch:
+                raise ValueError(f"context_patch = {self.context_patch} must be a multiple of patch = {self.patch} "
+                                 f"and divide latent_size = {self.latent_size}.")
+            check_int("short_window", self.short_window, low=self.chunk_size)
+            if self.short_window % self.chunk_size:
+                raise ValueError(f"short_window = {self.short_window} must be a multiple of chunk_size = "
+                                 f"{self.chunk_size} (the window moves a chunk at a time).")
         if self.temporal_rope_dim is None:
             wan_axis_dims(self.head_dim)  # raises if the head is too small for the 3-axis split
         else:
@@ -115,6 +131,24 @@ class DiTConfig:
     def patch_dim(self) -> int:
         return self.latent_channels * self.patch * self.patch
 
+    @property
+    def long(self) -> bool:
+        """Whether the model has FAR's long short-term context."""
+        return self.context_patch is not None
+
+    @property
+    def context_grid(self) -> int:
+        """Coarse tokens along each spatial axis of a long-term frame."""
+        return self.latent_size // (self.context_patch or self.patch)
+
+    @property
+    def context_tokens_per_frame(self) -> int:
+        return self.context_grid * self.context_grid
+
+    @property
+    def context_patch_dim(self) -> int:
+        return self.latent_channels * (self.context_patch or self.patch) ** 2
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -136,6 +170,7 @@ def tiny_defaults(config: DiTConfig, inference: dict | None = None):
     "diagonal": {DiagonalDefaults fields}}."""
     from dataclasses import replace
 
+    from longroll.cache.multilevel import REFUSES
     from longroll.models.base import DiagonalDefaults, ModelDefaults, NativeRollout
     from longroll.sampler import FewStepSchedule
 
@@ -145,11 +180,13 @@ def tiny_defaults(config: DiTConfig, inference: dict | None = None):
         schedule = FewStepSchedule(**inference.pop("schedule"))
     diagonal = DiagonalDefaults(**inference.pop("diagonal", {}))
     window = min(LONGLIVE_WINDOW, config.train_len)
+    # Its own inference attends its training clip; with long short-term context, whatever the window holds.
+    native = NativeRollout(window=None if config.long else config.train_len)
     base = ModelDefaults(train_len=config.train_len, chunk_size=config.chunk_size, window=window,
                          sink=min(LONGLIVE_SINK, max(0, window - config.chunk_size)), schedule=schedule,
                          context_timestep=CLEAN_T, rho=FLEX_RHO, jumps=config.jump, frames_per_latent=1,
-                         upscale=TINY_UPSCALE, diagonal=diagonal, native=NativeRollout(window=config.train_len),
-                         seed_salt=TINY_SEED_SALT)
+                         upscale=TINY_UPSCALE, diagonal=diagonal, native=native,
+                         seed_salt=TINY_SEED_SALT, refuses=REFUSES if config.long else ())
     unknown = sorted(set(inference) - {"window", "sink", "rho", "preset"})
     if unknown:
         raise ValueError(f"Unknown inference setting(s) {', '.join(unknown)} in the weights' JSON; known: "

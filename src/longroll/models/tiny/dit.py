@@ -228,11 +228,28 @@ class TinyDiT(nn.Module):
         """
         cfg = self.config
         b, f, c, s, _ = x.shape
-        g, p = cfg.grid, cfg.patch
-        # 1. Patchify: (B, F, C, S, S) -> (B, F, T, C*p*p) -> (B, F, T, D)
-        tokens = x.reshape(b, f, c, g, p, g, p).permute(0, 1, 3, 5, 2, 4, 6).reshape(b, f, g * g, c * p * p)
-        h = self.patch_embed(tokens)
+        # 1. Patchify and embed: (B, F, C, S, S) -> (B, F, T, D)
+        h = self.patch_embed(patchify(x, cfg.patch))
         # 2. Per-frame conditioning: timestep (or the clean marker) + prompt.
+        cvec = self.frame_conditioning(t, cond, jump)  # (B, F, D)
+        # 3. Attention context: positions, RoPE, mask or cache, temporal bias.
+        frames = torch.arange(start_frame, start_frame + f, device=x.device)
+        if cache is not None:
+            cache.begin(start_frame, f)
+        rotator = FrameRotator(rope or self.rope_freqs, cfg.grid, cfg.grid, attention_scale=attention_scale)
+        ctx = FrameAttention(frames, rotator, heads=cfg.heads, tokens_per_frame=cfg.tokens_per_frame, cache=cache,
+                             chunk_size=cfg.chunk_size, bias=bias)
+        # 4. Transformer blocks (adaLN-single: the modulations are computed once for all of them).
+        mod = self.modulations(cvec)  # (B, F, 6D) or (B, F, D)
+        text = self.prompt_tokens(cond) if cfg.cross_attention else None
+        for layer, block in enumerate(self.blocks):
+            h = block(h, mod, layer, ctx, text)
+        # 5. Output norm, projection and unpatchify.
+        return self.output(h, cvec)
+
+    # Pieces of the forward that the variant with long short-term context (``long.py``) shares.
+    def frame_conditioning(self, t: torch.Tensor, cond: torch.Tensor, jump: torch.Tensor | None) -> torch.Tensor:
+        """Per-frame conditioning (B, F, D): timestep (and jump) embedding, or the clean marker, plus the prompt."""
         t_emb = self.t_mlp(timestep_embedding(t.clamp(min=0), 256))  # (B, F, D)
         if self.config.jump:  # no jump given = the instantaneous velocity (d = 0)
             d = torch.zeros_like(t) if jump is None else jump
@@ -240,25 +257,33 @@ class TinyDiT(nn.Module):
         elif jump is not None:
             raise ValueError("This model was not trained with jump conditioning (config.jump is false).")
         t_emb = torch.where((t < 0)[..., None], self.clean_embed.to(t_emb.dtype), t_emb)
-        cvec = self.condition(cond)
-        cvec = t_emb + cvec[:, None]
-        # 3. Attention context: positions, RoPE, mask or cache, temporal bias.
-        frames = torch.arange(start_frame, start_frame + f, device=x.device)
-        if cache is not None:
-            cache.begin(start_frame, f)
-        rotator = FrameRotator(rope or self.rope_freqs, g, g, attention_scale=attention_scale)
-        ctx = FrameAttention(frames, rotator, heads=cfg.heads, tokens_per_frame=cfg.tokens_per_frame, cache=cache,
-                             chunk_size=cfg.chunk_size, bias=bias)
-        # 4. Transformer blocks (adaLN-single: the modulations are computed once for all of them).
-        mod = self.ada(F.silu(cvec)) if self.config.modulation == "single" else cvec  # (B, F, 6D) or (B, F, D)
-        text = self.prompt_tokens(cond) if cfg.cross_attention else None
-        for layer, block in enumerate(self.blocks):
-            h = block(h, mod, layer, ctx, text)
-        # 5. Output norm, projection and unpatchify.
+        return t_emb + self.condition(cond)[:, None]
+
+    def modulations(self, cvec: torch.Tensor) -> torch.Tensor:
+        """What the blocks receive: the shared modulations (B, F, 6D) (adaLN-single) or the conditioning itself."""
+        return self.ada(F.silu(cvec)) if self.config.modulation == "single" else cvec
+
+    def output(self, h: torch.Tensor, cvec: torch.Tensor) -> torch.Tensor:
+        """Final norm, projection and unpatchify: tokens (B, F, T, D) -> velocity (B, F, C, S, S)."""
         shift, scale = self.final_ada(F.silu(cvec))[:, :, None].chunk(2, dim=-1)
         out = self.head(modulate(self.final_norm(h), shift, scale))  # (B, F, T, C*p*p)
-        out = out.reshape(b, f, g, g, c, p, p).permute(0, 1, 4, 2, 5, 3, 6).reshape(b, f, c, s, s)
-        return out
+        return unpatchify(out, self.config.patch, self.config.latent_channels)
 
 
-__all__ = ["CLEAN_T", "NUM_PAIRS", "TinyDiT", "decode_prompt", "encode_prompt", "null_prompt", "timestep_embedding"]
+def patchify(x: torch.Tensor, p: int) -> torch.Tensor:
+    """(B, F, C, S, S) -> (B, F, (S/p)^2, C*p*p): row-major patches, each flattened as (C, p, p)."""
+    b, f, c, s, _ = x.shape
+    g = s // p
+    return x.reshape(b, f, c, g, p, g, p).permute(0, 1, 3, 5, 2, 4, 6).reshape(b, f, g * g, c * p * p)
+
+
+def unpatchify(tokens: torch.Tensor, p: int, channels: int) -> torch.Tensor:
+    """The inverse of ``patchify``: (B, F, g*g, C*p*p) -> (B, F, C, g*p, g*p)."""
+    b, f, n, _ = tokens.shape
+    g = int(round(n ** 0.5))
+    out = tokens.reshape(b, f, g, g, channels, p, p).permute(0, 1, 4, 2, 5, 3, 6)
+    return out.reshape(b, f, channels, g * p, g * p)
+
+
+__all__ = ["CLEAN_T", "NUM_PAIRS", "TinyDiT", "decode_prompt", "encode_prompt", "modulate", "null_prompt", "patchify",
+           "timestep_embedding", "unpatchify"]

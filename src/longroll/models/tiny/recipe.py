@@ -20,6 +20,10 @@ class TrainConfig:
 
     seed: int = 0  # one seed for data, init and noise
     clips: int = 40_000  # training clips
+    # Frames per rendered clip; None = the denoiser's ``train_len``. Longer for a model with long
+    # short-term context (``dit.context_patch``): each step crops a random span whose last
+    # ``dit.short_window`` frames are full-resolution tokens and every earlier frame is coarse context.
+    clip_len: int | None = None
     ae: AutoencoderConfig = field(default_factory=AutoencoderConfig)  # the autoencoder's architecture
     dit: DiTConfig = field(default_factory=DiTConfig)  # the denoiser's architecture, horizon and chunk
     ae_steps: int = 6000  # autoencoder optimiser steps
@@ -54,6 +58,9 @@ class TrainConfig:
     # lacks (cross-attention, the null prompt) keep their zero-initialised outputs, so training starts
     # from that model's function. The step count, lr schedule and optimiser start afresh.
     init_from: str | None = None
+    # The autoencoder of these exported weights (a ``tiny.safetensors``) instead of training one: a
+    # new denoiser on the latents of the shipped model (the LSTC variant of the built-in model).
+    ae_from: str | None = None
     # The sampler the exported weights ship with (``tiny.json``'s "inference": the overrides of
     # ``tiny_defaults``, e.g. a longer first chunk and guidance), chosen by measuring the trained
     # weights; it does not change training. None: the family's defaults (Self Forcing's sampler).
@@ -84,6 +91,12 @@ class TrainConfig:
             except (TypeError, ValueError) as err:
                 raise ValueError(f"inference = {self.inference!r} is not a valid sampler for the built-in model: "
                                  f"{err}") from err
+        if self.clip_len is not None:
+            check_int("clip_len", self.clip_len, low=self.dit.train_len if self.dit.context_patch is None
+                      else self.dit.short_window)
+            if self.clip_len % self.dit.chunk_size:
+                raise ValueError(f"clip_len = {self.clip_len} must be a multiple of the chunk size "
+                                 f"{self.dit.chunk_size}.")
         if self.ae.latent_channels != self.dit.latent_channels or self.ae.latent_size != self.dit.latent_size:
             raise ValueError("The autoencoder's latent shape must match the denoiser's "
                              "(latent_channels, latent_size).")
@@ -111,6 +124,11 @@ class TrainConfig:
             raise ValueError(f"Unknown training setting(s) {', '.join(unknown)}; known: "
                              f"{', '.join(sorted(cls.__dataclass_fields__))}.")
         return cls(ae=ae, dit=dit, **data)
+
+    @property
+    def frames(self) -> int:
+        """Frames per training clip."""
+        return self.dit.train_len if self.clip_len is None else self.clip_len
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -28,6 +28,7 @@ from longroll.io.atomic import atomic_output
 from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor
 from longroll.models.tiny.config import CLEAN_T
 from longroll.models.tiny.dit import TinyDiT, encode_prompt, null_prompt
+from longroll.models.tiny.long import build_dit
 from longroll.models.tiny.losses import plot_losses, write_losses
 from longroll.models.tiny.recipe import TrainConfig
 from longroll.sampler import warp
@@ -52,7 +53,7 @@ def stage_data(cfg: TrainConfig, out: Path) -> dict:
     from longroll.world.dataset import make_clips
 
     t0 = time.time()
-    clips, scenes = make_clips(cfg.clips, cfg.dit.train_len, cfg.seed)
+    clips, scenes = make_clips(cfg.clips, cfg.frames, cfg.seed)
     cond = torch.stack([encode_prompt(s.prompt) for s in scenes])
     data = {"clips": torch.from_numpy(clips), "cond": cond}
     _atomic_save(data, path)
@@ -69,6 +70,10 @@ def stage_autoencoder(cfg: TrainConfig, out: Path, clips: torch.Tensor) -> Autoe
     ae = Autoencoder(cfg.ae).to(device)
     if final.exists():
         ae.load_state_dict(torch.load(final, map_location=device))
+        return ae
+    if cfg.ae_from is not None:  # the autoencoder of exported weights: nothing to train
+        ae.load_state_dict(_exported_state(cfg.ae_from, "ae.", "ae_from"))
+        _atomic_save(ae.state_dict(), final)
         return ae
     ckpt_path = out / "ae_ckpt.pt"
     opt = torch.optim.AdamW(ae.parameters(), lr=cfg.ae_lr, weight_decay=0.0)
@@ -134,10 +139,10 @@ def stage_latents(cfg: TrainConfig, out: Path, ae: Autoencoder, clips: torch.Ten
     return z
 
 
-def sample_timesteps(cfg: TrainConfig, b: int, gen: torch.Generator) -> torch.Tensor:
-    """Per-frame noise levels (B, F) in (0, 1): logit-normal (shift-warped by ``train_shift``), per frame or
-    shared per chunk, some chunks clean."""
-    f, chunk = cfg.dit.train_len, cfg.dit.chunk_size
+def sample_timesteps(cfg: TrainConfig, b: int, gen: torch.Generator, frames: int | None = None) -> torch.Tensor:
+    """Per-frame noise levels (B, F) in (0, 1) for ``frames`` frames (default: ``train_len``): logit-normal
+    (shift-warped by ``train_shift``), per frame or shared per chunk, some chunks clean."""
+    f, chunk = frames or cfg.dit.train_len, cfg.dit.chunk_size
     per_frame = warp(torch.sigmoid(torch.randn(b, f, generator=gen)), cfg.train_shift)
     per_chunk = warp(torch.sigmoid(torch.randn(b, f // chunk, generator=gen)), cfg.train_shift)
     per_chunk = per_chunk.repeat_interleave(chunk, dim=1)
@@ -145,6 +150,23 @@ def sample_timesteps(cfg: TrainConfig, b: int, gen: torch.Generator) -> torch.Te
     t = torch.where(use_chunk, per_chunk, per_frame)
     clean = (torch.rand(b, f // chunk, generator=gen) < cfg.clean_p).repeat_interleave(chunk, dim=1)
     return torch.where(clean, torch.full_like(t, CLEAN_T), t)
+
+
+def long_span(cfg: TrainConfig, gen: torch.Generator) -> tuple[int, int]:
+    """The span of the clips that one step of a model with long short-term context trains on: (first frame,
+    frames). Its last ``short_window`` frames are the short-term window (noisy, with loss); the coarse
+    frames before it, a multiple of the chunk from 0 to all the clip allows, are clean context."""
+    chunk, short = cfg.dit.chunk_size, cfg.dit.short_window
+    most = (cfg.frames - short) // chunk
+    coarse = int(torch.randint(most + 1, (1,), generator=gen)) * chunk
+    first = int(torch.randint((cfg.frames - short - coarse) // chunk + 1, (1,), generator=gen)) * chunk
+    return first, coarse + short
+
+
+def long_timesteps(cfg: TrainConfig, b: int, frames: int, gen: torch.Generator) -> torch.Tensor:
+    """Levels (B, frames) of a long span: the coarse frames clean, the short-term window as ``sample_timesteps``."""
+    short = sample_timesteps(cfg, b, gen, cfg.dit.short_window)
+    return torch.cat([torch.full((b, frames - short.shape[1]), CLEAN_T), short], dim=1)
 
 
 def sample_jumps(cfg: TrainConfig, t: torch.Tensor, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -197,8 +219,8 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
 
     device = _device()
     torch.manual_seed(cfg.seed)
-    model = TinyDiT(cfg.dit).to(device)
-    ema = TinyDiT(cfg.dit).to(device)
+    model = build_dit(cfg.dit).to(device)
+    ema = build_dit(cfg.dit).to(device)
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     model.null_trained = ema.null_trained = cfg.prompt_dropout > 0  # exported only when trained
@@ -208,6 +230,8 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
     step, history, elapsed = 0, [], 0.0
     if cfg.init_from and not ckpt_path.exists():
         warm_start(model, cfg.init_from)
+        if cfg.dit.long:  # coarse tokens start as pooled fine ones; the zero gates keep the warm model's function
+            model.init_context_from_fine()
         ema.load_state_dict(model.state_dict())
     if ckpt_path.exists():
         ckpt = torch.load(ckpt_path, map_location=device, weights_only=False)
@@ -228,12 +252,14 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
     while step < end:
         _follow_thread_file(out)  # every step: pinned to one core with two threads, a step is 6x slower
         idx = torch.randint(len(latents), (cfg.batch,), generator=gen)
-        x0 = latents[idx].float().to(device)  # (B, F, C, S, S)
+        first, frames = long_span(cfg, gen) if cfg.dit.long else (0, cfg.dit.train_len)
+        x0 = latents[idx, first:first + frames].float().to(device)  # (B, F, C, S, S)
         c = cond[idx].to(device)
         if cfg.prompt_dropout > 0:  # drawn only when on, so recipes without it keep their random stream
             drop = (torch.rand(cfg.batch, generator=gen) < cfg.prompt_dropout).to(device)
             c = torch.where(drop[:, None], null_prompt(c), c)
-        t = sample_timesteps(cfg, cfg.batch, gen).to(device)  # (B, F)
+        t = (long_timesteps(cfg, cfg.batch, frames, gen) if cfg.dit.long
+             else sample_timesteps(cfg, cfg.batch, gen)).to(device)  # (B, F)
         # Self-consistency rows (the first n_sc clips) use one level per chunk, as the sampler does.
         n_sc = int(round(cfg.shortcut_p * cfg.batch)) if cfg.dit.jump and step >= cfg.shortcut_start else 0
         if n_sc:
@@ -247,7 +273,7 @@ def stage_denoiser(cfg: TrainConfig, out: Path, latents: torch.Tensor, cond: tor
         jump = None
         if n_sc:
             jump_chunk, d = sample_jumps(cfg, t[:n_sc].cpu(), gen)
-            frame_chunk = torch.arange(cfg.dit.train_len) // cfg.dit.chunk_size
+            frame_chunk = torch.arange(frames) // cfg.dit.chunk_size
             jumping = (frame_chunk[None] == jump_chunk[:, None]).to(device)  # (n_sc, F)
             jump = torch.zeros_like(t)
             jump[:n_sc] = torch.where(jumping, d[:, None].to(device), torch.zeros_like(t[:n_sc]))
@@ -305,21 +331,42 @@ def _load_dit(dit: TinyDiT, state: dict) -> None:
                          f"unexpected {unexpected[:5]}.")
 
 
-# Parameters a warm start may lack: those of features added since (their outputs start at zero).
-WARM_START_NEW = ("null_cond", "null_token", "text_mlp.", ".norm3.", ".cross_")
+# Parameters a warm start may lack: those of features added since (their outputs start at zero) and the
+# long short-term context's (initialised from the fine stream's, ``TinyLongDiT.init_context_from_fine``).
+WARM_START_NEW = ("null_cond", "null_token", "text_mlp.", ".norm3.", ".cross_", "context_embed.", "coarse_embed",
+                  "long_parts.")
+
+
+def _exported_state(source: str | Path, prefix: str, field: str) -> dict:
+    """The tensors under ``prefix`` (``ae.`` or ``dit.``) of exported weights (a ``tiny.safetensors``)."""
+    from safetensors.torch import load_file
+
+    path = Path(source)
+    if not path.is_file() or path.suffix != ".safetensors":
+        raise FileNotFoundError(f"{field} = {str(source)!r} is not an exported tiny.safetensors file.")
+    state = {k[len(prefix):]: v for k, v in load_file(str(path)).items() if k.startswith(prefix)}
+    if not state:
+        raise ValueError(f"{field} = {str(source)!r} holds no {prefix[:-1]} tensors (is it a built-in model's "
+                         f"weights?).")
+    return state
 
 
 def warm_start(dit: TinyDiT, source: str | Path) -> None:
-    """Load the EMA weights of an earlier run (folder or ``dit_ckpt.pt``) into ``dit``; only parameters of
-    features added since may be missing (see ``WARM_START_NEW``), nothing may be unexpected."""
+    """Load the EMA weights of an earlier run (folder or ``dit_ckpt.pt``) or exported weights (a
+    ``tiny.safetensors``, e.g. the shipped ones) into ``dit``; only parameters of features added since may
+    be missing (see ``WARM_START_NEW``), nothing may be unexpected."""
     path = Path(source)
     path = path / "dit_ckpt.pt" if path.is_dir() else path
-    if not path.is_file():
-        raise FileNotFoundError(f"init_from = {str(source)!r} is neither a training run folder with a dit_ckpt.pt "
-                                f"nor such a file.")
-    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    if path.suffix == ".safetensors":
+        state, step = _exported_state(path, "dit.", "init_from"), "exported"
+    elif path.is_file():
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        state, step = ckpt["ema"], ckpt.get("step")
+    else:
+        raise FileNotFoundError(f"init_from = {str(source)!r} is neither a training run folder with a dit_ckpt.pt, "
+                                f"such a file, nor exported weights (a .safetensors file).")
     try:
-        missing, unexpected = dit.load_state_dict(ckpt["ema"], strict=False)
+        missing, unexpected = dit.load_state_dict(state, strict=False)
     except RuntimeError as err:  # a tensor of another shape
         raise ValueError(f"init_from = {str(source)!r} does not fit this denoiser: {str(err).splitlines()[-1].strip()}"
                          ) from None
@@ -328,7 +375,7 @@ def warm_start(dit: TinyDiT, source: str | Path) -> None:
         raise ValueError(f"init_from = {str(source)!r} does not fit this denoiser: missing {foreign[:5]}, "
                          f"unexpected {unexpected[:5]}; only layers added since ({', '.join(WARM_START_NEW)}) may "
                          f"be missing.")
-    log.info("warm start from %s (its step %s); %d new parameter tensors", path, ckpt.get("step"), len(missing))
+    log.info("warm start from %s (its step %s); %d new parameter tensors", path, step, len(missing))
 
 
 def export(cfg: TrainConfig, ae: Autoencoder, dit: TinyDiT, target: Path) -> Path:
@@ -354,7 +401,7 @@ def export_checkpoint(out: str | Path, target: str | Path) -> Path:
         raise FileNotFoundError(f"{str(out)!r} has no finished autoencoder and denoiser checkpoint yet.")
     ae = Autoencoder(cfg.ae)
     ae.load_state_dict(torch.load(out / "ae.pt", map_location="cpu"))
-    dit = TinyDiT(cfg.dit)
+    dit = build_dit(cfg.dit)
     ckpt = torch.load(out / "dit_ckpt.pt", map_location="cpu", weights_only=False)
     _load_dit(dit, ckpt["ema"])
     dit.null_trained = cfg.prompt_dropout > 0 and "null_cond" in ckpt["ema"]

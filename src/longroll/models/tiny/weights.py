@@ -15,6 +15,7 @@ from longroll.models.base import VideoModel
 from longroll.models.tiny.autoencoder import Autoencoder, frames_to_tensor, tensor_to_frames
 from longroll.models.tiny.config import AutoencoderConfig, DiTConfig, tiny_defaults
 from longroll.models.tiny.dit import TinyDiT, encode_prompt
+from longroll.models.tiny.long import build_dit
 from longroll.world.scene import FPS
 from longroll.world.vocab import parse_prompt, vocabulary_words
 
@@ -77,7 +78,7 @@ def load_tiny(weights: str | Path | None = None, *, device: str | torch.device =
     try:
         meta = json.loads(meta_path.read_text())
         ae = Autoencoder(AutoencoderConfig(**meta["autoencoder"]))
-        dit = TinyDiT(DiTConfig(**meta["dit"]))
+        dit = build_dit(DiTConfig(**meta["dit"]))
         dit.defaults = tiny_defaults(dit.config, meta.get("inference"))  # weights trained for another sampler say so
     except (ValueError, KeyError, TypeError) as err:
         raise ValueError(f"The config {str(meta_path)!r} is not a valid built-in model config "
@@ -129,4 +130,4 @@ def save_tiny(ae: Autoencoder, dit: TinyDiT, target: str | Path, *, extra: dict 
 def random_tiny(seed: int = 0, *, dit: DiTConfig | None = None, ae: AutoencoderConfig | None = None) -> VideoModel:
     """An untrained built-in model (for tests and development)."""
     torch.manual_seed(seed)
-    return _build(Autoencoder(ae or AutoencoderConfig()), TinyDiT(dit or DiTConfig()), "random-init", None)
+    return _build(Autoencoder(ae or AutoencoderConfig()), build_dit(dit or DiTConfig()), "random-init", None)
