@@ -237,3 +237,39 @@ def test_the_predict_protocol_on_another_model_reads_one_true_video_per_prompt(t
         ModelBenchConfig(out=tmp_path, context=3)
     with pytest.raises(ValueError, match="needs the chunk schedule; the fifo schedule starts from noise"):
         ModelBenchConfig(out=tmp_path, protocol="predict", schedule="fifo")
+
+
+def test_the_predict_protocol_makes_one_item_per_true_video_prompted_as_the_model_reads_it(tiny_model, tmp_path,
+                                                                                            rules):
+    """FAR's test sets (UCF-101 files, DMLab's .npz with the actions): every video of --videos is an item, named
+    by its file, its prompt what the model reads from the file; two videos may share a prompt."""
+    import numpy as np
+
+    from longroll.bench.suite import videos_suite
+    from longroll.io.video import VideoWriter
+    from longroll.world.render import render
+    from longroll.world.scene import scene_from_prompt
+
+    text = "a red circle on a black background"
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    np.savez(videos / "episode_1.npz", video=render(scene_from_prompt(text, 1), 0, 16), actions=np.zeros(16))
+    with VideoWriter(videos / "episode_0.mp4", 8) as writer:
+        writer.write(render(scene_from_prompt(text, 2), 0, 16))
+    (videos / "notes.txt").write_text("not a video")
+    cfg = ModelBenchConfig(out=tmp_path / "out", seconds=(1.0,), presets=("none",), seeds=1, protocol="predict",
+                           context=2, videos=str(videos))
+    with pytest.raises(ValueError, match="cannot tell a video's prompt from its file: give --prompt-file"):
+        run_model_bench(cfg, model=dataclasses.replace(tiny_model, world=False), progress=False)
+    seen = []
+    plain = dataclasses.replace(tiny_model, world=False, video_prompt=lambda path: seen.append(path) or text)
+    items = videos_suite(videos, plain)
+    assert [(p.text, p.video, p.model_text) for p in items] == [("episode_0", "episode_0.mp4", text),
+                                                               ("episode_1", "episode_1.npz", text)]
+    report = run_model_bench(cfg, model=plain, progress=False).read_text()
+    assert "one per video of `videos`, prompted as the model reads its file" in report
+    assert "Context: 2 real frames; 8 to 8 predicted frames compared per video" in report
+    store = RunStore(tmp_path / "out" / "runs")
+    runs = [store.get(k) for k in store.keys()]
+    assert sorted(r["prompt"] for r in runs) == ["episode_0", "episode_1"]
+    assert len(list((tmp_path / "out" / "context").iterdir())) == 2  # two true videos, two contexts

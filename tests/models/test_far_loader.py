@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from longroll.models.far.labels import UCF101_CLASSES, check_actions, class_label, read_actions, read_class_names
+from longroll.models.far.labels import (
+    UCF101_CLASSES,
+    check_actions,
+    class_label,
+    parse_actions_prompt,
+    read_actions,
+    read_class_names,
+    video_prompt,
+)
 from longroll.models.far.zoo import RELEASES, release_for, release_from_name
 from tests.models.far_fixtures import far_release_files
 
@@ -166,3 +174,24 @@ def test_the_horizon_methods_run_on_far(tmp_path):
                    steps=2), dict(schedule="fifo", preset="none", schedule_options={"window": 4, "partitions": 1})):
         frames = generate("Surfing", seconds=1.0, model=model, progress=False, **kwargs)
         assert frames.shape[1:] == (128, 128, 3) and frames.dtype == np.uint8, kwargs
+
+
+def test_the_prompt_of_a_test_video_is_read_as_fars_data_lays_it_out(tmp_path):
+    """UCF-101's file names carry the class; DMLab's and Minecraft's .npz carry the actions (or a sidecar file)."""
+    ucf = tmp_path / "v_ApplyEyeMakeup_g01_c01.avi"
+    assert video_prompt(ucf, "label", UCF101_CLASSES, 101) == "ApplyEyeMakeup"
+    assert video_prompt(tmp_path / "v_YoYo_g25_c05.avi", "label", UCF101_CLASSES, 101) == "YoYo"
+    with pytest.raises(ValueError, match="Cannot tell the class of 'clip.mp4'"):
+        video_prompt(tmp_path / "clip.mp4", "label", UCF101_CLASSES, 101)
+    with pytest.raises(ValueError, match="'Dancing' is not one of this model's 101 classes"):
+        video_prompt(tmp_path / "v_Dancing_g01_c01.avi", "label", UCF101_CLASSES, 101)
+    np.savez(tmp_path / "0.npz", video=np.zeros((5, 8, 8, 3), np.uint8), actions=np.array([0, 0, 3, 1, 1]))
+    prompt = video_prompt(tmp_path / "0.npz", "action", (), 4)
+    assert parse_actions_prompt(prompt) == (0, 0, 3, 1, 1)
+    with pytest.raises(ValueError, match=r"Action 3 of frame 2 is not in this model's action space \(allowed range"):
+        video_prompt(tmp_path / "0.npz", "action", (), 3)
+    (tmp_path / "run.actions.txt").write_text("2 2 1")
+    assert parse_actions_prompt(video_prompt(tmp_path / "run.mp4", "action", (), 4)) == (2, 2, 1)
+    with pytest.raises(ValueError, match="No actions for 'other.mp4'"):
+        video_prompt(tmp_path / "other.mp4", "action", (), 4)
+    assert video_prompt(tmp_path / "any.mp4", None, (), 0) == "unconditional"

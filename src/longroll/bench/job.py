@@ -146,6 +146,12 @@ class BenchItem:
     key: str  # run_key of its resolved plan (its key in the run store)
     seconds: float  # its length in seconds (the request's)
     context: object = None  # the predict protocol's bench.protocols.Context (None: text to video)
+    model_prompt: str | None = None  # what the model is prompted with when it is not ``prompt`` (a video's item)
+
+    @property
+    def text(self) -> str:
+        """The text the model is prompted with (``prompt`` is the item's name in the report)."""
+        return self.prompt if self.model_prompt is None else self.model_prompt
 
     @property
     def cell(self) -> str:
@@ -219,12 +225,12 @@ class BenchJob:
         if self.kind == "model" and self.items:  # warm up (lazy init, kernel choice), so the first run is timed
             first = self.items[0]  # like the others; the built-in matrix's cached runs were made without
             run_one(model, resolve(_request(Variant("none", "none", "presets", schedule=first.variant.schedule),
-                                            self.horizon, first.prompt, 0), model), segment)
+                                            self.horizon, first.text, 0), model), segment)
 
         def worker(item: BenchItem) -> dict:
             v = item.variant
             init = None if item.context is None else item.context.folder
-            plan = resolve(_request(v, item.seconds, item.prompt, item.seed, init), model)
+            plan = resolve(_request(v, item.seconds, item.text, item.seed, init), model)
             seg = min(segment, item.seconds)
             scorers = None if item.context is None else item.context.scorers(model, seg, lpips=lpips)
             res = run_one(model, plan, seg, feature_models=features, scorers=scorers)

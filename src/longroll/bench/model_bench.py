@@ -133,7 +133,7 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
     from longroll.batch.backends import run_job
     from longroll.bench.job import BenchItem, BenchJob, _request, run_key
     from longroll.bench.matrix import Variant
-    from longroll.bench.suite import default_suite, read_prompt_file
+    from longroll.bench.suite import default_suite, read_prompt_file, videos_suite
     from longroll.models.registry import load_model
     from longroll.pipelines.plan import resolve
 
@@ -150,6 +150,8 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
         AestheticQuality.check(cfg.aesthetic)  # its head read against the CLIP's config; the CLIP loads in workers
     # 2. The model.
     model = model or load_model(cfg.model, weights=cfg.weights, device=cfg.device, **dict(cfg.model_options))
+    if prompts is None and cfg.protocol == "predict" and cfg.videos is not None:
+        prompts = videos_suite(cfg.videos, model)  # one item per true video, prompted as the model reads its file
     prompts = (prompts or default_suite(model))[: cfg.prompts]
     horizon = model.defaults.train_len * model.frames_per_latent / model.fps
     # 3. Every item, resolved against the model: a bad prompt or preset fails before the first video.
@@ -167,11 +169,11 @@ def run_model_bench(cfg: ModelBenchConfig, model=None, progress: bool = True, *,
             for seconds in _lengths(p, cfg, horizon):
                 for seed in range(cfg.seeds):
                     context = contexts.get((p.text, seed))
-                    plan = resolve(_request(variant, seconds, p.text, seed, context and context.folder), model)
+                    plan = resolve(_request(variant, seconds, p.model_text, seed, context and context.folder), model)
                     key = run_key(plan, model.weights_sha256, extra if context is None else
                                   {**(extra or {}), "protocol": "predict", "context": context.sha256})
                     items.setdefault(key, BenchItem(variant, round(seconds / horizon, 2), p.text, seed, key, seconds,
-                                                    context))
+                                                    context, p.prompt))
                     rows.append((variant, key))
     # Length by length, then seed by seed with every preset inside: a run cut short leaves whole paired units.
     place = {p.text: i for i, p in enumerate(prompts)}
@@ -216,7 +218,7 @@ def _contexts(cfg: ModelBenchConfig, model, prompts) -> dict:
             # The world draws a scene per seed; a real video is the same truth for every seed (the noise differs).
             same = seed > 0 and cfg.videos is not None
             out[(p.text, seed)] = out[(p.text, 0)] if same else make_context(cfg.out, model, p.text, seed, frames,
-                                                                              cfg.videos)
+                                                                              cfg.videos, video=p.video)
     return out
 
 

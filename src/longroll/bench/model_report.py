@@ -226,6 +226,8 @@ def _devices(results: list[dict]) -> str:
 def _prompt_source(cfg, model) -> str:
     if cfg.prompt_file:
         return f"file `{Path(cfg.prompt_file).name}`"
+    if cfg.protocol == "predict" and cfg.videos is not None:
+        return f"one per video of `{Path(cfg.videos).name}`, prompted as the model reads its file"
     return "the built-in world's stratified prompts" if model.world else "the longroll suite"
 
 

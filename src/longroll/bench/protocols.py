@@ -9,8 +9,10 @@ frames come from:
   first N frames are the context, every later frame is known, so the prediction is scored for as long
   as it runs, and each object's centre against its exact path as well (``eval.trajectory``);
 - another model: a folder of videos, one per prompt, named as ``longroll batch`` and VBench name them
-  (``{prompt}.mp4`` or ``{prompt}-0.mp4``); the first N frames (at the model's size and rate) are the
-  context, the rest the truth, compared where it lasts.
+  (``{prompt}.mp4`` or ``{prompt}-0.mp4``) or by the prompt file's ``video``, or every video of the folder
+  with the prompt the model reads from its file (FAR's test sets: UCF-101 names, DMLab's ``.npz`` with
+  the actions); the first N frames (at the model's size and rate) are the context, the rest the truth,
+  compared where it lasts.
 
 The context frames are written once as PNG frames under ``out/context/<hash>/`` (lossless, what the
 run's init reads); their hash is part of every run's key.
@@ -104,8 +106,10 @@ def find_video(folder: str | Path, prompt: str) -> Path:
                      "longroll batch and VBench give).")
 
 
-def make_context(out: str | Path, model, prompt: str, seed: int, frames: int, videos: str | None) -> Context:
-    """Write (once) and describe the context of one (prompt, seed): the world's frames, or the video's first ones."""
+def make_context(out: str | Path, model, prompt: str, seed: int, frames: int, videos: str | None, *,
+                 video: str | None = None) -> Context:
+    """Write (once) and describe the context of one (prompt, seed): the world's frames, or the video's first ones
+    (``video``: the item's own true video, inside ``videos`` or absolute; None: found by the prompt's name)."""
     from longroll.io.video import VideoWriter
 
     if videos is None:
@@ -114,7 +118,9 @@ def make_context(out: str | Path, model, prompt: str, seed: int, frames: int, vi
         pixels = render(_scene(prompt, seed, model), 0, frames)
         video = None
     else:
-        video = str(find_video(videos, prompt))
+        video = str(Path(videos) / video) if video is not None else str(find_video(videos, prompt))
+        if not Path(video).is_file():
+            raise ValueError(f"The true video {video!r} of {prompt!r} does not exist.")
         every = _video_frames(video, model)
         if len(every) <= frames:
             raise ValueError(f"{video!r} has {len(every)} frames at {model.fps:g} fps; the context takes {frames}, so "

@@ -2,8 +2,13 @@
 
 A prompt file is plain text (one prompt a line; blank lines and lines starting with ``#`` skipped)
 or JSONL (``.jsonl``: one object a line with ``prompt`` and optionally ``seconds``, the lengths of
-that prompt's videos in seconds, a number or a list, in place of ``--seconds``, and ``category``,
-the row group of the report's per-category table).
+that prompt's videos in seconds, a number or a list, in place of ``--seconds``, ``category``, the row
+group of the report's per-category table, and ``video``, its true video for the predict protocol, a
+path inside ``--videos`` or absolute).
+
+The predict protocol's ``--videos DIR`` without a prompt file makes one item per video of the folder
+(``videos_suite``), named by its file and prompted as the model reads such a file (``video_prompt``:
+FAR's class from a UCF-101 name, its actions from a DMLab ``.npz``).
 
 longroll's own suite (``suite.jsonl`` beside this module, written for longroll) has 32 prompts in
 the five categories the long-video papers and VBench-Long report: single subjects, scenes, motion,
@@ -22,16 +27,23 @@ from pathlib import Path
 from longroll.pipelines.request import MAX_SECONDS, check_prompt_text
 
 SUITE = Path(__file__).with_name("suite.jsonl")  # longroll's own prompt suite
-KEYS = ("prompt", "seconds", "category")  # what a JSONL line may hold
+KEYS = ("prompt", "seconds", "category", "video")  # what a JSONL line may hold
 
 
 @dataclass(frozen=True)
 class SuitePrompt:
     """One prompt of the benchmark."""
 
-    text: str  # the prompt
+    text: str  # the prompt; the item's name in the report when ``prompt`` is given
     category: str = ""  # its group in the report ("" : none)
     seconds: tuple[float, ...] | None = None  # its own lengths (None: the benchmark's)
+    video: str | None = None  # its true video (predict protocol); None: found by name in --videos
+    prompt: str | None = None  # what the model is prompted with when it is not ``text`` (a video's item)
+
+    @property
+    def model_text(self) -> str:
+        """The text the model is prompted with."""
+        return self.text if self.prompt is None else self.prompt
 
 
 def read_prompt_file(path: str | Path) -> list[SuitePrompt]:
@@ -56,20 +68,47 @@ def read_prompt_file(path: str | Path) -> list[SuitePrompt]:
             unknown = sorted(set(entry) - set(KEYS))
             if unknown:
                 raise ValueError(f"{where} has unknown key(s) {', '.join(unknown)}; allowed: {', '.join(KEYS)}.")
+            video = entry.get("video")
+            if video is not None and not isinstance(video, str):
+                raise ValueError(f"{where}: video = {video!r} must be a path (inside --videos, or absolute).")
             prompts.append(SuitePrompt(_text(entry["prompt"], where), str(entry.get("category", "")),
-                                       _seconds(entry.get("seconds"), where)))
+                                       _seconds(entry.get("seconds"), where), video))
         else:
             prompts.append(SuitePrompt(_text(line, where)))
     if not prompts:
         raise ValueError(f"The prompt file {str(path)!r} has no prompts.")
     seen: dict[str, int] = {}
     for p in prompts:
-        seen[p.text] = seen.get(p.text, 0) + 1
-    repeated = [t for t, n in seen.items() if n > 1]
+        seen[p.text, p.video] = seen.get((p.text, p.video), 0) + 1
+    repeated = [t for (t, _), n in seen.items() if n > 1]
     if repeated:  # a prompt is a unit of the paired design: twice would weigh it twice
         raise ValueError(f"The prompt file {str(path)!r} repeats {repeated[0]!r}; every prompt once (use --seeds "
                          "for more videos of a prompt).")
-    return prompts
+    named = {}
+    for p in prompts:  # one prompt over several true videos: each its own item, named by its video
+        if p.video is not None and sum(1 for q in prompts if q.text == p.text) > 1:
+            p = SuitePrompt(f"{Path(p.video).stem}", p.category, p.seconds, p.video, p.text)
+        named.setdefault(p.text, p)
+    if len(named) < len(prompts):
+        raise ValueError(f"The prompt file {str(path)!r} names two items alike; give each prompt's videos "
+                         "different file names.")
+    return list(named.values())
+
+
+def videos_suite(folder: str | Path, model) -> list[SuitePrompt]:
+    """One item per video of ``folder`` (the predict protocol's true videos), sorted by name: named by its file,
+    prompted with ``model.video_prompt`` of it. A model without one (a text-to-video model) needs a prompt file."""
+    from longroll.io.init_frames import ARRAY_SUFFIXES
+    from longroll.io.video import READABLE_SUFFIXES
+
+    if getattr(model, "video_prompt", None) is None:
+        raise ValueError(f"The {model.name} model cannot tell a video's prompt from its file: give --prompt-file "
+                         "with the prompt of each video (JSONL \"video\" names its file).")
+    files = sorted(p for p in Path(folder).iterdir()
+                   if p.is_file() and p.suffix.lower() in READABLE_SUFFIXES + ARRAY_SUFFIXES)
+    if not files:
+        raise ValueError(f"--videos {str(folder)!r} holds no video ({', '.join(READABLE_SUFFIXES + ARRAY_SUFFIXES)}).")
+    return [SuitePrompt(p.stem, video=p.name, prompt=model.video_prompt(str(p))) for p in files]
 
 
 def default_suite(model) -> list[SuitePrompt]:
@@ -97,4 +136,4 @@ def _seconds(value, where: str) -> tuple[float, ...] | None:
     return tuple(float(v) for v in values)
 
 
-__all__ = ["SUITE", "SuitePrompt", "default_suite", "read_prompt_file"]
+__all__ = ["SUITE", "SuitePrompt", "default_suite", "read_prompt_file", "videos_suite"]

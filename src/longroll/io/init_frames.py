@@ -1,5 +1,5 @@
-"""Frames to continue from (``--init``): a video, an image, or a folder of PNG frames, brought to the
-model's frame size and rate.
+"""Frames to continue from (``--init``): a video, an image, a folder of PNG frames, or an array file, brought
+to the model's frame size and rate.
 
 - **Size.** Every frame is resized by PyAV's scaler (libswscale) with area averaging (``AREA``) to
   the model's frame size; a clip made by longroll (nearest-neighbour enlarged for viewing) comes back
@@ -9,6 +9,9 @@ model's frame size and rate.
   instant ``k / fps``, the last source frame shown at that instant (sample and hold on the source
   timestamps, PyAV's ``frame.time``): frames are dropped or repeated, never blended.
 - **Length.** ``max_frames`` keeps the last frames (the clip's end is where the video continues).
+- **Arrays.** A ``.npz`` with a ``video`` array (n, H, W, 3) uint8 (as the DMLab and Minecraft test sets of
+  TECO and FAR are stored, with their ``actions`` beside it): its frames, resized as above, taken to be at
+  the model's rate (the file has no timestamps).
 
 Legend: n frames, H x W the model's frame size.
 """
@@ -22,7 +25,8 @@ import numpy as np
 from longroll.io.video import READABLE_SUFFIXES, _require_av
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-INIT_SUFFIXES = READABLE_SUFFIXES + IMAGE_SUFFIXES
+ARRAY_SUFFIXES = (".npz",)  # a ``video`` array (n, H, W, 3) uint8
+INIT_SUFFIXES = READABLE_SUFFIXES + IMAGE_SUFFIXES + ARRAY_SUFFIXES
 
 
 def check_init_path(path: str | Path) -> Path:
@@ -44,6 +48,9 @@ def read_init(path: str | Path, *, size: tuple[int, int], fps: float, max_frames
     """uint8 (n, H, W, 3) frames of ``path`` at the model's ``size`` (H, W) and ``fps``."""
     av = _require_av()
     p = check_init_path(path)
+    if p.suffix.lower() in ARRAY_SUFFIXES:
+        out = _array_frames(p, size, av)
+        return out if max_frames is None else out[-max_frames:]
     files = sorted(p.glob("*.png")) if p.is_dir() else [p]
     frames, times = [], []
     try:
@@ -71,6 +78,28 @@ def read_init(path: str | Path, *, size: tuple[int, int], fps: float, max_frames
     return out
 
 
+def _array_frames(path: Path, size: tuple[int, int], av) -> np.ndarray:
+    """The ``video`` array of a ``.npz`` (n, H, W, 3) uint8, each frame resized to ``size`` by the same scaler."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if "video" not in data.files:
+                raise ValueError(f"The init {str(path)!r} has no 'video' array (it has: {', '.join(data.files)}).")
+            video = data["video"]
+    except (OSError, ValueError) as err:
+        if "video" in str(err):
+            raise
+        raise ValueError(f"Cannot read the init {str(path)!r} as a .npz array file: {err}.") from err
+    if video.ndim != 4 or video.shape[-1] != 3 or video.dtype != np.uint8 or not len(video):
+        raise ValueError(f"The 'video' array of {str(path)!r} is {video.dtype} {tuple(video.shape)}; it must be uint8 "
+                         "(n, H, W, 3) with n >= 1.")
+    _check_aspect(video.shape[2], video.shape[1], size, path)
+    if video.shape[1:3] == tuple(size):
+        return np.ascontiguousarray(video)
+    return np.stack([av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+                     .reformat(width=size[1], height=size[0], format="rgb24", interpolation="AREA").to_ndarray()
+                     for f in video])
+
+
 def _check_aspect(width: int, height: int, size: tuple[int, int], path: Path) -> None:
     want = size[1] / size[0]
     if abs(width / height - want) > 0.01 * want:
@@ -87,4 +116,4 @@ def _resample(frames: list[np.ndarray], times: list[float], fps: float) -> list[
     return [frames[int(i)] for i in np.clip(picks, 0, len(frames) - 1)]
 
 
-__all__ = ["IMAGE_SUFFIXES", "INIT_SUFFIXES", "check_init_path", "read_init"]
+__all__ = ["ARRAY_SUFFIXES", "IMAGE_SUFFIXES", "INIT_SUFFIXES", "check_init_path", "read_init"]

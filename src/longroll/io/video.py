@@ -25,7 +25,7 @@ import numpy as np
 from longroll.io.atomic import check_output_path
 
 VIDEO_SUFFIXES = (".mp4", ".gif")  # what longroll writes
-READABLE_SUFFIXES = VIDEO_SUFFIXES + (".webm", ".mkv", ".mov")  # what it reads (through PyAV)
+READABLE_SUFFIXES = VIDEO_SUFFIXES + (".webm", ".mkv", ".mov", ".avi")  # what it reads (PyAV; .avi: UCF-101)
 PARTIAL_MARK = ".partial-"  # in the name of a file still being written (or left by a killed run)
 
 

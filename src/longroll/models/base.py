@@ -188,6 +188,9 @@ class VideoModel:
     # (cond, latent frames) -> raises when a prompt's conditioning cannot cover a video of that many latent
     # frames (a FAR world model's actions: one per frame); None: any conditioning covers any length.
     check_cond: Callable[[Any, int], None] | None = None
+    # The prompt of a true video file (the predict protocol's --videos without a prompt file: FAR's class
+    # from a UCF-101 file name, its actions from a DMLab .npz); None: such videos need a prompt file.
+    video_prompt: Callable[[str], str] | None = None
 
     @property
     def defaults(self) -> ModelDefaults:

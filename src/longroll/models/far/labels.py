@@ -136,5 +136,41 @@ def check_actions(actions: tuple[int, ...], num_actions: int, frames: int) -> No
                          "per frame (context frames included).")
 
 
+UCF101_NAME = re.compile(r"v_(?P<cls>[A-Za-z]+)_g\d+_c\d+")  # UCF-101's file names: v_ApplyEyeMakeup_g01_c01.avi
+ACTION_SIDECARS = (".actions.txt", ".actions.json")  # a video's actions beside it, where its file cannot hold them
+
+
+def video_prompt(path: str | Path, condition: str | None, names: tuple[str, ...], num_actions: int) -> str:
+    """The prompt of one of FAR's test videos, from the file as FAR's data is laid out: a UCF-101 file's class
+    (``v_<Class>_gNN_cNN``), the ``actions`` array of a DMLab or Minecraft ``.npz`` (or a ``STEM.actions.txt``
+    beside the video), or ``unconditional``."""
+    path = Path(path)
+    if condition == "label":
+        match = UCF101_NAME.search(path.stem)
+        if match is None:
+            raise ValueError(f"Cannot tell the class of {path.name!r}: a class-conditioned FAR model reads it from "
+                             "UCF-101's file names (v_<Class>_gNN_cNN), or give --prompt-file with a \"video\" per "
+                             "prompt.")
+        return names[class_label(match["cls"], names)]
+    if condition == "action":
+        actions = None
+        if path.suffix.lower() == ".npz":
+            import numpy as np
+
+            with np.load(path, allow_pickle=False) as data:
+                if "actions" in data.files:
+                    actions = tuple(int(a) for a in data["actions"].reshape(-1))
+        for suffix in ACTION_SIDECARS:
+            sidecar = path.with_name(path.stem + suffix)
+            if actions is None and sidecar.is_file():
+                actions = read_actions(sidecar)
+        if actions is None:
+            raise ValueError(f"No actions for {path.name!r}: an action-conditioned FAR model reads them from the "
+                             f"'actions' array of a .npz or from {path.stem}{ACTION_SIDECARS[0]} beside the video.")
+        check_actions(actions, num_actions, 0)
+        return actions_prompt(actions)
+    return UNCONDITIONAL
+
+
 __all__ = ["ACTIONS", "UCF101_CLASSES", "UNCONDITIONAL", "actions_prompt", "check_actions", "class_label",
-           "parse_actions_prompt", "read_actions", "read_class_names"]
+           "parse_actions_prompt", "read_actions", "read_class_names", "video_prompt"]

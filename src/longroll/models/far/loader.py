@@ -33,6 +33,7 @@ from longroll.models.far.labels import (
     class_label,
     parse_actions_prompt,
     read_class_names,
+    video_prompt,
 )
 from longroll.models.far.zoo import FarRelease, release_for
 
@@ -124,6 +125,7 @@ def load_far_model(
                       fps=release.fps, weights_sha256=far_identity(checkpoint, dcae), weights_path=str(checkpoint),
                       autoencoder=codec.dcae, encode_frames=codec.encode, frame_size=(release.size, release.size),
                       check_cond=check_cond,
+                      video_prompt=lambda path: video_prompt(path, cfg.condition, names, cfg.num_classes),
                       load_options={"flavour": release.name, "dcae": str(dcae),
                                     "classes": None if classes is None else str(classes)})
 

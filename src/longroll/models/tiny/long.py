@@ -13,10 +13,11 @@ its own.
 
 One departure from FAR, for a warm start: in each block the short-term queries weigh the coarse keys by
 a per-head gate ``g >= 0`` (``gated_attention``: ``log g`` added to those logits; FAR's attention is
-``g = 1``). The gates start at 0, so the model starts exactly as the weights it is fine-tuned from with a
-window of ``short_window`` frames, and training opens them; the coarse embedder starts as the mean of
-the fine patch embeddings under it and the coarse projections as copies of the fine ones
-(``init_context_from_fine``).
+``g = 1``). The gates start at 0, so the model starts exactly as the weights it is fine-tuned from over a
+sliding window of ``short_window`` frames (recomputed as the window moves, as FAR's fine level is; their
+own rolling KV cache keeps keys computed under older windows and differs), and training opens them; the
+coarse embedder starts as the mean of the fine patch embeddings under it and the coarse projections as
+copies of the fine ones (``init_context_from_fine``).
 
 Uncached (training, the reference): frames ``[start, start + F)``, the last ``short_window`` at full
 resolution, the rest clean coarse context; the coarse frames' outputs are zeros (nothing reads them).
