@@ -36,22 +36,11 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
     With ``cfg.cached_only`` nothing is generated: the report is of the runs already cached."""
     from longroll.batch.backends import run_job
     from longroll.models.registry import load_model
-    from longroll.pipelines.plan import resolve
 
     model = model or load_model("tiny", weights=cfg.weights)
     horizon = model.defaults.train_len * model.frames_per_latent / model.fps
     prompts = _prompts(max(cfg.prompts, cfg.long_prompts))
-    rows, items = [], {}
-    for v in variants(cfg.quick, cfg.presets, cfg.groups):
-        mults = cfg.multiples if v.group in ("presets", "schedules") else (cfg.sweep_multiple,)
-        for m in mults:
-            n_prompts, n_seeds = cfg.cell(m)
-            for p in prompts[:n_prompts]:
-                for s in range(n_seeds):
-                    key = run_key(resolve(_request(v, horizon * m, p, s), model), model.weights_sha256)
-                    # A run shared by two rows (the `flex` preset and "FLEX (all three)") is made once.
-                    items.setdefault(key, BenchItem(v, m, p, s, key, horizon * m))
-                    rows.append((v, key))
+    rows, items = matrix_items(cfg, model)
     # Made length by length, then (seed, prompt) by (seed, prompt) with every row inside: a job cut
     # short leaves whole paired units (every method on the same prompts), which `--cached` can report.
     where = {v: i for i, v in enumerate(dict.fromkeys(v for v, _ in rows))}
@@ -77,6 +66,26 @@ def run_bench(cfg: BenchConfig, model=None, progress: bool = True, *, backend: s
     from longroll.bench.report import write_report
 
     return write_report(results, cfg, horizon, model, coverage=coverage, remaining=remaining)
+
+
+def matrix_items(cfg: BenchConfig, model) -> tuple[list, dict]:
+    """The matrix of ``cfg`` on ``model``: its rows [(variant, run key)] in order and its items {key: BenchItem}
+    (a run shared by two rows, as the `flex` preset and "FLEX (all three)", is one item)."""
+    from longroll.pipelines.plan import resolve
+
+    horizon = model.defaults.train_len * model.frames_per_latent / model.fps
+    prompts = _prompts(max(cfg.prompts, cfg.long_prompts))
+    rows, items = [], {}
+    for v in variants(cfg.quick, cfg.presets, cfg.groups):
+        mults = cfg.multiples if v.group in ("presets", "schedules") else (cfg.sweep_multiple,)
+        for m in mults:
+            n_prompts, n_seeds = cfg.cell(m)
+            for p in prompts[:n_prompts]:
+                for s in range(n_seeds):
+                    key = run_key(resolve(_request(v, horizon * m, p, s), model), model.weights_sha256)
+                    items.setdefault(key, BenchItem(v, m, p, s, key, horizon * m))
+                    rows.append((v, key))
+    return rows, items
 
 
 def _whole_seeds(units: set) -> set:
