@@ -171,3 +171,25 @@ def test_the_recipe_fine_tunes_from_exported_weights_and_exports_a_loadable_long
     assert torch.equal(fresh.long_parts[1].qkv.weight, short.denoiser.blocks[1].qkv.weight)
     with pytest.raises(FileNotFoundError, match="ae_from"):
         train(replace(cfg, ae_from=str(tmp_path / "nothing.safetensors")), tmp_path / "run2")
+
+
+def test_a_long_video_of_the_variant_is_deterministic_and_refuses_what_its_cache_cannot_take(tmp_path):
+    """Through the main job: same seed, same bits; guidance and the sink presets run on its coarse level; FIFO and
+    relative positions are refused at resolve with the reason."""
+    import numpy as np
+
+    from longroll.pipelines.generate import generate
+
+    model = random_tiny(0, dit=CONFIG)
+    with torch.no_grad():
+        for name, p in model.denoiser.named_parameters():
+            p.add_(0.05 * torch.randn_like(p))
+    prompt = "a red circle on a black background"
+    a = generate(prompt, seconds=3.0, model=model, seed=3, progress=False, preset="none", window=9)
+    b = generate(prompt, seconds=3.0, model=model, seed=3, progress=False, preset="none", window=9)
+    assert a.shape[0] == 24 and np.array_equal(a, b)
+    assert generate(prompt, seconds=2.0, model=model, progress=False, preset="sink", cfg=2.0).shape[0] == 16
+    with pytest.raises(ValueError, match="fifo schedule: its long-term frames are seen only clean"):
+        generate(prompt, seconds=2.0, model=model, progress=False, schedule="fifo")
+    with pytest.raises(ValueError, match="relative RoPE positions in the cache: its two levels keep absolute"):
+        generate(prompt, seconds=2.0, model=model, progress=False, preset="infinity-rope")
