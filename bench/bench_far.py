@@ -22,7 +22,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from far_vs_reference import import_far  # noqa: E402
+from far_vs_reference import import_far, reference_pipeline  # noqa: E402
 
 from longroll.models.far.checkpoints import axes_for  # noqa: E402
 
@@ -41,9 +41,6 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     import importlib
 
-    from diffusers import FlowMatchEulerDiscreteScheduler
-    from diffusers.models.modeling_utils import ModelMixin
-
     from longroll.cache import CacheConfig
     from longroll.models.far.config import FarConfig
     from longroll.models.far.denoiser import FarDenoiser, far_defaults
@@ -54,15 +51,6 @@ def main() -> None:
 
     import_far(args.reference)
     module = importlib.import_module("far.models.far_long_model")
-    pipeline = importlib.import_module("far.pipelines.pipeline_far").FARPipeline
-    if not hasattr(pipeline, "execution_device"):
-        pipeline.execution_device = property(lambda self: self._execution_device)
-
-    class NoVae(ModelMixin):
-        def __init__(self) -> None:
-            super().__init__()
-            self.anchor = torch.nn.Parameter(torch.zeros(1))
-
     torch.manual_seed(0)
     ref = module.FAR_Long(num_layers=args.layers, attention_head_dim=64, num_attention_heads=args.heads,
                           axes_dims_rope=axes_for(64), context_patch_size=4,
@@ -73,9 +61,7 @@ def main() -> None:
     ours = FarLong(FarConfig(num_layers=args.layers, num_heads=args.heads, context_patch_size=4, condition="action",
                              num_classes=4)).eval()
     ours.load_state_dict(ref.state_dict(), strict=True)
-    pipe = pipeline(transformer=ref, vae=NoVae(), scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000))
-    pipe.vae_decode = lambda latents: latents
-    pipe.set_progress_bar_config(disable=True)
+    pipe = reference_pipeline(ref)
     f = args.frames
     actions = torch.randint(0, 4, (1, f), generator=torch.Generator().manual_seed(1))
     den = FarDenoiser(ours, far_defaults(f, steps=args.steps), (8, 8))

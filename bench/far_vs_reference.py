@@ -45,6 +45,29 @@ def import_far(path: str | Path):
     return importlib.import_module("far.models.far_model")
 
 
+def reference_pipeline(transformer):
+    """FAR's ``FARPipeline`` around ``transformer`` with no VAE (the latents are compared: its decode returns them;
+    the pipeline reads a VAE's dtype and device only) and no progress bar; on diffusers >= 0.36 its
+    ``execution_device`` is read from the renamed ``_execution_device``."""
+    from diffusers import FlowMatchEulerDiscreteScheduler
+    from diffusers.models.modeling_utils import ModelMixin
+
+    pipeline = importlib.import_module("far.pipelines.pipeline_far").FARPipeline
+    if not hasattr(pipeline, "execution_device"):
+        pipeline.execution_device = property(lambda self: self._execution_device)
+
+    class NoVae(ModelMixin):
+        def __init__(self) -> None:
+            super().__init__()
+            self.anchor = torch.nn.Parameter(torch.zeros(1))
+
+    pipe = pipeline(transformer=transformer, vae=NoVae(),
+                    scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000))
+    pipe.vae_decode = lambda latents: latents
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def compare(far, condition: str | None, args) -> tuple[float, float]:
     """Largest |longroll - FAR| over every frame of a clip, and the largest output value."""
     from longroll.models.far import Far, FarConfig
@@ -87,23 +110,11 @@ def compare_sampling(far, args, *, steps: int = 6, scale: float = 2.0) -> tuple[
     latent difference over the video and the largest latent. The pipeline's VAE decode is skipped (the
     latents are compared), and on diffusers >= 0.36 its ``execution_device`` is read from the renamed
     ``_execution_device``."""
-    from diffusers import FlowMatchEulerDiscreteScheduler
-    from diffusers.models.modeling_utils import ModelMixin
-
     from longroll.models.far import Far, FarConfig
     from longroll.models.far.denoiser import FarDenoiser, far_defaults
     from longroll.pipelines.guidance import with_guidance
     from longroll.pipelines.presets import resolve_preset
     from longroll.pipelines.rollout import rollout
-
-    pipeline = importlib.import_module("far.pipelines.pipeline_far").FARPipeline
-    if not hasattr(pipeline, "execution_device"):
-        pipeline.execution_device = property(lambda self: self._execution_device)
-
-    class NoVae(ModelMixin):  # the pipeline reads its dtype and device; nothing is decoded
-        def __init__(self) -> None:
-            super().__init__()
-            self.anchor = torch.nn.Parameter(torch.zeros(1))
 
     axes = axes_for(args.head_dim)
     torch.manual_seed(args.seed)
@@ -113,9 +124,7 @@ def compare_sampling(far, args, *, steps: int = 6, scale: float = 2.0) -> tuple[
     with torch.no_grad():
         for p in ref.parameters():
             p.normal_(0, 0.1)
-    pipe = pipeline(transformer=ref, vae=NoVae(), scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000))
-    pipe.vae_decode = lambda latents: latents
-    pipe.set_progress_bar_config(disable=True)
+    pipe = reference_pipeline(ref)
     label = torch.tensor([2])
     theirs = pipe.generate(unroll_length=args.frames, guidance_scale=scale, conditions={"label": label.clone()},
                            generator=torch.Generator().manual_seed(args.seed), num_inference_steps=steps,
@@ -179,28 +188,14 @@ def compare_long_sampling(args, *, steps: int = 4, scale: float = 1.5, use_kv_ca
     """FAR's ``FARPipeline.generate`` on FAR-Long (actions, guidance ``scale`` against the dropped action, with
     or without its multi-level KV cache) against longroll's chunk rollout of ``FarLong`` through its
     ``MultiLevelCache``: the largest latent difference over the video and the largest latent."""
-    from diffusers import FlowMatchEulerDiscreteScheduler
-    from diffusers.models.modeling_utils import ModelMixin
-
     from longroll.cache import CacheConfig
     from longroll.models.far.denoiser import FarDenoiser, far_defaults
     from longroll.pipelines.guidance import with_guidance
     from longroll.pipelines.presets import resolve_preset
     from longroll.pipelines.rollout import rollout
 
-    pipeline = importlib.import_module("far.pipelines.pipeline_far").FARPipeline
-    if not hasattr(pipeline, "execution_device"):
-        pipeline.execution_device = property(lambda self: self._execution_device)
-
-    class NoVae(ModelMixin):
-        def __init__(self) -> None:
-            super().__init__()
-            self.anchor = torch.nn.Parameter(torch.zeros(1))
-
     ref, ours = _far_long_pair(args, {"type": "action", "num_action_classes": 4})
-    pipe = pipeline(transformer=ref, vae=NoVae(), scheduler=FlowMatchEulerDiscreteScheduler(num_train_timesteps=1000))
-    pipe.vae_decode = lambda latents: latents
-    pipe.set_progress_bar_config(disable=True)
+    pipe = reference_pipeline(ref)
     f = args.long_frames
     actions = torch.randint(0, 4, (1, f), generator=torch.Generator().manual_seed(args.seed + 1))
     theirs = pipe.generate(unroll_length=f, guidance_scale=scale, conditions={"action": actions.clone()},

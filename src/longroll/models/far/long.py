@@ -40,6 +40,7 @@ from longroll.models.far.config import FarConfig
 from longroll.models.far.model import (
     AdaNormOut,
     AdaNormZero,
+    FarAttention,
     FeedForward,
     FrameConditioning,
     HeadRMSNorm,
@@ -58,17 +59,13 @@ def _heads(x: torch.Tensor, heads: int) -> torch.Tensor:
     return x.view(b, n, heads, d // heads).transpose(1, 2)
 
 
-class LongAttention(nn.Module):
+class LongAttention(FarAttention):
     """Joint attention of the coarse and fine streams, each with its own projections (diffusers' ``Attention``
-    with ``added_kv_proj_dim``: FAR's module names)."""
+    with ``added_kv_proj_dim``: FAR's module names); the fine stream's are FAR's own attention's."""
 
     def __init__(self, cfg: FarConfig, last: bool) -> None:
-        super().__init__()
+        super().__init__(cfg)
         d = cfg.dim
-        self.heads = cfg.num_heads
-        self.to_q, self.to_k, self.to_v = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
-        self.norm_q, self.norm_k = HeadRMSNorm(cfg.head_dim, cfg.eps), HeadRMSNorm(cfg.head_dim, cfg.eps)
-        self.to_out = nn.ModuleList([nn.Linear(d, d), nn.Dropout(0.0)])
         self.add_q_proj, self.add_k_proj, self.add_v_proj = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
         self.norm_added_q = HeadRMSNorm(cfg.head_dim, cfg.eps)
         self.norm_added_k = HeadRMSNorm(cfg.head_dim, cfg.eps)
