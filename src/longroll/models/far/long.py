@@ -44,8 +44,6 @@ from longroll.models.far.model import (
     FeedForward,
     FrameConditioning,
     HeadRMSNorm,
-    LabelTable,
-    TimestepMLP,
 )
 from longroll.rope.bias import TemporalBias
 from longroll.rope.freqs import RopeFreqs, axes_rope_freqs
@@ -195,11 +193,7 @@ class FarLong(FrameConditioning, nn.Module):
         p, cp = cfg.patch_size, cfg.context_patch_size
         self.x_embedder = nn.Linear(cfg.in_channels * p * p, cfg.dim)
         self.context_embedder = nn.Linear(cfg.in_channels * cp * cp, cfg.dim)
-        self.timestep_embedder = TimestepMLP(cfg.freq_dim, cfg.dim)
-        if cfg.condition == "label":
-            self.label_embedder = LabelTable(cfg.num_classes, cfg.dim)
-        elif cfg.condition == "action":
-            self.action_embedder = LabelTable(cfg.num_classes, cfg.dim)
+        self.build_conditioning(cfg)
         self.transformer_blocks = nn.ModuleList(LongBlock(cfg, i == cfg.num_layers - 1) for i in range(cfg.num_layers))
         self.norm_out = AdaNormOut(cfg.dim, cfg.eps)
         self.proj_out = nn.Linear(cfg.dim, p * p * cfg.out_channels)

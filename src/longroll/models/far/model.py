@@ -157,6 +157,14 @@ class FrameConditioning:
 
     config: FarConfig
 
+    def build_conditioning(self, cfg: FarConfig) -> None:
+        """The timestep embedder and the label's or the actions' table (FAR's module names)."""
+        self.timestep_embedder = TimestepMLP(cfg.freq_dim, cfg.dim)
+        if cfg.condition == "label":
+            self.label_embedder = LabelTable(cfg.num_classes, cfg.dim)
+        elif cfg.condition == "action":
+            self.action_embedder = LabelTable(cfg.num_classes, cfg.dim)
+
     def conditioning(self, t: torch.Tensor, labels: torch.Tensor | None,
                      actions: torch.Tensor | None) -> torch.Tensor:
         """Per-frame conditioning ``(B, F, D)`` from timesteps ``t (B, F)``, class ``labels (B,)`` or
@@ -187,11 +195,7 @@ class Far(FrameConditioning, nn.Module):
         cfg = self.config = config
         p = cfg.patch_size
         self.x_embedder = nn.Linear(cfg.in_channels * p * p, cfg.dim)
-        self.timestep_embedder = TimestepMLP(cfg.freq_dim, cfg.dim)
-        if cfg.condition == "label":
-            self.label_embedder = LabelTable(cfg.num_classes, cfg.dim)
-        elif cfg.condition == "action":
-            self.action_embedder = LabelTable(cfg.num_classes, cfg.dim)
+        self.build_conditioning(cfg)
         self.transformer_blocks = nn.ModuleList(FarBlock(cfg) for _ in range(cfg.num_layers))
         self.norm_out = AdaNormOut(cfg.dim, cfg.eps)
         self.proj_out = nn.Linear(cfg.dim, p * p * cfg.out_channels)
