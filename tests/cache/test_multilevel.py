@@ -40,3 +40,19 @@ def test_a_flush_or_a_cut_is_refused_with_the_reason():
         cache.flush(2)
     with pytest.raises(ValueError, match="RoPE Cut does not apply"):
         cache.cut(4)
+
+
+def test_a_chunked_window_moves_a_chunk_at_a_time():
+    """The built-in model's variant: chunks of 3, a 12-frame short-term window counting the chunk being made."""
+    coarse = KVCache(CacheConfig(window=30, sink=0), num_layers=1, batch_size=1, num_heads=1, tokens_per_frame=4,
+                     head_dim=8)
+    cache = MultiLevelCache(coarse, 12, num_layers=1, chunk_size=3)
+    assert cache.long_end(9) == 0 and cache.short_frames(9) == list(range(9))
+    assert cache.long_end(12) == 3 and cache.short_frames(12) == list(range(3, 12))
+    for frame in range(12):
+        cache.add_clean(frame, torch.zeros(1, 4, 8, 8))
+    assert cache.leaving() == [0, 1, 2]  # the chunk at 12 sees frames 3-11 at full resolution
+    with pytest.raises(ValueError, match="short_window = 10 must be a multiple of chunk_size = 3"):
+        MultiLevelCache(coarse, 10, num_layers=1, chunk_size=3)
+    with pytest.raises(ValueError, match="short_window"):
+        MultiLevelCache(coarse, 3, num_layers=1, chunk_size=3)  # no room for a clean frame
