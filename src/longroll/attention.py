@@ -118,7 +118,8 @@ def gated_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, gate: 
     ``out = sum_j g_j e^{s_j} v_j / sum_j g_j e^{s_j}`` with ``g_j = gate[h]`` on the gated keys and 1 on
     the rest, ``s = q k^T / sqrt(D) + bias``: softmax with ``log gate`` added to the gated keys' logits,
     written without the log so that a gate of 0 is exact (the gated keys then change nothing) and has a
-    gradient (the long-term keys of the built-in model's long short-term context start so). ``bias`` and
+    gradient (the long-term keys of the built-in model's long short-term context start so); a negative
+    gate acts as 0 and keeps its gradient (straight-through). ``bias`` and
     ``mask`` (True = may attend) broadcast to (B, H, Nq, Nk); every query must see at least one key that
     is not gated.
     """
@@ -128,7 +129,9 @@ def gated_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, *, gate: 
     if mask is not None:
         logits = logits.masked_fill(~mask, float("-inf"))
     weights = (logits - logits.amax(dim=-1, keepdim=True).detach()).exp()
-    g = gate.clamp(min=0).float()[None, :, None, None]  # (1, H, 1, 1)
+    # Clamped at 0 going forward, the identity going back (straight-through): a gate that training pushed
+    # below 0 acts as 0 and can still come back (a plain clamp would leave it there for good).
+    g = (gate + (gate.clamp(min=0) - gate).detach()).float()[None, :, None, None]  # (1, H, 1, 1)
     weights = torch.cat([weights[..., :gated] * g, weights[..., gated:]], dim=-1)
     out = weights.to(v.dtype) @ v
     return out / weights.sum(dim=-1, keepdim=True).to(out.dtype)

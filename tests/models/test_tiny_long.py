@@ -53,6 +53,12 @@ def test_gated_attention_is_softmax_with_log_gate_and_exact_at_zero():
     assert torch.allclose(out, plain, atol=1e-6)
     out.square().sum().backward()
     assert bool((zero.grad.abs() > 0).all())
+    # A gate pushed below 0 acts as 0 and keeps its gradient, so it can open again.
+    below = torch.tensor([-0.5, -0.1], requires_grad=True)
+    out = gated_attention(q, k, v, gate=below, gated=3)
+    assert torch.allclose(out, plain, atol=1e-6)
+    out.square().sum().backward()
+    assert torch.allclose(below.grad, zero.grad)
 
 
 def test_closed_gates_compute_the_model_it_was_warm_started_from():
