@@ -257,18 +257,24 @@ def test_the_predict_protocol_makes_one_item_per_true_video_prompted_as_the_mode
     with VideoWriter(videos / "episode_0.mp4", 8) as writer:
         writer.write(render(scene_from_prompt(text, 2), 0, 16))
     (videos / "notes.txt").write_text("not a video")
-    cfg = ModelBenchConfig(out=tmp_path / "out", seconds=(1.0,), presets=("none",), seeds=1, protocol="predict",
-                           context=2, videos=str(videos))
+    cfg = ModelBenchConfig(out=tmp_path / "out", seconds=(0.5,), presets=("none",), seeds=1, protocol="predict",
+                           context=2, videos=str(videos))  # shorter than the horizon (1 s) and a segment
     with pytest.raises(ValueError, match="cannot tell a video's prompt from its file: give --prompt-file"):
         run_model_bench(cfg, model=dataclasses.replace(tiny_model, world=False), progress=False)
     seen = []
-    plain = dataclasses.replace(tiny_model, world=False, video_prompt=lambda path: seen.append(path) or text)
+
+    def short_conditioning(cond, frames):  # as a world model's actions: they cover only what the items need
+        if frames > 6:
+            raise ValueError(f"The video has {frames} frames but the actions cover 6.")
+
+    plain = dataclasses.replace(tiny_model, world=False, video_prompt=lambda path: seen.append(path) or text,
+                                check_cond=short_conditioning)
     items = videos_suite(videos, plain)
     assert [(p.text, p.video, p.model_text) for p in items] == [("episode_0", "episode_0.mp4", text),
                                                                ("episode_1", "episode_1.npz", text)]
-    report = run_model_bench(cfg, model=plain, progress=False).read_text()
+    report = run_model_bench(cfg, model=plain, progress=False).read_text()  # the warm-up as long as an item
     assert "one per video of `videos`, prompted as the model reads its file" in report
-    assert "Context: 2 real frames; 8 to 8 predicted frames compared per video" in report
+    assert "Context: 2 real frames; 4 to 4 predicted frames compared per video" in report
     store = RunStore(tmp_path / "out" / "runs")
     runs = [store.get(k) for k in store.keys()]
     assert sorted(r["prompt"] for r in runs) == ["episode_0", "episode_1"]

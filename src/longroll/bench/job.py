@@ -223,9 +223,13 @@ class BenchJob:
             lpips = LPIPS.from_folder(self.features["lpips"], device=model_device(model))
         segment = min(self.cfg.segment_seconds, self.horizon)
         if self.kind == "model" and self.items:  # warm up (lazy init, kernel choice), so the first run is timed
-            first = self.items[0]  # like the others; the built-in matrix's cached runs were made without
+            first = self.items[0]  # like the others; the built-in matrix's cached runs were made without.
+            # As long as the first item at most (a world model's actions cover only its videos' frames), from its
+            # context where it has one.
+            init = None if first.context is None else first.context.folder
             run_one(model, resolve(_request(Variant("none", "none", "presets", schedule=first.variant.schedule),
-                                            self.horizon, first.text, 0), model), segment)
+                                            min(self.horizon, first.seconds), first.text, 0, init), model),
+                    min(segment, first.seconds))
 
         def worker(item: BenchItem) -> dict:
             v = item.variant
