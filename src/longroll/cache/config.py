@@ -4,7 +4,8 @@
 ``W`` latent frames (``N`` sink frames plus a ring of recent ones), the temporal RoPE position policy
 (``absolute`` or ``relative``), and the parts of the training-free extenders that live in the cache
 (Deep Forcing's Participative Compression, MemRoPE's memory streams, Rolling Sink, Reward Forcing's
-EMA sink). Every combination is checked here, once, with the allowed values in the message.
+EMA sink, Relax Forcing's selected history). Every combination is checked here, once, with the allowed
+values in the message.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from longroll._validate import check_float, check_int
+from longroll.cache.history import RELAX_LAMBDA
 from longroll.cache.memory import POOLINGS
 from longroll.rope.positions import POSITION_POLICIES
 
@@ -32,6 +34,10 @@ class CacheConfig:
     memory_pool: str = "frame"  # MemRoPE: pool evicted keys over the whole frame ("frame") or per token ("token")
     rolling: bool = False  # Rolling Sink: earlier chunks' content replaced by the first window's, replayed
     sink_ema: float | None = None  # EMA-Sink: sink <- a sink + (1 - a) leaving frames (Reward Forcing: 0.999)
+    # Relax Forcing: H frames of the window hold history frames selected among those the ring lets go
+    # (longroll.cache.history), between the sink and the ring; 0 = off.
+    history: int = 0
+    history_lambda: float = RELAX_LAMBDA  # Relax Forcing: weight of redundancy in r(h) = S(h) - lambda R(h)
 
     def __post_init__(self) -> None:
         check_int("window", self.window, low=1)
@@ -89,9 +95,16 @@ class CacheConfig:
             if self.rotated:
                 raise ValueError("An EMA sink averages keys written at different positions, so keys must be cached "
                                  "un-rotated: set rotated = False.")
+        check_int("history", self.history, low=0)
+        check_float("history_lambda", self.history_lambda, low=0.0)
+        if self.history and (self.budget is not None or self.memory or self.rolling or self.sink_ema is not None):
+            raise ValueError(f"history = {self.history} selects frames for the window between sink and recent "
+                             "frames, which Participative Compression, the memory streams, Rolling Sink and an EMA "
+                             "sink also fill or rewrite: use one of them.")
         if self.ring < 1:
             raise ValueError(f"window = {self.window} leaves no slot for recent frames after the sink ({self.sink}) "
-                             f"and {'the memory streams (2)' if self.memory else 'the compressed frames'}.")
+                             f"and {'the memory streams (2)' if self.memory else 'the compressed frames'}"
+                             + (f" and the {self.history} history frames" if self.history else "") + ".")
 
     @property
     def reserved(self) -> int:
@@ -105,13 +118,14 @@ class CacheConfig:
 
     @property
     def ring(self) -> int:
-        """Slots for recent frames (the current chunk included): the window less the sink and the compressed tokens."""
-        return self.window - self.sink - self.reserved
+        """Slots for recent frames (the current chunk included): the window less the sink, the history frames and
+        the compressed tokens."""
+        return self.window - self.sink - self.history - self.reserved
 
     @property
     def slots(self) -> int:
-        """Frame slots allocated: sink + ring."""
-        return self.sink + self.ring
+        """Frame slots allocated: sink + history + ring."""
+        return self.sink + self.history + self.ring
 
 
 __all__ = ["CacheConfig"]

@@ -24,6 +24,10 @@ frames of the window recomputed after a prompt switch); ``write(layer, k, v)`` s
 ``cut(gap)`` makes the frames written from now on ``gap`` positions later (RoPE Cut); ``reset()``
 empties it.
 
+Relax Forcing (arXiv 2603.21366; ``history = H``): H slots between the sink and the ring hold history
+frames chosen, whenever frames leave the ring, among them and the history held (``longroll.cache.history``:
+relevance minus redundancy); under ``relative`` positions they sit with the sink right before the tail.
+
 EMA-Sink (Reward Forcing, arXiv 2512.04678; ``sink_ema = a``): when frames leave the ring, the sink
 becomes ``a sink + (1 - a) leaving``, keys and values alike, frame by frame when as many frames leave
 as the sink holds (the released model: chunk 3, sink 3, a = 0.999); otherwise (our reading) the mean
@@ -42,6 +46,7 @@ import torch
 from longroll._validate import check_int
 from longroll.cache.compression import CompressedTokens, participation_scores, top_tokens
 from longroll.cache.config import CacheConfig
+from longroll.cache.history import frame_descriptors, select_history
 from longroll.cache.memory import MemoryTokens
 from longroll.devices import on_device
 from longroll.rope.positions import window_positions
@@ -97,6 +102,9 @@ class KVCache:
                             torch.zeros(archive_shape, device=device, dtype=dtype))
         # Host-side bookkeeping (no device sync on the hot path): which slots hold a frame.
         self._frames: list[int | None] = [None] * config.slots  # frame held by each slot
+        self._history: dict[int, int] = {}  # Relax Forcing: frame -> history slot, for the history frames held
+        # Slots whose frames take positions with the sink's under a relative policy: the sink's and the history's.
+        self._anchored = torch.arange(config.slots, device=device) < config.sink + config.history
         self._end = 0  # one past the newest frame ever written
         self._offset = 0  # timeline - frame for frames written from now on (sum of RoPE Cut gaps)
         self._chunk: tuple[int, int] | None = None  # (start_frame, num_frames) claimed by begin()
@@ -141,7 +149,10 @@ class KVCache:
     def slot(self, frame: int) -> int:
         """The slot that holds (or will hold) ``frame``."""
         n, r = self.config.sink, self.config.ring
-        return frame if frame < n else n + (frame - n) % r
+        if frame < n:
+            return frame
+        held = self._history.get(frame)
+        return held if held is not None else n + self.config.history + (frame - n) % r
 
     def holds(self, frame: int) -> bool:
         """Whether ``frame`` is still in the window."""
@@ -173,7 +184,7 @@ class KVCache:
         if self._rope is None:
             slots = self._slots()
             cfg = self.config
-            is_sink = self.positions[slots] < cfg.sink
+            is_sink = (self.positions[slots] < cfg.sink) | self._anchored[slots]  # sink (and history) frames
             pseudo = self._pseudo_frames()  # (C,) pseudo-frame of each non-frame token, or None
             # Host-side counts (no device sync in the forward): pseudo-frames of the block, sink frames held.
             t = self.tokens_per_frame
@@ -245,6 +256,8 @@ class KVCache:
         slots = [self.slot(f) for f in frames]
         evicted = [self._frames[s] for f, s in zip(frames, slots)
                    if f >= self._end and self._frames[s] is not None and self._frames[s] >= self.config.sink]
+        if self.config.history and evicted:
+            self._keep_history(evicted)  # Relax Forcing: the frames about to leave compete for the history slots
         if self.compressed is not None and evicted:
             self._compress()  # the window is full: keep the Top-C tokens of the candidates before evicting
         if self.memory is not None and evicted:
@@ -387,6 +400,39 @@ class KVCache:
             self.positions[s] = -1
         self._refresh()
 
+    def _keep_history(self, evicted: list[int]) -> None:
+        """Relax Forcing: among the history frames held and the frames about to leave the ring, keep the
+        ``history`` ones ``select_history`` picks (descriptors from the middle layer's values); the kept leaving
+        frames are copied into free history slots, every layer, with their positions."""
+        cfg = self.config
+        device = self.k.device
+        candidates = sorted(set(self._history) | set(evicted))
+        tail = [f for f in self.held_frames() if f >= cfg.sink and f not in self._history and f not in evicted]
+        mid = self.v.shape[0] // 2
+        desc = frame_descriptors(self.v[mid][:, :, on_device([self.slot(f) for f in candidates], device)])
+        if tail:
+            tail_desc = frame_descriptors(self.v[mid][:, :, on_device([self.slot(f) for f in tail], device)])
+            newest = tail_desc[-1]
+        else:
+            tail_desc, newest = desc[:0], desc[-1]
+        keep = {candidates[i] for i in select_history(desc, tail_desc, newest, cfg.history, cfg.history_lambda)}
+        for frame in [f for f in self._history if f not in keep]:
+            slot = self._history.pop(frame)
+            self._frames[slot] = None
+            self.positions[slot] = -1
+        new = sorted(f for f in keep if f not in self._history)
+        free = [s for s in range(cfg.sink, cfg.sink + cfg.history) if self._frames[s] is None][:len(new)]
+        if not new:
+            return
+        src, dst = on_device([self.slot(f) for f in new], device), on_device(free, device)
+        for store in (self.k, self.v):
+            store.index_copy_(3, dst, store.index_select(3, src))
+        self.positions.index_copy_(0, dst, self.positions.index_select(0, src))
+        self.timeline.index_copy_(0, dst, self.timeline.index_select(0, src))
+        for frame, slot in zip(new, free):
+            self._history[frame] = slot
+            self._frames[slot] = frame
+
     def _remember(self, evicted: list[int]) -> None:
         """MemRoPE: fold the frames about to be overwritten into the memory streams (``longroll.cache.memory``)."""
         slots = on_device([self.slot(f) for f in evicted], self.k.device)
@@ -438,6 +484,7 @@ class KVCache:
             if f is not None and f >= self.config.sink and f not in last:
                 self._frames[s] = None
                 self.positions[s] = -1
+        self._history = {f: s for f, s in self._history.items() if self._frames[s] == f}
         if self.compressed is not None:
             self.compressed.clear()
         if self.memory is not None:
@@ -489,6 +536,7 @@ class KVCache:
         self.positions.fill_(-1)
         self.timeline.zero_()
         self._frames = [None] * self.config.slots
+        self._history.clear()
         if self.compressed is not None:
             self.compressed.clear()
         if self.memory is not None:

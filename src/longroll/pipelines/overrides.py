@@ -78,6 +78,10 @@ TABLE: tuple[Override, ...] = (
     Override("sink_ema", "float", "Reward Forcing's EMA-Sink: frames leaving the window are folded into the sink "
                                   "at this rate (Reward Forcing: 0.999; keys are then cached un-rotated)",
              chunk=True),
+    Override("history", "int", "Relax Forcing: frames of the window kept as history selected among the frames "
+                               "leaving it, by relevance minus redundancy (0: off)", chunk=True),
+    Override("history_lambda", "float", "Relax Forcing: weight of redundancy against relevance when the history "
+                                        "is selected", chunk=True),
     Override("switch", "str", "what a prompt switch does: re-run the window, sink included (recache), LongLive's "
                               "own re-cache of the recent frames in one forward keeping the sink (longlive), or "
                               "Infinity-RoPE's KV Flush (flush); default: the model family's own", chunk=True,

@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass, replace
 
 from longroll._validate import check_choice, check_float, check_int
 from longroll.cache import CacheConfig
+from longroll.cache.history import RELAX_LAMBDA
 from longroll.constants import (
     DEEP_FORCING_BUDGET,
     DEEP_FORCING_RECENT,
@@ -248,14 +249,17 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     rates = (o.get("alpha_long", MEMROPE_RATES[0]), o.get("alpha_short", MEMROPE_RATES[1]))
     cache = CacheConfig(window=window, sink=sink, positions=positions, anchor=anchor, budget=budget, recent=recent,
                         memory=memory, memory_rates=rates, memory_pool=o.get("memory_pool", "frame"),
-                        rolling=rolling, sink_ema=sink_ema,
+                        rolling=rolling, sink_ema=sink_ema, history=o.get("history", 0),
+                        history_lambda=o.get("history_lambda", RELAX_LAMBDA),
                         rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute" and not rolling
                                       and sink_ema is None))
     if cache.ring < d.chunk_size + (cache.recent if cache.budget is not None else 0):
-        taken = " and the 2 memory streams" if cache.memory else ""
+        taken = (" and the 2 memory streams" if cache.memory else "") + (
+            f" and {cache.history} history frames" if cache.history else "")
         raise ValueError(f"window = {window} with sink = {sink}{taken} leaves {cache.ring} frames for recent "
                          f"context; the model's chunk of {d.chunk_size} frames needs at least that many "
-                         f"(allowed: window - sink{' - 2' if cache.memory else ''} >= {d.chunk_size}"
+                         f"(allowed: window - sink{' - 2' if cache.memory else ''}"
+                         f"{' - history' if cache.history else ''} >= {d.chunk_size}"
                          + (f", and with Participative Compression window - budget >= {d.chunk_size}"
                             if cache.budget is not None else "") + ").")
     room = cache.ring - d.chunk_size  # recent frames a KV Flush can keep with the next chunk still fitting

@@ -1,0 +1,69 @@
+"""Relax Forcing's selected history (Zhao et al. 2026, arXiv 2603.21366): the window as sink, a few history
+frames chosen among those the ring let go, and the tail of recent frames.
+
+Relax Forcing splits the temporal memory into three roles: the *sink* (the first frames, global anchors),
+the *tail* (the most recent frames, short-term continuity) and a few *history* frames selected from the
+rest by a relaxation score ``r(h) = S(h) - lambda R(h)``: relevance minus redundancy. This module is the
+selection rule; ``longroll.cache.kv.KVCache`` keeps the frames (``CacheConfig.history`` slots between the
+sink and the ring) and calls it whenever frames leave the ring.
+
+What longroll chose where the paper's text was not reachable here (its abstract and introduction were):
+
+- a frame's descriptor is its values at the middle layer, averaged over the batch and the heads, every
+  token kept in place (T x D): the content of the frame where it is, independent of RoPE (keys carry
+  their rotation, values do not);
+- relevance ``S(h)`` is the cosine similarity of the candidate's descriptor to the newest frame of the tail
+  (what is being continued), redundancy ``R(h)`` the largest cosine similarity to a frame already in the
+  window's tail or already selected; the history is chosen greedily, one frame at a time, by the largest
+  ``S - lambda R`` (maximal marginal relevance, Carbonell and Goldstein 1998), ties to the more recent frame;
+- candidates are the frames held as history plus those the ring lets go at this chunk, so a frame stays
+  only as long as it keeps winning;
+- the "hybrid RoPE" for non-contiguous memory: under ``positions = relative`` the sink and the history
+  frames take consecutive positions right before the tail (in time order) and the tail keeps its own
+  geometry, so every distance a query sees stays inside the window; under ``absolute`` they keep their
+  timeline positions.
+
+Legend: n candidates, m tail frames, E = T x D descriptor width.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+RELAX_LAMBDA = 0.5  # weight of redundancy against relevance (longroll's choice: the paper's value not reachable)
+
+
+def frame_descriptors(v: torch.Tensor) -> torch.Tensor:
+    """Values of some frames ``(B, H, n, T, D)`` -> one descriptor per frame ``(n, T*D)`` (float32)."""
+    return v.float().mean(dim=(0, 1)).flatten(1)
+
+
+def select_history(candidates: torch.Tensor, tail: torch.Tensor, newest: torch.Tensor, count: int,
+                   lam: float = RELAX_LAMBDA) -> list[int]:
+    """Indices (ascending) of the ``count`` candidates to keep: greedily the largest ``S - lam R``.
+
+    ``candidates (n, E)`` in time order, ``tail (m, E)`` the frames the window keeps anyway, ``newest (E,)``
+    the frame being continued. ``S`` is the cosine similarity to ``newest``; ``R`` the largest cosine
+    similarity to a tail frame or an already chosen candidate (0 when there is none)."""
+    n = candidates.shape[0]
+    if count >= n:
+        return list(range(n))
+    c = F.normalize(candidates.float(), dim=1)
+    relevance = c @ F.normalize(newest.float(), dim=0)  # (n,)
+    others = F.normalize(tail.float(), dim=1) if tail.numel() else c[:0]
+    redundancy = (c @ others.T).amax(dim=1) if others.shape[0] else torch.zeros_like(relevance)  # (n,)
+    chosen: list[int] = []
+    for _ in range(count):
+        score = relevance - lam * redundancy
+        if chosen:
+            score[chosen] = float("-inf")
+        best = float(score.max())
+        # Ties to the more recent candidate (the larger index).
+        pick = max(i for i in range(n) if i not in chosen and float(score[i]) == best)
+        chosen.append(pick)
+        redundancy = torch.maximum(redundancy, c @ c[pick])
+    return sorted(chosen)
+
+
+__all__ = ["RELAX_LAMBDA", "frame_descriptors", "select_history"]
