@@ -93,7 +93,7 @@ def test_presets_resolve_against_the_model(tiny_model):
     assert (over.rope.method, over.noise.rho, over.cache.sink, over.cache.window, over.bias.strength) == \
         ("pi", -0.5, 2, 6, 0.3)
     assert set(PRESETS) == {"none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex", "cache-relative",
-                            "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol"}
+                            "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol", "relax-forcing"}
     assert isinstance(flex, RolloutConfig)
 
 

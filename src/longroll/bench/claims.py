@@ -32,6 +32,8 @@ _C = "FLEX App. C (the sink anchors colours that drift without it)"
 _F5 = "FLEX Fig. 5 (raising rho trades motion for consistency)"
 _MIGA = "MIGA (more consistent than FIFO-Diffusion; each part helps)"
 _FAR = "FAR Fig. 6 / 13 (FlexRoPE extrapolates 16x better than RoPE extrapolation and interpolation)"
+_RELAX = ("Relax Forcing (arXiv 2603.21366: dynamic degree +66.8% over its base model, consistency kept, "
+          "on VBench-Long)")
 
 
 def _ab(alpha=None, beta=None) -> str:
@@ -77,7 +79,11 @@ CLAIMS = (
     (_FAR, "FlexRoPE beats position interpolation", "flexrope", "pi", "presence"),
     (_FAR, "position interpolation breaks the learned motion: FlexRoPE moves more", "flexrope", "pi", "dynamics"),
     *(("Training-free extenders (each beats plain extrapolation)", f"{p} beats plain extrapolation", p, "none",
-       "presence") for p in ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol")),
+       "presence") for p in ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol",
+                             "relax-forcing")),
+    (_RELAX, "Relax Forcing moves more than its base model's own inference", "relax-forcing", "none", "dynamics"),
+    (_RELAX, "Relax Forcing keeps subjects as consistent as the sink it builds on", "relax-forcing",
+     "cache-relative", "consistency"),
 )
 
 

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 RELAX_LAMBDA = 0.5  # weight of redundancy against relevance (longroll's choice: the paper's value not reachable)
+RELAX_HISTORY = 3  # history frames of the preset's window, as many as the sink (longroll's choice, likewise)
 
 
 def frame_descriptors(v: torch.Tensor) -> torch.Tensor:
@@ -66,4 +67,4 @@ def select_history(candidates: torch.Tensor, tail: torch.Tensor, newest: torch.T
     return sorted(chosen)
 
 
-__all__ = ["RELAX_LAMBDA", "frame_descriptors", "select_history"]
+__all__ = ["RELAX_HISTORY", "RELAX_LAMBDA", "frame_descriptors", "select_history"]

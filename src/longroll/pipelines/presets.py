@@ -16,6 +16,7 @@
 | `rolling-sink`   | extrapolate    | absolute (sliding) | i.i.d.         | L_train, first window replayed | family's |
 | `memrope`        | extrapolate    | in the window      | i.i.d.         | sink + 2 EMA memory streams | family's  |
 | `lol`            | per-head jitter| absolute           | i.i.d.         | sink + sliding              | family's  |
+| `relax-forcing`  | extrapolate    | sink + history, then tail | i.i.d.  | sink + selected history + tail | family's |
 
 "Family's own" is the model's ``NativeRollout``: the window, sink, positions and prompt-switch policy
 of the family's released inference (Self Forcing: 21 frames, no sink; LongLive: 12 with a 3-frame
@@ -40,7 +41,7 @@ from dataclasses import asdict, dataclass, replace
 
 from longroll._validate import check_choice, check_float, check_int
 from longroll.cache import CacheConfig
-from longroll.cache.history import RELAX_LAMBDA
+from longroll.cache.history import RELAX_HISTORY, RELAX_LAMBDA
 from longroll.constants import (
     DEEP_FORCING_BUDGET,
     DEEP_FORCING_RECENT,
@@ -81,6 +82,7 @@ class PresetSpec:
     memory: bool = False  # MemRoPE's memory streams between sink and recent frames
     rolling: bool = False  # Rolling Sink: earlier chunks replay the first window's content
     jitter: bool = False  # LoL's multi-head RoPE jitter at its stated strength
+    history: bool = False  # Relax Forcing: history frames selected among those leaving the window
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -94,7 +96,7 @@ class PresetSpec:
         switch policy, a deep sink, memory streams, Rolling Sink): no meaning without that cache. The sink
         presets' plain sink window is not (FLEX's RoPE and noise act on FIFO / MIGA too)."""
         return (self.positions not in ("absolute", "native") or self.switch != "native" or self.sink == "deep"
-                or self.memory or self.rolling)
+                or self.memory or self.rolling or self.history)
 
 
 PRESETS: dict[str, PresetSpec] = {
@@ -112,10 +114,11 @@ PRESETS: dict[str, PresetSpec] = {
     "rolling-sink": PresetSpec(sink="none", positions="absolute", window="horizon", rolling=True),
     "memrope": PresetSpec(sink="model", positions="relative", memory=True, window="model"),
     "lol": PresetSpec(sink="model", positions="absolute", jitter=True, window="model"),
+    "relax-forcing": PresetSpec(sink="model", positions="relative", window="model", history=True),
 }
 
 # The preset fields that act on the chunk-wise rollout's KV cache and prompt-switch policy.
-CACHE_PARTS = ("sink", "positions", "anchor", "switch", "window", "memory", "rolling")
+CACHE_PARTS = ("sink", "positions", "anchor", "switch", "window", "memory", "rolling", "history")
 
 # "recache": the window (sink included) re-run under the new prompt in chunk-sized runs (longroll's
 # first policy); "longlive": LongLive's own re-cache, the recent frames in one forward, the sink kept
@@ -249,7 +252,8 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     rates = (o.get("alpha_long", MEMROPE_RATES[0]), o.get("alpha_short", MEMROPE_RATES[1]))
     cache = CacheConfig(window=window, sink=sink, positions=positions, anchor=anchor, budget=budget, recent=recent,
                         memory=memory, memory_rates=rates, memory_pool=o.get("memory_pool", "frame"),
-                        rolling=rolling, sink_ema=sink_ema, history=o.get("history", 0),
+                        rolling=rolling, sink_ema=sink_ema,
+                        history=o.get("history", RELAX_HISTORY if spec.history else 0),
                         history_lambda=o.get("history_lambda", RELAX_LAMBDA),
                         rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute" and not rolling
                                       and sink_ema is None))
