@@ -64,7 +64,8 @@ def test_variants_cover_the_ablations():
                       "flexrope_lambda"}
     names = [v.name for v in variants(False) if v.group == "presets"]
     assert names == ["none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex", "cache-relative",
-                     "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol", "relax-forcing"]
+                     "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol", "relax-forcing",
+                     "fademem"]
 
 
 def test_bad_bench_arguments(capsys):

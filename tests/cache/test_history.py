@@ -1,4 +1,5 @@
-"""Relax Forcing's selected history: the rule on hand-made descriptors, and the window that keeps what it picks."""
+"""The history between sink and tail: Relax Forcing's selection and FadeMem's merges on hand-made tensors, and the
+windows that keep them."""
 
 import itertools
 
@@ -138,3 +139,72 @@ def test_a_video_with_selected_history_is_deterministic_and_composes_with_the_si
                     history_lambda=1.0).shape[0] == 16
     with pytest.raises(ValueError, match="leaves 1 frames for recent context; the model's chunk of 2 frames"):
         resolve_preset("sink", tiny_model, history=4, window=8)
+
+
+def _fade_by_hand(spans, budget, power):
+    """FadeMem's merge rule written out: merge the adjacent pair with the smallest (a + b) / (r + 1)^p, r from the
+    newest pair (0), ties to the older pair, until at most ``budget`` entries remain."""
+    groups = [[i] for i in range(len(spans))]
+    while len(groups) > budget:
+        best = None
+        for i in range(len(groups) - 1):
+            r = len(groups) - 2 - i
+            cost = (sum(spans[j] for j in groups[i]) + sum(spans[j] for j in groups[i + 1])) / (r + 1) ** power
+            if best is None or cost < best[0]:
+                best = (cost, i)
+        i = best[1]
+        groups[i:i + 2] = [groups[i] + groups[i + 1]]
+    return groups
+
+
+def test_fademem_merges_adjacent_entries_by_a_power_law_dense_near_sparse_far():
+    from longroll.cache.history import fade_groups
+
+    assert fade_groups([1, 1, 1], 3) == [[0], [1], [2]]  # within the budget: nothing merges
+    assert fade_groups([1, 1, 1], 2, 2.0) == [[0, 1], [2]]  # costs 2/4 (older pair) against 2/1: the older merges
+    g = torch.Generator().manual_seed(0)
+    for budget, power in itertools.product((1, 2, 4), (0.5, 1.0, 2.0)):
+        spans = torch.randint(1, 6, (9,), generator=g).tolist()
+        assert fade_groups(spans, budget, power) == _fade_by_hand(spans, budget, power)
+    entries = []
+    for _ in range(60):  # frames arriving one at a time, as the ring lets them go
+        spans = entries + [1]
+        entries = [sum(spans[i] for i in grp) for grp in fade_groups(spans, 5, 2.0)]
+    assert sum(entries) == 60 and len(entries) == 5
+    assert entries == sorted(entries, reverse=True) and entries[-1] == 1 and entries[0] > 10 * entries[-2]
+
+
+def test_a_fademem_window_holds_span_weighted_means_at_their_mean_position():
+    cfg = CacheConfig(window=9, sink=0, history=3, fade=1.0, rotated=False)
+    cache = KVCache(cfg, num_layers=1, batch_size=1, num_heads=1, tokens_per_frame=1, head_dim=4)
+    for start in range(0, 30, 3):
+        cache.begin(start, 3)
+        frames = torch.arange(start, start + 3, dtype=torch.float32)
+        value = frames[None, None, :, None].expand(1, 1, 3, 4).contiguous()  # each frame's values: its index
+        cache.write(0, value, value)
+    entries = sorted(cache._history.items())
+    assert len(entries) == 3 and sum(cache._spans.values()) == 24  # frames 0-23 left the ring of 6
+    first = 0
+    for newest, slot in entries:
+        span = cache._spans[slot]
+        mean = (first + newest) / 2  # an entry merges adjacent frames first..newest
+        assert newest - first + 1 == span
+        assert torch.allclose(cache.v[0, 0, 0, slot], torch.full((1, 4), mean))  # the mean of its frames' values
+        assert int(cache.timeline[slot]) == round(mean)  # at its frames' mean position
+        first = newest + 1
+    with pytest.raises(ValueError, match="un-rotated"):
+        CacheConfig(window=9, sink=0, history=3, fade=1.0)
+    with pytest.raises(ValueError, match="history = 0"):
+        CacheConfig(window=9, sink=0, fade=1.0, rotated=False)
+
+
+def test_a_fademem_video_is_deterministic_and_bounded(tiny_model):
+    from longroll.pipelines.generate import generate
+    from longroll.pipelines.presets import resolve_preset
+
+    cfg = resolve_preset("fademem", tiny_model, window=8, history=2)
+    assert (cfg.cache.fade, cfg.cache.history, cfg.cache.rotated, cfg.cache.positions) == (2.0, 2, False, "relative")
+    prompt = "a red circle on a black background"
+    a = generate(prompt, seconds=4.0, model=tiny_model, seed=2, progress=False, preset="fademem", window=8, history=2)
+    b = generate(prompt, seconds=4.0, model=tiny_model, seed=2, progress=False, preset="fademem", window=8, history=2)
+    assert a.tobytes() == b.tobytes()

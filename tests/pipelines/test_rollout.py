@@ -93,7 +93,8 @@ def test_presets_resolve_against_the_model(tiny_model):
     assert (over.rope.method, over.noise.rho, over.cache.sink, over.cache.window, over.bias.strength) == \
         ("pi", -0.5, 2, 6, 0.3)
     assert set(PRESETS) == {"none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex", "cache-relative",
-                            "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol", "relax-forcing"}
+                            "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol", "relax-forcing",
+                            "fademem"}
     assert isinstance(flex, RolloutConfig)
 
 

@@ -32,6 +32,7 @@ _C = "FLEX App. C (the sink anchors colours that drift without it)"
 _F5 = "FLEX Fig. 5 (raising rho trades motion for consistency)"
 _MIGA = "MIGA (more consistent than FIFO-Diffusion; each part helps)"
 _FAR = "FAR Fig. 6 / 13 (FlexRoPE extrapolates 16x better than RoPE extrapolation and interpolation)"
+_FADE = "FadeMem (arXiv 2606.10671: more consistent subjects than the bounded caches it compares with)"
 _RELAX = ("Relax Forcing (arXiv 2603.21366: dynamic degree +66.8% over its base model, consistency kept, "
           "on VBench-Long)")
 
@@ -80,10 +81,14 @@ CLAIMS = (
     (_FAR, "position interpolation breaks the learned motion: FlexRoPE moves more", "flexrope", "pi", "dynamics"),
     *(("Training-free extenders (each beats plain extrapolation)", f"{p} beats plain extrapolation", p, "none",
        "presence") for p in ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol",
-                             "relax-forcing")),
+                             "relax-forcing", "fademem")),
     (_RELAX, "Relax Forcing moves more than its base model's own inference", "relax-forcing", "none", "dynamics"),
     (_RELAX, "Relax Forcing keeps subjects as consistent as the sink it builds on", "relax-forcing",
      "cache-relative", "consistency"),
+    (_FADE, "FadeMem keeps subjects more consistent than a sink and a sliding window (LongLive's cache)", "fademem",
+     "sink", "consistency"),
+    (_FADE, "FadeMem keeps subjects more consistent than Deep Forcing's compressed memory", "fademem",
+     "deep-forcing", "consistency"),
 )
 
 

@@ -38,6 +38,9 @@ class CacheConfig:
     # (longroll.cache.history), between the sink and the ring; 0 = off.
     history: int = 0
     history_lambda: float = RELAX_LAMBDA  # Relax Forcing: weight of redundancy in r(h) = S(h) - lambda R(h)
+    # FadeMem: the history slots hold merged entries instead of selected frames, adjacent entries merged under a
+    # power law of this exponent (longroll.cache.history.fade_groups); None = off. Needs history >= 1.
+    fade: float | None = None
 
     def __post_init__(self) -> None:
         check_int("window", self.window, low=1)
@@ -101,6 +104,14 @@ class CacheConfig:
             raise ValueError(f"history = {self.history} selects frames for the window between sink and recent "
                              "frames, which Participative Compression, the memory streams, Rolling Sink and an EMA "
                              "sink also fill or rewrite: use one of them.")
+        if self.fade is not None:
+            check_float("fade", self.fade, low=0.0, low_open=True)
+            if self.history < 1:
+                raise ValueError(f"fade = {self.fade} merges the history's entries, but history = 0: give the history "
+                                 "slots it merges into (history >= 1).")
+            if self.rotated:
+                raise ValueError("FadeMem averages keys written at different positions, so keys must be cached "
+                                 "un-rotated: set rotated = False.")
         if self.ring < 1:
             raise ValueError(f"window = {self.window} leaves no slot for recent frames after the sink ({self.sink}) "
                              f"and {'the memory streams (2)' if self.memory else 'the compressed frames'}"

@@ -1,5 +1,10 @@
-"""Relax Forcing's selected history (Zhao et al. 2026, arXiv 2603.21366): the window as sink, a few history
-frames chosen among those the ring let go, and the tail of recent frames.
+"""The history between the sink and the tail: Relax Forcing's selected frames and FadeMem's faded entries.
+
+Both keep ``CacheConfig.history`` slots of the window between the sink and the ring for frames the ring
+lets go; ``longroll.cache.kv.KVCache`` holds them and calls these rules whenever frames leave the ring.
+
+**Relax Forcing** (Zhao et al. 2026, arXiv 2603.21366): the window as sink, a few history frames chosen
+among those the ring let go, and the tail of recent frames.
 
 Relax Forcing splits the temporal memory into three roles: the *sink* (the first frames, global anchors),
 the *tail* (the most recent frames, short-term continuity) and a few *history* frames selected from the
@@ -23,6 +28,16 @@ What longroll chose where the paper's text was not reachable here (its abstract 
   geometry, so every distance a query sees stays inside the window; under ``absolute`` they keep their
   timeline positions.
 
+**FadeMem** (Lu et al. 2026, arXiv 2606.10671; ``CacheConfig.fade = p``): the history slots hold *entries*,
+each the span-weighted mean of adjacent frames (keys un-rotated, values, timeline position). A frame leaving
+the ring enters as a fine entry of one frame; while there are more entries than slots, two adjacent entries
+are merged, under a power-law allocation so that the memory is dense near and sparse far. What longroll chose
+(again the paper's text beyond its abstract was not reachable): the pair merged is the one with the smallest
+combined span over its allowance ``(r + 1)^p``, ``r`` the pair's rank from the newest (0: the two newest
+entries), ties to the older pair; at equilibrium an entry ``r`` ranks from the tail spans about ``r^p``
+frames. Merged keys are averaged un-rotated (keys rotated at different positions would mix their phases),
+and an entry's position is its frames' span-weighted mean timeline, rounded.
+
 Legend: n candidates, m tail frames, E = T x D descriptor width.
 """
 
@@ -33,6 +48,7 @@ import torch.nn.functional as F
 
 RELAX_LAMBDA = 0.5  # weight of redundancy against relevance (longroll's choice: the paper's value not reachable)
 RELAX_HISTORY = 3  # history frames of the preset's window, as many as the sink (longroll's choice, likewise)
+FADE_POWER = 2.0  # FadeMem: exponent of the power-law allocation (longroll's choice: the paper's value not reachable)
 
 
 def frame_descriptors(v: torch.Tensor) -> torch.Tensor:
@@ -67,4 +83,19 @@ def select_history(candidates: torch.Tensor, tail: torch.Tensor, newest: torch.T
     return sorted(chosen)
 
 
-__all__ = ["RELAX_HISTORY", "RELAX_LAMBDA", "frame_descriptors", "select_history"]
+def fade_groups(spans: list[int], budget: int, power: float = FADE_POWER) -> list[list[int]]:
+    """FadeMem's merges: entries of ``spans`` frames each (oldest first) grouped into at most ``budget`` runs of
+    adjacent entries (oldest first), merging at each step the adjacent pair with the smallest combined span over
+    ``(r + 1) ** power``, ``r`` the pair's rank from the newest; ties to the older pair."""
+    groups = [[i] for i in range(len(spans))]
+    sizes = list(spans)
+    while len(groups) > max(1, budget):
+        m = len(groups)
+        costs = [(sizes[i] + sizes[i + 1]) / (m - 2 - i + 1) ** power for i in range(m - 1)]
+        i = min(range(m - 1), key=lambda j: (costs[j], j))
+        groups[i:i + 2] = [groups[i] + groups[i + 1]]
+        sizes[i:i + 2] = [sizes[i] + sizes[i + 1]]
+    return groups
+
+
+__all__ = ["FADE_POWER", "RELAX_HISTORY", "RELAX_LAMBDA", "fade_groups", "frame_descriptors", "select_history"]

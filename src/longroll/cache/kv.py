@@ -27,6 +27,8 @@ empties it.
 Relax Forcing (arXiv 2603.21366; ``history = H``): H slots between the sink and the ring hold history
 frames chosen, whenever frames leave the ring, among them and the history held (``longroll.cache.history``:
 relevance minus redundancy); under ``relative`` positions they sit with the sink right before the tail.
+FadeMem (arXiv 2606.10671; ``fade = p``): the same slots hold entries, span-weighted means of adjacent frames
+(keys un-rotated), a leaving frame entering as a fine entry and adjacent entries merged by a power law.
 
 EMA-Sink (Reward Forcing, arXiv 2512.04678; ``sink_ema = a``): when frames leave the ring, the sink
 becomes ``a sink + (1 - a) leaving``, keys and values alike, frame by frame when as many frames leave
@@ -46,7 +48,7 @@ import torch
 from longroll._validate import check_int
 from longroll.cache.compression import CompressedTokens, participation_scores, top_tokens
 from longroll.cache.config import CacheConfig
-from longroll.cache.history import frame_descriptors, select_history
+from longroll.cache.history import fade_groups, frame_descriptors, select_history
 from longroll.cache.memory import MemoryTokens
 from longroll.devices import on_device
 from longroll.rope.positions import window_positions
@@ -103,6 +105,8 @@ class KVCache:
         # Host-side bookkeeping (no device sync on the hot path): which slots hold a frame.
         self._frames: list[int | None] = [None] * config.slots  # frame held by each slot
         self._history: dict[int, int] = {}  # Relax Forcing: frame -> history slot, for the history frames held
+        self._spans: dict[int, int] = {}  # FadeMem: history slot -> frames merged into its entry (its newest: its id)
+        self._times: dict[int, float] = {}  # FadeMem: history slot -> its frames' mean timeline, unrounded
         # Slots whose frames take positions with the sink's under a relative policy: the sink's and the history's.
         self._anchored = torch.arange(config.slots, device=device) < config.sink + config.history
         self._end = 0  # one past the newest frame ever written
@@ -256,7 +260,9 @@ class KVCache:
         slots = [self.slot(f) for f in frames]
         evicted = [self._frames[s] for f, s in zip(frames, slots)
                    if f >= self._end and self._frames[s] is not None and self._frames[s] >= self.config.sink]
-        if self.config.history and evicted:
+        if self.config.history and evicted and self.config.fade is not None:
+            self._fade_history(evicted)  # FadeMem: the frames about to leave enter as fine entries, the old merge
+        elif self.config.history and evicted:
             self._keep_history(evicted)  # Relax Forcing: the frames about to leave compete for the history slots
         if self.compressed is not None and evicted:
             self._compress()  # the window is full: keep the Top-C tokens of the candidates before evicting
@@ -433,6 +439,46 @@ class KVCache:
             self._history[frame] = slot
             self._frames[slot] = frame
 
+    def _fade_history(self, evicted: list[int]) -> None:
+        """FadeMem: the history's entries and the frames about to leave (fine entries of one frame), oldest first,
+        merged into at most ``history`` entries by ``fade_groups``; each entry the span-weighted mean of its keys
+        (un-rotated), values and timeline, written to the history slots in time order."""
+        cfg = self.config
+        device = self.k.device
+        entries = sorted(self._history.items())  # (its newest frame, slot), oldest first
+        leaving = sorted(evicted)
+        ids = [f for f, _ in entries] + leaving
+        spans = [self._spans[s] for _, s in entries] + [1] * len(leaving)
+        src = on_device([s for _, s in entries] + [self.slot(f) for f in leaving], device)
+        groups = fade_groups(spans, cfg.history, cfg.fade)
+        weights = torch.zeros(len(groups), len(ids), dtype=torch.float32)  # (E, n): each entry's mix of sources
+        for e, group in enumerate(groups):
+            total = sum(spans[i] for i in group)
+            for i in group:
+                weights[e, i] = spans[i] / total
+        exact = [self._times[s] for _, s in entries] + [float(t) for t in
+                                                         self.timeline.index_select(0, src[len(entries):]).tolist()]
+        times = [sum(spans[i] * exact[i] for i in g) / sum(spans[i] for i in g) for g in groups]  # (E,), the host
+        weights = weights.to(device)
+        dst = on_device(list(range(cfg.sink, cfg.sink + len(groups))), device)
+        for store in (self.k, self.v):
+            mixed = torch.einsum("en,lbhntd->lbhetd", weights, store.index_select(3, src).float())
+            store.index_copy_(3, dst, mixed.to(store.dtype))
+        newest = [ids[group[-1]] for group in groups]
+        self.positions.index_copy_(0, dst, on_device(newest, device))
+        self.timeline.index_copy_(0, dst, on_device([round(t) for t in times], device))
+        for slot in range(cfg.sink, cfg.sink + cfg.history):
+            self._frames[slot] = None
+            if slot >= cfg.sink + len(groups):
+                self.positions[slot] = -1
+        self._history, self._spans, self._times = {}, {}, {}
+        for e, group in enumerate(groups):
+            slot = cfg.sink + e
+            self._history[newest[e]] = slot
+            self._spans[slot] = sum(spans[i] for i in group)
+            self._times[slot] = times[e]
+            self._frames[slot] = newest[e]
+
     def _remember(self, evicted: list[int]) -> None:
         """MemRoPE: fold the frames about to be overwritten into the memory streams (``longroll.cache.memory``)."""
         slots = on_device([self.slot(f) for f in evicted], self.k.device)
@@ -485,6 +531,8 @@ class KVCache:
                 self._frames[s] = None
                 self.positions[s] = -1
         self._history = {f: s for f, s in self._history.items() if self._frames[s] == f}
+        self._spans = {s: n for s, n in self._spans.items() if s in self._history.values()}
+        self._times = {s: t for s, t in self._times.items() if s in self._history.values()}
         if self.compressed is not None:
             self.compressed.clear()
         if self.memory is not None:
@@ -537,6 +585,8 @@ class KVCache:
         self.timeline.zero_()
         self._frames = [None] * self.config.slots
         self._history.clear()
+        self._spans.clear()
+        self._times.clear()
         if self.compressed is not None:
             self.compressed.clear()
         if self.memory is not None:

@@ -82,6 +82,8 @@ TABLE: tuple[Override, ...] = (
                                "leaving it, by relevance minus redundancy (0: off)", chunk=True),
     Override("history_lambda", "float", "Relax Forcing: weight of redundancy against relevance when the history "
                                         "is selected", chunk=True),
+    Override("fade", "float", "FadeMem: the history slots hold merged entries, adjacent ones merged under a power "
+                              "law of this exponent (needs --history; keys are then cached un-rotated)", chunk=True),
     Override("switch", "str", "what a prompt switch does: re-run the window, sink included (recache), LongLive's "
                               "own re-cache of the recent frames in one forward keeping the sink (longlive), or "
                               "Infinity-RoPE's KV Flush (flush); default: the model family's own", chunk=True,

@@ -17,6 +17,7 @@
 | `memrope`        | extrapolate    | in the window      | i.i.d.         | sink + 2 EMA memory streams | family's  |
 | `lol`            | per-head jitter| absolute           | i.i.d.         | sink + sliding              | family's  |
 | `relax-forcing`  | extrapolate    | sink + history, then tail | i.i.d.  | sink + selected history + tail | family's |
+| `fademem`        | extrapolate    | sink + entries, then tail | i.i.d.  | sink + merged entries + tail | family's |
 
 "Family's own" is the model's ``NativeRollout``: the window, sink, positions and prompt-switch policy
 of the family's released inference (Self Forcing: 21 frames, no sink; LongLive: 12 with a 3-frame
@@ -41,7 +42,7 @@ from dataclasses import asdict, dataclass, replace
 
 from longroll._validate import check_choice, check_float, check_int
 from longroll.cache import CacheConfig
-from longroll.cache.history import RELAX_HISTORY, RELAX_LAMBDA
+from longroll.cache.history import FADE_POWER, RELAX_HISTORY, RELAX_LAMBDA
 from longroll.constants import (
     DEEP_FORCING_BUDGET,
     DEEP_FORCING_RECENT,
@@ -83,6 +84,7 @@ class PresetSpec:
     rolling: bool = False  # Rolling Sink: earlier chunks replay the first window's content
     jitter: bool = False  # LoL's multi-head RoPE jitter at its stated strength
     history: bool = False  # Relax Forcing: history frames selected among those leaving the window
+    fade: bool = False  # FadeMem: the history as entries merged by a power law (with history)
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -96,7 +98,7 @@ class PresetSpec:
         switch policy, a deep sink, memory streams, Rolling Sink): no meaning without that cache. The sink
         presets' plain sink window is not (FLEX's RoPE and noise act on FIFO / MIGA too)."""
         return (self.positions not in ("absolute", "native") or self.switch != "native" or self.sink == "deep"
-                or self.memory or self.rolling or self.history)
+                or self.memory or self.rolling or self.history or self.fade)
 
 
 PRESETS: dict[str, PresetSpec] = {
@@ -115,10 +117,11 @@ PRESETS: dict[str, PresetSpec] = {
     "memrope": PresetSpec(sink="model", positions="relative", memory=True, window="model"),
     "lol": PresetSpec(sink="model", positions="absolute", jitter=True, window="model"),
     "relax-forcing": PresetSpec(sink="model", positions="relative", window="model", history=True),
+    "fademem": PresetSpec(sink="model", positions="relative", window="model", history=True, fade=True),
 }
 
 # The preset fields that act on the chunk-wise rollout's KV cache and prompt-switch policy.
-CACHE_PARTS = ("sink", "positions", "anchor", "switch", "window", "memory", "rolling", "history")
+CACHE_PARTS = ("sink", "positions", "anchor", "switch", "window", "memory", "rolling", "history", "fade")
 
 # "recache": the window (sink included) re-run under the new prompt in chunk-sized runs (longroll's
 # first policy); "longlive": LongLive's own re-cache, the recent frames in one forward, the sink kept
@@ -249,14 +252,15 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     anchor = o.get("anchor", (d.train_len - 1 if spec.anchor else None) if positions == "relative" else None)
     budget, recent = _compression(spec, window, sink, d.chunk_size, o)
     memory, rolling = o.get("memory", spec.memory), o.get("rolling", spec.rolling)
+    fade = o.get("fade", FADE_POWER if spec.fade else None)
     rates = (o.get("alpha_long", MEMROPE_RATES[0]), o.get("alpha_short", MEMROPE_RATES[1]))
     cache = CacheConfig(window=window, sink=sink, positions=positions, anchor=anchor, budget=budget, recent=recent,
                         memory=memory, memory_rates=rates, memory_pool=o.get("memory_pool", "frame"),
                         rolling=rolling, sink_ema=sink_ema,
                         history=o.get("history", RELAX_HISTORY if spec.history else 0),
-                        history_lambda=o.get("history_lambda", RELAX_LAMBDA),
+                        history_lambda=o.get("history_lambda", RELAX_LAMBDA), fade=fade,
                         rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute" and not rolling
-                                      and sink_ema is None))
+                                      and sink_ema is None and fade is None))
     if cache.ring < d.chunk_size + (cache.recent if cache.budget is not None else 0):
         taken = (" and the 2 memory streams" if cache.memory else "") + (
             f" and {cache.history} history frames" if cache.history else "")
