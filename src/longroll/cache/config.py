@@ -95,9 +95,7 @@ class CacheConfig:
             if self.sink < 1:
                 raise ValueError(f"sink_ema = {self.sink_ema} folds leaving frames into the sink, but sink = 0: "
                                  "give a sink of at least 1 frame.")
-            if self.rotated:
-                raise ValueError("An EMA sink averages keys written at different positions, so keys must be cached "
-                                 "un-rotated: set rotated = False.")
+            self._unrotated("An EMA sink averages keys written at different positions")
         check_int("history", self.history, low=0)
         check_float("history_lambda", self.history_lambda, low=0.0)
         if self.history and (self.budget is not None or self.memory or self.rolling or self.sink_ema is not None):
@@ -109,13 +107,15 @@ class CacheConfig:
             if self.history < 1:
                 raise ValueError(f"fade = {self.fade} merges the history's entries, but history = 0: give the history "
                                  "slots it merges into (history >= 1).")
-            if self.rotated:
-                raise ValueError("FadeMem averages keys written at different positions, so keys must be cached "
-                                 "un-rotated: set rotated = False.")
+            self._unrotated("FadeMem averages keys written at different positions")
         if self.ring < 1:
             raise ValueError(f"window = {self.window} leaves no slot for recent frames after the sink ({self.sink}) "
                              f"and {'the memory streams (2)' if self.memory else 'the compressed frames'}"
                              + (f" and the {self.history} history frames" if self.history else "") + ".")
+
+    def _unrotated(self, why: str) -> None:
+        if self.rotated:
+            raise ValueError(f"{why}, so keys must be cached un-rotated: set rotated = False.")
 
     @property
     def reserved(self) -> int:

@@ -256,11 +256,7 @@ class FarLong(FrameConditioning, nn.Module):
         module's docstring). ``actions``: ``(B, F)`` for these frames, or with a cache, ``(B, N)`` for
         every frame of the video up to this one (the short-term window's are needed again)."""
         cfg = self.config
-        b, f, c, hh, ww = x.shape
-        if c != cfg.in_channels:
-            raise ValueError(f"x has {c} channels; this model takes {cfg.in_channels} (x is (B, F, C, H, W)).")
-        if t.shape != (b, f):
-            raise ValueError(f"t must hold one timestep per frame, shape {(b, f)}; got {tuple(t.shape)}.")
+        b, f, c, hh, ww = self.check_inputs(x, t)
         if bias is None and cfg.slope_scale > 0:
             bias = TemporalBias("flexrope", cfg.slope_scale)
         coarse_rot, fine_rot = self._rotators(hh, ww, rope, attention_scale)

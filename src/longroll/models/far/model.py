@@ -165,6 +165,15 @@ class FrameConditioning:
         elif cfg.condition == "action":
             self.action_embedder = LabelTable(cfg.num_classes, cfg.dim)
 
+    def check_inputs(self, x: torch.Tensor, t: torch.Tensor) -> tuple[int, int, int, int, int]:
+        """``x (B, F, C, H, W)`` with the model's channels and one timestep per frame in ``t (B, F)``: x's shape."""
+        b, f, c, hh, ww = x.shape
+        if c != self.config.in_channels:
+            raise ValueError(f"x has {c} channels; this model takes {self.config.in_channels} (x is (B, F, C, H, W)).")
+        if t.shape != (b, f):
+            raise ValueError(f"t must hold one timestep per frame, shape {(b, f)}; got {tuple(t.shape)}.")
+        return b, f, c, hh, ww
+
     def conditioning(self, t: torch.Tensor, labels: torch.Tensor | None,
                      actions: torch.Tensor | None) -> torch.Tensor:
         """Per-frame conditioning ``(B, F, D)`` from timesteps ``t (B, F)``, class ``labels (B,)`` or
@@ -220,11 +229,7 @@ class Far(FrameConditioning, nn.Module):
         other; with one they attend to the cached window too and are written into it. ``bias``: a temporal
         bias (FAR's ``slope_scale`` is FlexRoPE's, used when no bias is given)."""
         cfg = self.config
-        b, f, c, hh, ww = x.shape
-        if c != cfg.in_channels:
-            raise ValueError(f"x has {c} channels; this model takes {cfg.in_channels} (x is (B, F, C, H, W)).")
-        if t.shape != (b, f):
-            raise ValueError(f"t must hold one timestep per frame, shape {(b, f)}; got {tuple(t.shape)}.")
+        b, f, c, hh, ww = self.check_inputs(x, t)
         p = cfg.patch_size
         h, w = hh // p, ww // p
         tokens_per_frame = h * w
