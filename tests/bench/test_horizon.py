@@ -392,3 +392,24 @@ def test_the_report_says_whether_self_reflection_follows_the_seed_or_the_prompt(
     assert _trigger_sources([r for r in runs if r["seed"] == 0], ["MIGA"], [4]) == []  # one seed: nothing to say
     off = [{**r, "variant": "w/o reflection", "diagonal": {"triggers": 0}} for r in runs]
     assert _trigger_sources(off, ["w/o reflection"], [4]) == []  # an ablation that never judges: no variance
+
+
+def test_the_committed_runs_keep_their_keys():
+    """The main matrix's runs are committed (bench/horizon/runs) so that any machine resumes it: a config field
+    added since (a cache part, off) must not change the key of a run that does not use it."""
+    from pathlib import Path
+
+    from longroll.bench.horizon import matrix_items
+    from longroll.bench.matrix import BenchConfig
+    from longroll.bench.store import RunStore
+    from longroll.models.registry import load_model
+
+    runs = Path(__file__).resolve().parents[2] / "bench" / "horizon" / "runs"
+    if not (runs / "1x-none.jsonl").is_file():
+        pytest.skip("no committed runs in this checkout")
+    model = load_model("tiny")
+    cfg = BenchConfig(out=runs.parent, presets=("none", "flex", "deep-forcing", "memrope", "rolling-sink"),
+                      multiples=(1, 16), prompts=2, seeds=1, long_prompts=1, long_seeds=1)
+    _, items = matrix_items(cfg, model)
+    store = RunStore(runs)
+    assert [k for k in items if k not in store] == []

@@ -46,6 +46,22 @@ def _request(variant: Variant, seconds: float, prompt: str, seed: int, init: str
                              init_in_output=init is None)
 
 
+def _stable(config: dict) -> dict:
+    """``config`` without the cache parts added after runs were cached while they are off (Relax Forcing's
+    history and its lambda, FadeMem's exponent): every run cached before they existed keeps its key, so the
+    committed matrix resumes, and any run that uses them has a key of its own."""
+    cache = config.get("cache")
+    if not isinstance(cache, dict):
+        return config
+    cache = dict(cache)
+    if not cache.get("history"):
+        cache.pop("history", None)
+        cache.pop("history_lambda", None)
+    if cache.get("fade") is None:
+        cache.pop("fade", None)
+    return {**config, "cache": cache}
+
+
 def run_key(plan, weights_sha256: str, extra: dict | None = None) -> str:
     """Cache key of a run: its fully resolved settings, the weights and the schedule's code revision,
     so that changing a model default, the weights or (by raising ``Schedule.revision``) what a
@@ -54,7 +70,8 @@ def run_key(plan, weights_sha256: str, extra: dict | None = None) -> str:
     from longroll.pipelines.rollouts import revision_tag
 
     r = plan.request
-    parts = [plan.schedule, plan.config_dict(), r.seconds, r.prompt, r.seed, plan.noise_seed, weights_sha256]
+    parts = [plan.schedule, _stable(plan.config_dict()), r.seconds, r.prompt, r.seed, plan.noise_seed,
+             weights_sha256]
     tag = revision_tag(plan.schedule)
     if tag is not None:  # revision 1 adds nothing: the keys of runs cached before revisions existed hold
         parts.append(tag)
