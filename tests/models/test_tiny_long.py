@@ -175,6 +175,16 @@ def test_the_recipe_fine_tunes_from_exported_weights_and_exports_a_loadable_long
     warm_start(fresh, weights)
     fresh.init_context_from_fine()
     assert torch.equal(fresh.long_parts[1].qkv.weight, short.denoiser.blocks[1].qkv.weight)
+    # Its one-file checkpoint leaves out the autoencoder of ae_from, and a resume takes it from there again.
+    from longroll.models.tiny.resume import pack, unpack
+
+    packed = torch.load(pack(tmp_path / "run", tmp_path / "ckpt.pt"), weights_only=False)
+    assert packed["ae"] is None and packed["step"] == 2
+    unpack(tmp_path / "ckpt.pt", tmp_path / "moved")
+    assert not (tmp_path / "moved" / "ae.pt").exists()
+    train(replace(cfg, steps=3), tmp_path / "moved")
+    assert torch.load(tmp_path / "moved" / "dit_ckpt.pt", weights_only=False)["step"] == 3
+    assert all(torch.equal(torch.load(tmp_path / "moved" / "ae.pt")[k], v) for k, v in ae_state.items())
     with pytest.raises(FileNotFoundError, match="ae_from"):
         train(replace(cfg, ae_from=str(tmp_path / "nothing.safetensors")), tmp_path / "run2")
 

@@ -66,6 +66,8 @@ def select_history(candidates: torch.Tensor, tail: torch.Tensor, newest: torch.T
     n = candidates.shape[0]
     if count >= n:
         return list(range(n))
+    # A few vectors: scored on the host, one copy in, instead of a device read per candidate and step.
+    candidates, tail, newest = candidates.cpu(), tail.cpu(), newest.cpu()
     c = F.normalize(candidates.float(), dim=1)
     relevance = c @ F.normalize(newest.float(), dim=0)  # (n,)
     others = F.normalize(tail.float(), dim=1) if tail.numel() else c[:0]

@@ -36,6 +36,7 @@ def pack(out: str | Path, target: str | Path) -> Path:
         if not (out / name).exists():
             raise FileNotFoundError(f"{str(out / name)!r} does not exist: the run has no finished autoencoder and "
                                     f"denoiser checkpoint to pack yet.")
+    config = json.loads((out / "config.json").read_text())
     ckpt = torch.load(out / "dit_ckpt.pt", map_location="cpu", weights_only=False)
     model, ema = ckpt["model"], ckpt["ema"]
     opt = ckpt["opt"]
@@ -47,8 +48,9 @@ def pack(out: str | Path, target: str | Path) -> Path:
     data = {
         "format": FORMAT,
         "version": 1,
-        "config": json.loads((out / "config.json").read_text()),
-        "ae": torch.load(out / "ae.pt", map_location="cpu"),
+        "config": config,
+        # A run whose autoencoder is exported weights' (``ae_from``) takes it from there again: not packed.
+        "ae": None if config.get("ae_from") else torch.load(out / "ae.pt", map_location="cpu"),
         "model": model,
         "ema_delta": {k: (ema[k].float() - v.float()).half() for k, v in model.items()},
         "opt": packed_opt,
@@ -94,6 +96,8 @@ def unpack(source: str | Path, out: str | Path) -> dict:
     ckpt = {"model": model, "ema": ema, "opt": opt, "gen": data["gen"], "step": data["step"],
             "history": history, "elapsed": data["elapsed"]}
     for name, obj in (("ae.pt", data["ae"]), ("dit_ckpt.pt", ckpt)):
+        if obj is None:  # the autoencoder of exported weights (ae_from): the run loads it from there
+            continue
         with atomic_output(out / name) as tmp:
             torch.save(obj, tmp)
     (out / "config.json").write_text(json.dumps(data["config"], indent=2) + "\n")
