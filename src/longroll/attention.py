@@ -272,10 +272,24 @@ class FrameAttention:
         self.heads, self.tokens_per_frame, self.temporal_bias = heads, tokens_per_frame, bias
         self.key_bias = None  # (1 or H, Fq, Nk) bias per query frame and key token: attention stays mask-free
         self.per_layer_bias = cache is not None and cache.num_compressed > 0  # compressed tokens differ per layer
+        # Where each query frame's chunk starts (a recency bias weighs the keys before it): uncached over several
+        # chunks, each frame's own chunk; otherwise the queries are one chunk (None).
+        self.present = None
+        if self.chunk_tokens is not None:
+            self.present = frames[0] + (frames - frames[0]).div(chunk_size, rounding_mode="floor") * chunk_size
         if bias is not None and not self.per_layer_bias:
             key_positions = frames if cache is None else cache.key_positions()
-            frame_bias = bias.frame_bias(self.query_positions, key_positions, heads)
+            frame_bias = self._frame_bias(key_positions)
             self.key_bias = None if frame_bias is None else frame_bias.repeat_interleave(tokens_per_frame, dim=-1)
+
+    def _frame_bias(self, key_positions: torch.Tensor) -> torch.Tensor | None:
+        """The temporal bias per query frame and key position (1 or H, Fq or 1, Nk): one row when it is the same
+        for every query frame (a recency bias over one chunk), so that it takes one extra key channel."""
+        frame_bias = self.temporal_bias.frame_bias(self.query_positions, key_positions, self.heads,
+                                                   present=self.present)
+        if frame_bias is not None and self.temporal_bias.kind == "recency" and self.present is None:
+            frame_bias = frame_bias[:, :1]
+        return frame_bias
 
     def attend(self, layer: int, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         key_bias = self.key_bias
@@ -285,8 +299,7 @@ class FrameAttention:
             self.cache.write(layer, k, v, self.rotate, q=q if self.cache.q is not None else None)
             k, v = self.cache.read(layer, self.rotate)
             if self.per_layer_bias and self.temporal_bias is not None:
-                key_bias = self.temporal_bias.frame_bias(self.query_positions, self.cache.key_token_positions(layer),
-                                                         self.heads)
+                key_bias = self._frame_bias(self.cache.key_token_positions(layer))
         q = self.rotate(q, self.query_positions)
         k, v = k.to(q.dtype), v.to(q.dtype)
         if self.chunk_tokens is not None:

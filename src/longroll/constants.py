@@ -56,5 +56,11 @@ MIGA_CANDIDATES = 3  # c: candidate noise chunks per self-reflection search
 FAR_CLEAN_P = 0.1  # stochastic clean context: probability a context chunk is clean in training
 FLEXROPE_LAMBDA = 0.2  # FlexRoPE temporal decay slope
 
+# --- Recency Forcing (arXiv 2609.19729), training-free variant ------------------------------------
+# Logit decay per frame of a history frame's distance before the chunk, at noise level 1. longroll's
+# choice (the paper's value was not reachable): the oldest frame of Self Forcing's 21-frame window then
+# loses about 1.8 of its logit at the first step and nothing at the clean-context pass.
+RECENCY_GAMMA = 0.1
+
 # --- Display --------------------------------------------------------------------------------------
 TINY_UPSCALE = 8  # nearest-neighbour upscale of the built-in model's 32x32 frames for viewing

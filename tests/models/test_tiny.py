@@ -69,8 +69,9 @@ def test_prompt_conditioning_changes_the_output(tiny_model):
 
 
 @pytest.mark.parametrize("rotated", [True, False])
-@pytest.mark.parametrize("bias", [None, TemporalBias("flexrope", 0.2)])
+@pytest.mark.parametrize("bias", [None, TemporalBias("flexrope", 0.2), TemporalBias("recency", 0.3, level=0.7)])
 def test_cached_chunk_forward_equals_the_uncached_causal_pass(tiny_model, rotated, bias):
+    """Also for Recency Forcing's bias: uncached, each chunk's queries weigh the keys before their own chunk."""
     model = tiny_model.denoiser
     x, t, cond = _inputs(frames=8)
     rope = model.rope_freqs.with_temporal(

@@ -159,9 +159,13 @@ def test_every_family_resolves_every_preset(tiny_model, wan_transformer):
                         config = spec.resolve(preset, den, {}, {})
                     except ValueError as err:
                         assert any(m in str(err) for m in ("cannot hold the anchor", "needs an anchor",
-                                                           "builds its own caches")), err
+                                                           "builds its own caches", "several levels")), err
                     else:
                         assert config.to_dict()
+                    continue
+                if schedule != "chunk" and PRESETS[preset].bias == "recency":  # one noise level per forward
+                    with pytest.raises(ValueError, match="denoises frames at several"):
+                        spec.resolve(preset, den, {}, {})
                     continue
                 if schedule != "chunk" and (PRESETS[preset].cache_only or not spec.acts(preset)):
                     with pytest.raises(ValueError, match="has no cache"):

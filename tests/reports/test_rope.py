@@ -61,6 +61,20 @@ def test_phase_report_shows_which_methods_keep_a_query_inside_the_training_domai
     assert phase_report("sink", d, frame=10).out_of_domain == 0  # inside the horizon nothing is out
 
 
+def test_phase_report_gives_the_temporal_bias_over_the_keys():
+    """FlexRoPE decays every key by its distance; Recency Forcing only the history before the chunk, at level 1."""
+    from longroll.reports.rope_phases import format_report, phase_report
+
+    d = _self_forcing_defaults()
+    assert phase_report("none", d, frame=60).bias is None
+    flex = phase_report("flexrope", d, frame=60)  # a 12-frame window: keys 51-62
+    assert flex.bias == ("flexrope", pytest.approx(-0.2 * flex.largest_distance), 0.0)
+    recency = phase_report("recency-forcing", d, frame=60)
+    # The chunk is frames 60-62, the window's oldest frame 51: 9 frames of history before the chunk.
+    assert recency.largest_distance == 9 and recency.bias == ("recency", pytest.approx(-0.1 * 9), 0.0)
+    assert "scaled by the step's level" in format_report(recency, train_len=21)
+
+
 def test_cli_phase_view_prints_every_preset_and_plots(capsys, tmp_path: Path):
     target = tmp_path / "phases.png"
     assert main(["rope-report", "--preset", "sink,cache-relative,lol", "--frame", "500", "--plot", str(target)]) == 0

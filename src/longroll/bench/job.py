@@ -47,19 +47,24 @@ def _request(variant: Variant, seconds: float, prompt: str, seed: int, init: str
 
 
 def _stable(config: dict) -> dict:
-    """``config`` without the cache parts added after runs were cached while they are off (Relax Forcing's
-    history and its lambda, FadeMem's exponent): every run cached before they existed keeps its key, so the
-    committed matrix resumes, and any run that uses them has a key of its own."""
-    cache = config.get("cache")
+    """``config`` without the parts added after runs were cached while they are off (Relax Forcing's history
+    and its lambda, FadeMem's exponent, a bias's step level, which a stored config always has at 1): every run
+    cached before they existed keeps its key, so the committed matrix resumes, and any run that uses them has a
+    key of its own."""
+    out = dict(config)
+    bias = out.get("bias")
+    if isinstance(bias, dict) and bias.get("level", 1.0) == 1.0:
+        out["bias"] = {k: v for k, v in bias.items() if k != "level"}
+    cache = out.get("cache")
     if not isinstance(cache, dict):
-        return config
+        return out
     cache = dict(cache)
     if not cache.get("history"):
         cache.pop("history", None)
         cache.pop("history_lambda", None)
     if cache.get("fade") is None:
         cache.pop("fade", None)
-    return {**config, "cache": cache}
+    return {**out, "cache": cache}
 
 
 def run_key(plan, weights_sha256: str, extra: dict | None = None) -> str:

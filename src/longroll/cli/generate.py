@@ -144,12 +144,14 @@ def add_rollout_arguments(parser: argparse.ArgumentParser) -> None:
 
 def collect_overrides(args: argparse.Namespace) -> dict:
     """The preset overrides given on the command line (None = keep the preset's); ``--flexrope-lambda``
-    alone turns the FlexRoPE bias on."""
+    alone turns the FlexRoPE bias on, ``--recency`` the recency bias."""
     from longroll.pipelines.overrides import TABLE
 
     given = {spec.name: getattr(args, spec.dest, None) for spec in TABLE if spec.option is not None}
     if given.get("flexrope_lambda") is not None and given.get("bias") is None:
         given["bias"] = "flexrope"
+    if given.get("recency") is not None and given.get("bias") is None:
+        given["bias"] = "recency"
     return given
 
 

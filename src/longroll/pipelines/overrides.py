@@ -54,7 +54,7 @@ TABLE: tuple[Override, ...] = (
     Override("noise", "str", "initial noise", choices=("iid", "antiphase", "freenoise")),
     Override("rho", "float", "antiphase correlation in [-1, 1]"),
     Override("renoise", "on", "re-noise between few-step denoising steps with the initial noise's kind", flag=None),
-    Override("bias", "str", "temporal bias", choices=("none", "flexrope", "alibi")),
+    Override("bias", "str", "temporal bias", choices=("none", "flexrope", "alibi", "recency")),
     Override("flexrope_lambda", "float", "FlexRoPE decay per frame (sets --bias flexrope)"),
     Override("cfg", "float", "classifier-free guidance scale, 1 = off, > 1 needs weights trained with prompt "
                              "dropout", builtin="cfg"),
@@ -84,6 +84,8 @@ TABLE: tuple[Override, ...] = (
                                         "is selected", chunk=True),
     Override("fade", "float", "FadeMem: the history slots hold merged entries, adjacent ones merged under a power "
                               "law of this exponent (needs --history; keys are then cached un-rotated)", chunk=True),
+    Override("recency", "float", "Recency Forcing: logit decay per frame of history before the chunk, at noise "
+             "level 1, scaled by the step's level (sets --bias recency)", chunk=True),
     Override("switch", "str", "what a prompt switch does: re-run the window, sink included (recache), LongLive's "
                               "own re-cache of the recent frames in one forward keeping the sink (longlive), or "
                               "Infinity-RoPE's KV Flush (flush); default: the model family's own", chunk=True,

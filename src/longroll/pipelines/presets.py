@@ -18,6 +18,7 @@
 | `lol`            | per-head jitter| absolute           | i.i.d.         | sink + sliding              | family's  |
 | `relax-forcing`  | extrapolate    | sink + history, then tail | i.i.d.  | sink + selected history + tail | family's |
 | `fademem`        | extrapolate    | sink + entries, then tail | i.i.d.  | sink + merged entries + tail | family's |
+| `recency-forcing`| extrapolate    | family's own       | i.i.d.         | family's own, decayed history | family's |
 
 "Family's own" is the model's ``NativeRollout``: the window, sink, positions and prompt-switch policy
 of the family's released inference (Self Forcing: 21 frames, no sink; LongLive: 12 with a 3-frame
@@ -118,6 +119,7 @@ PRESETS: dict[str, PresetSpec] = {
     "lol": PresetSpec(sink="model", positions="absolute", jitter=True, window="model"),
     "relax-forcing": PresetSpec(sink="model", positions="relative", window="model", history=True),
     "fademem": PresetSpec(sink="model", positions="relative", window="model", history=True, fade=True),
+    "recency-forcing": PresetSpec(bias="recency"),
 }
 
 # The preset fields that act on the chunk-wise rollout's KV cache and prompt-switch policy.
@@ -227,8 +229,21 @@ def method_parts(name: str, model, **overrides) -> MethodParts:
         jitter_seed=o.get("jitter_seed", 0),
     )
     noise = NoiseConfig(kind=o.get("noise", noise_kind), rho=o.get("rho", d.rho), renoise=o.get("renoise", False))
-    bias = TemporalBias(kind=o.get("bias", bias_kind), strength=o.get("flexrope_lambda", FLEXROPE_LAMBDA))
+    bias = _bias(o, bias_kind)
     return MethodParts(rope=rope, noise=noise, bias=bias, cfg=o.get("cfg", d.schedule.cfg))
+
+
+def _bias(o: dict, preset_kind: str) -> TemporalBias:
+    """The temporal bias: ``bias``, else the kind its strength's override names (``flexrope_lambda``,
+    ``recency``), else the preset's; the strength given for another kind is refused."""
+    named = [kind for kind, key in (("flexrope", "flexrope_lambda"), ("recency", "recency")) if key in o]
+    kind = o.get("bias", named[0] if len(named) == 1 else preset_kind)
+    for other, key in (("flexrope", "flexrope_lambda"), ("recency", "recency")):
+        if key in o and kind != other:
+            raise ValueError(f"{key} = {o[key]} is the {other} bias's strength, but the bias is {kind!r}: give "
+                             f"bias {other!r} (or leave bias out), or drop {key}.")
+    return TemporalBias(kind=kind, strength=o.get({"flexrope": "flexrope_lambda", "recency": "recency"}.get(kind, ""),
+                                                  FLEXROPE_LAMBDA if kind != "recency" else None))
 
 
 def resolve_preset(name: str, model, **overrides) -> RolloutConfig:

@@ -128,6 +128,8 @@ def rollout(
 
     rope, attn_scale = rope_for(planned)
     context_t = torch.full((batch_size, f), float(d.context_timestep), device=device)
+    # A step-dependent bias (Recency Forcing's) is built per step at its noise level; clean passes take level 0.
+    clean_bias = config.bias.at(0.0)
 
     # A renoise sampler asks a model trained for jumps (shortcut conditioning) for a whole jump to 0.
     jumps = config.schedule.sampler == "renoise" and d.jumps
@@ -138,7 +140,7 @@ def rollout(
         for s in range(0, n0, f):
             x = init[:, s:s + f]
             t = torch.full(x.shape[:2], float(d.context_timestep), device=device)
-            denoiser(x, t, cond, cache=cache, start_frame=s, rope=rope, attention_scale=attn_scale, bias=config.bias)
+            denoiser(x, t, cond, cache=cache, start_frame=s, rope=rope, attention_scale=attn_scale, bias=clean_bias)
             window.add(s, x)
             window.keep(cache.held_frames())
 
@@ -167,7 +169,7 @@ def rollout(
             for run_start, latents in runs:
                 t = torch.full(latents.shape[:2], float(d.context_timestep), device=device)
                 denoiser(latents, t, cond, cache=cache, start_frame=run_start, rope=rope,
-                         attention_scale=attn_scale, bias=config.bias)
+                         attention_scale=attn_scale, bias=clean_bias)
         # 3. Dynamic RoPE: the scale follows the length generated so far (keys are cached un-rotated).
         if config.rope.dynamic:
             rope, attn_scale = rope_for(start + f)
@@ -180,7 +182,7 @@ def rollout(
         for i, (level, sigma, sigma_next) in enumerate(zip(levels, sigmas[:-1], sigmas[1:])):
             t = torch.full((batch_size, f), level, device=device)
             v = denoiser(x, t, cond, cache=cache, start_frame=start, rope=rope, attention_scale=attn_scale,
-                         bias=config.bias, **({"jump": t} if jumps else {}))
+                         bias=config.bias.at(sigma), **({"jump": t} if jumps else {}))
             if config.schedule.sampler == "euler":
                 x = euler_step(x, v, sigma, sigma_next)
             else:
@@ -193,7 +195,7 @@ def rollout(
                     x = x0
         # 6. Clean-context pass: the finished chunk's keys replace the noisy ones in the cache.
         denoiser(x, context_t, cond, cache=cache, start_frame=start, rope=rope, attention_scale=attn_scale,
-                 bias=config.bias)
+                 bias=clean_bias)
         window.add(start, x)
         window.keep(cache.held_frames())  # after a KV Flush or a compression the cache holds fewer frames
         # 7. Hand the chunk over; nothing of it is kept beyond the window.

@@ -28,6 +28,7 @@ from longroll.pipelines.presets import (
     method_parts,
     resolve_preset,
 )
+from longroll.rope.bias import LEVEL_BIASES
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class Schedule:
     fill: Callable[[object], int] = lambda config: 1  # config -> latent frames made before it runs at its steady
     #                              state (its window full; the default, one frame, fits the diagonal schedules,
     #                              whose first output carries the whole queue's filling); the benchmark times after
+    one_level: bool = False  # denoises at one noise level per forward (takes a step-dependent bias: recency)
     revision: int = 1  # raised when a fix changes the videos this schedule makes from an unchanged config,
     #                    so that results cached under the old code (the benchmark's runs) stop matching
 
@@ -96,7 +98,7 @@ class Schedule:
         why = self._why_not(preset)
         if why is None:
             return
-        unused = self.dropped(preset)
+        unused = self.dropped(preset) or list(PRESETS[preset].parts)
         what = "the chunk-wise rollout's KV cache" if set(unused) <= set(CACHE_PARTS) else "settings"
         raise ValueError(f"Preset {preset!r} sets {what} ({', '.join(unused)}); the {self.name} schedule {why}, so "
                          f"the preset would not act as it says. Presets for {self.name}: {', '.join(self.presets())} "
@@ -105,6 +107,9 @@ class Schedule:
     def _why_not(self, preset: str) -> str | None:
         """Why ``preset`` does not act here (the end of a sentence), or None when it does."""
         spec, unused = PRESETS[preset], self.dropped(preset)
+        if spec.bias in LEVEL_BIASES and not self.one_level:
+            return (f"denoises frames at several noise levels in one forward, and the {spec.bias} bias is built "
+                    "for one")
         if not unused:
             return None
         cacheless = not self.takes & set(CACHE_PARTS)
@@ -177,6 +182,7 @@ def _resolve_rolling(preset: str, model, overrides: dict, options: dict) -> Roll
     from longroll.pipelines.rolling_forcing import check_rolling
 
     config = resolve_preset(preset, model, **overrides)
+    config.bias.check_level("rolling")
     check_rolling(config, model.defaults.chunk_size)
     return config
 
@@ -195,7 +201,9 @@ def _resolve_diagonal(kind: str):
 
         if preset in PRESETS:
             SCHEDULES[kind].check_preset(preset)
-        return DiagonalRollout(resolve_diagonal(kind, model, **options), method_parts(preset, model, **overrides))
+        method = method_parts(preset, model, **overrides)
+        method.bias.check_level(kind)
+        return DiagonalRollout(resolve_diagonal(kind, model, **options), method)
 
     return resolve
 
@@ -228,7 +236,7 @@ _ROLLING_TAKES = _METHOD - {"dynamic", "renoise"} | {"sink", "window", "steps", 
 SCHEDULES: dict[str, Schedule] = {s.name: s for s in (
     Schedule("chunk", "chunk-wise autoregressive: each chunk denoised in a few steps against a KV cache",
              frozenset(OVERRIDES), _resolve_chunk, _run_chunk, RolloutConfig.from_dict,
-             switches=True, live=True, init=True, fill=_window_fill),
+             switches=True, live=True, init=True, fill=_window_fill, one_level=True),
     Schedule("rolling", "Rolling Forcing's window of chunks at staggered noise levels",
              _ROLLING_TAKES, _resolve_rolling, _run_rolling, RolloutConfig.from_dict, fill=_window_fill),
     Schedule("fifo", "FIFO-Diffusion: diagonal denoising of a queue of frames at increasing noise",

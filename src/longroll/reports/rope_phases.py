@@ -7,7 +7,9 @@ compressed or memory tokens, rolled content), and every temporal plane ``m`` the
 ``theta'_m Delta`` (with the method's scaled and, for LoL, per-head tables). Training showed plane
 ``m`` the phases ``[0, theta_m (L_train - 1)]``, or every phase when that is a full turn. A plane is
 *in domain* when every phase the query sees lies inside what training showed it; the report counts
-the planes that are not, which is why a method stays in range or does not.
+the planes that are not, which is why a method stays in range or does not. A preset with a temporal
+bias (FlexRoPE, ALiBi, Recency Forcing's) also gets the range of what the bias adds to the query's logits
+over those keys (a step-dependent bias at noise level 1, the chunk's first step).
 
 Legend: P temporal planes, n keys in the window.
 """
@@ -46,6 +48,7 @@ class PhaseReport:
     frame: int  # the query frame asked for
     distances: list[int]  # relative distances to every key the chunk attends to (its first frame)
     rows: list[PhaseRow]
+    bias: tuple[str, float, float] | None = None  # (kind, most negative, least negative) logit shift, or None
 
     @property
     def largest_distance(self) -> float:
@@ -90,7 +93,9 @@ def phase_report(preset: str, defaults, *, frame: int, head_dim: int = 128, head
     full_turn = training_exposure(base.temporal, d.train_len - 1) >= 1.0
     rows = [PhaseRow(m, float(trained[m]), float(seen[m]), bool(full_turn[m] or seen[m] <= trained[m] + 1e-9))
             for m in range(trained.numel())]
-    return PhaseReport(preset, frame, [int(round(float(x))) for x in delta], rows)
+    shift = config.bias.frame_bias(query[None], keys, heads)  # (1 or H, 1, n) at level 1, or None
+    bias = None if shift is None else (config.bias.kind, float(shift.min()) + 0.0, float(shift.max()) + 0.0)
+    return PhaseReport(preset, frame, [int(round(float(x))) for x in delta], rows, bias)
 
 
 def format_report(report: PhaseReport, *, train_len: int) -> str:
@@ -99,6 +104,10 @@ def format_report(report: PhaseReport, *, train_len: int) -> str:
         f"largest relative distance {report.largest_distance:.0f} (training: {train_len - 1}); "
         f"{report.out_of_domain} of {len(report.rows)} temporal planes see phases training never showed "
         f"({report.far_out} by more than 10%)",
+        *([] if report.bias is None else [
+            f"temporal bias {report.bias[0]}: adds {report.bias[1]:.2f} to {report.bias[2]:.2f} to the logits over "
+            f"those keys" + (" (at noise level 1; scaled by the step's level, 0 at the clean pass)"
+                             if report.bias[0] == "recency" else "")]),
         "",
         f"{'m':>3} {'trained (rad)':>14} {'seen (rad)':>12} {'ratio':>8}  in domain",
     ]
