@@ -23,12 +23,66 @@ What the paper leaves open, and what we chose:
 - *When.* At the first forward of a chunk whose frames would evict a frame (the paper: when the
   window is full, at the first denoising step).
 
+**PackForcing, zero-shot** (Mao et al. 2026, arXiv 2603.25730; ``CacheConfig.pack``): the same three
+partitions (sink, a compressed middle, recent frames at full resolution), the middle's tokens packed
+about 32x before the Top-C selection bounds them. PackForcing's trained compressor (progressive 3D
+convolutions beside a low-resolution VAE re-encoding) is not training-free; its zero-shot mode is what
+this is, and what longroll chose where only the paper's abstract and README were reachable:
+
+- *Packing.* ``pack_tokens``: frames leaving the recent partition are packed in time pairs
+  (``PACK_FRAMES``) and ``p x p`` blocks of their token grid (``PACK_SPACE`` 4: 2 x 4 x 4 = 32x), each
+  pack the mean of its un-rotated keys and of its values (a partial block at the grid's edge or a
+  single frame left over averages what it has); a pack sits at its block's centre token and at its
+  frames' mean timeline, rounded down.
+- *Top-k context selection.* The packs compete with the packs kept before under Deep Forcing's
+  participation score (the recent frames' queries), so the middle stays ``C`` frames' worth of tokens
+  (at 32x, 32 C frames of history) however long the video runs.
+- *Temporal RoPE adjustment.* Under relative positions the kept packs are spread over the middle's
+  ``C`` positions between the sink and the recent frames, continuously, by their timeline:
+  ``sink + C (t - t_min) / (t_max - t_min + 1)`` (Deep Forcing stacks its tokens frame by frame there).
+
 Legend: L layers, B batch, H heads, T tokens per frame, D head dim, Nc candidate tokens, C kept tokens.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+PACK_FRAMES = 2  # PackForcing zero-shot: frames per pack (longroll's reading of "~32x": 2 x 4 x 4)
+PACK_SPACE = 4  # PackForcing zero-shot: a pack covers PACK_SPACE x PACK_SPACE tokens of a frame's grid
+PACK_MIDDLE = 1 / 6  # PackForcing preset: share of the window given to the packed middle (longroll's choice)
+
+
+def pack_tokens(k: torch.Tensor, v: torch.Tensor, time: torch.Tensor, grid: tuple[int, int], space: int,
+                frames: int = PACK_FRAMES) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Pack ``n`` frames' tokens: k, v ``(L, B, H, n, T, D)`` (keys un-rotated), timelines ``time (n,)`` ->
+    packed k, v ``(L, B, H, M, D)``, ``time (L, M)`` and ``space (L, M)``, M = ceil(n / frames) x
+    ceil(rows / space) x ceil(cols / space): every ``frames`` consecutive frames and ``space x space`` block of
+    the ``grid = (rows, cols)`` averaged, at its frames' mean timeline (rounded down) and its block's centre."""
+    num_layers, b, h, n, t, d = k.shape
+    rows, cols = grid
+    if rows * cols != t:
+        raise ValueError(f"A grid of {rows} x {cols} does not hold the {t} tokens of a frame.")
+    starts = list(range(0, n, frames))
+    packed_k, packed_v = [], []
+    for store, out in ((k, packed_k), (v, packed_v)):
+        for s in starts:
+            mean = store[:, :, :, s:s + frames].float().mean(dim=3)  # (L, B, H, T, D)
+            plane = mean.reshape(-1, rows, cols, d).permute(0, 3, 1, 2)  # (L*B*H, D, rows, cols)
+            # ceil_mode with no padding: a block cut by the grid's edge is the mean of the tokens it holds.
+            pooled = F.avg_pool2d(plane, space, stride=space, ceil_mode=True)  # (L*B*H, D, r', c')
+            out.append(pooled.flatten(2).transpose(1, 2).reshape(num_layers, b, h, -1, d))
+    pk = torch.cat(packed_k, dim=3).to(k.dtype)  # (L, B, H, M, D)
+    pv = torch.cat(packed_v, dim=3).to(v.dtype)
+    block_rows, block_cols = -(-rows // space), -(-cols // space)
+    r = torch.clamp(torch.arange(block_rows) * space + space // 2, max=rows - 1)
+    c = torch.clamp(torch.arange(block_cols) * space + space // 2, max=cols - 1)
+    centres = (r[:, None] * cols + c[None, :]).flatten().to(time.device)  # (r' c',)
+    times = torch.stack([time[s:s + frames].double().mean().floor().long() for s in starts])  # (groups,)
+    pack_time = times.repeat_interleave(centres.numel())  # (M,)
+    pack_space = centres.repeat(len(starts))
+    return pk, pv, pack_time[None].expand(num_layers, -1), pack_space[None].expand(num_layers, -1)
 
 
 def participation_scores(recent_q: torch.Tensor, cand_k: torch.Tensor) -> torch.Tensor:
@@ -87,4 +141,5 @@ class CompressedTokens:
         self.count = 0
 
 
-__all__ = ["CompressedTokens", "participation_scores", "top_tokens"]
+__all__ = ["PACK_FRAMES", "PACK_MIDDLE", "PACK_SPACE", "CompressedTokens", "pack_tokens", "participation_scores",
+           "top_tokens"]

@@ -4,8 +4,8 @@
 ``W`` latent frames (``N`` sink frames plus a ring of recent ones), the temporal RoPE position policy
 (``absolute`` or ``relative``), and the parts of the training-free extenders that live in the cache
 (Deep Forcing's Participative Compression, MemRoPE's memory streams, Rolling Sink, Reward Forcing's
-EMA sink, Relax Forcing's selected history). Every combination is checked here, once, with the allowed
-values in the message.
+EMA sink, Relax Forcing's selected history, PackForcing's packs). Every combination is checked here, once,
+with the allowed values in the message.
 """
 
 from __future__ import annotations
@@ -41,6 +41,10 @@ class CacheConfig:
     # FadeMem: the history slots hold merged entries instead of selected frames, adjacent entries merged under a
     # power law of this exponent (longroll.cache.history.fade_groups); None = off. Needs history >= 1.
     fade: float | None = None
+    # PackForcing (zero-shot): Participative Compression's candidates packed first, PACK_FRAMES frames x
+    # pack x pack tokens of the grid averaged into one (longroll.cache.compression.pack_tokens); None = off.
+    # Needs a budget (the compressed middle) and un-rotated keys.
+    pack: int | None = None
 
     def __post_init__(self) -> None:
         check_int("window", self.window, low=1)
@@ -108,6 +112,12 @@ class CacheConfig:
                 raise ValueError(f"fade = {self.fade} merges the history's entries, but history = 0: give the history "
                                  "slots it merges into (history >= 1).")
             self._unrotated("FadeMem averages keys written at different positions")
+        if self.pack is not None:
+            check_int("pack", self.pack, low=1)
+            if self.budget is None:
+                raise ValueError(f"pack = {self.pack} packs the frames Participative Compression releases, but budget "
+                                 "is off: give a budget (the frames kept: sink, compressed middle, recent frames).")
+            self._unrotated("PackForcing averages keys written at different positions")
         if self.ring < 1:
             raise ValueError(f"window = {self.window} leaves no slot for recent frames after the sink ({self.sink}) "
                              f"and {'the memory streams (2)' if self.memory else 'the compressed frames'}"

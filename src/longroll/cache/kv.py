@@ -30,6 +30,10 @@ relevance minus redundancy); under ``relative`` positions they sit with the sink
 FadeMem (arXiv 2606.10671; ``fade = p``): the same slots hold entries, span-weighted means of adjacent frames
 (keys un-rotated), a leaving frame entering as a fine entry and adjacent entries merged by a power law.
 
+PackForcing, zero-shot (arXiv 2603.25730; ``pack = p``): Participative Compression's released frames are
+packed first (``longroll.cache.compression.pack_tokens``: frame pairs x p x p blocks of the ``grid`` averaged),
+and under relative positions the kept packs spread over the middle's positions by their timeline.
+
 EMA-Sink (Reward Forcing, arXiv 2512.04678; ``sink_ema = a``): when frames leave the ring, the sink
 becomes ``a sink + (1 - a) leaving``, keys and values alike, frame by frame when as many frames leave
 as the sink holds (the released model: chunk 3, sink 3, a = 0.999); otherwise (our reading) the mean
@@ -46,7 +50,7 @@ from collections.abc import Callable
 import torch
 
 from longroll._validate import check_int
-from longroll.cache.compression import CompressedTokens, participation_scores, top_tokens
+from longroll.cache.compression import CompressedTokens, pack_tokens, participation_scores, top_tokens
 from longroll.cache.config import CacheConfig
 from longroll.cache.history import fade_groups, frame_descriptors, select_history
 from longroll.cache.memory import MemoryTokens
@@ -73,7 +77,12 @@ class KVCache:
         head_dim: int,
         device: torch.device | str = "cpu",
         dtype: torch.dtype = torch.float32,
+        grid: tuple[int, int] | None = None,
     ) -> None:
+        if config.pack is not None and (grid is None or grid[0] * grid[1] != tokens_per_frame):
+            raise ValueError(f"PackForcing packs blocks of a frame's token grid: this cache needs grid = (rows, cols) "
+                             f"holding its {tokens_per_frame} tokens, got {grid}.")
+        self.grid = grid  # (rows, cols) of a frame's tokens, row-major (PackForcing's blocks)
         for name, value in (("num_layers", num_layers), ("batch_size", batch_size), ("num_heads", num_heads),
                             ("tokens_per_frame", tokens_per_frame), ("head_dim", head_dim)):
             check_int(name, value, low=1)
@@ -223,6 +232,12 @@ class KVCache:
         if self.memory is not None:
             return self._rope[2], self.memory.space(self.positions.device)
         space = self.compressed.space[layer, :n]
+        if self._rope[2] is not None and self.config.pack is not None:
+            # PackForcing: the packs spread over the middle's positions by their timeline, continuously.
+            time = self.compressed.time[layer, :n].to(torch.float64)
+            first, last = time.min(), time.max()
+            start = self._rope[2][0]  # where the middle starts: its first token's pseudo-frame is 0
+            return start + self.config.compressed * (time - first) / (last - first + 1), space
         if self._rope[2] is not None:
             return self._rope[2], space
         return self.compressed.time[layer, :n].to(torch.float64), space
@@ -389,10 +404,14 @@ class KVCache:
         device = self.k.device
         num_layers, b, h, _, _, d = self.k.shape
         slots = on_device([self.slot(f) for f in cands], device)
-        cand_k = self.k[:, :, :, slots].reshape(num_layers, b, h, len(cands) * t, d)
-        cand_v = self.v[:, :, :, slots].reshape(num_layers, b, h, len(cands) * t, d)
-        time = self.timeline[slots].repeat_interleave(t)[None].expand(num_layers, -1)
-        space = torch.arange(t, device=device).repeat(len(cands))[None].expand(num_layers, -1)
+        if cfg.pack is not None:  # PackForcing: the released frames packed before they compete
+            cand_k, cand_v, time, space = pack_tokens(self.k[:, :, :, slots], self.v[:, :, :, slots],
+                                                      self.timeline[slots], self.grid, cfg.pack)
+        else:
+            cand_k = self.k[:, :, :, slots].reshape(num_layers, b, h, len(cands) * t, d)
+            cand_v = self.v[:, :, :, slots].reshape(num_layers, b, h, len(cands) * t, d)
+            time = self.timeline[slots].repeat_interleave(t)[None].expand(num_layers, -1)
+            space = torch.arange(t, device=device).repeat(len(cands))[None].expand(num_layers, -1)
         old_k, old_v, old_time, old_space = self.compressed.candidates()
         cand_k, cand_v = torch.cat([old_k, cand_k], dim=3), torch.cat([old_v, cand_v], dim=3)
         time, space = torch.cat([old_time, time], dim=1), torch.cat([old_space, space], dim=1)

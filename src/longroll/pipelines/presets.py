@@ -18,6 +18,7 @@
 | `lol`            | per-head jitter| absolute           | i.i.d.         | sink + sliding              | family's  |
 | `relax-forcing`  | extrapolate    | sink + history, then tail | i.i.d.  | sink + selected history + tail | family's |
 | `fademem`        | extrapolate    | sink + entries, then tail | i.i.d.  | sink + merged entries + tail | family's |
+| `pack-forcing`   | extrapolate    | sink + packs, then tail | i.i.d.    | sink + 32x packs + tail | family's |
 | `recency-forcing`| extrapolate    | family's own       | i.i.d.         | family's own, decayed history | family's |
 
 "Family's own" is the model's ``NativeRollout``: the window, sink, positions and prompt-switch policy
@@ -43,6 +44,7 @@ from dataclasses import asdict, dataclass, replace
 
 from longroll._validate import check_choice, check_float, check_int
 from longroll.cache import CacheConfig
+from longroll.cache.compression import PACK_MIDDLE, PACK_SPACE
 from longroll.cache.history import FADE_POWER, RELAX_HISTORY, RELAX_LAMBDA
 from longroll.constants import (
     DEEP_FORCING_BUDGET,
@@ -86,6 +88,7 @@ class PresetSpec:
     jitter: bool = False  # LoL's multi-head RoPE jitter at its stated strength
     history: bool = False  # Relax Forcing: history frames selected among those leaving the window
     fade: bool = False  # FadeMem: the history as entries merged by a power law (with history)
+    pack: bool = False  # PackForcing (zero-shot): a compressed middle of packed tokens between sink and recent
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -99,7 +102,7 @@ class PresetSpec:
         switch policy, a deep sink, memory streams, Rolling Sink): no meaning without that cache. The sink
         presets' plain sink window is not (FLEX's RoPE and noise act on FIFO / MIGA too)."""
         return (self.positions not in ("absolute", "native") or self.switch != "native" or self.sink == "deep"
-                or self.memory or self.rolling or self.history or self.fade)
+                or self.memory or self.rolling or self.history or self.fade or self.pack)
 
 
 PRESETS: dict[str, PresetSpec] = {
@@ -120,10 +123,11 @@ PRESETS: dict[str, PresetSpec] = {
     "relax-forcing": PresetSpec(sink="model", positions="relative", window="model", history=True),
     "fademem": PresetSpec(sink="model", positions="relative", window="model", history=True, fade=True),
     "recency-forcing": PresetSpec(bias="recency"),
+    "pack-forcing": PresetSpec(sink="model", positions="relative", window="model", pack=True),
 }
 
 # The preset fields that act on the chunk-wise rollout's KV cache and prompt-switch policy.
-CACHE_PARTS = ("sink", "positions", "anchor", "switch", "window", "memory", "rolling", "history", "fade")
+CACHE_PARTS = ("sink", "positions", "anchor", "switch", "window", "memory", "rolling", "history", "fade", "pack")
 
 # "recache": the window (sink included) re-run under the new prompt in chunk-sized runs (longroll's
 # first policy); "longlive": LongLive's own re-cache, the recent frames in one forward, the sink kept
@@ -268,14 +272,15 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     budget, recent = _compression(spec, window, sink, d.chunk_size, o)
     memory, rolling = o.get("memory", spec.memory), o.get("rolling", spec.rolling)
     fade = o.get("fade", FADE_POWER if spec.fade else None)
+    pack = o.get("pack", PACK_SPACE if spec.pack else None)
     rates = (o.get("alpha_long", MEMROPE_RATES[0]), o.get("alpha_short", MEMROPE_RATES[1]))
     cache = CacheConfig(window=window, sink=sink, positions=positions, anchor=anchor, budget=budget, recent=recent,
                         memory=memory, memory_rates=rates, memory_pool=o.get("memory_pool", "frame"),
                         rolling=rolling, sink_ema=sink_ema,
                         history=o.get("history", RELAX_HISTORY if spec.history else 0),
-                        history_lambda=o.get("history_lambda", RELAX_LAMBDA), fade=fade,
+                        history_lambda=o.get("history_lambda", RELAX_LAMBDA), fade=fade, pack=pack,
                         rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute" and not rolling
-                                      and sink_ema is None and fade is None))
+                                      and sink_ema is None and fade is None and pack is None))
     if cache.ring < d.chunk_size + (cache.recent if cache.budget is not None else 0):
         taken = (" and the 2 memory streams" if cache.memory else "") + (
             f" and {cache.history} history frames" if cache.history else "")
@@ -302,13 +307,16 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
 def _compression(spec: PresetSpec, window: int, sink: int, chunk: int, o: dict) -> tuple[int | None, int]:
     """Participative Compression's budget N and recent R (frames) for a window, from Deep Forcing's values
     (N 16, R 4, S 10 of Self Forcing's 21): the kept block ``C = N - R - S`` scales with the window,
-    R stays 4 unless the window is too small to fit R, C and a chunk. ``budget = 0`` turns it off."""
+    R stays 4 unless the window is too small to fit R, C and a chunk. ``budget = 0`` turns it off.
+    PackForcing's middle is ``PACK_MIDDLE`` of the window."""
     if "budget" in o:
         return (o["budget"] or None), o.get("recent", DEEP_FORCING_RECENT)
-    if spec.sink != "deep":
+    if spec.sink != "deep" and not (spec.pack or "pack" in o):
         return None, o.get("recent", DEEP_FORCING_RECENT)
     middle = DEEP_FORCING_BUDGET - DEEP_FORCING_RECENT - DEEP_FORCING_SINK
     kept = max(1, round(middle * window / DEEP_FORCING_WINDOW))
+    if spec.pack or "pack" in o:  # PackForcing: a sixth of the window holds packs (32x: ~5 windows of history)
+        kept = max(1, round(window * PACK_MIDDLE))
     recent = o.get("recent", min(DEEP_FORCING_RECENT, window - sink - kept - chunk))
     if recent < 1:
         raise ValueError(f"Participative Compression needs room for the sink ({sink}), {kept} compressed frame(s), "

@@ -214,7 +214,8 @@ class CausalWan(nn.Module):
         cfg = self.config
         return KVCache(cache_config, num_layers=cfg.num_layers, batch_size=batch_size, num_heads=cfg.num_heads,
                        tokens_per_frame=cfg.tokens_per_frame(latent_height, latent_width), head_dim=cfg.head_dim,
-                       device=device or self.patch_embedding.weight.device, dtype=dtype or self.dtype)
+                       device=device or self.patch_embedding.weight.device, dtype=dtype or self.dtype,
+                       grid=(latent_height // cfg.patch_size[1], latent_width // cfg.patch_size[2]))
 
     # ------------------------------------------------------------------ prompt
     def encode_context(self, context: torch.Tensor) -> WanContext:

@@ -217,7 +217,8 @@ class Far(FrameConditioning, nn.Module):
         param = next(self.parameters())
         return KVCache(cache_config, num_layers=cfg.num_layers, batch_size=batch_size, num_heads=cfg.num_heads,
                        tokens_per_frame=cfg.tokens_per_frame(height, width), head_dim=cfg.head_dim,
-                       device=device or param.device, dtype=dtype or param.dtype)
+                       device=device or param.device, dtype=dtype or param.dtype,
+                       grid=(height // cfg.patch_size, width // cfg.patch_size))
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, *, start_frame: int = 0, cache: KVCache | None = None,
                 labels: torch.Tensor | None = None, actions: torch.Tensor | None = None,

@@ -180,7 +180,8 @@ class TinyDiT(nn.Module):
         cfg = self.config
         return KVCache(cache_config, num_layers=cfg.depth, batch_size=batch_size, num_heads=cfg.heads,
                        tokens_per_frame=cfg.tokens_per_frame, head_dim=cfg.head_dim,
-                       device=device or self.head.weight.device, dtype=dtype or torch.float32)
+                       device=device or self.head.weight.device, dtype=dtype or torch.float32,
+                       grid=(cfg.grid, cfg.grid))
 
     def condition(self, cond: torch.Tensor) -> torch.Tensor:
         """Prompt ids (B, MAX_OBJECTS + 1) -> conditioning vector (B, D); null rows get ``null_cond``."""
