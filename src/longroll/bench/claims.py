@@ -35,6 +35,8 @@ _FAR = "FAR Fig. 6 / 13 (FlexRoPE extrapolates 16x better than RoPE extrapolatio
 _FADE = "FadeMem (arXiv 2606.10671: more consistent subjects than the bounded caches it compares with)"
 _RECENCY = ("Recency Forcing, training-free (arXiv 2609.19729: VBench-Long 60 s quality 82.63 and subject "
             "consistency 97.81 against Self Forcing's 80.11 and 96.97)")
+_FUTURE = ("Future Forcing (arXiv 2605.30083: subject consistency +1.49 on VBench-Long 60 s over the KV cache "
+           "policies it compares with, under a limited cache)")
 _PACK = ("PackForcing, zero-shot (arXiv 2603.25730: 24x extrapolation, 5 s to 120 s, coherent, in a bounded "
          "cache)")
 _RELAX = ("Relax Forcing (arXiv 2603.21366: dynamic degree +66.8% over its base model, consistency kept, "
@@ -85,7 +87,8 @@ CLAIMS = (
     (_FAR, "position interpolation breaks the learned motion: FlexRoPE moves more", "flexrope", "pi", "dynamics"),
     *(("Training-free extenders (each beats plain extrapolation)", f"{p} beats plain extrapolation", p, "none",
        "presence") for p in ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol",
-                             "relax-forcing", "fademem", "recency-forcing", "pack-forcing")),
+                             "relax-forcing", "fademem", "recency-forcing", "pack-forcing",
+                             "future-forcing")),
     (_RELAX, "Relax Forcing moves more than its base model's own inference", "relax-forcing", "none", "dynamics"),
     (_RELAX, "Relax Forcing keeps subjects as consistent as the sink it builds on", "relax-forcing",
      "cache-relative", "consistency"),
@@ -93,6 +96,10 @@ CLAIMS = (
      "sink", "consistency"),
     (_FADE, "FadeMem keeps subjects more consistent than Deep Forcing's compressed memory", "fademem",
      "deep-forcing", "consistency"),
+    (_FUTURE, "Future Forcing keeps subjects more consistent than Deep Forcing's recent-query compression",
+     "future-forcing", "deep-forcing", "consistency"),
+    (_FUTURE, "Future Forcing keeps subjects more consistent than a sink and a sliding window", "future-forcing",
+     "sink", "consistency"),
     (_PACK, "PackForcing keeps subjects more consistent than a sink and a sliding window", "pack-forcing", "sink",
      "consistency"),
     (_PACK, "PackForcing's packed middle beats Deep Forcing's full-resolution tokens on quality", "pack-forcing",

@@ -4,8 +4,8 @@
 ``W`` latent frames (``N`` sink frames plus a ring of recent ones), the temporal RoPE position policy
 (``absolute`` or ``relative``), and the parts of the training-free extenders that live in the cache
 (Deep Forcing's Participative Compression, MemRoPE's memory streams, Rolling Sink, Reward Forcing's
-EMA sink, Relax Forcing's selected history, PackForcing's packs). Every combination is checked here, once,
-with the allowed values in the message.
+EMA sink, Relax Forcing's selected history, PackForcing's packs, Future Forcing's merges). Every
+combination is checked here, once, with the allowed values in the message.
 """
 
 from __future__ import annotations
@@ -45,6 +45,9 @@ class CacheConfig:
     # pack x pack tokens of the grid averaged into one (longroll.cache.compression.pack_tokens); None = off.
     # Needs a budget (the compressed middle) and un-rotated keys.
     pack: int | None = None
+    # Future Forcing: the compression's candidates scored by a proxy of the future queries and the redundant
+    # ones merged into kept tokens (longroll.cache.future). Needs a budget and un-rotated keys.
+    future: bool = False
 
     def __post_init__(self) -> None:
         check_int("window", self.window, low=1)
@@ -118,6 +121,11 @@ class CacheConfig:
                 raise ValueError(f"pack = {self.pack} packs the frames Participative Compression releases, but budget "
                                  "is off: give a budget (the frames kept: sink, compressed middle, recent frames).")
             self._unrotated("PackForcing averages keys written at different positions")
+        if self.future:
+            if self.budget is None:
+                raise ValueError("future = True scores and merges the tokens of the compressed middle, but budget is "
+                                 "off: give a budget (the frames kept: sink, compressed middle, recent frames).")
+            self._unrotated("Future Forcing scores pre-RoPE keys and merges keys written at different positions")
         if self.ring < 1:
             raise ValueError(f"window = {self.window} leaves no slot for recent frames after the sink ({self.sink}) "
                              f"and {'the memory streams (2)' if self.memory else 'the compressed frames'}"

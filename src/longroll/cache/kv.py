@@ -34,6 +34,10 @@ PackForcing, zero-shot (arXiv 2603.25730; ``pack = p``): Participative Compressi
 packed first (``longroll.cache.compression.pack_tokens``: frame pairs x p x p blocks of the ``grid`` averaged),
 and under relative positions the kept packs spread over the middle's positions by their timeline.
 
+Future Forcing (arXiv 2605.30083; ``future``): the compression scores its candidates by a proxy of the
+future queries (the running moments of the clean pre-RoPE queries so far, ``longroll.cache.future``) and merges
+the redundant ones into their nearest kept token instead of dropping them.
+
 EMA-Sink (Reward Forcing, arXiv 2512.04678; ``sink_ema = a``): when frames leave the ring, the sink
 becomes ``a sink + (1 - a) leaving``, keys and values alike, frame by frame when as many frames leave
 as the sink holds (the released model: chunk 3, sink 3, a = 0.999); otherwise (our reading) the mean
@@ -52,6 +56,7 @@ import torch
 from longroll._validate import check_int
 from longroll.cache.compression import CompressedTokens, pack_tokens, participation_scores, top_tokens
 from longroll.cache.config import CacheConfig
+from longroll.cache.future import QueryStats, future_scores, merge_redundant
 from longroll.cache.history import fade_groups, frame_descriptors, select_history
 from longroll.cache.memory import MemoryTokens
 from longroll.devices import on_device
@@ -101,6 +106,8 @@ class KVCache:
                                                head_dim, device=device, dtype=dtype)
             self.q = torch.zeros(num_layers, batch_size, num_heads, config.recent, tokens_per_frame, head_dim,
                                  device=device, dtype=dtype)  # (L, B, H, R, T, D), frame j in row j mod R
+        # Future Forcing: the running moments of the clean pre-RoPE queries, the proxy of the future ones.
+        self.query_stats = QueryStats(num_layers, num_heads, head_dim, device=device) if config.future else None
         self.memory: MemoryTokens | None = None
         if config.memory:
             self.memory = MemoryTokens(num_layers, batch_size, num_heads, tokens_per_frame, head_dim,
@@ -155,6 +162,7 @@ class KVCache:
     def nbytes(self) -> int:
         extra = sum(memo[2].nbytes for memo in self._rotated.values())  # the rotated keys kept for the chunk
         extra += 0 if self.compressed is None else self.compressed.nbytes + self.q.nbytes
+        extra += 0 if self.query_stats is None else self.query_stats.nbytes
         extra += 0 if self.memory is None else self.memory.nbytes
         extra += 0 if self.archive is None else self.archive[0].nbytes + self.archive[1].nbytes
         return self.k.nbytes + self.v.nbytes + self.positions.nbytes + self.timeline.nbytes + extra
@@ -279,6 +287,8 @@ class KVCache:
             self._fade_history(evicted)  # FadeMem: the frames about to leave enter as fine entries, the old merge
         elif self.config.history and evicted:
             self._keep_history(evicted)  # Relax Forcing: the frames about to leave compete for the history slots
+        if self.query_stats is not None and self._chunk is not None and start_frame == self._end:
+            self._count_queries()  # Future Forcing: the finished chunk's clean queries join the proxy
         if self.compressed is not None and evicted:
             self._compress()  # the window is full: keep the Top-C tokens of the candidates before evicting
         if self.memory is not None and evicted:
@@ -415,15 +425,28 @@ class KVCache:
         old_k, old_v, old_time, old_space = self.compressed.candidates()
         cand_k, cand_v = torch.cat([old_k, cand_k], dim=3), torch.cat([old_v, cand_v], dim=3)
         time, space = torch.cat([old_time, time], dim=1), torch.cat([old_space, space], dim=1)
-        rows = on_device([f % cfg.recent for f in recent], device)
-        recent_q = self.q[:, :, :, rows].reshape(num_layers, b, h, len(recent) * t, d)
-        index = top_tokens(participation_scores(recent_q, cand_k), time, space, self.compressed.capacity, t)
+        if cfg.future:  # Future Forcing: importance under the proxy of future queries, redundant tokens merged
+            scores = future_scores(self.query_stats, cand_k)
+            index = top_tokens(scores, time, space, self.compressed.capacity, t)
+            merge_redundant(cand_k, cand_v, time, scores, index)
+        else:
+            rows = on_device([f % cfg.recent for f in recent], device)
+            recent_q = self.q[:, :, :, rows].reshape(num_layers, b, h, len(recent) * t, d)
+            index = top_tokens(participation_scores(recent_q, cand_k), time, space, self.compressed.capacity, t)
         self.compressed.store(cand_k, cand_v, time, space, index)
         for f in cands:
             s = self.slot(f)
             self._frames[s] = None
             self.positions[s] = -1
         self._refresh()
+
+    def _count_queries(self) -> None:
+        """Future Forcing: add the last chunk's queries (its clean-context pass wrote them last) to the proxy."""
+        start, num = self._chunk
+        r = self.config.recent
+        frames = [f for f in range(start, start + num) if f >= self._end - r]
+        if frames:
+            self.query_stats.update(self.q[:, :, :, on_device([f % r for f in frames], self.q.device)])
 
     def _keep_history(self, evicted: list[int]) -> None:
         """Relax Forcing: among the history frames held and the frames about to leave the ring, keep the
@@ -606,6 +629,8 @@ class KVCache:
         self._history.clear()
         self._spans.clear()
         self._times.clear()
+        if self.query_stats is not None:
+            self.query_stats.clear()
         if self.compressed is not None:
             self.compressed.clear()
         if self.memory is not None:

@@ -86,6 +86,8 @@ TABLE: tuple[Override, ...] = (
                               "law of this exponent (needs --history; keys are then cached un-rotated)", chunk=True),
     Override("pack", "int", "PackForcing (zero-shot): the frames Participative Compression releases are packed "
              "first, frame pairs x P x P tokens averaged into one (needs --budget)", chunk=True),
+    Override("future", "on", "Future Forcing: the compressed middle scored by a proxy of future queries (the running "
+             "moments of the clean pre-RoPE queries), redundant tokens merged (needs --budget)", chunk=True),
     Override("recency", "float", "Recency Forcing: logit decay per frame of history before the chunk, at noise "
              "level 1, scaled by the step's level (sets --bias recency)", chunk=True),
     Override("switch", "str", "what a prompt switch does: re-run the window, sink included (recache), LongLive's "

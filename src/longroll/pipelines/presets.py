@@ -19,6 +19,7 @@
 | `relax-forcing`  | extrapolate    | sink + history, then tail | i.i.d.  | sink + selected history + tail | family's |
 | `fademem`        | extrapolate    | sink + entries, then tail | i.i.d.  | sink + merged entries + tail | family's |
 | `pack-forcing`   | extrapolate    | sink + packs, then tail | i.i.d.    | sink + 32x packs + tail | family's |
+| `future-forcing` | extrapolate    | sink + middle, then tail | i.i.d.   | sink + merged Top-C + tail | family's |
 | `recency-forcing`| extrapolate    | family's own       | i.i.d.         | family's own, decayed history | family's |
 
 "Family's own" is the model's ``NativeRollout``: the window, sink, positions and prompt-switch policy
@@ -89,6 +90,7 @@ class PresetSpec:
     history: bool = False  # Relax Forcing: history frames selected among those leaving the window
     fade: bool = False  # FadeMem: the history as entries merged by a power law (with history)
     pack: bool = False  # PackForcing (zero-shot): a compressed middle of packed tokens between sink and recent
+    future: bool = False  # Future Forcing: the compressed middle scored by a proxy of future queries, merged
 
     @property
     def parts(self) -> tuple[str, ...]:
@@ -102,7 +104,8 @@ class PresetSpec:
         switch policy, a deep sink, memory streams, Rolling Sink): no meaning without that cache. The sink
         presets' plain sink window is not (FLEX's RoPE and noise act on FIFO / MIGA too)."""
         return (self.positions not in ("absolute", "native") or self.switch != "native" or self.sink == "deep"
-                or self.memory or self.rolling or self.history or self.fade or self.pack)
+                or self.memory or self.rolling or self.history or self.fade or self.pack
+                or self.future)
 
 
 PRESETS: dict[str, PresetSpec] = {
@@ -124,10 +127,12 @@ PRESETS: dict[str, PresetSpec] = {
     "fademem": PresetSpec(sink="model", positions="relative", window="model", history=True, fade=True),
     "recency-forcing": PresetSpec(bias="recency"),
     "pack-forcing": PresetSpec(sink="model", positions="relative", window="model", pack=True),
+    "future-forcing": PresetSpec(sink="model", positions="relative", window="model", future=True),
 }
 
 # The preset fields that act on the chunk-wise rollout's KV cache and prompt-switch policy.
-CACHE_PARTS = ("sink", "positions", "anchor", "switch", "window", "memory", "rolling", "history", "fade", "pack")
+CACHE_PARTS = ("sink", "positions", "anchor", "switch", "window", "memory", "rolling", "history", "fade", "pack",
+               "future")
 
 # "recache": the window (sink included) re-run under the new prompt in chunk-sized runs (longroll's
 # first policy); "longlive": LongLive's own re-cache, the recent frames in one forward, the sink kept
@@ -273,14 +278,16 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
     memory, rolling = o.get("memory", spec.memory), o.get("rolling", spec.rolling)
     fade = o.get("fade", FADE_POWER if spec.fade else None)
     pack = o.get("pack", PACK_SPACE if spec.pack else None)
+    future = o.get("future", spec.future)
     rates = (o.get("alpha_long", MEMROPE_RATES[0]), o.get("alpha_short", MEMROPE_RATES[1]))
     cache = CacheConfig(window=window, sink=sink, positions=positions, anchor=anchor, budget=budget, recent=recent,
                         memory=memory, memory_rates=rates, memory_pool=o.get("memory_pool", "frame"),
                         rolling=rolling, sink_ema=sink_ema,
                         history=o.get("history", RELAX_HISTORY if spec.history else 0),
                         history_lambda=o.get("history_lambda", RELAX_LAMBDA), fade=fade, pack=pack,
+                        future=future,
                         rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute" and not rolling
-                                      and sink_ema is None and fade is None and pack is None))
+                                      and sink_ema is None and fade is None and pack is None and not future))
     if cache.ring < d.chunk_size + (cache.recent if cache.budget is not None else 0):
         taken = (" and the 2 memory streams" if cache.memory else "") + (
             f" and {cache.history} history frames" if cache.history else "")
@@ -311,7 +318,7 @@ def _compression(spec: PresetSpec, window: int, sink: int, chunk: int, o: dict) 
     PackForcing's middle is ``PACK_MIDDLE`` of the window."""
     if "budget" in o:
         return (o["budget"] or None), o.get("recent", DEEP_FORCING_RECENT)
-    if spec.sink != "deep" and not (spec.pack or "pack" in o):
+    if spec.sink != "deep" and not (spec.pack or "pack" in o or spec.future or o.get("future")):
         return None, o.get("recent", DEEP_FORCING_RECENT)
     middle = DEEP_FORCING_BUDGET - DEEP_FORCING_RECENT - DEEP_FORCING_SINK
     kept = max(1, round(middle * window / DEEP_FORCING_WINDOW))
