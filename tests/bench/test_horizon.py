@@ -65,7 +65,7 @@ def test_variants_cover_the_ablations():
     names = [v.name for v in variants(False) if v.group == "presets"]
     assert names == ["none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex", "cache-relative",
                      "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol", "relax-forcing",
-                     "fademem", "recency-forcing", "pack-forcing", "future-forcing"]
+                     "fademem", "recency-forcing", "pack-forcing", "future-forcing", "recap-forcing"]
 
 
 def test_bad_bench_arguments(capsys):

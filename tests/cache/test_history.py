@@ -208,3 +208,79 @@ def test_a_fademem_video_is_deterministic_and_bounded(tiny_model):
     a = generate(prompt, seconds=4.0, model=tiny_model, seed=2, progress=False, preset="fademem", window=8, history=2)
     b = generate(prompt, seconds=4.0, model=tiny_model, seed=2, progress=False, preset="fademem", window=8, history=2)
     assert a.tobytes() == b.tobytes()
+
+
+def _novel_by_hand(cands, refs, count):
+    """RECAP's bank written out: each token's best cosine to any reference or chosen token, a frame's novelty the
+    mean of 1 - best over its tokens; the most novel first, ties to the later candidate."""
+    def cos(a, b):
+        return float(F.cosine_similarity(a, b, dim=0))
+
+    chosen = []
+    for _ in range(count):
+        best_score, pick = None, None
+        for i in range(len(cands)):
+            if i in chosen:
+                continue
+            others = [tok for frame in list(refs) + [cands[j] for j in chosen] for tok in frame]
+            score = sum(1 - max((cos(tok, o) for o in others), default=-1.0) for tok in cands[i]) / len(cands[i])
+            if best_score is None or score >= best_score - 1e-9:
+                best_score, pick = score, i
+        chosen.append(pick)
+    return sorted(chosen)
+
+
+def test_the_novelty_bank_is_the_greedy_rule_written_out():
+    from longroll.cache.history import select_novel
+
+    g = torch.Generator().manual_seed(4)
+    for n, m, count in [(5, 2, 2), (6, 0, 3), (4, 3, 1)]:
+        cands, refs = torch.randn(n, 3, 4, generator=g), torch.randn(m, 3, 4, generator=g)
+        assert select_novel(cands, refs, count) == _novel_by_hand(cands, refs, count)
+    # A frame whose tokens are a moved copy of the tail's shows nothing new; a frame of new content does.
+    tail = torch.eye(4)[None, :3]  # (1, 3, 4): tokens e0, e1, e2
+    moved = tail[:, [2, 0, 1]]  # the same content at other places (a displacement): novelty 0
+    fresh = torch.eye(4)[None, [3, 3, 3]]  # e3 everywhere: nothing in the tail explains it
+    assert select_novel(torch.cat([moved, fresh]), tail, 1) == [1]
+
+
+def test_a_recap_window_banks_content_that_came_once():
+    """Chunks of three frames show scenes 0, 1, 2, 0, 1, 2, ... (the sink shows 0); a scene seen once (frames 12-14:
+    scene 7) stays in the bank while the recurring scenes come and go through the tail, and scene 0, which the sink
+    explains, never enters it."""
+    cfg = CacheConfig(window=12, sink=3, history=3, positions="relative", rotated=False, history_rule="novelty")
+    cache = KVCache(cfg, num_layers=2, batch_size=1, num_heads=1, tokens_per_frame=2, head_dim=8)
+    scene = {f: (7 if 12 <= f < 15 else (f // 3) % 3) for f in range(60)}  # scene 7 only once
+    before = cache.nbytes
+    for start in range(0, 60, 3):
+        cache.begin(start, 3)
+        v = torch.zeros(1, 1, 3, 2, 8)
+        for i in range(3):
+            v[0, 0, i, :, scene[start + i]] = 1.0
+        for layer in range(2):
+            cache.write(layer, torch.randn(1, 1, 6, 8), v.reshape(1, 1, 6, 8))
+    assert cache.nbytes == before
+    bank = sorted(cache._history)
+    assert len(bank) == 3 and any(12 <= f < 15 for f in bank)  # the one-off scene is kept
+    assert all(scene[f] != 0 for f in bank) and len({scene[f] for f in bank}) == 3  # no duplicate, no sink scene
+    with pytest.raises(ValueError, match="history_rule must be one of 'relevance', 'novelty'; got 'both'"):
+        CacheConfig(window=12, sink=3, history=3, positions="relative", rotated=False, history_rule="both")
+    with pytest.raises(ValueError, match="use one of them"):
+        CacheConfig(window=12, sink=3, history=3, positions="relative", rotated=False, history_rule="novelty",
+                    fade=2.0)
+
+
+def test_the_recap_preset_is_deterministic_and_differs_from_relax_forcing(tiny_model):
+    from longroll.pipelines.generate import generate
+    from longroll.pipelines.presets import resolve_preset
+
+    cfg = resolve_preset("recap-forcing", tiny_model, window=8, history=2)
+    assert (cfg.cache.history_rule, cfg.cache.history, cfg.cache.positions) == ("novelty", 2, "relative")
+    prompt = "a red circle on a black background"
+    a = generate(prompt, seconds=4.0, model=tiny_model, seed=2, progress=False, preset="recap-forcing", window=8,
+                 history=2)
+    b = generate(prompt, seconds=4.0, model=tiny_model, seed=2, progress=False, preset="recap-forcing", window=8,
+                 history=2)
+    relax = generate(prompt, seconds=4.0, model=tiny_model, seed=2, progress=False, preset="relax-forcing", window=8,
+                     history=2)
+    assert a.tobytes() == b.tobytes() and a.shape == relax.shape

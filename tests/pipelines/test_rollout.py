@@ -94,7 +94,7 @@ def test_presets_resolve_against_the_model(tiny_model):
         ("pi", -0.5, 2, 6, 0.3)
     assert set(PRESETS) == {"none", "pi", "ntk", "yarn", "riflex", "flexrope", "sink", "flex", "cache-relative",
                             "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol", "relax-forcing",
-                            "fademem", "recency-forcing", "pack-forcing", "future-forcing"}
+                            "fademem", "recency-forcing", "pack-forcing", "future-forcing", "recap-forcing"}
     assert isinstance(flex, RolloutConfig)
 
 

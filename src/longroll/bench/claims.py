@@ -37,6 +37,8 @@ _RECENCY = ("Recency Forcing, training-free (arXiv 2609.19729: VBench-Long 60 s 
             "consistency 97.81 against Self Forcing's 80.11 and 96.97)")
 _FUTURE = ("Future Forcing (arXiv 2605.30083: subject consistency +1.49 on VBench-Long 60 s over the KV cache "
            "policies it compares with, under a limited cache)")
+_RECAP = ("RECAP-Forcing (arXiv 2608.26671: keeping the cache of newly appearing content instead of the most "
+          "recent frames keeps long videos consistent; no number found)")
 _PACK = ("PackForcing, zero-shot (arXiv 2603.25730: 24x extrapolation, 5 s to 120 s, coherent, in a bounded "
          "cache)")
 _RELAX = ("Relax Forcing (arXiv 2603.21366: dynamic degree +66.8% over its base model, consistency kept, "
@@ -88,7 +90,7 @@ CLAIMS = (
     *(("Training-free extenders (each beats plain extrapolation)", f"{p} beats plain extrapolation", p, "none",
        "presence") for p in ("cache-relative", "infinity-rope", "deep-forcing", "rolling-sink", "memrope", "lol",
                              "relax-forcing", "fademem", "recency-forcing", "pack-forcing",
-                             "future-forcing")),
+                             "future-forcing", "recap-forcing")),
     (_RELAX, "Relax Forcing moves more than its base model's own inference", "relax-forcing", "none", "dynamics"),
     (_RELAX, "Relax Forcing keeps subjects as consistent as the sink it builds on", "relax-forcing",
      "cache-relative", "consistency"),
@@ -100,6 +102,10 @@ CLAIMS = (
      "future-forcing", "deep-forcing", "consistency"),
     (_FUTURE, "Future Forcing keeps subjects more consistent than a sink and a sliding window", "future-forcing",
      "sink", "consistency"),
+    (_RECAP, "RECAP-Forcing keeps subjects more consistent than a sink and a sliding window", "recap-forcing",
+     "sink", "consistency"),
+    (_RECAP, "RECAP-Forcing's novelty bank keeps subjects more consistent than Relax Forcing's relevance",
+     "recap-forcing", "relax-forcing", "consistency"),
     (_PACK, "PackForcing keeps subjects more consistent than a sink and a sliding window", "pack-forcing", "sink",
      "consistency"),
     (_PACK, "PackForcing's packed middle beats Deep Forcing's full-resolution tokens on quality", "pack-forcing",

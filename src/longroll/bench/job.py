@@ -47,10 +47,10 @@ def _request(variant: Variant, seconds: float, prompt: str, seed: int, init: str
 
 
 def _stable(config: dict) -> dict:
-    """``config`` without the parts added after runs were cached while they are off (Relax Forcing's history
-    and its lambda, FadeMem's exponent, PackForcing's packs, Future Forcing's merges, a bias's step level, which
-    a stored config always has at 1): every run cached before they existed keeps its key, so the committed
-    matrix resumes, and any run that uses them has a key of its own."""
+    """``config`` without the parts added after runs were cached while they are off (Relax Forcing's history,
+    its lambda and rule, FadeMem's exponent, PackForcing's packs, Future Forcing's merges, a bias's step level,
+    which a stored config always has at 1): every run cached before they existed keeps its key, so the
+    committed matrix resumes, and any run that uses them has a key of its own."""
     out = dict(config)
     bias = out.get("bias")
     if isinstance(bias, dict) and bias.get("level", 1.0) == 1.0:
@@ -62,6 +62,8 @@ def _stable(config: dict) -> dict:
     if not cache.get("history"):
         cache.pop("history", None)
         cache.pop("history_lambda", None)
+    if cache.get("history_rule") == "relevance":
+        cache.pop("history_rule")
     for added in ("fade", "pack", "future"):
         if cache.get(added) in (None, False):
             cache.pop(added, None)

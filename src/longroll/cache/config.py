@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from longroll._validate import check_float, check_int
-from longroll.cache.history import RELAX_LAMBDA
+from longroll._validate import check_choice, check_float, check_int
+from longroll.cache.history import HISTORY_RULES, RELAX_LAMBDA
 from longroll.cache.memory import POOLINGS
 from longroll.rope.positions import POSITION_POLICIES
 
@@ -38,6 +38,9 @@ class CacheConfig:
     # (longroll.cache.history), between the sink and the ring; 0 = off.
     history: int = 0
     history_lambda: float = RELAX_LAMBDA  # Relax Forcing: weight of redundancy in r(h) = S(h) - lambda R(h)
+    # How the history frames are chosen: "relevance" (Relax Forcing's relevance minus redundancy) or "novelty"
+    # (RECAP-Forcing's novelty bank: content no kept frame explains).
+    history_rule: str = "relevance"
     # FadeMem: the history slots hold merged entries instead of selected frames, adjacent entries merged under a
     # power law of this exponent (longroll.cache.history.fade_groups); None = off. Needs history >= 1.
     fade: float | None = None
@@ -105,6 +108,7 @@ class CacheConfig:
             self._unrotated("An EMA sink averages keys written at different positions")
         check_int("history", self.history, low=0)
         check_float("history_lambda", self.history_lambda, low=0.0)
+        check_choice("history_rule", self.history_rule, HISTORY_RULES)
         if self.history and (self.budget is not None or self.memory or self.rolling or self.sink_ema is not None):
             raise ValueError(f"history = {self.history} selects frames for the window between sink and recent "
                              "frames, which Participative Compression, the memory streams, Rolling Sink and an EMA "
@@ -115,6 +119,9 @@ class CacheConfig:
                 raise ValueError(f"fade = {self.fade} merges the history's entries, but history = 0: give the history "
                                  "slots it merges into (history >= 1).")
             self._unrotated("FadeMem averages keys written at different positions")
+            if self.history_rule != "relevance":
+                raise ValueError(f"history_rule = {self.history_rule!r} chooses frames for the history, but fade = "
+                                 f"{self.fade} merges every frame leaving the ring into it: use one of them.")
         if self.pack is not None:
             check_int("pack", self.pack, low=1)
             if self.budget is None:

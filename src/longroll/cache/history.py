@@ -38,6 +38,17 @@ entries), ties to the older pair; at equilibrium an entry ``r`` ranks from the t
 frames. Merged keys are averaged un-rotated (keys rotated at different positions would mix their phases),
 and an entry's position is its frames' span-weighted mean timeline, rounded.
 
+**RECAP-Forcing** (arXiv 2608.26671; ``CacheConfig.history_rule = "novelty"``): the history slots hold a
+*novelty bank*, frames kept because they showed content that appeared then, instead of the most recent
+ones. The paper finds new content with optical flow on the frames; the cache never sees pixels, so longroll
+finds it the way flow does, by correspondence, in the model's own features: each token of a candidate frame
+(values at the middle layer, as above) is matched to its most similar token anywhere in the frames the
+window keeps (the sink, the tail and the bank chosen so far: a search over every displacement, block matching's
+unbounded window), and a frame's novelty is the mean over its tokens of ``1 - best cosine``, content that
+no kept frame can explain. The bank is chosen greedily, the most novel first (ties to the more recent
+frame), each choice joining the references of the next, among the bank held and the frames the ring lets
+go. Positions are as for Relax Forcing.
+
 Legend: n candidates, m tail frames, E = T x D descriptor width.
 """
 
@@ -85,6 +96,35 @@ def select_history(candidates: torch.Tensor, tail: torch.Tensor, newest: torch.T
     return sorted(chosen)
 
 
+def token_descriptors(v: torch.Tensor) -> torch.Tensor:
+    """Values of some frames ``(B, H, n, T, D)`` -> one descriptor per token ``(n, T, D)`` (float32)."""
+    return v.float().mean(dim=(0, 1))
+
+
+def select_novel(candidates: torch.Tensor, references: torch.Tensor, count: int) -> list[int]:
+    """Indices (ascending) of the ``count`` candidates a novelty bank keeps: greedily the largest novelty.
+
+    ``candidates (n, T, D)`` per-token descriptors in time order, ``references (m, T, D)`` the frames the
+    window keeps anyway. A frame's novelty is the mean over its tokens of ``1 - max cos`` to every token of
+    the references and of the candidates already chosen (1 when there are none)."""
+    n = candidates.shape[0]
+    if count >= n:
+        return list(range(n))
+    c = F.normalize(candidates.cpu().float(), dim=-1)  # (n, T, D)
+    refs = F.normalize(references.cpu().float(), dim=-1).flatten(0, 1)  # (m*T, D)
+    best = (c @ refs.T).amax(dim=-1) if refs.shape[0] else torch.full(c.shape[:2], -1.0)  # (n, T)
+    chosen: list[int] = []
+    for _ in range(count):
+        novelty = (1 - best.clamp(min=-1.0)).mean(dim=1)  # (n,)
+        if chosen:
+            novelty[chosen] = float("-inf")
+        top = float(novelty.max())
+        pick = max(i for i in range(n) if i not in chosen and float(novelty[i]) == top)  # ties: the more recent
+        chosen.append(pick)
+        best = torch.maximum(best, (c @ c[pick].T).amax(dim=-1))
+    return sorted(chosen)
+
+
 def fade_groups(spans: list[int], budget: int, power: float = FADE_POWER) -> list[list[int]]:
     """FadeMem's merges: entries of ``spans`` frames each (oldest first) grouped into at most ``budget`` runs of
     adjacent entries (oldest first), merging at each step the adjacent pair with the smallest combined span over
@@ -100,4 +140,7 @@ def fade_groups(spans: list[int], budget: int, power: float = FADE_POWER) -> lis
     return groups
 
 
-__all__ = ["FADE_POWER", "RELAX_HISTORY", "RELAX_LAMBDA", "fade_groups", "frame_descriptors", "select_history"]
+HISTORY_RULES = ("relevance", "novelty")  # Relax Forcing's relevance minus redundancy, RECAP-Forcing's novelty bank
+
+__all__ = ["FADE_POWER", "HISTORY_RULES", "RELAX_HISTORY", "RELAX_LAMBDA", "fade_groups", "frame_descriptors",
+           "select_history", "select_novel", "token_descriptors"]

@@ -27,6 +27,8 @@ empties it.
 Relax Forcing (arXiv 2603.21366; ``history = H``): H slots between the sink and the ring hold history
 frames chosen, whenever frames leave the ring, among them and the history held (``longroll.cache.history``:
 relevance minus redundancy); under ``relative`` positions they sit with the sink right before the tail.
+RECAP-Forcing (arXiv 2608.26671; ``history_rule = "novelty"``): the same slots hold a novelty bank, the
+frames whose content no kept frame explains.
 FadeMem (arXiv 2606.10671; ``fade = p``): the same slots hold entries, span-weighted means of adjacent frames
 (keys un-rotated), a leaving frame entering as a fine entry and adjacent entries merged by a power law.
 
@@ -57,7 +59,7 @@ from longroll._validate import check_int
 from longroll.cache.compression import CompressedTokens, pack_tokens, participation_scores, top_tokens
 from longroll.cache.config import CacheConfig
 from longroll.cache.future import QueryStats, future_scores, merge_redundant
-from longroll.cache.history import fade_groups, frame_descriptors, select_history
+from longroll.cache.history import fade_groups, frame_descriptors, select_history, select_novel, token_descriptors
 from longroll.cache.memory import MemoryTokens
 from longroll.devices import on_device
 from longroll.rope.positions import window_positions
@@ -449,21 +451,27 @@ class KVCache:
             self.query_stats.update(self.q[:, :, :, on_device([f % r for f in frames], self.q.device)])
 
     def _keep_history(self, evicted: list[int]) -> None:
-        """Relax Forcing: among the history frames held and the frames about to leave the ring, keep the
-        ``history`` ones ``select_history`` picks (descriptors from the middle layer's values); the kept leaving
-        frames are copied into free history slots, every layer, with their positions."""
+        """Relax Forcing (RECAP-Forcing's novelty bank): among the history frames held and the frames about to
+        leave the ring, keep the ``history`` ones ``select_history`` (``select_novel``) picks, from the middle
+        layer's values; the kept leaving frames are copied into free history slots, every layer, with their
+        positions."""
         cfg = self.config
         device = self.k.device
         candidates = sorted(set(self._history) | set(evicted))
         tail = [f for f in self.held_frames() if f >= cfg.sink and f not in self._history and f not in evicted]
         mid = self.v.shape[0] // 2
-        desc = frame_descriptors(self.v[mid][:, :, on_device([self.slot(f) for f in candidates], device)])
-        if tail:
-            tail_desc = frame_descriptors(self.v[mid][:, :, on_device([self.slot(f) for f in tail], device)])
-            newest = tail_desc[-1]
+        values = self.v[mid][:, :, on_device([self.slot(f) for f in candidates + tail], device)]
+        if cfg.history_rule == "novelty":  # RECAP-Forcing: the bank keeps what no kept frame (sink too) explains
+            sink = [f for f in self.held_frames() if f < cfg.sink]
+            refs = token_descriptors(self.v[mid][:, :, on_device([self.slot(f) for f in sink], device)])
+            tokens = token_descriptors(values)  # (n + m, T, D)
+            chosen = select_novel(tokens[:len(candidates)], torch.cat([refs, tokens[len(candidates):]]), cfg.history)
         else:
-            tail_desc, newest = desc[:0], desc[-1]
-        keep = {candidates[i] for i in select_history(desc, tail_desc, newest, cfg.history, cfg.history_lambda)}
+            desc = frame_descriptors(values)  # (n + m, E)
+            desc, tail_desc = desc[:len(candidates)], desc[len(candidates):]
+            newest = tail_desc[-1] if tail else desc[-1]
+            chosen = select_history(desc, tail_desc, newest, cfg.history, cfg.history_lambda)
+        keep = {candidates[i] for i in chosen}
         for frame in [f for f in self._history if f not in keep]:
             slot = self._history.pop(frame)
             self._frames[slot] = None

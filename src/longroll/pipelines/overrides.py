@@ -82,6 +82,8 @@ TABLE: tuple[Override, ...] = (
                                "leaving it, by relevance minus redundancy (0: off)", chunk=True),
     Override("history_lambda", "float", "Relax Forcing: weight of redundancy against relevance when the history "
                                         "is selected", chunk=True),
+    Override("history_rule", "str", "how the history frames are chosen: relevance minus redundancy (Relax "
+             "Forcing) or a novelty bank (RECAP-Forcing)", chunk=True, choices=("relevance", "novelty")),
     Override("fade", "float", "FadeMem: the history slots hold merged entries, adjacent ones merged under a power "
                               "law of this exponent (needs --history; keys are then cached un-rotated)", chunk=True),
     Override("pack", "int", "PackForcing (zero-shot): the frames Participative Compression releases are packed "

@@ -20,6 +20,7 @@
 | `fademem`        | extrapolate    | sink + entries, then tail | i.i.d.  | sink + merged entries + tail | family's |
 | `pack-forcing`   | extrapolate    | sink + packs, then tail | i.i.d.    | sink + 32x packs + tail | family's |
 | `future-forcing` | extrapolate    | sink + middle, then tail | i.i.d.   | sink + merged Top-C + tail | family's |
+| `recap-forcing`  | extrapolate    | sink + bank, then tail | i.i.d.     | sink + novelty bank + tail | family's |
 | `recency-forcing`| extrapolate    | family's own       | i.i.d.         | family's own, decayed history | family's |
 
 "Family's own" is the model's ``NativeRollout``: the window, sink, positions and prompt-switch policy
@@ -90,6 +91,7 @@ class PresetSpec:
     history: bool = False  # Relax Forcing: history frames selected among those leaving the window
     fade: bool = False  # FadeMem: the history as entries merged by a power law (with history)
     pack: bool = False  # PackForcing (zero-shot): a compressed middle of packed tokens between sink and recent
+    history_rule: str = "relevance"  # how the history is chosen: Relax Forcing's, or "novelty" (RECAP-Forcing)
     future: bool = False  # Future Forcing: the compressed middle scored by a proxy of future queries, merged
 
     @property
@@ -105,7 +107,7 @@ class PresetSpec:
         presets' plain sink window is not (FLEX's RoPE and noise act on FIFO / MIGA too)."""
         return (self.positions not in ("absolute", "native") or self.switch != "native" or self.sink == "deep"
                 or self.memory or self.rolling or self.history or self.fade or self.pack
-                or self.future)
+                or self.future or self.history_rule != "relevance")
 
 
 PRESETS: dict[str, PresetSpec] = {
@@ -128,11 +130,13 @@ PRESETS: dict[str, PresetSpec] = {
     "recency-forcing": PresetSpec(bias="recency"),
     "pack-forcing": PresetSpec(sink="model", positions="relative", window="model", pack=True),
     "future-forcing": PresetSpec(sink="model", positions="relative", window="model", future=True),
+    "recap-forcing": PresetSpec(sink="model", positions="relative", window="model", history=True,
+                                  history_rule="novelty"),
 }
 
 # The preset fields that act on the chunk-wise rollout's KV cache and prompt-switch policy.
 CACHE_PARTS = ("sink", "positions", "anchor", "switch", "window", "memory", "rolling", "history", "fade", "pack",
-               "future")
+               "future", "history_rule")
 
 # "recache": the window (sink included) re-run under the new prompt in chunk-sized runs (longroll's
 # first policy); "longlive": LongLive's own re-cache, the recent frames in one forward, the sink kept
@@ -285,6 +289,7 @@ def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
                         rolling=rolling, sink_ema=sink_ema,
                         history=o.get("history", RELAX_HISTORY if spec.history else 0),
                         history_lambda=o.get("history_lambda", RELAX_LAMBDA), fade=fade, pack=pack,
+                        history_rule=o.get("history_rule", spec.history_rule),
                         future=future,
                         rotated=o.get("rotated", not parts.rope.dynamic and positions == "absolute" and not rolling
                                       and sink_ema is None and fade is None and pack is None and not future))
