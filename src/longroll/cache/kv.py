@@ -110,6 +110,7 @@ class KVCache:
                                  device=device, dtype=dtype)  # (L, B, H, R, T, D), frame j in row j mod R
         # Future Forcing: the running moments of the clean pre-RoPE queries, the proxy of the future ones.
         self.query_stats = QueryStats(num_layers, num_heads, head_dim, device=device) if config.future else None
+        self._queries_to = 0  # Future Forcing: frames before this one are in the proxy
         self.memory: MemoryTokens | None = None
         if config.memory:
             self.memory = MemoryTokens(num_layers, batch_size, num_heads, tokens_per_frame, head_dim,
@@ -443,12 +444,14 @@ class KVCache:
         self._refresh()
 
     def _count_queries(self) -> None:
-        """Future Forcing: add the last chunk's queries (its clean-context pass wrote them last) to the proxy."""
+        """Future Forcing: add the last chunk's queries (its clean-context pass wrote them last) to the proxy, each
+        frame once (a chunk re-run under a new prompt is not counted again)."""
         start, num = self._chunk
         r = self.config.recent
-        frames = [f for f in range(start, start + num) if f >= self._end - r]
+        frames = [f for f in range(max(start, self._queries_to), start + num) if f >= self._end - r]
         if frames:
             self.query_stats.update(self.q[:, :, :, on_device([f % r for f in frames], self.q.device)])
+        self._queries_to = max(self._queries_to, start + num)
 
     def _keep_history(self, evicted: list[int]) -> None:
         """Relax Forcing (RECAP-Forcing's novelty bank): among the history frames held and the frames about to
@@ -639,6 +642,7 @@ class KVCache:
         self._times.clear()
         if self.query_stats is not None:
             self.query_stats.clear()
+            self._queries_to = 0
         if self.compressed is not None:
             self.compressed.clear()
         if self.memory is not None:

@@ -56,7 +56,6 @@ from longroll.constants import (
     FLEX_ALPHA,
     FLEX_BETA,
     FLEX_TRAIN_LEN,
-    FLEXROPE_LAMBDA,
     INFINITY_ROPE_CUT_GAP,
     INFINITY_ROPE_FLUSH_KEEP,
     LOL_JITTER,
@@ -131,7 +130,7 @@ PRESETS: dict[str, PresetSpec] = {
     "pack-forcing": PresetSpec(sink="model", positions="relative", window="model", pack=True),
     "future-forcing": PresetSpec(sink="model", positions="relative", window="model", future=True),
     "recap-forcing": PresetSpec(sink="model", positions="relative", window="model", history=True,
-                                  history_rule="novelty"),
+                                history_rule="novelty"),
 }
 
 # The preset fields that act on the chunk-wise rollout's KV cache and prompt-switch policy.
@@ -246,17 +245,19 @@ def method_parts(name: str, model, **overrides) -> MethodParts:
     return MethodParts(rope=rope, noise=noise, bias=bias, cfg=o.get("cfg", d.schedule.cfg))
 
 
+_STRENGTHS = {"flexrope": "flexrope_lambda", "recency": "recency"}  # bias kind -> the override of its strength
+
+
 def _bias(o: dict, preset_kind: str) -> TemporalBias:
     """The temporal bias: ``bias``, else the kind its strength's override names (``flexrope_lambda``,
     ``recency``), else the preset's; the strength given for another kind is refused."""
-    named = [kind for kind, key in (("flexrope", "flexrope_lambda"), ("recency", "recency")) if key in o]
+    named = [kind for kind, key in _STRENGTHS.items() if key in o]
     kind = o.get("bias", named[0] if len(named) == 1 else preset_kind)
-    for other, key in (("flexrope", "flexrope_lambda"), ("recency", "recency")):
+    for other, key in _STRENGTHS.items():
         if key in o and kind != other:
             raise ValueError(f"{key} = {o[key]} is the {other} bias's strength, but the bias is {kind!r}: give "
                              f"bias {other!r} (or leave bias out), or drop {key}.")
-    return TemporalBias(kind=kind, strength=o.get({"flexrope": "flexrope_lambda", "recency": "recency"}.get(kind, ""),
-                                                  FLEXROPE_LAMBDA if kind != "recency" else None))
+    return TemporalBias(kind=kind, strength=o.get(_STRENGTHS.get(kind, "")))  # None: the kind's own
 
 
 def resolve_preset(name: str, model, **overrides) -> RolloutConfig:
