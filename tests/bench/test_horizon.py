@@ -413,3 +413,20 @@ def test_the_committed_runs_keep_their_keys():
     _, items = matrix_items(cfg, model)
     store = RunStore(runs)
     assert [k for k in items if k not in store] == []
+
+
+def test_a_key_leaves_out_only_the_added_parts_that_are_off(tiny_model):
+    """A run that uses a part added later has a key of its own; one that does not keeps the key it had."""
+    from longroll.bench.job import _stable
+    from longroll.pipelines.presets import resolve_preset
+
+    def stable(name, **o):
+        return _stable(resolve_preset(name, tiny_model.denoiser, **o).to_dict())
+
+    plain = stable("deep-forcing")
+    assert not {"pack", "future", "history", "history_lambda", "history_rule", "fade"} & set(plain["cache"])
+    assert "level" not in plain["bias"]
+    assert stable("pack-forcing")["cache"]["pack"] == 4 and stable("future-forcing")["cache"]["future"] is True
+    recap = stable("recap-forcing")["cache"]
+    assert (recap["history"], recap["history_rule"], "history_lambda" in recap) == (3, "novelty", True)
+    assert "history_rule" not in stable("relax-forcing")["cache"]  # the rule it always had

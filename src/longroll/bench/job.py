@@ -47,27 +47,18 @@ def _request(variant: Variant, seconds: float, prompt: str, seed: int, init: str
 
 
 def _stable(config: dict) -> dict:
-    """``config`` without the parts added after runs were cached while they are off (Relax Forcing's history,
-    its lambda and rule, FadeMem's exponent, PackForcing's packs, Future Forcing's merges, a bias's step level,
-    which a stored config always has at 1): every run cached before they existed keeps its key, so the
-    committed matrix resumes, and any run that uses them has a key of its own."""
+    """``config`` without the cache and bias fields added after runs were cached, while they are off
+    (``CacheConfig.stable_dict``, ``TemporalBias.stable_dict``): every run cached before they existed keeps its
+    key, so the committed matrix resumes, and any run that uses them has a key of its own."""
+    from longroll.cache.config import CacheConfig
+    from longroll.rope.bias import TemporalBias
+
     out = dict(config)
-    bias = out.get("bias")
-    if isinstance(bias, dict) and bias.get("level", 1.0) == 1.0:
-        out["bias"] = {k: v for k, v in bias.items() if k != "level"}
-    cache = out.get("cache")
-    if not isinstance(cache, dict):
-        return out
-    cache = dict(cache)
-    if not cache.get("history"):
-        cache.pop("history", None)
-        cache.pop("history_lambda", None)
-    if cache.get("history_rule") == "relevance":
-        cache.pop("history_rule")
-    for added in ("fade", "pack", "future"):
-        if cache.get(added) in (None, False):
-            cache.pop(added, None)
-    return {**out, "cache": cache}
+    if isinstance(out.get("bias"), dict):
+        out["bias"] = TemporalBias.stable_dict(out["bias"])
+    if isinstance(out.get("cache"), dict):
+        out["cache"] = CacheConfig.stable_dict(out["cache"])
+    return out
 
 
 def run_key(plan, weights_sha256: str, extra: dict | None = None) -> str:

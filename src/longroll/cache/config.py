@@ -138,6 +138,19 @@ class CacheConfig:
                              f"and {'the memory streams (2)' if self.memory else 'the compressed frames'}"
                              + (f" and the {self.history} history frames" if self.history else "") + ".")
 
+    # Fields added after results were cached under keys made from this config, with the value that means "off"
+    # (a field that depends on another, as the history's lambda on the history, is off with it). A stored key
+    # leaves them out while they are off (``stable_dict``), so what was cached before they existed still matches.
+    ADDED_OFF = {"history": 0, "history_rule": "relevance", "fade": None, "pack": None, "future": False}
+    ADDED_WITH = {"history_lambda": "history"}
+
+    @classmethod
+    def stable_dict(cls, data: dict) -> dict:
+        """A config's dict without the added fields that are off (see ``ADDED_OFF``)."""
+        off = {k for k, v in cls.ADDED_OFF.items() if k in data and data[k] == v}
+        off |= {k for k, owner in cls.ADDED_WITH.items() if owner in off or data.get(owner) is None and k in data}
+        return {k: v for k, v in data.items() if k not in off}
+
     def _unrotated(self, why: str) -> None:
         if self.rotated:
             raise ValueError(f"{why}, so keys must be cached un-rotated: set rotated = False.")

@@ -67,6 +67,13 @@ class TemporalBias:
         check_float("recency gamma" if self.kind == "recency" else "flexrope lambda", self.strength, low=0.0)
         check_float("bias level", self.level, low=0.0, high=1.0)
 
+    ADDED_OFF = {"level": 1.0}  # added after results were cached; a stored config always has it at 1
+
+    @classmethod
+    def stable_dict(cls, data: dict) -> dict:
+        """A bias's dict without the added fields at their stored value (see ``CacheConfig.stable_dict``)."""
+        return {k: v for k, v in data.items() if not (k in cls.ADDED_OFF and v == cls.ADDED_OFF[k])}
+
     @property
     def active(self) -> bool:
         return self.kind == "alibi" or (self.kind in ("flexrope", "recency") and self.strength > 0)
