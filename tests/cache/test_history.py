@@ -248,8 +248,11 @@ def test_a_recap_window_banks_content_that_came_once():
     """Chunks of three frames show scenes 0, 1, 2, 0, 1, 2, ... (the sink shows 0); a scene seen once (frames 12-14:
     scene 7) stays in the bank while the recurring scenes come and go through the tail, and scene 0, which the sink
     explains, never enters it."""
+    from longroll.cache.leaving import LeavingFrames
+
     cfg = CacheConfig(window=12, sink=3, history=3, positions="relative", rotated=False, history_rule="novelty")
     cache = KVCache(cfg, num_layers=2, batch_size=1, num_heads=1, tokens_per_frame=2, head_dim=8)
+    assert isinstance(cache, LeavingFrames)  # the eviction policies (cache/leaving.py) are the cache's
     scene = {f: (7 if 12 <= f < 15 else (f // 3) % 3) for f in range(60)}  # scene 7 only once
     before = cache.nbytes
     for start in range(0, 60, 3):
